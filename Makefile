@@ -1,0 +1,51 @@
+# MinQing: the commands in README live here. `make run` and `make test` set everything up.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app run.py
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run test test-pg lint fmt babel translations install serve init clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# compiled catalogues (.mo) are build output, made from the tracked .po files
+translations: install
+	$(BIN)/pybabel compile -d translations -f --statistics 2>&1 | grep -v "^compiling" || true
+
+init: translations
+	$(FLASK) minqing init --demo-if-empty
+
+run: init
+	@$(FLASK) minqing info --url http://$(HOST):$(PORT)/
+	MINQING_HOST=$(HOST) MINQING_PORT=$(PORT) $(BIN)/python run.py
+
+test: translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the same suite on PostgreSQL (the local server, database "test")
+test-pg: translations
+	MINQING_TEST_DATABASE_URL=$${MINQING_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# refresh the catalogues after changing user-visible strings, then translate the new entries
+babel: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) translations/*/LC_MESSAGES/*.mo

@@ -1,0 +1,100 @@
+"""MinQing (民情通): a Flask-AppBuilder admin for grassroots mass work."""
+
+import logging
+import os
+import secrets
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.extensions import db, migrate
+
+ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+log = logging.getLogger(__name__)
+
+
+def create_app(config=None):
+    """Build the application. `config` is a dict of overrides (tests use it)."""
+    app = Flask(__name__, instance_path=_instance_dir(config))
+    app.config.from_object("config")
+    if config:
+        app.config.update(config)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = os.path.join(ROOT_DIR, "translations")
+    os.makedirs(app.instance_path, exist_ok=True)
+    _ensure_secret_key(app)
+    _configure_sqlite(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT_DIR, "migrations"))
+
+    from app import models  # noqa: F401  (register every table on the metadata)
+    from app.cli import register_cli
+    from app.views import register_views
+
+    with app.app_context():
+        appbuilder = AppBuilder(update_perms=False)
+        appbuilder.init_app(app, db.session)
+        register_views(appbuilder)
+        appbuilder.post_init()
+    register_cli(app)
+    app.before_request(_forget_request_state)
+    app.jinja_env.globals["get_locale"] = get_locale
+    return app
+
+
+def _forget_request_state():
+    """Per-request caches live on `g`; drop them even when an app context is reused."""
+    from flask import g
+
+    g.pop("_minqing_scope", None)
+
+
+def _instance_dir(config):
+    if config and config.get("INSTANCE_DIR"):
+        return config["INSTANCE_DIR"]
+    import config as default_config
+
+    return default_config.INSTANCE_DIR
+
+
+def _ensure_secret_key(app):
+    """Development convenience: a random key kept in instance/ survives restarts.
+
+    Production must set SECRET_KEY itself (checked in app.security).
+    """
+    if app.config.get("SECRET_KEY"):
+        return
+    path = os.path.join(app.instance_path, "secret_key")
+    if not os.path.exists(path):
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    with open(path, encoding="ascii") as fh:
+        app.config["SECRET_KEY"] = fh.read().strip()
+
+
+def _configure_sqlite(app):
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """Foreign keys on, WAL for concurrent readers: SQLite is the embedded default."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

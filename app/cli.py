@@ -1,0 +1,137 @@
+"""`flask --app run.py minqing ...`: setup, demo data and user accounts, for IT staff and cron."""
+
+import secrets
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from app.extensions import db
+
+minqing = AppGroup("minqing", help="MinQing setup and maintenance.")
+
+
+def register_cli(app):
+    app.cli.add_command(minqing)
+
+
+def _say(text):
+    click.echo(text)
+
+
+@minqing.command("init")
+@click.option("--demo-if-empty", is_flag=True, help="Load demo data when there are no grids yet.")
+def init_command(demo_if_empty):
+    """Upgrade the schema, seed lookups and roles, make sure an admin exists (idempotent)."""
+    from app.models.grids import Grid
+    from app.security import sync_roles
+    from app.services.lookups import seed_lookups
+
+    upgrade()
+    seed_lookups(db.session)
+    db.session.commit()
+    sync_roles(current_app.appbuilder)
+    _ensure_admin()
+    if demo_if_empty and db.session.scalar(select(func.count()).select_from(Grid)) == 0:
+        from app.services.demo import load_demo
+
+        summary = load_demo(db.session, current_app.appbuilder.sm)
+        _print_demo(summary)
+    _say("MinQing is ready.")
+
+
+def _ensure_admin():
+    sm = current_app.appbuilder.sm
+    admin_role = sm.find_role(current_app.config["AUTH_ROLE_ADMIN"])
+    has_admin = db.session.scalar(
+        select(func.count()).select_from(sm.user_model).where(sm.user_model.roles.contains(admin_role))
+    )
+    if has_admin:
+        return
+    password = current_app.config.get("ADMIN_PASSWORD") or ""
+    generated = not password
+    if generated:
+        password = "MQ" + secrets.token_urlsafe(9) + "@79x"
+    user = sm.add_user("admin", "系统管理员", "", "admin@minqing.local", admin_role, password)
+    if not user:
+        raise click.ClickException("could not create the admin user")
+    if generated:
+        _say("=" * 64)
+        _say("管理员账号 Administrator:  admin")
+        _say(f"初始密码   Password:       {password}")
+        _say("此密码只显示这一次，请登录后立即修改。This password is shown once: change it after login.")
+        _say("=" * 64)
+    else:
+        _say("Administrator 'admin' created with the password from MINQING_ADMIN_PASSWORD.")
+
+
+def _print_demo(summary):
+    _say(f"Demo data: {summary['grids']} grids, {summary['people']} people, {summary['assignments']} assignments.")
+    _say("演示账号 Demo logins (password 密码: {}):".format(current_app.config["DEMO_PASSWORD"]))
+    for username, role, where in summary["logins"]:
+        _say(f"  {username:<12} {role:<15} {where}")
+
+
+@minqing.command("demo")
+@click.option("--scale", type=click.Choice(["small"]), default="small", show_default=True)
+def demo_command(scale):
+    """Load demo data (a county, 3 townships, ~30 villages, ~200 groups, ~500 people)."""
+    from app.models.grids import Grid
+    from app.services.demo import load_demo
+
+    if db.session.scalar(select(func.count()).select_from(Grid)):
+        raise click.ClickException("The database already holds grids; demo data goes into an empty one.")
+    summary = load_demo(db.session, current_app.appbuilder.sm)
+    _print_demo(summary)
+
+
+@minqing.command("create-user")
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    help="Admin, Clerk, GridWorker, Leader or Representative; repeat for several.",
+)
+@click.option("--grid", "grid_code", help="Code of the grid whose subtree the user works in.")
+@click.option("--name", help="The person's name (default: the username).")
+@click.option("--email")
+@click.option("--post", "post_name", help="Post held in the grid (default: 工作人员).")
+def create_user_command(username, password, roles, grid_code, name, email, post_name):
+    """Create a login, link or create its person, and assign the grid."""
+    from app.services.errors import DomainError
+    from app.services.users import create_user
+
+    try:
+        user, person = create_user(
+            db.session, current_app.appbuilder.sm, username, password, list(roles),
+            grid_code=grid_code, name=name, email=email, post_name=post_name,
+        )  # fmt: skip
+    except DomainError as err:
+        db.session.rollback()
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+    where = f" in grid {grid_code}" if grid_code else ""
+    _say(f"Created user {user.username} ({', '.join(roles)}){where}.")
+
+
+@minqing.command("info")
+@click.option("--url", default="http://127.0.0.1:8080/", show_default=True)
+def info_command(url):
+    """Print where MinQing listens and how to log in."""
+    from app.services.demo import demo_logins
+
+    _say("")
+    _say(f"民情通 MinQing: {url}")
+    _say("管理员 Administrator: admin（密码见首次初始化时的输出，或设置 MINQING_ADMIN_PASSWORD 后初始化）")
+    logins = demo_logins(db.session, current_app.appbuilder.sm)
+    if logins:
+        _say("演示账号 Demo logins (password 密码: {}):".format(current_app.config["DEMO_PASSWORD"]))
+        for username, role in logins:
+            _say(f"  {username:<12} {role}")
+    _say("")

@@ -1,0 +1,12 @@
+"""Extension singletons, kept apart so models and services import them without cycles.
+
+AppBuilder is created per application in create_app() (reachable as
+current_app.appbuilder): FAB keeps its registered views on the instance, so a
+module-level AppBuilder would accumulate views when tests build several apps.
+"""
+
+from flask_appbuilder.models.sqla.base import SQLA
+from flask_migrate import Migrate
+
+db = SQLA()
+migrate = Migrate()

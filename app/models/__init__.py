@@ -1,0 +1,14 @@
+"""Every table, imported here so Alembic and the app see one metadata."""
+
+from flask_appbuilder.security.sqla.models import User  # noqa: F401  (Person.user)
+
+from app.models.grids import Grid  # noqa: F401
+from app.models.lookups import (  # noqa: F401
+    LOOKUP_MODELS,
+    AppealCategory,
+    AppealChannel,
+    GridLevel,
+    PersonKind,
+    VisitForm,
+)
+from app.models.personnel import Assignment, Person, Post  # noqa: F401

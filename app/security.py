@@ -1,0 +1,191 @@
+"""Security: the roles MinQing ships, their permissions, and the user ↔ person link.
+
+Permissions are `can_read` / `can_write` (and a few named extras) on one
+resource per domain noun, shared by the HTML views and the REST API. The five
+built-in roles are synced to ROLE_GRANTS by `flask minqing init`; IT staff who
+want a different mix create a new role in 安全 › 角色列表 rather than editing
+these, since init restores them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, g
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+ADMIN, CLERK, GRID_WORKER, LEADER, REPRESENTATIVE = (
+    "Admin",
+    "Clerk",
+    "GridWorker",
+    "Leader",
+    "Representative",
+)
+R, W = "read", "write"
+
+# role -> {resource: permissions}. Admin holds every permission (FAB's admin role).
+ROLE_GRANTS = {
+    CLERK: {
+        "Grid": {R, W},
+        "Person": {R, W},
+        "Post": {R},
+        "Assignment": {R, W},
+        "Lookup": {R},
+    },
+    GRID_WORKER: {
+        "Grid": {R},
+        "Person": {R},
+        "Post": {R},
+        "Assignment": {R},
+        "Lookup": {R},
+    },
+    LEADER: {
+        "Grid": {R},
+        "Person": {R},
+        "Post": {R},
+        "Assignment": {R},
+        "Lookup": {R},
+    },
+    REPRESENTATIVE: {
+        "Grid": {R},
+        "Lookup": {R},
+    },
+}
+
+ROLE_TITLES = {
+    ADMIN: _l("IT administrator"),
+    CLERK: _l("Clerk"),
+    GRID_WORKER: _l("Grid worker"),
+    LEADER: _l("Leader"),
+    REPRESENTATIVE: _l("People's congress representative"),
+}
+
+# what every signed-in user may do with their own account
+SELF_SERVICE = [
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
+    ("userinfoedit", "UserDBModelView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+]
+
+
+class MinqingUserView(UserDBModelView):
+    """FAB's user list, plus the person (人员) each login belongs to.
+
+    The person's current grid assignments give the user's data scope.
+    """
+
+    def _person_field(self):
+        from app.views.base import AjaxSelectField
+
+        return AjaxSelectField(
+            _l("Person"),
+            kind="person",
+            description=_l("The person this login belongs to: their grid assignments give the data scope."),
+        )
+
+    def __init__(self, **kwargs):
+        self.add_form_extra_fields = dict(self.add_form_extra_fields or {})
+        self.add_form_extra_fields["person"] = self._person_field()
+        self.edit_form_extra_fields = dict(self.edit_form_extra_fields or {})
+        self.edit_form_extra_fields["person"] = self._person_field()
+        self.add_columns = list(self.add_columns) + ["person"]
+        self.edit_columns = list(self.edit_columns) + ["person"]
+        super().__init__(**kwargs)
+
+    def prefill_form(self, form, pk):
+        from app.models.personnel import Person
+
+        form.person.data = db.session.scalar(select(Person).where(Person.user_id == int(pk)))
+
+    def process_form(self, form, is_created):
+        g._minqing_person = form.person.data
+        del form.person
+
+    def post_add(self, item):
+        link_person(db.session, item, g.pop("_minqing_person", None))
+
+    def post_update(self, item):
+        link_person(db.session, item, g.pop("_minqing_person", None))
+
+
+def link_person(session, user, person):
+    """Make `person` the one person of `user` (or unlink when person is None)."""
+    from app.models.personnel import Person
+
+    for other in session.scalars(select(Person).where(Person.user_id == user.id)):
+        if person is None or other.id != person.id:
+            other.user_id = None
+    if person is not None:
+        person.user_id = user.id
+    session.commit()
+
+
+class MinqingSecurityManager(SecurityManager):
+    userdbmodelview = MinqingUserView
+
+
+def sync_roles(appbuilder):
+    """Create the permissions of every registered view, then set each built-in role
+    to exactly ROLE_GRANTS (plus self-service and the menus it can open)."""
+    sm = appbuilder.sm
+    sm.add_role(current_app.config["AUTH_ROLE_ADMIN"])
+    sm.add_role(current_app.config["AUTH_ROLE_PUBLIC"])
+    appbuilder.add_permissions(update_perms=True)
+    session = sm.session
+    readable_menus = _menu_resources(appbuilder)
+    for role_name, grants in ROLE_GRANTS.items():
+        role = sm.find_role(role_name) or sm.add_role(role_name)
+        wanted = []
+        for resource, perms in grants.items():
+            for perm in sorted(perms):
+                pv = sm.find_permission_view_menu(f"can_{perm}", resource)
+                if pv is None:
+                    log.warning("permission can_%s on %s does not exist", perm, resource)
+                    continue
+                wanted.append(pv)
+        for perm, view in SELF_SERVICE:
+            pv = sm.find_permission_view_menu(perm, view)
+            if pv is not None:
+                wanted.append(pv)
+        for menu_name, resource in readable_menus:
+            if resource is None or R in grants.get(resource, set()):
+                pv = sm.find_permission_view_menu("menu_access", menu_name)
+                if pv is not None:
+                    wanted.append(pv)
+        role.permissions = list(dict.fromkeys(wanted))
+    admin = sm.find_role(current_app.config["AUTH_ROLE_ADMIN"])
+    session.commit()
+    return admin
+
+
+def _menu_resources(appbuilder):
+    """(menu item name, resource it opens) for items and (category, None-if-any-open)."""
+    out = []
+    for category in appbuilder.menu.get_list():
+        child_resources = []
+        for item in category.childs:
+            if item.name == "-":
+                continue
+            resource = getattr(item.baseview, "class_permission_name", None) if item.baseview else None
+            if resource is None and getattr(item, "resource", None):
+                resource = item.resource
+            out.append((item.name, resource))
+            child_resources.append(resource)
+        if category.childs:
+            for resource in set(child_resources):
+                out.append((category.name, resource))
+        else:
+            resource = getattr(category.baseview, "class_permission_name", None) if category.baseview else None
+            out.append((category.name, resource))
+    return out

@@ -1,0 +1,241 @@
+"""Data scope: which grids, and so which records, a user may see and touch.
+
+One mechanism for every list, page, form, action, export, picker and API:
+
+* a user's scope is the union of the subtrees of the grids of their person's
+  current assignments (Admin: everything; no person or no assignment: nothing);
+* `clause_for(Model)` turns it into a SQL condition for any grid-bound model
+  (the Grid tree itself, or anything with a `grid_id`), and models with a
+  different notion of ownership define `scope_clause(scope)`;
+* `check_writable(obj)` refuses to save a record pointing into another grid,
+  and the `before_flush` listener below repeats that check for every write made
+  during a request, so a view or API that forgets it still cannot leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app, g, has_app_context, has_request_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, event, false, or_, select, true
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import MANYTOONE, Session, attributes
+
+from app.models.grids import Grid, subtree_bounds
+from app.models.personnel import Assignment, Person
+from app.services.clock import today
+from app.services.errors import NotFound
+
+OUT_OF_SCOPE = _l("The record does not exist or is outside your jurisdiction.")
+GRID_OUT_OF_SCOPE = _l("The chosen grid is outside your jurisdiction.")
+RECORD_OUT_OF_SCOPE = _l("The chosen record is outside your jurisdiction.")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user may reach. `paths` are subtree roots, none nested in another."""
+
+    all: bool = False
+    paths: tuple[str, ...] = ()
+    user_id: int | None = None
+    person_id: int | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def empty(self):
+        return not self.all and not self.paths
+
+    def path_clause(self, path_column):
+        if self.all:
+            return true()
+        if not self.paths:
+            return false()
+        ranges = []
+        for path in self.paths:
+            low, high = subtree_bounds(path)
+            ranges.append(and_(path_column >= low, path_column < high))
+        return or_(*ranges)
+
+    def grid_ids(self):
+        """A SELECT of the ids of every grid in scope (for `grid_id IN (...)`)."""
+        return select(Grid.id).where(self.path_clause(Grid.path))
+
+    def contains_path(self, path):
+        if self.all:
+            return True
+        return bool(path) and any(path.startswith(root) for root in self.paths)
+
+    def has_role(self, *names):
+        return bool(self.roles.intersection(names))
+
+
+EVERYTHING = Scope(all=True)
+NOTHING = Scope()
+
+
+def minimal_roots(paths):
+    """Drop paths that lie inside another path of the list."""
+    roots = []
+    for path in sorted(set(paths), key=len):
+        if not any(path.startswith(root) for root in roots):
+            roots.append(path)
+    return tuple(sorted(roots))
+
+
+def for_user(session, user, on=None):
+    """Compute a user's scope from their roles and their person's current assignments."""
+    if user is None or not getattr(user, "is_authenticated", True) or not user.id:
+        return NOTHING
+    with session.no_autoflush:
+        return _compute(session, user, on)
+
+
+def _compute(session, user, on):
+    roles = frozenset(role.name for role in user.roles)
+    admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin") if has_app_context() else "Admin"
+    person_id = session.scalar(select(Person.id).where(Person.user_id == user.id))
+    if admin_role in roles:
+        return Scope(all=True, user_id=user.id, person_id=person_id, roles=roles)
+    if person_id is None:
+        return Scope(user_id=user.id, roles=roles)
+    on = on or today()
+    paths = session.scalars(
+        select(Grid.path)
+        .join(Assignment, Assignment.grid_id == Grid.id)
+        .where(
+            Assignment.person_id == person_id,
+            Assignment.start_date <= on,
+            or_(Assignment.end_date.is_(None), Assignment.end_date >= on),
+        )
+    ).all()
+    return Scope(paths=minimal_roots(paths), user_id=user.id, person_id=person_id, roles=roles)
+
+
+def current_user():
+    if not has_request_context():
+        return None
+    try:
+        user = current_app.appbuilder.sm.current_user
+    except Exception:  # no JWT in this request, or no user loaded
+        return None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
+
+
+def current():
+    """The scope of the user of this request, computed once per request.
+
+    Outside a request (CLI, migrations) there is no user to restrict: EVERYTHING.
+    """
+    if not has_request_context():
+        return EVERYTHING
+    cached = g.get("_minqing_scope")
+    user = current_user()
+    if cached is not None and cached[0] == (user.id if user else None):
+        return cached[1]
+    from app.extensions import db
+
+    scope = for_user(db.session, user) if user else NOTHING
+    g._minqing_scope = (user.id if user else None, scope)
+    return scope
+
+
+def is_scoped(model):
+    return model is Grid or hasattr(model, "scope_clause") or hasattr(model, "grid_id")
+
+
+def clause_for(model, scope=None):
+    """SQL condition restricting `model` to the scope (default: the current user's)."""
+    scope = scope if scope is not None else current()
+    if model is Grid:
+        return scope.path_clause(Grid.path)
+    if hasattr(model, "scope_clause"):
+        return model.scope_clause(scope)
+    if hasattr(model, "grid_id"):
+        if scope.all:
+            return true()
+        if scope.empty:
+            return false()
+        return model.grid_id.in_(scope.grid_ids())
+    raise TypeError(f"{model.__name__} is not grid-bound")
+
+
+def visible(session, model, pk, scope=None):
+    """Whether the record `pk` of `model` is in the scope, as stored in the database."""
+    scope = scope if scope is not None else current()
+    if scope.all:
+        return True
+    if pk is None:
+        return False
+    with session.no_autoflush:
+        found = session.scalar(select(model.id).where(model.id == pk, clause_for(model, scope)))
+    return found is not None
+
+
+def _scoped_relations(model):
+    """Many-to-one relationships of `model` that point at grid-bound records."""
+    mapper = sa_inspect(model)
+    for rel in mapper.relationships:
+        if rel.direction is MANYTOONE and is_scoped(rel.mapper.class_):
+            (column,) = rel.local_columns
+            yield rel.key, mapper.get_property_by_column(column).key, rel.mapper.class_
+
+
+def _pointed_id(obj, rel_key, fk_key):
+    """The id `obj` will point at once flushed: a changed FK wins over a stale relation."""
+    if attributes.get_history(obj, fk_key).has_changes() and not attributes.get_history(obj, rel_key).has_changes():
+        return getattr(obj, fk_key)
+    related = obj.__dict__.get(rel_key)
+    if related is not None:
+        return related.id
+    return getattr(obj, fk_key)
+
+
+def check_writable(session, obj, scope=None):
+    """Refuse to save or delete `obj` outside the scope.
+
+    The record as stored must be in scope, and every grid-bound record it points
+    at (its grid, a grid's parent, an assignment's person ...) must be visible to
+    the user: nobody can file a record into, or draw a person from, another grid.
+    """
+    scope = scope if scope is not None else current()
+    if scope.all:
+        return
+    model = type(obj)
+    state = sa_inspect(obj)
+    if state.persistent and is_scoped(model) and not visible(session, model, obj.id, scope):
+        raise NotFound(OUT_OF_SCOPE)
+    if obj in session.deleted:
+        return
+    for rel_key, fk_key, target in _scoped_relations(model):
+        changed = (
+            not state.persistent
+            or attributes.get_history(obj, rel_key).has_changes()
+            or attributes.get_history(obj, fk_key).has_changes()
+        )
+        if not changed:
+            continue
+        target_id = _pointed_id(obj, rel_key, fk_key)
+        if target_id is None and not (model is Grid and rel_key == "parent"):
+            continue  # an optional link left empty; required ones fail on NOT NULL
+        if not visible(session, target, target_id, scope):
+            message = GRID_OUT_OF_SCOPE if target is Grid else RECORD_OUT_OF_SCOPE
+            raise NotFound(message, field=rel_key)
+
+
+@event.listens_for(Session, "before_flush")
+def _scope_backstop(session, flush_context, instances):
+    """Last line of defence: no write in a request may touch another grid's data."""
+    if not has_request_context():
+        return
+    scope = current()
+    if scope.all:
+        return
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        model = type(obj)
+        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        if is_scoped(model) or any(True for _ in _scoped_relations(model)):
+            check_writable(session, obj, scope)

@@ -1,0 +1,568 @@
+"""The base classes every domain view and API inherits.
+
+They hold what FAB leaves to each view (see shared/FAB-NOTES.md):
+
+* row scope — one `ScopeFilter` in `base_filters`, applied to list, show, edit,
+  delete, single and mass actions and every API call, with the admin bypass
+  inside `app.services.scope`;
+* writes — `validate()` (a service call) and `scope.check_writable()` before
+  every save, domain errors turned into a form error or an HTTP 4xx with a
+  translated message, the session rolled back so nothing is half-written;
+* pickers — a relation to a grid-bound model (grid, person ...) becomes a
+  search-as-you-type select whose options come from `/picker/<kind>`, filtered
+  by the same scope, and whose submitted id is checked again on the server;
+* permissions — one resource per domain noun with `can_read` / `can_write`
+  (and named extras such as `can_print`), shared by the HTML view and the API.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, request, url_for
+from flask_appbuilder import ModelView
+from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.const import API_RESULT_RES_KEY
+from flask_appbuilder.exceptions import DatabaseException
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
+from flask_appbuilder.validators import Unique
+from flask_appbuilder.views import expose
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from wtforms import Field
+from wtforms.validators import ValidationError as FormValidationError
+
+from app.extensions import db
+from app.services import scope
+from app.services.errors import DomainError, NotFound
+
+log = logging.getLogger(__name__)
+
+READ, WRITE = "read", "write"
+VIEW_PERMISSIONS = {
+    "list": READ,
+    "show": READ,
+    "download": READ,
+    "add": WRITE,
+    "edit": WRITE,
+    "delete": WRITE,
+}
+API_PERMISSIONS = {
+    "get": READ,
+    "get_list": READ,
+    "info": READ,
+    "post": WRITE,
+    "put": WRITE,
+    "delete": WRITE,
+}
+YES, NO = _l("Yes"), _l("No")
+SAVE_FAILED = _l("The record could not be saved: it conflicts with existing data.")
+
+
+class ScopeFilter(BaseFilter):
+    """Restricts any grid-bound model to the current user's scope (see services.scope)."""
+
+    name = "scope"
+    arg_name = None
+
+    def apply(self, query, value):
+        return query.filter(scope.clause_for(self.model))
+
+
+def scope_filters(model):
+    return [["id", ScopeFilter, None]] if scope.is_scoped(model) else []
+
+
+class ScopedInterface(SQLAInterface):
+    """SQLAInterface with a hook to load, in one query per page, what a list shows."""
+
+    def __init__(self, obj, session=None, prefetch=None):
+        super().__init__(obj, session)
+        self.prefetch = prefetch
+
+    def query(self, *args, **kwargs):
+        count, items = super().query(*args, **kwargs)
+        if self.prefetch and items:
+            self.prefetch(self.session, items)
+        return count, items
+
+
+# --------------------------------------------------------------------------
+# Pickers
+# --------------------------------------------------------------------------
+
+PICKERS = {}
+
+
+def register_picker(kind, model, resource, search, label, order=None, base=None):
+    """Declare a picker kind: /picker/<kind>?q= searches `search` columns of `model`.
+
+    `resource` is the permission resource whose can_read the user needs;
+    `label(session, items)` returns {id: text} for a page of results.
+    """
+    PICKERS[kind] = {
+        "model": model,
+        "resource": resource,
+        "search": search,
+        "label": label,
+        "order": order or [model.id],
+        "base": base,
+    }
+
+
+def picker_label(kind, session, obj):
+    return PICKERS[kind]["label"](session, [obj]).get(obj.id, str(obj))
+
+
+class AjaxSelectWidget:
+    """A <select> that select2 (shipped with FAB) fills from the picker endpoint."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def __call__(self, field, **kwargs):
+        url = url_for("PickerView.search", kind=self.kind)
+        option = ""
+        obj = field.data
+        if obj is not None:
+            text = picker_label(self.kind, db.session, obj)
+            option = Markup('<option value="{}" selected>{}</option>').format(obj.id, text)
+        blank = "" if field.flags.required else '<option value=""></option>'
+        return Markup(
+            '<select class="form-control mq-picker" id="{id}" name="{name}" data-url="{url}" '
+            'data-placeholder="{ph}"{req}>{blank}{option}</select>'
+        ).format(
+            id=field.id,
+            name=field.name,
+            url=url,
+            ph=_l("Type to search"),
+            req=Markup(" required") if field.flags.required else "",
+            blank=Markup(blank),
+            option=option,
+        )
+
+
+class AjaxSelectField(Field):
+    """A relation field whose options are searched on the server.
+
+    The submitted id is loaded within the user's scope: an id from another grid
+    is an error on the form, not a silent link.
+    """
+
+    def __init__(self, label=None, validators=None, kind=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.kind = kind
+        self.widget = AjaxSelectWidget(kind)
+        self._bad_id = False
+
+    def process_formdata(self, valuelist):
+        self._bad_id = False
+        raw = valuelist[0].strip() if valuelist and valuelist[0] else ""
+        if not raw:
+            self.data = None
+            return
+        spec = PICKERS[self.kind]
+        model = spec["model"]
+        try:
+            pk = int(raw)
+        except ValueError:
+            self.data, self._bad_id = None, True
+            return
+        obj = db.session.get(model, pk)
+        if obj is None or (scope.is_scoped(model) and not scope.visible(db.session, model, pk)):
+            self.data, self._bad_id = None, True
+        else:
+            self.data = obj
+
+    def pre_validate(self, form):
+        if self._bad_id:
+            raise FormValidationError(str(scope.RECORD_OUT_OF_SCOPE))
+
+    def _value(self):
+        return str(self.data.id) if self.data is not None else ""
+
+
+def picker_field(datamodel, column, label, required, description=""):
+    from wtforms.validators import InputRequired, Optional
+
+    kind = picker_kind_for(datamodel.get_related_model(column))
+    validators = [InputRequired()] if required else [Optional()]
+    return AjaxSelectField(label, validators, kind=kind, description=description)
+
+
+def picker_kind_for(model):
+    for kind, spec in PICKERS.items():
+        if spec["model"] is model and spec["base"] is None:
+            return kind
+    return None
+
+
+# --------------------------------------------------------------------------
+# Views
+# --------------------------------------------------------------------------
+
+
+def yes_no(value):
+    if value is None:
+        return ""
+    return str(YES) if value else str(NO)
+
+
+def blank_none(value):
+    return "" if value is None else value
+
+
+def _drop_unique_validators(form_class):
+    """FAB adds a bare "Already exists" check for unique columns; the services say
+    which record holds the value instead, so the form leaves that check to them."""
+    for name in dir(form_class):
+        unbound = getattr(form_class, name, None)
+        validators = getattr(unbound, "kwargs", {}).get("validators") if hasattr(unbound, "field_class") else None
+        if validators:
+            unbound.kwargs["validators"] = [v for v in validators if not isinstance(v, Unique)]
+
+
+class ScopedModelView(ModelView):
+    """The base of every domain ModelView. Subclasses declare; services decide."""
+
+    resource = None  # permission resource, e.g. "Grid" (defaults to the model name)
+    extra_permissions = {}  # method or action name -> permission (e.g. {"notice": "print"})
+    list_template = "minqing/list.html"
+    exclude_route_methods = {"download"}
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        self.class_permission_name = self.resource or model.__name__
+        self.method_permission_name = {**VIEW_PERMISSIONS, **self.extra_permissions}
+        self.base_filters = scope_filters(model) + list(self.base_filters or [])
+        self.page_size = current_app.config.get("LIST_PAGE_SIZE", self.page_size)
+        super().__init__(**kwargs)
+        self._default_formatters()
+
+    def _default_formatters(self):
+        """Show yes/no for flags and nothing for empty values (FAB prints True/None)."""
+        formatters = dict(self.formatters_columns or {})
+        for column in set(self.list_columns) | set(self.show_columns):
+            if column in formatters:
+                continue
+            if self.datamodel.is_boolean(column):
+                formatters[column] = yes_no
+            else:
+                formatters[column] = blank_none
+        self.formatters_columns = formatters
+
+    # -- forms: relations to big tables become server-side pickers ---------
+
+    def _init_forms(self):
+        self.add_form_extra_fields = self._with_pickers(self.add_columns, self.add_form_extra_fields)
+        self.edit_form_extra_fields = self._with_pickers(self.edit_columns, self.edit_form_extra_fields)
+        self.search_form_extra_fields = self._with_pickers(
+            self.search_columns, self.search_form_extra_fields, search=True
+        )
+        super()._init_forms()
+        for form in (self.add_form, self.edit_form):
+            _drop_unique_validators(form)
+
+    def _with_pickers(self, columns, extra, search=False):
+        extra = dict(extra or {})
+        for column in columns or []:
+            if column in extra or not self.datamodel.is_relation_many_to_one(column):
+                continue
+            if picker_kind_for(self.datamodel.get_related_model(column)) is None:
+                continue
+            required = not search and not self.datamodel.is_nullable(self.datamodel.get_relation_fk(column).name)
+            extra[column] = picker_field(
+                self.datamodel,
+                column,
+                self.label_columns.get(column, column),
+                required,
+                self.description_columns.get(column, ""),
+            )
+        return extra
+
+    # -- validation hooks (override in domain views: call the service) ------
+
+    def validate(self, item):
+        """Check the item before save; raise DomainError. Call the domain service."""
+
+    def validate_delete(self, item):
+        """Check the item may be deleted; raise DomainError."""
+
+    def pre_add(self, item):
+        self.validate(item)
+        scope.check_writable(db.session, item)
+
+    def pre_update(self, item):
+        self.validate(item)
+        scope.check_writable(db.session, item)
+
+    def pre_delete(self, item):
+        self.validate_delete(item)
+        scope.check_writable(db.session, item)
+
+    # -- add / edit / delete with errors on the form and nothing half-written --
+
+    def _add(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                item = self.datamodel.obj()
+                if self._save(form, item, is_new=True):
+                    return None
+        else:
+            self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+            form._id = pk
+            if form.validate():
+                self.process_form(form, False)
+                if self._save(form, item, is_new=False):
+                    return None
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prefill_form(form, pk)
+            self.update_redirect()
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(
+            item,
+            filters={},
+            orders=get_order_args(),
+            pages=get_page_args(),
+            page_sizes=get_page_size_args(),
+            widgets=widgets,
+        )
+
+    def _save(self, form, item, is_new):
+        session = db.session
+        try:
+            form.populate_obj(item)
+            if is_new:
+                self.pre_add(item)
+                session.add(item)
+            else:
+                self.pre_update(item)
+            session.commit()
+        except DomainError as err:
+            session.rollback()
+            self._form_error(form, err)
+            return False
+        except IntegrityError:
+            session.rollback()
+            log.exception("integrity error saving %s", type(item).__name__)
+            flash(str(SAVE_FAILED), "danger")
+            return False
+        if is_new:
+            self.post_add(item)
+            flash(str(self.add_row_message), "success")
+        else:
+            self.post_update(item)
+            flash(str(self.edit_row_message), "success")
+        return True
+
+    @staticmethod
+    def _form_error(form, err):
+        field = getattr(form, err.field, None) if err.field else None
+        if field is not None:
+            field.errors = list(field.errors or []) + [str(err)]
+        flash(str(err), "danger")
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        session = db.session
+        try:
+            self.pre_delete(item)
+            session.delete(item)
+            session.commit()
+        except DomainError as err:
+            session.rollback()
+            flash(str(err), "danger")
+            return
+        except SQLAlchemyError:
+            session.rollback()
+            log.exception("delete failed")
+            flash(str(SAVE_FAILED), "danger")
+            return
+        self.post_delete(item)
+        flash(str(self.delete_row_message), "success")
+        self.update_redirect()
+
+    # -- lists: bounded page sizes, bad URL arguments are a 400, not a 500 ---
+
+    @expose("/list/")
+    def list(self):
+        return self._guarded(super().list)
+
+    def _guarded(self, fn, *args):
+        try:
+            return fn(*args)
+        except (ValueError, TypeError) as exc:
+            log.info("bad list arguments: %s", exc)
+            abort(400)
+
+    def _get_list_widget(self, filters, **kwargs):
+        limit = current_app.config.get("LIST_MAX_PAGE_SIZE", 200)
+        page_size = kwargs.get("page_size") or self.page_size
+        kwargs["page_size"] = max(1, min(int(page_size), limit))
+        if kwargs.get("page") is not None:
+            kwargs["page"] = max(0, int(kwargs["page"]))
+        return super()._get_list_widget(filters, **kwargs)
+
+    # -- actions: fetch rows through the scope (FAB's own do not) ------------
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        if request.method == "GET" and not self.is_get_mutation_allowed():
+            abort(405)
+        if name not in self.actions:
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            abort(403)
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        return self.actions[name].func(item)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        name = request.form.get("action", "")
+        if name not in self.actions:
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            abort(403)
+        items = []
+        for pk in request.form.getlist("rowid"):
+            item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+            if item is None:
+                abort(404)
+            items.append(item)
+        return self.actions[name].func(items)
+
+
+# --------------------------------------------------------------------------
+# REST API
+# --------------------------------------------------------------------------
+
+
+class ScopedModelApi(ModelRestApi):
+    """The base of every domain REST API: same resource, scope and rules as the view."""
+
+    resource = None
+    extra_permissions = {}
+    allow_browser_login = True
+    max_page_size = None
+
+    def __init__(self):
+        model = self.datamodel.obj
+        self.class_permission_name = self.resource or model.__name__
+        self.method_permission_name = {**API_PERMISSIONS, **self.extra_permissions}
+        self.base_filters = scope_filters(model) + list(self.base_filters or [])
+        rel_filters = self._scoped_rel_filters(model)
+        self.add_query_rel_fields = {**rel_filters, **(self.add_query_rel_fields or {})}
+        self.edit_query_rel_fields = {**rel_filters, **(self.edit_query_rel_fields or {})}
+        super().__init__()
+
+    def _scoped_rel_filters(self, model):
+        out = {}
+        for rel in model.__mapper__.relationships:
+            if scope.is_scoped(rel.mapper.class_):
+                out[rel.key] = [["id", ScopeFilter, None]]
+        return out
+
+    def validate(self, item):
+        """Check the item before save; raise DomainError. Call the domain service."""
+
+    def validate_delete(self, item):
+        """Check the item may be deleted; raise DomainError."""
+
+    def _error(self, err):
+        if isinstance(err, NotFound):
+            return self.response_404()
+        body = {"message": str(err)}
+        if err.field:
+            body["field"] = err.field
+        return self.response(err.status, **body)
+
+    def post_headless(self):
+        if not request.is_json or not isinstance(request.json, dict):
+            return self.response_400(message=str(_l("Send a JSON object.")))
+        try:
+            item = self.add_model_schema.load(request.json)
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=err.messages)
+        return self._write(item, is_new=True)
+
+    def put_headless(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        if not request.is_json or not isinstance(request.json, dict):
+            return self.response_400(message=str(_l("Send a JSON object.")))
+        try:
+            data = self._merge_update_item(item, request.json)
+            item = self.edit_model_schema.load(data, instance=item)
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=err.messages)
+        return self._write(item, is_new=False)
+
+    def _write(self, item, is_new):
+        session = db.session
+        try:
+            self.validate(item)
+            scope.check_writable(session, item)
+            if is_new:
+                session.add(item)
+            session.commit()
+        except DomainError as err:
+            session.rollback()
+            return self._error(err)
+        except (IntegrityError, DatabaseException):
+            session.rollback()
+            return self.response_422(message=str(SAVE_FAILED))
+        schema = self.add_model_schema if is_new else self.edit_model_schema
+        body = {API_RESULT_RES_KEY: schema.dump(item, many=False)}
+        if is_new:
+            self.post_add(item)
+            return self.response(201, id=item.id, **body)
+        self.post_update(item)
+        return self.response(200, **body)
+
+    def delete_headless(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        session = db.session
+        try:
+            self.validate_delete(item)
+            scope.check_writable(session, item)
+            session.delete(item)
+            session.commit()
+        except DomainError as err:
+            session.rollback()
+            return self._error(err)
+        except SQLAlchemyError:
+            session.rollback()
+            return self.response_422(message=str(SAVE_FAILED))
+        self.post_delete(item)
+        return self.response(200, message="OK")

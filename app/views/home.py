@@ -1,0 +1,52 @@
+"""The home page: who I am, what my jurisdiction is, and what needs attention."""
+
+from flask import g, redirect, url_for
+from flask_appbuilder import IndexView
+from flask_appbuilder.views import expose
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models.grids import Grid
+from app.models.personnel import Assignment, Person
+from app.services import grids as grid_service
+from app.services import personnel as personnel_service
+from app.services import scope
+
+
+class HomeView(IndexView):
+    index_template = "minqing/home.html"
+
+    @expose("/")
+    def index(self):
+        user = g.user if g.user is not None and g.user.is_authenticated else None
+        if user is None:
+            return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login"))
+        session = db.session
+        my_scope = scope.current()
+        roots = []
+        if not my_scope.all and my_scope.paths:
+            root_ids = [int(p.strip("/").split("/")[-1]) for p in my_scope.paths]
+            roots = session.scalars(select(Grid).where(Grid.id.in_(root_ids)).order_by(Grid.path)).all()
+        counts = {
+            "grids": session.scalar(select(func.count()).select_from(Grid).where(scope.clause_for(Grid))),
+            "people": session.scalar(
+                select(func.count()).select_from(Person).where(scope.clause_for(Person), Person.active.is_(True))
+            ),
+            "assignments": session.scalar(
+                select(func.count())
+                .select_from(Assignment)
+                .where(scope.clause_for(Assignment), grid_service.current_assignment_clause())
+            ),
+        }
+        coverage = None
+        if self.appbuilder.sm.has_access("can_read", "Grid") and not my_scope.empty:
+            coverage = grid_service.coverage_report(session, scope.clause_for(Grid), limit=5)
+        return self.render_template(
+            self.index_template,
+            appbuilder=self.appbuilder,
+            person=personnel_service.linked_person(session, user),
+            scope=my_scope,
+            roots=roots,
+            counts=counts,
+            coverage=coverage,
+        )

@@ -1,0 +1,101 @@
+"""MinQing settings.
+
+Every setting has a default and a one-line comment. Any UPPERCASE key can be
+overridden from the environment as MINQING_<KEY> (numbers, true/false and JSON
+are parsed), e.g. MINQING_APPEAL_DAYS_GENERAL=5. DATABASE_URL and SECRET_KEY are
+also read without the prefix. A deployment may keep its own values in
+local_config.py beside this file (imported last, not tracked by git).
+"""
+
+import json
+import os
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+INSTANCE_DIR = os.environ.get("MINQING_INSTANCE_DIR", os.path.join(BASE_DIR, "instance"))
+
+# --- Application -----------------------------------------------------------
+APP_NAME = "民情通"  # shown in the title bar and on print pages
+APP_ICON = ""  # optional logo path under app/static
+APP_THEME = ""  # a bootswatch theme name shipped with FAB, e.g. "cerulean.css"
+ENV_PRODUCTION = False  # True in production: refuses weak secrets, secure cookies
+SECRET_KEY = os.environ.get("SECRET_KEY", "")  # empty: generated once into instance/secret_key
+
+# --- Database --------------------------------------------------------------
+# SQLite under instance/ by default; a county deployment sets DATABASE_URL to
+# postgresql+psycopg://user:password@host:5432/minqing
+SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "minqing.db"))
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # survive database restarts
+SQLITE_BUSY_TIMEOUT_MS = 15000  # how long a SQLite writer waits for a lock
+
+# --- Language --------------------------------------------------------------
+BABEL_DEFAULT_LOCALE = "zh"  # Chinese first
+BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+LANGUAGES = {
+    "zh": {"flag": "cn", "name": "中文"},
+    "en": {"flag": "gb", "name": "English"},
+}
+TIMEZONE = "Asia/Shanghai"  # local time for dates, deadlines and month numbering
+
+# --- Flask-AppBuilder --------------------------------------------------------
+AUTH_TYPE = 1  # database logins (flask_appbuilder.const.AUTH_DB)
+AUTH_ROLE_ADMIN = "Admin"
+AUTH_ROLE_PUBLIC = "Public"
+AUTH_USER_REGISTRATION = False  # accounts are created by the IT staff only
+FAB_CREATE_DB = False  # the schema belongs to the migrations (flask minqing init)
+FAB_UPDATE_PERMS = False  # permissions are synced by `flask minqing init`, not at start
+FAB_ADD_SECURITY_API = False  # FAB's own user/role API breaks with marshmallow 4
+FAB_API_SWAGGER_UI = True  # OpenAPI spec at /api/v1/_openapi, UI at /swagger/v1
+FAB_API_MAX_PAGE_SIZE = 100  # largest page the REST API returns
+FAB_PASSWORD_COMPLEXITY_ENABLED = True  # at least 10 chars with upper, lower, digit, symbol
+FAB_SECURITY_MANAGER_CLASS = "app.security.MinqingSecurityManager"
+FAB_INDEX_VIEW = "app.views.home.HomeView"
+FAB_BASE_TEMPLATE = "minqing/base.html"
+AUTH_RATE_LIMITED = True  # limit login attempts on the web form
+AUTH_RATE_LIMIT = "10 per 5 minute"  # per client address
+RATELIMIT_ENABLED = True
+RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")  # redis://... for several workers
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None  # forms stay valid for the whole session
+PERMANENT_SESSION_LIFETIME = 8 * 3600  # seconds a login lasts
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = False  # set True behind HTTPS
+JWT_ACCESS_TOKEN_EXPIRES = 3600  # seconds an API token lasts
+
+# --- Lists and pickers -----------------------------------------------------
+LIST_PAGE_SIZE = 20  # rows per list page
+LIST_MAX_PAGE_SIZE = 200  # the largest page a user may ask for (?psize_...)
+PICKER_PAGE_SIZE = 20  # options a search-as-you-type picker returns per page
+
+# --- Domain rules ----------------------------------------------------------
+PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$"  # mobile or landline
+CORRECTION_WINDOW_HOURS = 24  # a mistaken assignment may be deleted this long after entry
+GRID_CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"  # allowed grid codes
+
+# --- Setup and demo --------------------------------------------------------
+DEMO_ON_EMPTY = True  # `make run` loads demo data into an empty database
+DEMO_SEED = 20261124  # random seed: the demo is the same on every machine
+DEMO_PASSWORD = "MinQing@2026"  # password of the demo logins (one per role)
+
+
+def _parse(value):
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+for _key, _value in list(os.environ.items()):
+    if _key.startswith("MINQING_") and _key[8:].isupper():
+        globals()[_key[8:]] = _parse(_value)
+
+try:  # a deployment's own settings, kept beside this file
+    from local_config import *  # noqa: F401,F403
+except ImportError:
+    pass

@@ -1,0 +1,83 @@
+"""Test data with sensible defaults: make_grid(), make_person(), make_user(role, grid) ..."""
+
+import itertools
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models.grids import Grid
+from app.models.lookups import GridLevel
+from app.models.personnel import Assignment, Person, Post
+from tests.conftest import TEST_PASSWORD
+
+_seq = itertools.count(1)
+
+
+def level(rank):
+    return db.session.scalar(select(GridLevel).where(GridLevel.rank == rank))
+
+
+def post(name="工作人员"):
+    return db.session.scalar(select(Post).where(Post.name == name))
+
+
+def make_grid(name=None, parent=None, rank=None, code=None, **kw):
+    n = next(_seq)
+    if rank is None:
+        rank = parent.level.rank + 1 if parent is not None else 1
+    grid = Grid(
+        code=code or f"T{n:05d}",
+        name=name or f"网格{n}",
+        level=level(rank),
+        parent=parent,
+        **kw,
+    )
+    db.session.add(grid)
+    db.session.commit()
+    return grid
+
+
+def make_person(grid, name=None, phone="13812345678", **kw):
+    person = Person(name=name or f"人员{next(_seq)}", grid=grid, phone=phone, active=kw.pop("active", True), **kw)
+    db.session.add(person)
+    db.session.commit()
+    return person
+
+
+def make_assignment(person, grid, post_name="工作人员", start=date(2020, 1, 1), end=None, **kw):
+    a = Assignment(person=person, grid=grid, post=post(post_name), start_date=start, end_date=end, **kw)
+    db.session.add(a)
+    db.session.commit()
+    return a
+
+
+def make_user(role, grid=None, username=None, post_name="工作人员", roles=None):
+    """A login with `role` (or several `roles`) whose person works in `grid`."""
+    sm = current_app.appbuilder.sm
+    username = username or f"u{next(_seq)}_{role.lower()}"
+    role_objs = [sm.find_role(r) for r in (roles or [role])]
+    user = sm.add_user(username, username, "", f"{username}@test.local", role_objs, TEST_PASSWORD)
+    assert user, "user not created"
+    if grid is not None:
+        person = make_person(grid, name=username)
+        person.user_id = user.id
+        db.session.commit()
+        make_assignment(person, grid, post_name)
+    return user
+
+
+def tree():
+    """county ─ township A ─ village A1 ─ group A1a
+               └ village A2
+    └ township B ─ village B1 ─ group B1a"""
+    county = make_grid("示范县", rank=0, code="C0")
+    ta = make_grid("甲镇", county, code="TA")
+    tb = make_grid("乙镇", county, code="TB")
+    a1 = make_grid("甲一村", ta, code="TA1")
+    a2 = make_grid("甲二村", ta, code="TA2")
+    a1a = make_grid("甲一村一组", a1, code="TA1a")
+    b1 = make_grid("乙一村", tb, code="TB1")
+    b1a = make_grid("乙一村一组", b1, code="TB1a")
+    return {"county": county, "ta": ta, "tb": tb, "a1": a1, "a2": a2, "a1a": a1a, "b1": b1, "b1a": b1a}
