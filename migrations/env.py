@@ -40,8 +40,7 @@ def run_migrations_online():
             directives[:] = []
             logger.info("No changes in schema detected.")
 
-    connectable = config.attributes.get("connection") or _engine()
-    with connectable.connect() as connection:
+    def run(connection):
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -51,6 +50,13 @@ def run_migrations_online():
         )
         with context.begin_transaction():
             context.run_migrations()
+
+    given = config.attributes.get("connection")  # tests pass their own connection
+    if given is not None:
+        run(given)
+        return
+    with _engine().connect() as connection:
+        run(connection)
         if connection.in_transaction():
             connection.commit()
 

@@ -44,6 +44,11 @@ def validate_post(session, post):
 
 
 def validate_assignment(session, assignment):
+    with session.no_autoflush:
+        _validate_assignment(session, assignment)
+
+
+def _validate_assignment(session, assignment):
     person = assignment.person or (assignment.person_id and session.get(Person, assignment.person_id))
     grid = assignment.grid or (assignment.grid_id and session.get(Grid, assignment.grid_id))
     post = assignment.post or (assignment.post_id and session.get(Post, assignment.post_id))

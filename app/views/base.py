@@ -33,7 +33,8 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from wtforms import Field
+from wtforms import BooleanField, Field
+from wtforms.validators import DataRequired, InputRequired
 from wtforms.validators import ValidationError as FormValidationError
 
 from app.extensions import db
@@ -216,14 +217,19 @@ def blank_none(value):
     return "" if value is None else value
 
 
-def _drop_unique_validators(form_class):
-    """FAB adds a bare "Already exists" check for unique columns; the services say
-    which record holds the value instead, so the form leaves that check to them."""
+def _fix_form_validators(form_class):
+    """Two FAB defaults that hurt clerks: a bare "Already exists" check on unique
+    columns (the services say which record holds the value instead), and a
+    "required" check on NOT NULL flags, which makes an unticked box an error."""
     for name in dir(form_class):
         unbound = getattr(form_class, name, None)
-        validators = getattr(unbound, "kwargs", {}).get("validators") if hasattr(unbound, "field_class") else None
-        if validators:
-            unbound.kwargs["validators"] = [v for v in validators if not isinstance(v, Unique)]
+        if not hasattr(unbound, "field_class") or "validators" not in unbound.kwargs:
+            continue
+        validators = unbound.kwargs.get("validators") or []
+        keep = [v for v in validators if not isinstance(v, Unique)]
+        if issubclass(unbound.field_class, BooleanField):
+            keep = [v for v in keep if not isinstance(v, (DataRequired, InputRequired))]
+        unbound.kwargs["validators"] = keep
 
 
 class ScopedModelView(ModelView):
@@ -265,7 +271,7 @@ class ScopedModelView(ModelView):
         )
         super()._init_forms()
         for form in (self.add_form, self.edit_form):
-            _drop_unique_validators(form)
+            _fix_form_validators(form)
 
     def _with_pickers(self, columns, extra, search=False):
         extra = dict(extra or {})
@@ -293,16 +299,17 @@ class ScopedModelView(ModelView):
         """Check the item may be deleted; raise DomainError."""
 
     def pre_add(self, item):
-        self.validate(item)
-        scope.check_writable(db.session, item)
+        with db.session.no_autoflush:
+            self.validate(item)
+            scope.check_writable(db.session, item)
 
     def pre_update(self, item):
-        self.validate(item)
-        scope.check_writable(db.session, item)
+        self.pre_add(item)
 
     def pre_delete(self, item):
-        self.validate_delete(item)
-        scope.check_writable(db.session, item)
+        with db.session.no_autoflush:
+            self.validate_delete(item)
+            scope.check_writable(db.session, item)
 
     # -- add / edit / delete with errors on the form and nothing half-written --
 
@@ -494,6 +501,12 @@ class ScopedModelApi(ModelRestApi):
     def validate_delete(self, item):
         """Check the item may be deleted; raise DomainError."""
 
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        if not self.description_columns.get(field.name):
+            info["description"] = ""  # FAB translates "" into the catalogue header
+        return info
+
     def _error(self, err):
         if isinstance(err, NotFound):
             return self.response_404()
@@ -529,8 +542,9 @@ class ScopedModelApi(ModelRestApi):
     def _write(self, item, is_new):
         session = db.session
         try:
-            self.validate(item)
-            scope.check_writable(session, item)
+            with session.no_autoflush:
+                self.validate(item)
+                scope.check_writable(session, item)
             if is_new:
                 session.add(item)
             session.commit()

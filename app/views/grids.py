@@ -30,6 +30,12 @@ GRID_LABELS = {
     "path": _l("Path"),
     "created_at": _l("Created at"),
     "updated_at": _l("Updated at"),
+    "level.id": _l("Level"),
+    "level.name": _l("Level"),
+    "parent.id": _l("Parent grid"),
+    "parent.name": _l("Parent grid"),
+    "depth": _l("Depth"),
+    "id": "ID",
 }
 
 
@@ -145,8 +151,13 @@ class GridView(ScopedModelView):
 
 
 class GridApi(ScopedModelApi):
+    list_title = _l("Grids")
+    show_title = _l("Grid")
+    add_title = _l("Grid")
+    edit_title = _l("Grid")
     resource_name = "grid"
     resource = "Grid"
+    label_columns = GRID_LABELS
     datamodel = ScopedInterface(Grid)
     list_columns = [
         "id",

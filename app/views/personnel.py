@@ -25,6 +25,10 @@ PERSON_LABELS = {
     "note": _l("Note"),
     "created_at": _l("Created at"),
     "updated_at": _l("Updated at"),
+    "kind.name": _l("Kind"),
+    "grid.id": _l("Grid"),
+    "grid.name": _l("Grid"),
+    "id": "ID",
 }
 
 
@@ -89,8 +93,13 @@ class PersonView(ScopedModelView):
 
 
 class PersonApi(ScopedModelApi):
+    list_title = _l("People")
+    show_title = _l("Person")
+    add_title = _l("Person")
+    edit_title = _l("Person")
     resource_name = "person"
     resource = "Person"
+    label_columns = PERSON_LABELS
     datamodel = ScopedInterface(Person)
     list_columns = ["id", "name", "gender", "unit", "position", "kind.name", "phone", "grid.id", "grid.name", "active"]
     show_columns = list_columns + ["note"]
@@ -115,6 +124,8 @@ POST_LABELS = {
     "is_packaging": _l("Leader in charge (包村)"),
     "sort_order": _l("Sort order"),
     "active": _l("Active"),
+    "level.name": _l("Grid level"),
+    "id": "ID",
 }
 
 
@@ -146,8 +157,13 @@ class PostView(ScopedModelView):
 
 
 class PostApi(ScopedModelApi):
+    list_title = _l("Posts")
+    show_title = _l("Post")
+    add_title = _l("Post")
+    edit_title = _l("Post")
     resource_name = "post"
     resource = "Post"
+    label_columns = POST_LABELS
     datamodel = ScopedInterface(Post)
     list_columns = ["id", "name", "level.name", "duty", "reward_penalty", "is_responsible", "is_packaging", "active"]
     show_columns = list_columns
@@ -170,6 +186,13 @@ ASSIGNMENT_LABELS = {
     "duty_note": _l("Own duty"),
     "person.phone": _l("Phone"),
     "created_at": _l("Created at"),
+    "person.id": _l("Person"),
+    "person.name": _l("Person"),
+    "grid.id": _l("Grid"),
+    "grid.name": _l("Grid"),
+    "post.id": _l("Post"),
+    "post.name": _l("Post"),
+    "id": "ID",
 }
 
 
@@ -215,8 +238,13 @@ class AssignmentView(ScopedModelView):
 
 
 class AssignmentApi(ScopedModelApi):
+    list_title = _l("Assignments")
+    show_title = _l("Assignment")
+    add_title = _l("Assignment")
+    edit_title = _l("Assignment")
     resource_name = "assignment"
     resource = "Assignment"
+    label_columns = ASSIGNMENT_LABELS
     datamodel = ScopedInterface(Assignment)
     list_columns = [
         "id",
