@@ -24,7 +24,7 @@ init: translations
 
 run: init
 	@$(FLASK) minqing info --url http://$(HOST):$(PORT)/
-	MINQING_HOST=$(HOST) MINQING_PORT=$(PORT) $(BIN)/python run.py
+	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - "run:app"
 
 test: translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

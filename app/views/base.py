@@ -24,6 +24,8 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.const import API_RESULT_RES_KEY
 from flask_appbuilder.exceptions import DatabaseException
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
@@ -32,6 +34,7 @@ from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from marshmallow import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from wtforms import BooleanField, Field
 from wtforms.validators import DataRequired, InputRequired
@@ -195,6 +198,33 @@ def picker_field(datamodel, column, label, required, description=""):
     return AjaxSelectField(label, validators, kind=kind, description=description)
 
 
+INACTIVE = _l("inactive")
+
+
+def list_field(model, label, required, description=""):
+    """A select over a short admin-edited list (lookups, posts): active values first,
+    deactivated ones marked, so an old record keeps its value when edited."""
+    from wtforms.validators import InputRequired, Optional
+
+    def query():
+        return db.session.scalars(select(model).order_by(model.active.desc(), model.sort_order, model.id)).all()
+
+    def label_of(obj):
+        return str(obj) if obj.active else f"{obj}（{INACTIVE}）"
+
+    return QuerySelectField(
+        label,
+        validators=[InputRequired()] if required else [Optional()],
+        description=description,
+        query_func=query,
+        get_pk_func=lambda obj: obj.id,
+        get_label=label_of,
+        allow_blank=not required,
+        blank_text="—",
+        widget=Select2Widget(),
+    )
+
+
 def picker_kind_for(model):
     for kind, spec in PICKERS.items():
         if spec["model"] is model and spec["base"] is None:
@@ -278,9 +308,14 @@ class ScopedModelView(ModelView):
         for column in columns or []:
             if column in extra or not self.datamodel.is_relation_many_to_one(column):
                 continue
-            if picker_kind_for(self.datamodel.get_related_model(column)) is None:
-                continue
             required = not search and not self.datamodel.is_nullable(self.datamodel.get_relation_fk(column).name)
+            related = self.datamodel.get_related_model(column)
+            if picker_kind_for(related) is None:
+                if hasattr(related, "sort_order") and hasattr(related, "active"):
+                    label = self.label_columns.get(column, column)
+                    description = self.description_columns.get(column, "")
+                    extra[column] = list_field(related, label, required, description)
+                continue
             extra[column] = picker_field(
                 self.datamodel,
                 column,

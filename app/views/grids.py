@@ -54,7 +54,7 @@ register_picker(
     resource="Grid",
     search=[Grid.name, Grid.code],
     label=grid_labels,
-    order=[Grid.path],
+    order=[Grid.code],
 )
 
 
