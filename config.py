@@ -62,6 +62,13 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = False  # set True behind HTTPS
 JWT_ACCESS_TOKEN_EXPIRES = 3600  # seconds an API token lasts
+# pages run only scripts served from here and carrying the request's nonce
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+PROXY_FIX = False  # True behind nginx: trust one X-Forwarded-For/Proto hop for client addresses
 
 # --- Lists and pickers -----------------------------------------------------
 LIST_PAGE_SIZE = 20  # rows per list page

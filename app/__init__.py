@@ -26,12 +26,20 @@ def create_app(config=None):
     os.makedirs(app.instance_path, exist_ok=True)
     _ensure_secret_key(app)
     _configure_sqlite(app)
+    from app.security import check_production_settings, init_web_security
+
+    check_production_settings(app)
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT_DIR, "migrations"))
 
     from app import models  # noqa: F401  (register every table on the metadata)
     from app.cli import register_cli
+    from app.services import audit, scope  # noqa: F401  (their session listeners)
     from app.views import register_views
 
     with app.app_context():
@@ -40,6 +48,7 @@ def create_app(config=None):
         register_views(appbuilder)
         appbuilder.post_init()
     register_cli(app)
+    init_web_security(app)
     app.before_request(_forget_request_state)
     app.jinja_env.globals["get_locale"] = get_locale
     return app
@@ -74,6 +83,7 @@ def _ensure_secret_key(app):
         os.chmod(path, 0o600)
     with open(path, encoding="ascii") as fh:
         app.config["SECRET_KEY"] = fh.read().strip()
+    app.config["_SECRET_KEY_GENERATED"] = True
 
 
 def _configure_sqlite(app):

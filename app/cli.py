@@ -1,5 +1,6 @@
 """`flask --app run.py minqing ...`: setup, demo data and user accounts, for IT staff and cron."""
 
+import os
 import secrets
 import sys
 
@@ -135,3 +136,33 @@ def info_command(url):
         for username, role in logins:
             _say(f"  {username:<12} {role}")
     _say("")
+
+
+@minqing.command("backup")
+@click.argument("path")
+def backup_command(path):
+    """Write a consistent copy of the whole database to PATH (safe while running)."""
+    from app.services.backup import BackupError, backup
+
+    try:
+        backup(db.engine, path)
+    except BackupError as err:
+        raise click.ClickException(str(err)) from err
+    _say(f"Backup written to {path} ({os.path.getsize(path)} bytes).")
+
+
+@minqing.command("restore")
+@click.argument("path")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(path, yes):
+    """Replace the whole database with the backup at PATH. Stop the app first."""
+    from app.services.backup import BackupError, restore
+
+    if not yes:
+        click.confirm(f"This replaces ALL data with {path}. 将用备份覆盖全部数据，确定吗?", abort=True)
+    db.session.remove()
+    try:
+        restore(db.engine, path)
+    except BackupError as err:
+        raise click.ClickException(str(err)) from err
+    _say(f"Restored from {path}. Run `flask --app run.py minqing init` if the backup is from an older version.")

@@ -12,9 +12,14 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, g
+from flask_appbuilder.api import safe
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.decorators import limit
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from app.extensions import db
@@ -47,6 +52,7 @@ ROLE_GRANTS = {
         "Lookup": {R},
     },
     LEADER: {
+        "AuditLog": {R},
         "Grid": {R},
         "Person": {R},
         "Post": {R},
@@ -131,8 +137,80 @@ def link_person(session, user, person):
     session.commit()
 
 
+def _login_limit():
+    return current_app.config["AUTH_RATE_LIMIT"]
+
+
+class MinqingSecurityApi(SecurityApi):
+    """FAB's /api/v1/security/login, rate-limited like the web form (FAB leaves it open)."""
+
+    @expose("/login", methods=["POST"])
+    @limit(_login_limit, key_func=get_remote_address, methods=["POST"])
+    @safe
+    def login(self):
+        return super().login()
+
+
 class MinqingSecurityManager(SecurityManager):
     userdbmodelview = MinqingUserView
+    security_api = MinqingSecurityApi
+
+    def auth_user_db(self, username, password):
+        """FAB's password check, with every success and failure on the audit trail."""
+        from app.services.audit import log_event
+
+        user = super().auth_user_db(username, password)
+        try:
+            if user is None:
+                log_event(self.session, "login_failed", username=(username or "")[:128])
+            else:
+                log_event(self.session, "login", user=user)
+        except Exception:  # the trail must never block a login
+            log.exception("could not write the login to the audit trail")
+            self.session.rollback()
+        return user
+
+
+WEAK_SECRETS = {"", "changeme", "secret", "dev", "development", "test"}
+
+
+def check_production_settings(app):
+    """Refuse to start in production with a secret anyone could guess."""
+    if not app.config.get("ENV_PRODUCTION"):
+        return
+    key = app.config.get("SECRET_KEY") or ""
+    if app.config.get("_SECRET_KEY_GENERATED") or key.lower() in WEAK_SECRETS or len(key) < 32:
+        raise RuntimeError(
+            "ENV_PRODUCTION is on but SECRET_KEY is missing, a default or shorter than 32 characters: "
+            "set SECRET_KEY to a long random value (python -c 'import secrets; print(secrets.token_hex(32))'). "
+            "生产模式下必须设置至少32位的随机 SECRET_KEY。"
+        )
+
+
+def init_web_security(app):
+    """CSP with per-request nonces (FAB's templates carry them), framing and sniffing off."""
+    import secrets as _secrets
+
+    from flask import g, request
+
+    @app.before_request
+    def _nonce():
+        g.csp_nonce = _secrets.token_urlsafe(16)
+
+    app.jinja_env.globals["csp_nonce"] = lambda: g.get("csp_nonce", "")
+
+    @app.after_request
+    def _headers(response):
+        nonce = g.get("csp_nonce", "")
+        csp = app.config.get("CONTENT_SECURITY_POLICY")
+        if csp:
+            response.headers.setdefault("Content-Security-Policy", csp.format(nonce=nonce))
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
 
 
 def sync_roles(appbuilder):

@@ -16,14 +16,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import attributes, object_session, relationship
 
-from app.models.mixins import TimestampMixin
+from app.models.mixins import TimestampMixin, VersionMixin
 
 # Byte-wise ordering on every database: subtree queries are range scans on this
 # index ("/1/5/" <= path < "/1/50"), which a locale collation would break.
 PATH_TYPE = String(255).with_variant(String(255, collation="C"), "postgresql")
 
 
-class Grid(TimestampMixin, Model):
+class Grid(VersionMixin, TimestampMixin, Model):
     __tablename__ = "grid"
 
     id = Column(Integer, primary_key=True)

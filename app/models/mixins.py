@@ -1,7 +1,7 @@
 """Columns shared by many tables."""
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Column, DateTime, Integer, String
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import declared_attr
 
 from app.services.clock import now
@@ -34,3 +34,27 @@ class LookupMixin:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name}>"
+
+
+class VersionMixin:
+    """Optimistic locking: every UPDATE checks and bumps `version`, so two people
+    saving the same record cannot silently overwrite each other (the second is refused)."""
+
+    version = Column(Integer, nullable=False, default=1)
+
+    @declared_attr
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.version}
+
+
+class SoftDeleteMixin:
+    """Records that are never hard-deleted from the app: deletion hides them
+    (excluded from lists and counts by the scope clause), an Admin can restore them."""
+
+    @declared_attr
+    def deleted_at(cls):
+        return Column(DateTime, nullable=True, index=True)
+
+    @declared_attr
+    def deleted_by_id(cls):
+        return Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True)

@@ -14,12 +14,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from app.models.mixins import TimestampMixin
+from app.models.mixins import TimestampMixin, VersionMixin
 
 GENDERS = ("M", "F")
 
 
-class Person(TimestampMixin, Model):
+class Person(VersionMixin, TimestampMixin, Model):
     """A cadre, staff member, grid worker or volunteer (干部/工作人员)."""
 
     __tablename__ = "person"
@@ -47,7 +47,7 @@ class Person(TimestampMixin, Model):
         return self.name
 
 
-class Post(TimestampMixin, Model):
+class Post(VersionMixin, TimestampMixin, Model):
     """A post (岗位) with its duty (职责) and reward/penalty rule (奖惩)."""
 
     __tablename__ = "post"
@@ -70,7 +70,7 @@ class Post(TimestampMixin, Model):
         return self.name
 
 
-class Assignment(TimestampMixin, Model):
+class Assignment(VersionMixin, TimestampMixin, Model):
     """Person ↔ grid ↔ post for a period; history is kept (end_date set, never deleted)."""
 
     __tablename__ = "assignment"

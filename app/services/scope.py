@@ -146,9 +146,19 @@ def is_scoped(model):
     return model is Grid or hasattr(model, "scope_clause") or hasattr(model, "grid_id")
 
 
-def clause_for(model, scope=None):
-    """SQL condition restricting `model` to the scope (default: the current user's)."""
-    scope = scope if scope is not None else current()
+def clause_for(model, scope=None, include_deleted=False):
+    """SQL condition restricting `model` to the scope (default: the current user's).
+
+    Soft-deleted records are outside every scope (so lists, pickers and counts
+    never see them) unless `include_deleted` (the Admin's recycle bin).
+    """
+    clause = _scope_clause(model, scope if scope is not None else current())
+    if hasattr(model, "deleted_at") and not include_deleted:
+        clause = and_(clause, model.deleted_at.is_(None))
+    return clause
+
+
+def _scope_clause(model, scope):
     if model is Grid:
         return scope.path_clause(Grid.path)
     if hasattr(model, "scope_clause"):

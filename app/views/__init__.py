@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
+from app.views.audit import AuditLogView
 from app.views.grids import GridApi, GridView
 from app.views.lookups import lookup_views
 from app.views.personnel import AssignmentApi, AssignmentView, PersonApi, PersonView, PostApi, PostView
@@ -31,6 +32,10 @@ def register_views(appbuilder):
             view, model.__name__, label=model.lookup_title, icon="fa-list",
             category="Lookup lists", category_label=_l("Lookup lists"), category_icon="fa-list",
         )  # fmt: skip
+    appbuilder.add_view(
+        AuditLogView, "Audit trail", label=_l("Audit trail"), icon="fa-history",
+        category="Supervision", category_label=_l("Supervision"), category_icon="fa-eye",
+    )  # fmt: skip
     appbuilder.add_view_no_menu(PickerView)
     for api in (GridApi, PersonApi, PostApi, AssignmentApi):
         appbuilder.add_api(api)

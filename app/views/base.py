@@ -28,6 +28,7 @@ from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.validators import Unique
 from flask_appbuilder.views import expose
@@ -36,12 +37,14 @@ from markupsafe import Markup
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from wtforms import BooleanField, Field
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import BooleanField, Field, HiddenField
 from wtforms.validators import DataRequired, InputRequired
 from wtforms.validators import ValidationError as FormValidationError
 
 from app.extensions import db
 from app.services import scope
+from app.services.clock import now
 from app.services.errors import DomainError, NotFound
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,35 @@ API_PERMISSIONS = {
 }
 YES, NO = _l("Yes"), _l("No")
 SAVE_FAILED = _l("The record could not be saved: it conflicts with existing data.")
+
+
+STALE = _l("Someone else saved this record after you opened it. Reload the page and make your change again.")
+
+
+def is_versioned(model):
+    return hasattr(model, "version") and "version_id_col" in (getattr(model, "__mapper_args__", None) or {})
+
+
+def check_version(item, submitted):
+    """Refuse a save based on an older copy of the record than the one stored."""
+    if submitted in (None, ""):
+        return
+    try:
+        submitted = int(submitted)
+    except (TypeError, ValueError):
+        raise DomainError(STALE) from None
+    if submitted != item.version:
+        raise DomainError(STALE)
+
+
+def delete_record(session, item):
+    """Soft-deletable records are hidden (restorable by an Admin); others are removed."""
+    if hasattr(type(item), "deleted_at"):
+        user = scope.current_user()
+        item.deleted_at = now()
+        item.deleted_by_id = user.id if user is not None else None
+    else:
+        session.delete(item)
 
 
 class ScopeFilter(BaseFilter):
@@ -302,6 +334,9 @@ class ScopedModelView(ModelView):
         super()._init_forms()
         for form in (self.add_form, self.edit_form):
             _fix_form_validators(form)
+        if is_versioned(self.datamodel.obj):
+            # the version the user started editing from travels with the form
+            self.edit_form.row_version = HiddenField()
 
     def _with_pickers(self, columns, extra, search=False):
         extra = dict(extra or {})
@@ -380,6 +415,8 @@ class ScopedModelView(ModelView):
                     return None
         else:
             form = self.edit_form.refresh(obj=item)
+            if hasattr(form, "row_version"):
+                form.row_version.data = item.version
             self.prefill_form(form, pk)
             self.update_redirect()
         widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
@@ -395,6 +432,8 @@ class ScopedModelView(ModelView):
     def _save(self, form, item, is_new):
         session = db.session
         try:
+            if not is_new and hasattr(form, "row_version"):
+                check_version(item, form.row_version.data)
             form.populate_obj(item)
             if is_new:
                 self.pre_add(item)
@@ -405,6 +444,10 @@ class ScopedModelView(ModelView):
         except DomainError as err:
             session.rollback()
             self._form_error(form, err)
+            return False
+        except StaleDataError:
+            session.rollback()
+            flash(str(STALE), "danger")
             return False
         except IntegrityError:
             session.rollback()
@@ -433,7 +476,7 @@ class ScopedModelView(ModelView):
         session = db.session
         try:
             self.pre_delete(item)
-            session.delete(item)
+            delete_record(session, item)
             session.commit()
         except DomainError as err:
             session.rollback()
@@ -451,8 +494,9 @@ class ScopedModelView(ModelView):
     # -- lists: bounded page sizes, bad URL arguments are a 400, not a 500 ---
 
     @expose("/list/")
+    @has_access
     def list(self):
-        return self._guarded(super().list)
+        return self._guarded(ModelView.list.__wrapped__, self)
 
     def _guarded(self, fn, *args):
         try:
@@ -566,8 +610,14 @@ class ScopedModelApi(ModelRestApi):
             return self.response_404()
         if not request.is_json or not isinstance(request.json, dict):
             return self.response_400(message=str(_l("Send a JSON object.")))
+        body = dict(request.json)
+        if is_versioned(type(item)) and "version" in body:
+            try:
+                check_version(item, body.pop("version"))
+            except DomainError as err:
+                return self.response(409, message=str(err))
         try:
-            data = self._merge_update_item(item, request.json)
+            data = self._merge_update_item(item, body)
             item = self.edit_model_schema.load(data, instance=item)
         except ValidationError as err:
             db.session.rollback()
@@ -586,6 +636,9 @@ class ScopedModelApi(ModelRestApi):
         except DomainError as err:
             session.rollback()
             return self._error(err)
+        except StaleDataError:
+            session.rollback()
+            return self.response(409, message=str(STALE))
         except (IntegrityError, DatabaseException):
             session.rollback()
             return self.response_422(message=str(SAVE_FAILED))
@@ -603,9 +656,10 @@ class ScopedModelApi(ModelRestApi):
             return self.response_404()
         session = db.session
         try:
-            self.validate_delete(item)
-            scope.check_writable(session, item)
-            session.delete(item)
+            with session.no_autoflush:
+                self.validate_delete(item)
+                scope.check_writable(session, item)
+            delete_record(session, item)
             session.commit()
         except DomainError as err:
             session.rollback()

@@ -1,0 +1,152 @@
+"""The audit trail: every insert, update and delete of a domain record, and every
+login, written in the same transaction as the change (so it can't be lost or faked).
+
+Rows are inserted with Core statements from an `after_flush` listener: by then
+new rows have ids and the attribute history still holds the old values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+from flask import has_request_context, request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, attributes
+
+from app.models.audit import AuditLog
+from app.services.clock import now
+from app.services.errors import Forbidden
+
+TRAIL_READ_ONLY = _l("The audit trail cannot be changed.")
+
+# never written into the trail (secrets, counters that change on every login)
+SKIP_FIELDS = {"password", "last_login", "login_count", "fail_login_count", "changed_on", "updated_at", "version"}
+AUDITED_FAB_TABLES = {"ab_user", "ab_role"}
+
+
+def _audited(obj):
+    model = type(obj)
+    if getattr(model, "__audit__", True) is False:
+        return False
+    table = getattr(model, "__tablename__", "")
+    return not table.startswith("ab_") or table in AUDITED_FAB_TABLES
+
+
+def _plain(value):
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "id"):
+        return value.id
+    return str(value)
+
+
+def _columns(obj):
+    mapper = inspect(type(obj))
+    return [prop.key for prop in mapper.column_attrs if prop.key not in SKIP_FIELDS]
+
+
+def _changes(obj, kind):
+    out = {}
+    for key in _columns(obj):
+        if kind == "insert":
+            value = getattr(obj, key, None)
+            if value is not None:
+                out[key] = [None, _plain(value)]
+        elif kind == "delete":
+            value = obj.__dict__.get(key)
+            if value is not None:
+                out[key] = [_plain(value), None]
+        else:
+            hist = attributes.get_history(obj, key)
+            if hist.has_changes():
+                old = hist.deleted[0] if hist.deleted else None
+                new = hist.added[0] if hist.added else None
+                if old != new:
+                    out[key] = [_plain(old), _plain(new)]
+    return out
+
+
+def _grid_id(obj):
+    if getattr(obj, "__tablename__", "") == "grid":
+        return obj.id
+    return getattr(obj, "grid_id", None)
+
+
+def actor():
+    """(user id, username, client address) of the current request, or the CLI."""
+    if not has_request_context():
+        return None, "cli", None
+    from app.services.scope import current_user
+
+    user = current_user()
+    ip = request.remote_addr
+    if user is None:
+        return None, None, ip
+    return user.id, user.username, ip
+
+
+def _row(action, obj, changes, who):
+    user_id, username, ip = who
+    summary = str(obj)[:200] if obj is not None else None
+    return {
+        "at": now(),
+        "user_id": user_id,
+        "username": username,
+        "ip": ip,
+        "action": action,
+        "table_name": getattr(obj, "__tablename__", None),
+        "record_id": getattr(obj, "id", None),
+        "grid_id": _grid_id(obj),
+        "summary": summary,
+        "changes": changes or None,
+    }
+
+
+@event.listens_for(Session, "before_flush")
+def _protect_trail(session, flush_context, instances):
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditLog):
+            raise Forbidden(TRAIL_READ_ONLY)
+
+
+@event.listens_for(Session, "after_flush")
+def _write_trail(session, flush_context):
+    rows = []
+    who = None
+    for kind, objects in (("insert", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objects:
+            if isinstance(obj, AuditLog) or not _audited(obj):
+                continue
+            if kind == "update" and not session.is_modified(obj, include_collections=False):
+                continue
+            changes = _changes(obj, kind)
+            action = kind
+            if kind == "update" and "deleted_at" in changes:
+                action = "restore" if changes["deleted_at"][1] is None else "delete"
+            if kind == "update" and not changes:
+                continue
+            who = who or actor()
+            rows.append(_row(action, obj, changes, who))
+    if rows:
+        session.connection().execute(AuditLog.__table__.insert(), rows)
+
+
+def log_event(session, action, username=None, user=None, summary=None):
+    """A trail row that is not a record change: logins, failed logins, exports."""
+    user_id, current_name, ip = actor()
+    row = {
+        "at": now(),
+        "user_id": user.id if user is not None else user_id,
+        "username": username or (user.username if user is not None else current_name),
+        "ip": ip,
+        "action": action,
+        "summary": summary,
+    }
+    session.connection().execute(AuditLog.__table__.insert(), [row])
+    session.commit()

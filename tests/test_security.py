@@ -1,0 +1,87 @@
+"""Login hardening, security headers, production secret check."""
+
+import pytest
+
+from app import create_app
+from tests.factories import make_user
+
+
+def _limited_app(app, **extra):
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "INSTANCE_DIR": app.instance_path,
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "AUTH_RATE_LIMIT": "3 per minute",
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    }
+    config.update(extra)
+    return create_app(config)
+
+
+def test_web_login_is_rate_limited(app):
+    make_user("Clerk", username="target")
+    limited = _limited_app(app)
+    client = limited.test_client()
+    codes = [client.post("/login/", data={"username": "target", "password": "bad"}).status_code for _ in range(5)]
+    assert codes[:3] != [429, 429, 429] and codes[-1] == 429
+
+
+def test_api_login_is_rate_limited(app):
+    make_user("Clerk", username="target2")
+    limited = _limited_app(app)
+    client = limited.test_client()
+    body = {"username": "target2", "password": "bad", "provider": "db"}
+    codes = [client.post("/api/v1/security/login", json=body).status_code for _ in range(5)]
+    assert codes[0] == 401 and codes[-1] == 429
+
+
+def test_pages_carry_security_headers_and_a_nonce_csp(client):
+    response = client.get("/login/")
+    headers = response.headers
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    body = response.get_data(as_text=True)
+    # every inline script carries this request's nonce
+    import re
+
+    for tag in re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", body):
+        assert f'nonce="{nonce}"' in tag, tag
+
+
+def test_session_cookie_is_http_only(client):
+    make_user("Clerk", username="cookie")
+    response = client.post("/login/", data={"username": "cookie", "password": "TeSt@Pass99xyz"})
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize("key", ["", "short", "changeme"])
+def test_production_refuses_a_weak_secret_key(app, key, tmp_path):
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(
+            {
+                "ENV_PRODUCTION": True,
+                "SECRET_KEY": key,
+                "INSTANCE_DIR": str(tmp_path),
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            }
+        )
+
+
+def test_production_starts_with_a_strong_key(tmp_path):
+    created = create_app(
+        {
+            "ENV_PRODUCTION": True,
+            "SECRET_KEY": "k" * 16 + "0123456789abcdef0123",
+            "INSTANCE_DIR": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
+    assert created is not None
