@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 from app.models.grids import Grid, subtree_bounds
 from app.models.lookups import GridLevel
 from app.models.personnel import Assignment, Post
+from app.services import scope
 from app.services.clock import today
 from app.services.errors import DomainError
 from app.services.validators import clean_text, non_negative, require
@@ -25,10 +26,11 @@ def validate_grid(session, grid):
     with session.no_autoflush:
         clash = session.scalar(select(Grid).where(Grid.code == grid.code, Grid.id != (grid.id or 0)))
         if clash is not None:
-            raise DomainError(
-                _l("Grid code %(code)s is already used by %(name)s.", code=grid.code, name=clash.name),
-                field="code",
-            )
+            if scope.visible(session, Grid, clash.id):
+                message = _l("Grid code %(code)s is already used by %(name)s.", code=grid.code, name=clash.name)
+            else:  # do not reveal another jurisdiction's grid
+                message = _l("Grid code %(code)s is already in use.", code=grid.code)
+            raise DomainError(message, field="code")
         level = grid.level or (grid.level_id and session.get(GridLevel, grid.level_id))
         if level is None:
             raise DomainError(_l("Choose the grid level."), field="level")

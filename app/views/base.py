@@ -370,8 +370,9 @@ class ScopedModelView(ModelView):
 
     def pre_add(self, item):
         with db.session.no_autoflush:
-            self.validate(item)
+            # scope first: validation messages must not reveal other grids' data
             scope.check_writable(db.session, item)
+            self.validate(item)
 
     def pre_update(self, item):
         self.pre_add(item)
@@ -628,8 +629,8 @@ class ScopedModelApi(ModelRestApi):
         session = db.session
         try:
             with session.no_autoflush:
-                self.validate(item)
                 scope.check_writable(session, item)
+                self.validate(item)
             if is_new:
                 session.add(item)
             session.commit()

@@ -1,0 +1,212 @@
+"""The scope prober: walks every view and API the app registered (not a hand-kept
+list) and tries, as each role of grid A, to reach a record of grid B.
+
+Each grid-bound model needs a factory in FACTORIES; a new model without one fails
+the enumeration test with a message saying so, so new views are covered by force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_appbuilder import ModelView
+from flask_appbuilder.api import ModelRestApi
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models.audit import AuditLog
+from app.models.grids import Grid
+from app.models.personnel import Assignment, Person
+from app.services import scope
+from app.views.base import PICKERS
+from tests.factories import make_assignment, make_person
+
+OK_REFUSALS = {302, 401, 403, 404, 405}
+
+
+def _grid_record(world, side):
+    return world["b1"] if side == "b" else world["a1"]
+
+
+def _person_record(world, side):
+    grid = world["b1"] if side == "b" else world["a1"]
+    return make_person(grid, name=f"探针{side}人员", phone="13900000000")
+
+
+def _assignment_record(world, side):
+    grid = world["b1"] if side == "b" else world["a1"]
+    return make_assignment(make_person(grid, name=f"探针{side}任职"), grid, "网格员")
+
+
+def _audit_record(world, side):
+    grid = world["b1"] if side == "b" else world["a1"]
+    row = AuditLog(action="update", table_name="grid", record_id=grid.id, grid_id=grid.id, summary=f"探针{side}")
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+# model -> builds a record of grid A ("a") or grid B ("b")
+FACTORIES = {
+    AuditLog: _audit_record,
+    Grid: _grid_record,
+    Person: _person_record,
+    Assignment: _assignment_record,
+}
+
+
+def register_factory(model, factory):
+    FACTORIES[model] = factory
+
+
+@dataclass
+class Report:
+    probes: int = 0
+    leaks: list = field(default_factory=list)
+    missing_factories: set = field(default_factory=set)
+
+    def check(self, ok, what):
+        self.probes += 1
+        if not ok:
+            self.leaks.append(what)
+
+
+def scoped_views(app):
+    html, apis = [], []
+    for view in app.appbuilder.baseviews:
+        model = getattr(getattr(view, "datamodel", None), "obj", None)
+        if model is None or not scope.is_scoped(model):
+            continue
+        if isinstance(view, ModelView):
+            html.append(view)
+        elif isinstance(view, ModelRestApi):
+            apis.append(view)
+    return html, apis
+
+
+def _snapshot(obj):
+    pk = sa_inspect(obj).identity[0]
+    db.session.expire_all()
+    fresh = db.session.get(type(obj), pk)
+    if fresh is None:
+        return None
+    return {c.key: getattr(fresh, c.key) for c in sa_inspect(type(obj)).column_attrs}
+
+
+def _records(world, models, report):
+    out = {}
+    for model in models:
+        factory = FACTORIES.get(model)
+        if factory is None:
+            report.missing_factories.add(model.__name__)
+            continue
+        out[model] = (factory(world, "a"), factory(world, "b"))
+    return out
+
+
+def _custom_pk_rules(app, view):
+    """GET endpoints of the view that take a record id, other than FAB's CRUD ones."""
+    skip = {"show", "edit", "delete", "action", "download"}
+    out = []
+    for rule in app.url_map.iter_rules():
+        endpoint, _, method = rule.endpoint.partition(".")
+        if endpoint != view.endpoint or method in skip or "GET" not in rule.methods:
+            continue
+        if set(rule.arguments) == {"pk"}:
+            out.append(rule.rule)
+    return out
+
+
+def probe(app, client, world, users, api_headers):
+    """Run every probe for every user. `users` maps a label to a logged-in-able user."""
+    from tests.conftest import login
+
+    report = Report()
+    html, apis = scoped_views(app)
+    models = {v.datamodel.obj for v in html + apis} | {
+        s["model"] for s in PICKERS.values() if scope.is_scoped(s["model"])
+    }
+    records = _records(world, models, report)
+    for label, user in users.items():
+        login(client, user)
+        headers = api_headers(user)
+        for view in html:
+            model = view.datamodel.obj
+            if model not in records:
+                continue
+            mine, theirs = records[model]
+            base = view.route_base
+            name = type(view).__name__
+            before = _snapshot(theirs)
+            body = client.get(f"{base}/list/?psize_{name}=200").get_data(as_text=True)
+            report.check(f'{base}/show/{theirs.id}"' not in body, f"{label} {name} list shows B#{theirs.id}")
+            for url in (f"{base}/show/{theirs.id}", f"{base}/edit/{theirs.id}"):
+                report.check(client.get(url).status_code in OK_REFUSALS, f"{label} GET {url}")
+            for url in _custom_pk_rules(app, view):
+                target = url.replace("<pk>", str(theirs.id)).replace("<int:pk>", str(theirs.id))
+                report.check(client.get(target).status_code in OK_REFUSALS, f"{label} GET {target}")
+            status = client.post(f"{base}/edit/{theirs.id}", data={"name": "探针改"}).status_code
+            report.check(status in OK_REFUSALS, f"{label} POST edit {name}")
+            status = client.post(f"{base}/delete/{theirs.id}").status_code
+            report.check(status in OK_REFUSALS, f"{label} POST delete {name}")
+            for action in getattr(view, "actions", {}):
+                status = client.post(f"{base}/action/{action}/{theirs.id}").status_code
+                report.check(status in (403, 404, 405), f"{label} action {action} on {name}")
+                status = client.post(
+                    f"{base}/action_post", data={"action": action, "rowid": [str(theirs.id)]}
+                ).status_code
+                report.check(status in (403, 404), f"{label} mass action {action} on {name}")
+            report.check(_snapshot(theirs) == before, f"{label} {name} changed B#{theirs.id}")
+        for kind, spec in PICKERS.items():
+            model = spec["model"]
+            if model not in records:
+                continue
+            theirs = records[model][1]
+            response = client.get(f"/picker/{kind}?id={theirs.id}")
+            ok = response.status_code in OK_REFUSALS or response.json["results"] == []
+            report.check(ok, f"{label} picker {kind} offers B#{theirs.id}")
+        for api in apis:
+            model = api.datamodel.obj
+            if model not in records:
+                continue
+            mine, theirs = records[model]
+            url = f"/api/v1/{api.resource_name}"
+            before = _snapshot(theirs)
+            report.check(
+                client.get(f"{url}/{theirs.id}", headers=headers).status_code in OK_REFUSALS, f"{label} API GET {url}"
+            )
+            listing = client.get(f"{url}/?q=(page_size:100)", headers=headers)
+            if listing.status_code == 200:
+                report.check(theirs.id not in listing.json["ids"], f"{label} API list {url} shows B")
+            else:
+                report.check(listing.status_code in OK_REFUSALS, f"{label} API list {url}")
+            status = client.put(f"{url}/{theirs.id}", json={}, headers=headers).status_code
+            report.check(status in OK_REFUSALS, f"{label} API PUT {url}")
+            status = client.delete(f"{url}/{theirs.id}", headers=headers).status_code
+            report.check(status in OK_REFUSALS, f"{label} API DELETE {url}")
+            report.check(_snapshot(theirs) == before, f"{label} API changed B#{theirs.id} of {url}")
+            # pointing an own record, or a new one, at grid B's records
+            pointers = {
+                rel.key: records[rel.mapper.class_][1].id
+                for rel in sa_inspect(model).relationships
+                if rel.direction.name == "MANYTOONE"
+                and rel.mapper.class_ in records
+                and rel.key in (api.edit_columns or [])
+            }
+            if pointers:
+                snap = _snapshot(mine)
+                status = client.put(f"{url}/{mine.id}", json=pointers, headers=headers).status_code
+                report.check(status in OK_REFUSALS, f"{label} API PUT {url} pointing at B answered {status}")
+                report.check(_snapshot(mine) == snap, f"{label} API PUT moved A#{mine.id} of {url} to B")
+                count = db.session.scalar(select(db.func.count()).select_from(model))
+                # a complete, otherwise valid body (a copy of A's record) aimed at B
+                body = {k: v for k, v in api.add_model_schema.dump(mine).items() if v is not None}
+                body.update({k: v for k, v in pointers.items() if k in (api.add_columns or [])})
+                status = client.post(f"{url}/", json=body, headers=headers).status_code
+                report.check(status in OK_REFUSALS, f"{label} API POST {url} into B answered {status}")
+                report.check(
+                    db.session.scalar(select(db.func.count()).select_from(model)) == count,
+                    f"{label} API POST {url} created",
+                )
+    return report

@@ -1,0 +1,66 @@
+"""Scope proven by enumeration: every registered view and API, every role, every
+operation; and a deliberately unscoped view makes the prober fail."""
+
+import pytest
+from flask_appbuilder import ModelView
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app import create_app
+from app.models.personnel import Person
+from app.security import ROLE_GRANTS
+from app.views.base import VIEW_PERMISSIONS
+from tests import scope_probe
+from tests.conftest import api_token
+from tests.factories import make_user, tree
+
+
+@pytest.fixture
+def world():
+    return tree()
+
+
+def _users(world):
+    users = {role: make_user(role, world["ta"]) for role in ROLE_GRANTS}
+    users["Clerk+Leader+GridWorker"] = make_user("Clerk", world["ta"], roles=["Clerk", "Leader", "GridWorker"])
+    return users
+
+
+def test_no_view_or_api_leaks_another_grids_records(app, client, world, capsys):
+    report = scope_probe.probe(app, client, world, _users(world), lambda u: api_token(client, u))
+    with capsys.disabled():
+        print(f"\n  scope enumeration: {report.probes} view×role×operation probes, {len(report.leaks)} leaks")
+    assert not report.missing_factories, f"add a factory in tests/scope_probe.py for {report.missing_factories}"
+    assert report.probes > 200
+    assert report.leaks == []
+
+
+class LeakyPersonView(ModelView):
+    """What a careless developer might write: a plain FAB view, no scope."""
+
+    datamodel = SQLAInterface(Person)
+    class_permission_name = "Person"
+    method_permission_name = VIEW_PERMISSIONS
+    route_base = "/leaky"
+    list_columns = ["name", "grid"]
+
+
+def test_the_prober_catches_an_unscoped_view(app):
+    leaky = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "INSTANCE_DIR": app.instance_path,
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        }
+    )
+    with leaky.app_context():
+        leaky.appbuilder.add_view_no_menu(LeakyPersonView)
+    client = leaky.test_client()
+    with leaky.app_context():
+        world = tree()
+        users = {"Clerk": make_user("Clerk", world["ta"])}
+        report = scope_probe.probe(leaky, client, world, users, lambda u: api_token(client, u))
+    assert any("LeakyPersonView" in leak for leak in report.leaks), report.leaks
