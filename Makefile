@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test test-pg lint fmt babel translations install serve init clean
+.PHONY: run test test-pg lint fmt babel translations install serve init clean fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: translations
 test-pg: translations
 	MINQING_TEST_DATABASE_URL=$${MINQING_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# schemathesis against the served OpenAPI spec as the demo clerk; fails on any 5xx
+fuzz: translations
+	$(BIN)/python tests/fuzz/fuzz_api.py
 
 lint: install
 	$(BIN)/ruff check .

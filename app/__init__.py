@@ -50,6 +50,10 @@ def create_app(config=None):
     register_cli(app)
     init_web_security(app)
     app.before_request(_forget_request_state)
+    from app.views.base import valid_pk_or_404, valid_rison_or_400
+
+    app.before_request(valid_pk_or_404)
+    app.before_request(valid_rison_or_400)
     app.jinja_env.globals["get_locale"] = get_locale
     return app
 

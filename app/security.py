@@ -82,6 +82,8 @@ SELF_SERVICE = [
     ("can_this_form_post", "ResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"),
     ("can_this_form_post", "UserInfoEditView"),
+    ("can_get", "OpenApi"),  # the API description (it holds no data)
+    ("can_show", "SwaggerView"),
 ]
 
 

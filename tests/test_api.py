@@ -96,3 +96,28 @@ def test_page_size_is_capped(client, app):
     if listing.status_code == 200:
         assert len(listing.json["result"]) <= app.config["FAB_API_MAX_PAGE_SIZE"]
     assert t
+
+
+def test_fuzz_findings_are_client_errors_not_server_errors(client):
+    """Found by `make fuzz`: each of these used to answer 500."""
+    t = tree()
+    headers = api_token(client, make_user("Clerk", t["ta"]))
+    before = db.session.scalar(select(db.func.count()).select_from(Grid))
+    # a JSON object where a relation id belongs would have created a new related row
+    nested = client.post(
+        "/api/v1/grid/", json={"code": "Z1", "name": "z", "level": {"name": "新层级", "rank": 9}, "parent": t["ta"].id},
+        headers=headers,
+    )  # fmt: skip
+    assert nested.status_code == 422 and "level" in nested.json["message"]
+    assert client.put(f"/api/v1/grid/{t['a1'].id}", json={"parent": {"": 1}}, headers=headers).status_code == 422
+    assert db.session.scalar(select(db.func.count()).select_from(Grid)) == before
+    # ids beyond any integer column
+    assert client.get("/api/v1/grid/36893488147419103232", headers=headers).status_code == 404
+    assert client.delete("/api/v1/person/99999999999999999999", headers=headers).status_code == 404
+    assert client.get("/gridview/show/99999999999999999999").status_code in (302, 404)
+    # malformed rison in ?q=
+    assert client.get("/api/v1/person/?q=4.66e%2B16", headers=headers).status_code == 400
+    assert (
+        client.get("/api/v1/grid/_info?q=(keys:!(add_columns),add_columns:(x:(page:-1)))", headers=headers).status_code
+        < 500
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, current_app, flash, jsonify, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.const import API_RESULT_RES_KEY
@@ -97,6 +97,34 @@ def delete_record(session, item):
         item.deleted_by_id = user.id if user is not None else None
     else:
         session.delete(item)
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database we run on
+
+
+def valid_pk_or_404():
+    """A record id in a URL that no row can have (not a number, or beyond an integer
+    column) is a 404, not a database error."""
+    pk = (request.view_args or {}).get("pk")
+    if pk is None:
+        return None
+    text = str(pk)
+    if not text.isdigit() or int(text) > MAX_ID:
+        abort(404)
+    return None
+
+
+def valid_rison_or_400():
+    """FAB parses ?q= (rison) and lets some malformed values crash: answer 400."""
+    if not request.path.startswith("/api/") or "q" not in request.args:
+        return None
+    import prison
+
+    try:
+        prison.loads(request.args["q"])
+    except Exception:  # noqa: BLE001 (any parse failure is the client's)
+        return jsonify(message=str(_l("The q parameter is not valid rison."))), 400
+    return None
 
 
 class ScopeFilter(BaseFilter):
@@ -595,9 +623,24 @@ class ScopedModelApi(ModelRestApi):
             body["field"] = err.field
         return self.response(err.status, **body)
 
+    def _bad_relations(self, body):
+        """Relations are given by id. marshmallow-sqlalchemy would build a NEW related
+        row from a JSON object (a new grid, a new lookup value): refuse anything else."""
+        errors = {}
+        for key, value in body.items():
+            if key in self.datamodel.list_properties and self.datamodel.is_relation(key):
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+                    errors[key] = [str(_l("Give the id (a whole number) of an existing record."))]
+        return errors
+
     def post_headless(self):
         if not request.is_json or not isinstance(request.json, dict):
             return self.response_400(message=str(_l("Send a JSON object.")))
+        bad = self._bad_relations(request.json)
+        if bad:
+            return self.response_422(message=bad)
         try:
             item = self.add_model_schema.load(request.json)
         except ValidationError as err:
@@ -612,6 +655,9 @@ class ScopedModelApi(ModelRestApi):
         if not request.is_json or not isinstance(request.json, dict):
             return self.response_400(message=str(_l("Send a JSON object.")))
         body = dict(request.json)
+        bad = self._bad_relations(body)
+        if bad:
+            return self.response_422(message=bad)
         if is_versioned(type(item)) and "version" in body:
             try:
                 check_version(item, body.pop("version"))
