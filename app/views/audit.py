@@ -12,6 +12,7 @@ ACTION_TITLES = {
     "restore": _l("Restored"),
     "login": _l("Logged in"),
     "login_failed": _l("Login failed"),
+    "export": _l("Exported"),
 }
 
 
