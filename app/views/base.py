@@ -366,7 +366,15 @@ class ScopedModelView(ModelView):
 
     def render_template(self, template, **kwargs):
         kwargs.setdefault("view", self)
+        kwargs.setdefault("export_url", self._export_url())
         return super().render_template(template, **kwargs)
+
+    def _export_url(self):
+        if self.include_route_methods is not None and "export" not in self.include_route_methods:
+            return None
+        if not self.appbuilder.sm.has_access("can_read", self.class_permission_name):
+            return None
+        return url_for(f"{self.endpoint}.export")
 
     # -- forms: relations to big tables become server-side pickers ---------
 
