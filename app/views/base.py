@@ -593,7 +593,7 @@ class ScopedModelView(ModelView):
         def rows():
             for item in query.yield_per(1000):
                 values = self.datamodel.get_values_item(item, columns)
-                yield [_export_value(self.formatters_columns.get(c), v) for c, v in zip(columns, values)]
+                yield [_export_value(self.formatters_columns.get(c), v) for c, v in zip(columns, values, strict=True)]
 
         buffer, count = workbook_bytes(str(self.list_title), headers, rows())
         log_event(db.session, "export", summary=f"{self.__class__.__name__}: {count}")
