@@ -75,6 +75,8 @@ LIST_PAGE_SIZE = 20  # rows per list page
 LIST_MAX_PAGE_SIZE = 200  # the largest page a user may ask for (?psize_...)
 PICKER_PAGE_SIZE = 20  # options a search-as-you-type picker returns per page
 EXPORT_MAX_ROWS = 100000  # the most rows one Excel export writes
+IMPORT_MAX_ROWS = 20000  # the most data rows one imported file may hold
+MAX_CONTENT_LENGTH = 10 * 1024 * 1024  # largest upload (bytes); larger ones are refused
 
 # --- Domain rules ----------------------------------------------------------
 PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$"  # mobile or landline

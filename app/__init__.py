@@ -10,7 +10,7 @@ from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app.extensions import db, migrate
+from app.extensions import csrf, db, migrate
 
 ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def create_app(config=None):
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT_DIR, "migrations"))
+    csrf.init_app(app)
 
     from app import models  # noqa: F401  (register every table on the metadata)
     from app.cli import register_cli
@@ -54,8 +55,20 @@ def create_app(config=None):
 
     app.before_request(valid_pk_or_404)
     app.before_request(valid_rison_or_400)
+    app.register_error_handler(413, _too_large)
     app.jinja_env.globals["get_locale"] = get_locale
     return app
+
+
+def _too_large(error):
+    from flask import current_app, jsonify, request
+    from flask_babel import gettext
+
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    message = gettext("The upload is too large: at most %(mb)s MB.", mb=limit)
+    if request.path.startswith("/api/"):
+        return jsonify(message=message), 413
+    return f"<!DOCTYPE html><meta charset='utf-8'><p>{message}</p>", 413
 
 
 def _forget_request_state():

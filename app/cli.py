@@ -166,3 +166,32 @@ def restore_command(path, yes):
     except BackupError as err:
         raise click.ClickException(str(err)) from err
     _say(f"Restored from {path}. Run `flask --app run.py minqing init` if the backup is from an older version.")
+
+
+@minqing.command("import")
+@click.argument("kind", type=click.Choice(["grids", "people", "posts", "assignments"]))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_command(kind, path):
+    """Import an Excel file (all rows or none). `minqing template KIND` writes a blank one."""
+    from app.services.importer import import_file
+
+    with open(path, "rb") as fh:
+        result = import_file(db.session, kind, fh, current_app.config["IMPORT_MAX_ROWS"])
+    if not result.ok:
+        click.echo(f"Nothing imported: {len(result.errors)} error(s). 未导入，错误如下：", err=True)
+        for row, column, message in result.errors:
+            click.echo(f"  row {row}  {column}: {message}", err=True)
+        sys.exit(1)
+    _say(f"Imported {result.created} {kind}.")
+
+
+@minqing.command("template")
+@click.argument("kind", type=click.Choice(["grids", "people", "posts", "assignments"]))
+@click.argument("path")
+def template_command(kind, path):
+    """Write the Excel template of KIND (Chinese headers, an example row) to PATH."""
+    from app.services.importer import template_bytes
+
+    with open(path, "wb") as fh:
+        fh.write(template_bytes(kind).read())
+    _say(f"Template written to {path}.")

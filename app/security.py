@@ -38,6 +38,7 @@ R, W = "read", "write"
 # role -> {resource: permissions}. Admin holds every permission (FAB's admin role).
 ROLE_GRANTS = {
     CLERK: {
+        "Import": {R},
         "Grid": {R, W},
         "Person": {R, W},
         "Post": {R},

@@ -85,3 +85,39 @@ def test_production_starts_with_a_strong_key(tmp_path):
         }
     )
     assert created is not None
+
+
+def test_forms_and_deletes_need_the_csrf_token(app):
+    from tests.factories import tree
+
+    t = tree()
+    target = t["b1a"].id
+    make_user("Admin", username="csrfadmin")
+    protected = _limited_app(app, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
+    client = protected.test_client()
+    page = client.get("/login/").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    assert client.post("/login/", data={"username": "csrfadmin", "password": "TeSt@Pass99xyz"}).status_code == 400
+    assert (
+        client.post(
+            "/login/", data={"username": "csrfadmin", "password": "TeSt@Pass99xyz", "csrf_token": token}
+        ).status_code
+        == 302
+    )
+    from app.extensions import db
+    from app.models.grids import Grid
+
+    assert client.post(f"/gridview/delete/{target}").status_code == 400  # no token: refused
+    assert client.get(f"/gridview/delete/{target}").status_code in (302, 405)  # GET never deletes
+    db.session.expire_all()
+    assert db.session.get(Grid, target) is not None
+    list_page = client.get("/gridview/list/").get_data(as_text=True)
+    token = list_page.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post(f"/gridview/delete/{target}", data={"csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(Grid, target) is None
+    # the JSON API (JWT) is exempt: cross-site pages cannot send JSON with a token
+    login = client.post(
+        "/api/v1/security/login", json={"username": "csrfadmin", "password": "TeSt@Pass99xyz", "provider": "db"}
+    )
+    assert login.status_code == 200

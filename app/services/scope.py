@@ -227,6 +227,9 @@ def check_writable(session, obj, scope=None):
         )
         if not changed:
             continue
+        related = obj.__dict__.get(rel_key)
+        if related is not None and related.id is None and related in session.new:
+            continue  # a record created in the same change: it is checked on its own
         target_id = _pointed_id(obj, rel_key, fk_key)
         if target_id is None and not (model is Grid and rel_key == "parent"):
             continue  # an optional link left empty; required ones fail on NOT NULL

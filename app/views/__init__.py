@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.views.audit import AuditLogView
 from app.views.grids import GridApi, GridView
+from app.views.imports import ImportView
 from app.views.lookups import lookup_views
 from app.views.personnel import AssignmentApi, AssignmentView, PersonApi, PersonView, PostApi, PostView
 from app.views.pickers import PickerView
@@ -35,6 +36,10 @@ def register_views(appbuilder):
     appbuilder.add_view(
         AuditLogView, "Audit trail", label=_l("Audit trail"), icon="fa-history",
         category="Supervision", category_label=_l("Supervision"), category_icon="fa-eye",
+    )  # fmt: skip
+    appbuilder.add_view(
+        ImportView, "Import from Excel", label=_l("Import from Excel"), icon="fa-upload",
+        category="Lookup lists",
     )  # fmt: skip
     appbuilder.add_view_no_menu(PickerView)
     for api in (GridApi, PersonApi, PostApi, AssignmentApi):

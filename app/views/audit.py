@@ -13,6 +13,7 @@ ACTION_TITLES = {
     "login": _l("Logged in"),
     "login_failed": _l("Login failed"),
     "export": _l("Exported"),
+    "import": _l("Imported"),
 }
 
 
