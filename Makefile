@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test test-pg lint fmt babel translations install serve init clean fuzz
+.PHONY: run test test-pg lint fmt babel translations install serve init clean fuzz screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ test: translations
 # the same suite on PostgreSQL (the local server, database "test")
 test-pg: translations
 	MINQING_TEST_DATABASE_URL=$${MINQING_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+		$(BIN)/python -m pytest --ignore=tests/e2e $(PYTEST_ARGS)
+
+# the browser tests, keeping their screenshots for the README
+screenshots: translations
+	MINQING_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 # schemathesis against the served OpenAPI spec as the demo clerk; fails on any 5xx
 fuzz: translations

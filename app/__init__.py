@@ -56,6 +56,7 @@ def create_app(config=None):
     app.before_request(valid_pk_or_404)
     app.before_request(valid_rison_or_400)
     app.register_error_handler(413, _too_large)
+    app.add_url_rule("/favicon.ico", "favicon", lambda: ("", 204))
     app.jinja_env.globals["get_locale"] = get_locale
     return app
 
