@@ -30,6 +30,9 @@ SEED_TABLES = (
     "appeal_category",
     "appeal_channel",
     "visit_form",
+    "visit_target",
+    "contact_form",
+    "quota_rule",
     "post",
 )
 
