@@ -38,6 +38,10 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R, W},
         "Lookup": {R},
+        "Visit": {R, W},
+        "QuotaRule": {R},  # the rules and the progress report; only Admin edits rules
+        "Representative": {R, W},  # representatives and constituencies
+        "ContactRecord": {R, W},  # clerks type the paper record books in their jurisdiction
     },
     GRID_WORKER: {
         "Grid": {R},
@@ -45,6 +49,8 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R},
         "Lookup": {R},
+        "Visit": {R, W},
+        "QuotaRule": {R},
     },
     LEADER: {
         "Grid": {R},
@@ -52,10 +58,17 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R},
         "Lookup": {R},
+        "Visit": {R},
+        "QuotaRule": {R},
+        "Representative": {R},
+        "ContactRecord": {R},
     },
     REPRESENTATIVE: {
         "Grid": {R},
         "Lookup": {R},
+        # only their own mandate and records (REPRESENTATIVE_OWN_ONLY_ROLES)
+        "Representative": {R},
+        "ContactRecord": {R, W},
     },
 }
 

@@ -54,6 +54,10 @@ class Constituency(TimestampMixin, Model):
     def grid_names(self):
         return "、".join(g.name for g in self.grids)
 
+    @property
+    def grid_ids(self):
+        return [g.id for g in self.grids]
+
 
 LEVELS = ("township", "county", "city")
 
@@ -145,6 +149,10 @@ class ContactRecord(TimestampMixin, Model):
         from app.services.representatives import contact_scope_clause
 
         return contact_scope_clause(scope)
+
+    @property
+    def representative_name(self):
+        return self.representative.display_name
 
     @property
     def report_status(self):

@@ -81,9 +81,11 @@ class Visit(TimestampMixin, Model):
     household_key = Column(String(220), nullable=False, default="", index=True)
     recorded_by_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True, index=True)
 
-    form = relationship("VisitForm", lazy="joined", innerjoin=True)
-    grid = relationship("Grid", lazy="joined", innerjoin=True)
-    target = relationship("VisitTarget", lazy="joined", innerjoin=True)
+    # outer joins: the API also loads these through the optional follow_up_of, where an
+    # inner join would drop every visit that follows nothing up
+    form = relationship("VisitForm", lazy="joined")
+    grid = relationship("Grid", lazy="joined")
+    target = relationship("VisitTarget", lazy="joined")
     visitors = relationship("Person", secondary=visit_visitors, lazy="selectin", order_by="Person.name")
     follow_up_of = relationship("Visit", remote_side=[id], back_populates="follow_ups")
     follow_ups = relationship("Visit", back_populates="follow_up_of", order_by="Visit.visit_date")
@@ -101,6 +103,10 @@ class Visit(TimestampMixin, Model):
     @property
     def visitor_names(self):
         return "、".join(p.name for p in self.visitors)
+
+    @property
+    def visitor_ids(self):
+        return [p.id for p in self.visitors]
 
     # What lists, pages and the API show: the confidential fields pass through
     # app.services.privacy, which masks them for users who do not need them.
