@@ -18,6 +18,7 @@ from app.services.grids import references_to
 from app.services.validators import clean_text, normalize_phone, require
 
 FOLLOW_UP_FORM = "定期回访"  # the VisitForm a follow-up visit gets by default (seeded)
+DEFAULT_TARGET = "一般群众"  # a new visit's category until the clerk picks a priority one (seeded)
 
 
 def validate_visit(session, visit, user=None):
@@ -126,6 +127,10 @@ def follow_ups_due(session, clause, on=None, days_ahead=None, limit=500):
     total = session.scalar(select(func.count()).select_from(base.subquery()))
     rows = [(v, (v.follow_up_date - on).days) for v in visits]
     return rows, {"overdue": overdue, "soon": total - overdue, "total": total}
+
+
+def default_target(session):
+    return session.scalar(select(VisitTarget).where(VisitTarget.name == DEFAULT_TARGET, VisitTarget.active.is_(True)))
 
 
 def follow_up_prefill(session, original, user=None):

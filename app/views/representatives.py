@@ -2,9 +2,11 @@
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from wtforms import IntegerField, SelectField
 from wtforms.validators import Optional
 
@@ -135,7 +137,7 @@ REP_LABELS = {
     "term_start": _l("Term from (year)"),
     "term_end": _l("Term to (year)"),
     "term": _l("Term"),
-    "active": _l("Active"),
+    "active": _l("In office"),
     "note": _l("Note"),
     "person.id": _l("Person"),
     "person.name": _l("Representative"),
@@ -162,8 +164,8 @@ class RepresentativeView(ScopedModelView):
     formatters_columns = {"level": level_title}
     add_form_extra_fields = {
         "level": level_field(),
-        "term_start": IntegerField(_l("Term from (year)"), validators=[Optional()]),
-        "term_end": IntegerField(_l("Term to (year)"), validators=[Optional()]),
+        "term_start": IntegerField(_l("Term from (year)"), validators=[Optional()], widget=BS3TextFieldWidget()),
+        "term_end": IntegerField(_l("Term to (year)"), validators=[Optional()], widget=BS3TextFieldWidget()),
     }
     edit_form_extra_fields = add_form_extra_fields
     description_columns = {"person": _l("Register the representative as a person first (人员).")}
@@ -216,13 +218,12 @@ class RepresentativeView(ScopedModelView):
     def progress(self):
         year = self._year()
         rows = rep_service.progress_overview(db.session, year, scope.clause_for(Representative))
-        overdue = (
-            db.session.query(ContactRecord)
-            .filter(scope.clause_for(ContactRecord), rep_service.overdue_reports_clause())
+        overdue = db.session.scalars(
+            select(ContactRecord)
+            .where(scope.clause_for(ContactRecord), rep_service.overdue_reports_clause())
             .order_by(ContactRecord.contact_date)
             .limit(200)
-            .all()
-        )
+        ).all()
         return self.render_template(
             "minqing/representative_progress.html",
             title=_l("Voter contact progress"),
@@ -359,7 +360,9 @@ class ContactRecordView(ScopedModelView):
     edit_columns = add_columns
     show_columns = add_columns + ["report_status", "recorded_by", "created_at"]
     add_form_extra_fields = {
-        "voter_count": IntegerField(_l("Voters met (person-times)"), validators=[Optional()]),
+        "voter_count": IntegerField(
+            _l("Voters met (person-times)"), validators=[Optional()], widget=BS3TextFieldWidget()
+        ),
         "reported_to": reported_to_field(),
     }
     edit_form_extra_fields = add_form_extra_fields

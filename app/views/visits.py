@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
@@ -111,7 +112,9 @@ class VisitView(ScopedModelView):
         "follow_up_date": _l("When to go back (定期回访); it then appears under Follow-ups due."),
         "follow_up_of": _l("For a return visit: the earlier visit it follows up."),
     }
-    add_form_extra_fields = {"family_size": IntegerField(_l("Family size"), validators=[Optional()])}
+    add_form_extra_fields = {
+        "family_size": IntegerField(_l("Family size"), validators=[Optional()], widget=BS3TextFieldWidget())
+    }
     edit_form_extra_fields = add_form_extra_fields
     base_order = ("visit_date", "desc")
     show_template = "minqing/visit_show.html"
@@ -137,7 +140,11 @@ class VisitView(ScopedModelView):
             me = db.session.scalar(
                 select(Person).where(Person.user_id == scope.current_user().id, Person.active.is_(True))
             )
-            data = {"visit_date": today(), "visitors": [me] if me is not None else []}
+            data = {
+                "visit_date": today(),
+                "visitors": [me] if me is not None else [],
+                "target": visit_service.default_target(db.session),
+            }
         for key, value in data.items():
             field = getattr(form, key, None)
             if field is not None:
@@ -316,7 +323,7 @@ class QuotaRuleView(ScopedModelView):
     add_form_extra_fields = {
         "period": period_field(),
         "unit": unit_field(),
-        "minimum": IntegerField(_l("Minimum"), validators=[Optional()]),
+        "minimum": IntegerField(_l("Minimum"), validators=[Optional()], widget=BS3TextFieldWidget()),
     }
     edit_form_extra_fields = add_form_extra_fields
     description_columns = {
