@@ -244,3 +244,19 @@ def test_rules_are_edited_by_the_administrator_only(client, world):
         added = db.session.scalar(select(QuotaRule).where(QuotaRule.name == "网格员每月"))
         assert added.position_contains == "网格员、网格长" and added.unit == "households" and added.minimum == 4
         assert db.session.scalar(select(QuotaRule).where(QuotaRule.name.in_(["无对象", "零次"]))) is None
+
+
+def test_worst_first_means_lowest_completion_across_rules(world):
+    """0 of 3 is worse than 5 of 10, although its shortfall is smaller."""
+    big = rule("每月10次", kind=world["yearly"], minimum=10)
+    a = make_person(world["a1"], name="零次", kind=world["monthly"])
+    b = make_person(world["a1"], name="五次", kind=world["yearly"])
+    for day in range(1, 6):
+        make_visit(world["a1"], [b], visit_date=date(2026, 2, day))
+    with frozen(TODAY):
+        rows = quotas.quota_progress(db.session, quotas.period_of(2026, 2), Person.id.in_([a.id, b.id]))
+    assert [(r.person.name, r.rule.name, r.shortfall) for r in rows] == [
+        ("零次", "每月3次", 3),
+        ("五次", "每月10次", 5),
+    ]
+    assert big.id

@@ -275,7 +275,8 @@ def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_i
         expected = expected_by(rule.minimum, period.start, period.end, on)
         for person, count in session.execute(query).all():
             rows.append(PersonProgress(person, rule, int(count), rule.minimum, expected))
-    rows.sort(key=lambda r: (-r.shortfall, r.rate, r.person.name, r.rule.sort_order))
+    # worst first: the lowest completion rate (0 of 100 is as bad as 0 of 150), then the largest shortfall
+    rows.sort(key=lambda r: (r.rate, -r.shortfall, r.person.name, r.rule.sort_order))
     return rows
 
 
@@ -295,7 +296,7 @@ def grid_progress(rows):
         group.behind += 1 if row.shortfall else 0
     for key, group in groups.items():
         group.people = len(people[key])
-    return sorted(groups.values(), key=lambda g: (-g.shortfall, g.rate, g.grid.name, g.rule.sort_order))
+    return sorted(groups.values(), key=lambda g: (g.rate, -g.shortfall, g.grid.name, g.rule.sort_order))
 
 
 def summary(rows):

@@ -394,7 +394,7 @@ def progress_overview(session, year, clause, on=None, include_inactive=False):
         RepProgress(rep, year, target, int(done), int(records), expected, int(late or 0))
         for rep, done, records, late in session.execute(query).all()
     ]
-    rows.sort(key=lambda r: (-r.shortfall, r.rate, r.representative.display_name))
+    rows.sort(key=lambda r: (r.rate, -r.shortfall, r.representative.display_name))
     return rows
 
 

@@ -1,5 +1,7 @@
 """Representatives (人大代表), constituencies, contact records, progress and the record book."""
 
+from urllib.parse import quote
+
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -162,6 +164,7 @@ class RepresentativeView(ScopedModelView):
     edit_columns = add_columns
     show_columns = ["person", "level", "constituency", "term", "active", "note"]
     formatters_columns = {"level": level_title}
+    search_form_extra_fields = {"level": level_field()}
     add_form_extra_fields = {
         "level": level_field(),
         "term_start": IntegerField(_l("Term from (year)"), validators=[Optional()], widget=BS3TextFieldWidget()),
@@ -249,11 +252,13 @@ class RepresentativeView(ScopedModelView):
     def record_book_xlsx(self, pk):
         rep = self._get_rep(pk)
         book = rep_service.record_book(db.session, rep, self._year())
-        filename = f"record-book-{rep.id}-{book['year']}.xlsx"
+        ascii_name = f"record-book-{rep.id}-{book['year']}.xlsx"
+        # browsers show the Chinese name (RFC 6266 filename*), older clients the ASCII one
+        local_name = quote(f"{_l('Record book of contacts with voters')}-{rep.display_name}-{book['year']}.xlsx")
         return Response(
             rep_service.record_book_xlsx(book),
             mimetype=XLSX_MIME,
-            headers={"Content-Disposition": f"attachment; filename={filename}"},
+            headers={"Content-Disposition": f"attachment; filename={ascii_name}; filename*=UTF-8''{local_name}"},
         )
 
 

@@ -320,6 +320,7 @@ class QuotaRuleView(ScopedModelView):
     edit_columns = add_columns
     show_columns = add_columns
     formatters_columns = {"period": period_title, "unit": unit_title}
+    search_form_extra_fields = {"period": period_field()}
     add_form_extra_fields = {
         "period": period_field(),
         "unit": unit_field(),
