@@ -123,8 +123,10 @@ def make_constituency(grids, name=None):
     return constituency
 
 
-def make_representative(person=None, constituency=None, grid=None, level="township", term=(2021, 2026), **kw):
-    """A representative; by default a new person in `grid` and a constituency covering `grid`."""
+def make_representative(person=None, constituency=None, grid=None, level="township", term=None, **kw):
+    """A representative; by default a new person in `grid`, a constituency covering `grid`,
+    and a term running from three years ago to two years ahead."""
+    term = term or (today().year - 3, today().year + 2)
     if person is None:
         person = make_person(grid, name=kw.pop("name", None) or f"代表{next(_seq)}")
     constituency = constituency or make_constituency([grid or person.grid])

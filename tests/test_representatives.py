@@ -17,6 +17,7 @@ from app.services.errors import DomainError
 from tests.conftest import api_token, login
 from tests.factories import (
     lookup,
+    make_assignment,
     make_constituency,
     make_contact,
     make_person,
@@ -38,9 +39,10 @@ def world():
     t = tree()
     t["ca"] = make_constituency([t["a1"], t["a2"]], name="甲镇第一选区")
     t["cb"] = make_constituency([t["b1"]], name="乙镇第一选区")
-    t["r1"] = make_representative(make_person(t["a1"], name="代表甲"), t["ca"])
-    t["r2"] = make_representative(make_person(t["a2"], name="代表乙"), t["ca"])
-    t["r3"] = make_representative(make_person(t["b1"], name="代表丙"), t["cb"])
+    term = (2021, 2026)
+    t["r1"] = make_representative(make_person(t["a1"], name="代表甲"), t["ca"], term=term)
+    t["r2"] = make_representative(make_person(t["a2"], name="代表乙"), t["ca"], term=term)
+    t["r3"] = make_representative(make_person(t["b1"], name="代表丙"), t["cb"], term=term)
     return t
 
 
@@ -197,8 +199,6 @@ def test_several_roles_see_the_union(client, world):
         person.user_id = None
         db.session.commit()
         link(user, world["r1"].person)
-        from tests.factories import make_assignment
-
         make_assignment(world["r1"].person, world["tb"])
         login(client, user)
         body = client.get("/contactrecordview/list/").get_data(as_text=True)
@@ -296,6 +296,14 @@ def test_a_constituency_belongs_to_the_lowest_grid_covering_it(client, world):
         assert "所选记录不存在或不在您的管辖范围内" in body
         body = client.post("/constituencyview/add", data={"name": "空选区"}).get_data(as_text=True)
         assert "请选择选区覆盖的网格" in body
+        # a user working in two villages of two townships: the constituency would belong to the county
+        user = make_user("Clerk", world["a1"])
+        make_assignment(db.session.scalar(select(Person).where(Person.user_id == user.id)), world["b1"])
+        login(client, user)
+        body = client.post(
+            "/constituencyview/add", data={"name": "两镇选区", "grids": [str(world["a1"].id), str(world["b1"].id)]}
+        ).get_data(as_text=True)
+        assert "所选网格不在您的管辖范围内" in body
         assert db.session.scalar(select(func.count()).select_from(Constituency)) == 3
 
 

@@ -31,8 +31,9 @@ from sqlalchemy import and_, case, false, func, or_, select, true
 from app.models.grids import Grid
 from app.models.personnel import Person
 from app.models.representatives import LEVELS, Constituency, ContactRecord, Representative
+from app.services import scope
 from app.services.clock import now, today
-from app.services.errors import DomainError
+from app.services.errors import DomainError, NotFound
 from app.services.grids import references_to
 from app.services.quotas import expected_by
 from app.services.validators import clean_text, require
@@ -147,6 +148,9 @@ def validate_constituency(session, constituency):
         home = lowest_common_grid(session, grids)
         if home is None:
             raise DomainError(_l("The grids chosen do not belong to one tree."), field="grids")
+        # the derived grid must be the user's too, checked before any message could name it
+        if not scope.visible(session, Grid, home.id):
+            raise NotFound(scope.GRID_OUT_OF_SCOPE, field="grids")
         constituency.grid = home
         clash = session.scalar(
             select(Constituency.id).where(
