@@ -83,6 +83,17 @@ PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$"  # mobil
 CORRECTION_WINDOW_HOURS = 24  # a mistaken assignment may be deleted this long after entry
 GRID_CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"  # allowed grid codes
 
+# --- Visits (民情家访) and representatives (人大代表) ------------------------------
+# roles that read the situation, problems and phone of every visit in their scope;
+# the visitors and whoever recorded a visit always read it; others see it masked
+VISIT_CONTENT_ROLES = ["Clerk", "Leader"]
+VISIT_FOLLOW_UP_DAYS_AHEAD = 7  # follow-ups due within this many days are listed with the overdue ones
+QUOTA_REPORT_MAX_ROWS = 2000  # most people a quota progress page lists (the worst first)
+REPRESENTATIVE_YEARLY_CONTACTS = 40  # voters (person-times) a representative contacts each year (seed 000)
+REPRESENTATIVE_REPORT_DAYS = 3  # an important opinion goes to the 人大主席/副主席 within this many days
+REPRESENTATIVE_OWN_ONLY_ROLES = ["Representative"]  # roles that see only the user's own contact records
+CONTACT_REPORT_RECIPIENTS = ["人大主席", "人大副主席"]  # who important opinions are reported to
+
 # --- Setup and demo --------------------------------------------------------
 DEMO_ON_EMPTY = True  # `make run` loads demo data into an empty database
 DEMO_SEED = 20261124  # random seed: the demo is the same on every machine

@@ -71,6 +71,10 @@ def _ensure_admin():
 
 def _print_demo(summary):
     _say(f"Demo data: {summary['grids']} grids, {summary['people']} people, {summary['assignments']} assignments.")
+    if "visits" in summary:
+        _say(
+            f"           {summary['visits']} visits, {summary['representatives']} representatives with contact records."
+        )
     _say("演示账号 Demo logins (password 密码: {}):".format(current_app.config["DEMO_PASSWORD"]))
     for username, role, where in summary["logins"]:
         _say(f"  {username:<12} {role:<15} {where}")

@@ -44,6 +44,10 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R, W},
         "Lookup": {R},
+        "Visit": {R, W},
+        "QuotaRule": {R},  # the rules and the progress report; only Admin edits rules
+        "Representative": {R, W},  # representatives and constituencies
+        "ContactRecord": {R, W},  # clerks type the paper record books in their jurisdiction
     },
     GRID_WORKER: {
         "Grid": {R},
@@ -51,6 +55,8 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R},
         "Lookup": {R},
+        "Visit": {R, W},
+        "QuotaRule": {R},
     },
     LEADER: {
         "AuditLog": {R},
@@ -59,10 +65,17 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R},
         "Lookup": {R},
+        "Visit": {R},
+        "QuotaRule": {R},
+        "Representative": {R},
+        "ContactRecord": {R},
     },
     REPRESENTATIVE: {
         "Grid": {R},
         "Lookup": {R},
+        # only their own mandate and records (REPRESENTATIVE_OWN_ONLY_ROLES)
+        "Representative": {R},
+        "ContactRecord": {R, W},
     },
 }
 

@@ -25,11 +25,14 @@ SEED_TABLES = (
     "ab_permission_view",
     "ab_role",
     "ab_permission_view_role",
+    "quota_rule",  # before person_kind: a test's rule may point at a test's kind
     "grid_level",
     "person_kind",
     "appeal_category",
     "appeal_channel",
     "visit_form",
+    "visit_target",
+    "contact_form",
     "post",
 )
 

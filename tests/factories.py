@@ -8,8 +8,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models.grids import Grid
-from app.models.lookups import GridLevel
+from app.models.lookups import ContactForm, GridLevel, PersonKind, VisitForm, VisitTarget
 from app.models.personnel import Assignment, Person, Post
+from app.models.representatives import Constituency, ContactRecord, Representative
+from app.models.visits import Visit
+from app.services.clock import today
 from tests.conftest import TEST_PASSWORD
 
 _seq = itertools.count(1)
@@ -81,3 +84,76 @@ def tree():
     b1 = make_grid("乙一村", tb, code="TB1")
     b1a = make_grid("乙一村一组", b1, code="TB1a")
     return {"county": county, "ta": ta, "tb": tb, "a1": a1, "a2": a2, "a1a": a1a, "b1": b1, "b1a": b1a}
+
+
+def lookup(model, name):
+    return db.session.scalar(select(model).where(model.name == name))
+
+
+def make_kind(name=None):
+    """A person kind of the test's own (no seeded quota rule binds it)."""
+    kind = PersonKind(name=name or f"类别{next(_seq)}", sort_order=99)
+    db.session.add(kind)
+    db.session.commit()
+    return kind
+
+
+def make_visit(grid, visitors, visit_date=None, form="登门上户", target="一般群众", visited_name=None, **kw):
+    visit = Visit(
+        grid=grid,
+        visitors=list(visitors),
+        visit_date=visit_date or today(),
+        form=lookup(VisitForm, form),
+        target=lookup(VisitTarget, target),
+        visited_name=visited_name or f"村民{next(_seq)}",
+        **kw,
+    )
+    db.session.add(visit)
+    db.session.commit()
+    return visit
+
+
+def make_constituency(grids, name=None):
+    from app.services.representatives import lowest_common_grid
+
+    constituency = Constituency(name=name or f"第{next(_seq)}选区", grids=list(grids))
+    constituency.grid = lowest_common_grid(db.session, constituency.grids)
+    db.session.add(constituency)
+    db.session.commit()
+    return constituency
+
+
+def make_representative(person=None, constituency=None, grid=None, level="township", term=None, **kw):
+    """A representative; by default a new person in `grid`, a constituency covering `grid`,
+    and a term running from three years ago to two years ahead."""
+    term = term or (today().year - 3, today().year + 2)
+    if person is None:
+        person = make_person(grid, name=kw.pop("name", None) or f"代表{next(_seq)}")
+    constituency = constituency or make_constituency([grid or person.grid])
+    rep = Representative(
+        person=person,
+        constituency=constituency,
+        level=level,
+        term_start=term[0],
+        term_end=term[1],
+        active=kw.pop("active", True),
+        **kw,
+    )
+    db.session.add(rep)
+    db.session.commit()
+    return rep
+
+
+def make_contact(rep, contact_date=None, voter_count=1, form="走访", place="村委会", **kw):
+    record = ContactRecord(
+        representative=rep,
+        contact_date=contact_date or today(),
+        voter_count=voter_count,
+        form=lookup(ContactForm, form),
+        place=place,
+        important=kw.pop("important", False),
+        **kw,
+    )
+    db.session.add(record)
+    db.session.commit()
+    return record

@@ -210,3 +210,45 @@ def probe(app, client, world, users, api_headers):
                     f"{label} API POST {url} created",
                 )
     return report
+
+
+# --- visits and representatives (branch `visits`) ------------------------------
+
+
+def _visit_record(world, side):
+    from tests.factories import make_visit
+
+    grid = world["b1"] if side == "b" else world["a1"]
+    return make_visit(grid, [make_person(grid, name=f"探针{side}走访人")], visited_name=f"探针{side}户")
+
+
+def _constituency_record(world, side):
+    from tests.factories import make_constituency
+
+    return make_constituency([world["b1"] if side == "b" else world["a1"]], name=f"探针{side}选区")
+
+
+def _representative_record(world, side):
+    from tests.factories import make_representative
+
+    return make_representative(grid=world["b1"] if side == "b" else world["a1"], name=f"探针{side}代表")
+
+
+def _contact_record(world, side):
+    from tests.factories import make_contact, make_representative
+
+    rep = make_representative(grid=world["b1"] if side == "b" else world["a1"], name=f"探针{side}记录代表")
+    return make_contact(rep, place=f"探针{side}地点")
+
+
+def _register_visits_and_representatives():
+    from app.models.representatives import Constituency, ContactRecord, Representative
+    from app.models.visits import Visit
+
+    register_factory(Visit, _visit_record)
+    register_factory(Constituency, _constituency_record)
+    register_factory(Representative, _representative_record)
+    register_factory(ContactRecord, _contact_record)
+
+
+_register_visits_and_representatives()

@@ -115,3 +115,15 @@ def test_api_put_with_an_old_version_is_a_conflict(client):
     db.session.expire_all()
     assert db.session.get(Grid, grid.id).name == "新名"
     assert TEST_PASSWORD
+
+
+def test_confidential_visit_content_is_redacted_in_the_trail(client):
+    from tests.factories import make_visit
+
+    t = tree()
+    visitor = make_person(t["a1"], name="走访人")
+    visit = make_visit(t["a1"], [visitor], visited_name="王大娘", situation="家中困难情况", problems="低保问题")
+    row = _trail(table_name="visit", record_id=visit.id, action="insert")[0]
+    assert row.changes["situation"] == [None, "***"] and row.changes["problems"] == [None, "***"]
+    assert "家中困难情况" not in str(row.changes) and "低保问题" not in str(row.changes)
+    assert row.changes["visited_name"] == [None, "王大娘"]

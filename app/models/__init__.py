@@ -8,8 +8,12 @@ from app.models.lookups import (  # noqa: F401
     LOOKUP_MODELS,
     AppealCategory,
     AppealChannel,
+    ContactForm,
     GridLevel,
     PersonKind,
     VisitForm,
+    VisitTarget,
 )
 from app.models.personnel import Assignment, Person, Post  # noqa: F401
+from app.models.representatives import Constituency, ContactRecord, Representative  # noqa: F401
+from app.models.visits import PersonKindChange, QuotaRule, Visit  # noqa: F401

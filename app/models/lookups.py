@@ -35,4 +35,18 @@ class VisitForm(LookupMixin, Model):
     lookup_title = _l("Visit forms")
 
 
-LOOKUP_MODELS = (GridLevel, PersonKind, AppealCategory, AppealChannel, VisitForm)
+class VisitTarget(LookupMixin, Model):
+    """Who was visited (重点对象 or 一般群众): petitioners, parties to disputes ..."""
+
+    __tablename__ = "visit_target"
+    lookup_title = _l("Visit target categories")
+
+
+class ContactForm(LookupMixin, Model):
+    """How a representative met voters (走访, 选民座谈会, 代表工作室接待, 电话 ...)."""
+
+    __tablename__ = "contact_form"
+    lookup_title = _l("Voter contact forms")
+
+
+LOOKUP_MODELS = (GridLevel, PersonKind, AppealCategory, AppealChannel, VisitForm, VisitTarget, ContactForm)

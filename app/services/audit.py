@@ -51,7 +51,22 @@ def _columns(obj):
     return [prop.key for prop in mapper.column_attrs if prop.key not in SKIP_FIELDS]
 
 
+REDACTED = "***"
+
+
 def _changes(obj, kind):
+    """{field: [old, new]}; fields a model lists in __audit_redact__ (confidential content,
+    personal numbers) are recorded as changed without their values."""
+    redact = getattr(type(obj), "__audit_redact__", ())
+    out = _raw_changes(obj, kind)
+    for key in redact:
+        if key in out:
+            old, new = out[key]
+            out[key] = [None if old is None else REDACTED, None if new is None else REDACTED]
+    return out
+
+
+def _raw_changes(obj, kind):
     out = {}
     for key in _columns(obj):
         if kind == "insert":

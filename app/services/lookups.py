@@ -3,7 +3,15 @@
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.models.lookups import AppealCategory, AppealChannel, GridLevel, PersonKind, VisitForm
+from app.models.lookups import (
+    AppealCategory,
+    AppealChannel,
+    ContactForm,
+    GridLevel,
+    PersonKind,
+    VisitForm,
+    VisitTarget,
+)
 from app.models.personnel import Post
 from app.services.errors import DomainError
 from app.services.grids import references_to
@@ -38,6 +46,8 @@ SEED = {
         "网格巡查",
     ],
     VisitForm: ["登门上户", "定点接待", "重点约谈", "定期回访", "夜访", "座谈会"],
+    VisitTarget: ["上访人员", "矛盾纠纷当事人", "困难群体", "重大变故家庭", "一般群众"],
+    ContactForm: ["走访", "选民座谈会", "代表工作室接待", "代表联络站接待", "电话", "网络/微信"],
 }
 
 POSTS = [
@@ -117,6 +127,9 @@ def seed_lookups(session):
             )
         )
     session.flush()
+    from app.services.quotas import seed_quota_rules
+
+    seed_quota_rules(session)
 
 
 def validate_lookup(session, item):

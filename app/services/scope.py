@@ -20,7 +20,7 @@ from flask import current_app, g, has_app_context, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, event, false, or_, select, true
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import MANYTOONE, Session, attributes
+from sqlalchemy.orm import MANYTOMANY, MANYTOONE, Session, attributes
 
 from app.models.grids import Grid, subtree_bounds
 from app.models.personnel import Assignment, Person
@@ -193,6 +193,17 @@ def _scoped_relations(model):
             yield rel.key, mapper.get_property_by_column(column).key, rel.mapper.class_
 
 
+def _scoped_collections(model):
+    """Many-to-many relationships of `model` to grid-bound records (visitors, covered grids ...)."""
+    for rel in sa_inspect(model).relationships:
+        if rel.direction is MANYTOMANY and is_scoped(rel.mapper.class_):
+            yield rel.key, rel.mapper.class_
+
+
+def _collections_changed(obj):
+    return any(attributes.get_history(obj, key).has_changes() for key, _ in _scoped_collections(type(obj)))
+
+
 def _pointed_id(obj, rel_key, fk_key):
     """The id `obj` will point at once flushed: a changed FK wins over a stale relation."""
     if attributes.get_history(obj, fk_key).has_changes() and not attributes.get_history(obj, rel_key).has_changes():
@@ -236,6 +247,12 @@ def check_writable(session, obj, scope=None):
         if not visible(session, target, target_id, scope):
             message = GRID_OUT_OF_SCOPE if target is Grid else RECORD_OUT_OF_SCOPE
             raise NotFound(message, field=rel_key)
+    # a record may not link many others (visitors, covered grids) from outside the scope either
+    for rel_key, target in _scoped_collections(model):
+        for added in attributes.get_history(obj, rel_key).added or ():
+            if added is not None and not visible(session, target, added.id, scope):
+                message = GRID_OUT_OF_SCOPE if target is Grid else RECORD_OUT_OF_SCOPE
+                raise NotFound(message, field=rel_key)
 
 
 @event.listens_for(Session, "before_flush")
@@ -248,7 +265,15 @@ def _scope_backstop(session, flush_context, instances):
         return
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         model = type(obj)
-        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+        if (
+            obj in session.dirty
+            and not session.is_modified(obj, include_collections=False)
+            and not _collections_changed(obj)
+        ):
             continue
-        if is_scoped(model) or any(True for _ in _scoped_relations(model)):
+        if (
+            is_scoped(model)
+            or any(True for _ in _scoped_relations(model))
+            or any(True for _ in _scoped_collections(model))
+        ):
             check_writable(session, obj, scope)

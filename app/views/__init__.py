@@ -8,6 +8,15 @@ from app.views.imports import ImportView
 from app.views.lookups import lookup_views
 from app.views.personnel import AssignmentApi, AssignmentView, PersonApi, PersonView, PostApi, PostView
 from app.views.pickers import PickerView
+from app.views.representatives import (
+    ConstituencyApi,
+    ConstituencyView,
+    ContactRecordApi,
+    ContactRecordView,
+    RepresentativeApi,
+    RepresentativeView,
+)
+from app.views.visits import QuotaRuleApi, QuotaRuleView, VisitApi, VisitView
 
 
 def register_views(appbuilder):
@@ -27,6 +36,40 @@ def register_views(appbuilder):
         AssignmentView, "Assignments", label=_l("Assignments"), icon="fa-id-badge", category="Personnel"
     )
     appbuilder.add_view(PostView, "Posts", label=_l("Posts and duties"), icon="fa-briefcase", category="Personnel")
+    # links to a view's own pages carry the view: their menu item opens for whoever can read it
+    visits = appbuilder.add_view(
+        VisitView, "Visit log", label=_l("Visit log"), icon="fa-home",
+        category="Visits", category_label=_l("Visits"), category_icon="fa-home",
+    )  # fmt: skip
+    appbuilder.add_link(
+        "Follow-ups due", label=_l("Follow-ups due"), href="VisitView.followups", icon="fa-calendar-check-o",
+        category="Visits", baseview=visits,
+    )  # fmt: skip
+    quotas = appbuilder.add_view_no_menu(QuotaRuleView)
+    appbuilder.add_link(
+        "Visit quota progress", label=_l("Visit quota progress"), href="QuotaRuleView.progress", icon="fa-bar-chart",
+        category="Visits", baseview=quotas,
+    )  # fmt: skip
+    appbuilder.add_link(
+        "Visit quota rules", label=_l("Visit quota rules"), href="QuotaRuleView.list", icon="fa-sliders",
+        category="Visits", baseview=quotas,
+    )  # fmt: skip
+    reps = appbuilder.add_view(
+        RepresentativeView, "Representatives", label=_l("Representatives"), icon="fa-user-circle",
+        category="Representatives", category_label=_l("People's congress representatives"),
+        category_icon="fa-university",
+    )  # fmt: skip
+    appbuilder.add_view(
+        ContactRecordView, "Contacts with voters", label=_l("Contacts with voters"), icon="fa-comments",
+        category="Representatives",
+    )  # fmt: skip
+    appbuilder.add_link(
+        "Voter contact progress", label=_l("Voter contact progress"), href="RepresentativeView.progress",
+        icon="fa-line-chart", category="Representatives", baseview=reps,
+    )  # fmt: skip
+    appbuilder.add_view(
+        ConstituencyView, "Constituencies", label=_l("Constituencies"), icon="fa-map-o", category="Representatives"
+    )
     for view in lookup_views():
         model = view.datamodel.obj
         appbuilder.add_view(
@@ -42,5 +85,8 @@ def register_views(appbuilder):
         category="Lookup lists",
     )  # fmt: skip
     appbuilder.add_view_no_menu(PickerView)
-    for api in (GridApi, PersonApi, PostApi, AssignmentApi):
+    for api in (
+        GridApi, PersonApi, PostApi, AssignmentApi, VisitApi, QuotaRuleApi, RepresentativeApi, ConstituencyApi,
+        ContactRecordApi,
+    ):  # fmt: skip
         appbuilder.add_api(api)

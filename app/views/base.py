@@ -251,6 +251,66 @@ class AjaxSelectField(Field):
         return str(self.data.id) if self.data is not None else ""
 
 
+class AjaxSelectMultipleWidget(AjaxSelectWidget):
+    """The same search-as-you-type select, choosing several (visitors, covered grids)."""
+
+    def __call__(self, field, **kwargs):
+        url = url_for("PickerView.search", kind=self.kind)
+        objs = list(field.data or [])
+        labels = PICKERS[self.kind]["label"](db.session, objs) if objs else {}
+        options = Markup("").join(
+            Markup('<option value="{}" selected>{}</option>').format(obj.id, labels.get(obj.id, str(obj)))
+            for obj in objs
+        )
+        return Markup(
+            '<select class="form-control mq-picker" id="{id}" name="{name}" data-url="{url}" '
+            'data-placeholder="{ph}" multiple{req}>{options}</select>'
+        ).format(
+            id=field.id,
+            name=field.name,
+            url=url,
+            ph=_l("Type to search"),
+            req=Markup(" required") if field.flags.required else "",
+            options=options,
+        )
+
+
+class AjaxSelectMultipleField(Field):
+    """Several related records chosen on the server; every id is loaded within the scope."""
+
+    def __init__(self, label=None, validators=None, kind=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.kind = kind
+        self.widget = AjaxSelectMultipleWidget(kind)
+        self._bad_id = False
+
+    def process_formdata(self, valuelist):
+        self._bad_id = False
+        raw = [v.strip() for v in valuelist or [] if v and v.strip()]
+        if not raw:
+            self.data = []
+            return
+        if not all(v.isdigit() for v in raw):
+            self.data, self._bad_id = [], True
+            return
+        model = PICKERS[self.kind]["model"]
+        ids = list(dict.fromkeys(int(v) for v in raw))
+        query = select(model).where(model.id.in_(ids))
+        if scope.is_scoped(model):
+            query = query.where(scope.clause_for(model))
+        found = {obj.id: obj for obj in db.session.scalars(query)}
+        if len(found) != len(ids):
+            self._bad_id = True
+        self.data = [found[i] for i in ids if i in found]
+
+    def pre_validate(self, form):
+        if self._bad_id:
+            raise FormValidationError(str(scope.RECORD_OUT_OF_SCOPE))
+
+    def _value(self):
+        return ",".join(str(obj.id) for obj in self.data or [])
+
+
 def picker_field(datamodel, column, label, required, description=""):
     from wtforms.validators import InputRequired, Optional
 
@@ -394,7 +454,19 @@ class ScopedModelView(ModelView):
     def _with_pickers(self, columns, extra, search=False):
         extra = dict(extra or {})
         for column in columns or []:
-            if column in extra or not self.datamodel.is_relation_many_to_one(column):
+            if column in extra:
+                continue
+            if self.datamodel.is_relation_many_to_many(column):
+                kind = picker_kind_for(self.datamodel.get_related_model(column))
+                if kind is not None:
+                    label = self.label_columns.get(column, column)
+                    description = self.description_columns.get(column, "")
+                    if search:  # a filter matches one related record
+                        extra[column] = AjaxSelectField(label, kind=kind, description=description)
+                    else:
+                        extra[column] = AjaxSelectMultipleField(label, kind=kind, description=description)
+                continue
+            if not self.datamodel.is_relation_many_to_one(column):
                 continue
             required = not search and not self.datamodel.is_nullable(self.datamodel.get_relation_fk(column).name)
             related = self.datamodel.get_related_model(column)
@@ -420,6 +492,9 @@ class ScopedModelView(ModelView):
 
     def validate_delete(self, item):
         """Check the item may be deleted; raise DomainError."""
+
+    def prefill_add_form(self, form):
+        """Fill a new record's form from the request (e.g. ?follow_up_of=12). Default: nothing."""
 
     def pre_add(self, item):
         with db.session.no_autoflush:
@@ -449,6 +524,7 @@ class ScopedModelView(ModelView):
                 if self._save(form, item, is_new=True):
                     return None
         else:
+            self.prefill_add_form(form)
             self.update_redirect()
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
 
@@ -694,7 +770,9 @@ class ScopedModelApi(ModelRestApi):
             if key in self.datamodel.list_properties and self.datamodel.is_relation(key):
                 if value is None:
                     continue
-                if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+                # a many-to-many link (visitors, covered grids) is a list of ids
+                values = value if self.datamodel.is_relation_many_to_many(key) and isinstance(value, list) else [value]
+                if any(isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_ID for v in values):
                     errors[key] = [str(_l("Give the id (a whole number) of an existing record."))]
         return errors
 

@@ -1,7 +1,7 @@
 """trust: audit trail, row versions
 
 Revision ID: 0010
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-24 19:06:09.445320
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,161 @@
+"""People's congress representatives (人大代表), their constituencies (选区) and
+their contact records with voters (联系选民记录)."""
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import column_property, relationship
+
+from app.models.mixins import TimestampMixin
+from app.models.personnel import Person
+
+constituency_grids = Table(
+    "constituency_grid",
+    Model.metadata,
+    Column("constituency_id", Integer, ForeignKey("constituency.id", ondelete="CASCADE"), primary_key=True),
+    Column("grid_id", Integer, ForeignKey("grid.id"), primary_key=True, index=True),
+)
+
+
+class Constituency(TimestampMixin, Model):
+    """An electoral district: a name and the grids (villages, communities ...) it covers.
+
+    `grid_id` is derived, never typed: the lowest grid containing every covered
+    grid. It places the constituency, its representatives and their records in
+    the data scope (a township's users see the constituencies inside it).
+    """
+
+    __tablename__ = "constituency"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, index=True)
+    grid_id = Column(Integer, ForeignKey("grid.id"), nullable=False, index=True)
+    note = Column(Text, nullable=True)
+
+    grid = relationship("Grid", lazy="joined", innerjoin=True)
+    grids = relationship("Grid", secondary=constituency_grids, lazy="selectin", order_by="Grid.code")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def grid_names(self):
+        return "、".join(g.name for g in self.grids)
+
+    @property
+    def grid_ids(self):
+        return [g.id for g in self.grids]
+
+
+LEVELS = ("township", "county", "city")
+
+
+class Representative(TimestampMixin, Model):
+    """A person's mandate as a representative at one level, for one term."""
+
+    __tablename__ = "representative"
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(Integer, ForeignKey("person.id"), nullable=False, index=True)
+    level = Column(String(10), nullable=False, default="township")
+    constituency_id = Column(Integer, ForeignKey("constituency.id"), nullable=False, index=True)
+    term_start = Column(Integer, nullable=False)  # first year of the term (届期)
+    term_end = Column(Integer, nullable=False)
+    active = Column(Boolean, nullable=False, default=True, index=True)
+    note = Column(Text, nullable=True)
+
+    person = relationship("Person", lazy="joined", innerjoin=True)
+    constituency = relationship("Constituency", lazy="joined", innerjoin=True)
+    records = relationship("ContactRecord", back_populates="representative", order_by="ContactRecord.contact_date")
+
+    # the person's name as a column: pickers search it and sort on it
+    person_name = column_property(
+        select(Person.name).where(Person.id == person_id).correlate_except(Person).scalar_subquery()
+    )
+
+    __table_args__ = (
+        CheckConstraint("level IN ('township', 'county', 'city')", name="ck_representative_level"),
+        CheckConstraint("term_end >= term_start", name="ck_representative_term"),
+        UniqueConstraint("person_id", "level", "term_start", name="uq_representative_mandate"),
+    )
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def display_name(self):
+        return self.person.name if self.person is not None else str(self.person_name or "")
+
+    @classmethod
+    def scope_clause(cls, scope):
+        from app.services.representatives import representative_scope_clause
+
+        return representative_scope_clause(scope)
+
+    @property
+    def term(self):
+        return f"{self.term_start}–{self.term_end}"
+
+
+class ContactRecord(TimestampMixin, Model):
+    """One contact with voters: a visit, a forum, a reception, a call.
+
+    `voter_count` is person-times (人次): a forum of 12 voters counts 12 toward
+    the representative's yearly target.
+    """
+
+    __tablename__ = "contact_record"
+
+    id = Column(Integer, primary_key=True)
+    representative_id = Column(Integer, ForeignKey("representative.id"), nullable=False)
+    contact_date = Column(Date, nullable=False, index=True)
+    place = Column(String(200), nullable=False)
+    form_id = Column(Integer, ForeignKey("contact_form.id"), nullable=False, index=True)
+    voter_count = Column(Integer, nullable=False, default=1)
+    voter_names = Column(Text, nullable=True)
+    opinions = Column(Text, nullable=True)  # 意见建议
+    replies = Column(Text, nullable=True)  # 答复情况
+    important = Column(Boolean, nullable=False, default=False, index=True)
+    reported_to = Column(String(50), nullable=True)  # 人大主席 / 副主席
+    reported_at = Column(Date, nullable=True)
+    recorded_by_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True)
+
+    representative = relationship("Representative", back_populates="records", lazy="joined", innerjoin=True)
+    form = relationship("ContactForm", lazy="joined", innerjoin=True)
+    recorded_by = relationship("User", lazy="select")
+
+    __table_args__ = (
+        CheckConstraint("voter_count >= 1", name="ck_contact_record_voters"),
+        Index("ix_contact_record_rep_date", "representative_id", "contact_date"),
+    )
+
+    def __str__(self):
+        return f"{self.contact_date} {self.place}"
+
+    @classmethod
+    def scope_clause(cls, scope):
+        from app.services.representatives import contact_scope_clause
+
+        return contact_scope_clause(scope)
+
+    @property
+    def representative_name(self):
+        return self.representative.display_name
+
+    @property
+    def report_status(self):
+        from app.services.representatives import report_status_title
+
+        return report_status_title(self)

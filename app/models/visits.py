@@ -1,0 +1,244 @@
+"""Visits (民情家访 / 民情日记), the visit quotas, and the history of person kinds they need."""
+
+import re
+import unicodedata
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.orm import attributes, relationship
+
+from app.models.mixins import TimestampMixin
+from app.models.personnel import Person
+
+# A visit counts once for each of its visitors (two cadres at one door: one visit each).
+visit_visitors = Table(
+    "visit_visitor",
+    Model.metadata,
+    Column("visit_id", Integer, ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", Integer, ForeignKey("person.id"), primary_key=True, index=True),
+)
+
+# Characters that do not make two addresses different: "幸福路 3 号" == "幸福路3号".
+_NOISE = re.compile(r"[\s,，.。、·•\-—_/\\|()（）\[\]【】:：;；'\"“”‘’#＃]+")
+
+
+def normalize_household(text):
+    """Fold width (ＡＢ１ → ab1), case, blanks and punctuation out of an address or name."""
+    if not text:
+        return ""
+    return _NOISE.sub("", unicodedata.normalize("NFKC", str(text)).lower())
+
+
+def household_key(grid_id, address, name):
+    """The identity of a household for the "households visited" quotas.
+
+    A household is its grid plus its normalized address; without an address, its
+    grid plus the normalized name of the person visited. Two visits to
+    "幸福路3号" and "幸福路 3 号" in the same grid are one household; the same
+    address in two grids is two.
+    """
+    address = normalize_household(address)
+    body = f"@{address}" if address else f"#{normalize_household(name)}"
+    return f"{grid_id or 0}:{body}"[:220]
+
+
+class Visit(TimestampMixin, Model):
+    """One entry of a visit log (民情家访日志): who went where, what was said and done."""
+
+    __tablename__ = "visit"
+
+    # confidential: the audit trail records that these changed, not what they say
+    __audit_redact__ = ("situation", "problems", "visited_phone")
+
+    id = Column(Integer, primary_key=True)
+    visit_date = Column(Date, nullable=False, index=True)
+    form_id = Column(Integer, ForeignKey("visit_form.id"), nullable=False, index=True)
+    grid_id = Column(Integer, ForeignKey("grid.id"), nullable=False, index=True)
+    target_id = Column(Integer, ForeignKey("visit_target.id"), nullable=False, index=True)
+    visited_name = Column(String(50), nullable=False, index=True)  # 户主或被访人
+    visited_phone = Column(String(20), nullable=True)
+    address = Column(String(200), nullable=True)
+    family_size = Column(Integer, nullable=True)  # 家庭人数
+    situation = Column(Text, nullable=True)  # 家庭情况 (confidential)
+    problems = Column(Text, nullable=True)  # 反映的问题 (confidential)
+    actions = Column(Text, nullable=True)  # 采取的措施
+    result = Column(Text, nullable=True)  # 办理结果
+    follow_up_date = Column(Date, nullable=True, index=True)  # 计划回访日期
+    # a 定期回访 points at the visit it follows up; that visit's follow-up is then done
+    follow_up_of_id = Column(Integer, ForeignKey("visit.id"), nullable=True, index=True)
+    household_key = Column(String(220), nullable=False, default="", index=True)
+    recorded_by_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True, index=True)
+
+    # outer joins: the API also loads these through the optional follow_up_of, where an
+    # inner join would drop every visit that follows nothing up
+    form = relationship("VisitForm", lazy="joined")
+    grid = relationship("Grid", lazy="joined")
+    target = relationship("VisitTarget", lazy="joined")
+    visitors = relationship("Person", secondary=visit_visitors, lazy="selectin", order_by="Person.name")
+    follow_up_of = relationship("Visit", remote_side=[id], back_populates="follow_ups")
+    follow_ups = relationship("Visit", back_populates="follow_up_of", order_by="Visit.visit_date")
+    recorded_by = relationship("User", lazy="select")
+
+    __table_args__ = (
+        CheckConstraint("family_size IS NULL OR family_size >= 1", name="ck_visit_family_size"),
+        CheckConstraint("follow_up_date IS NULL OR follow_up_date > visit_date", name="ck_visit_follow_up"),
+        Index("ix_visit_grid_date", "grid_id", "visit_date"),
+    )
+
+    def __str__(self):
+        return f"{self.visit_date} {self.visited_name}"
+
+    @property
+    def visitor_names(self):
+        return "、".join(p.name for p in self.visitors)
+
+    @property
+    def visitor_ids(self):
+        return [p.id for p in self.visitors]
+
+    # What lists, pages and the API show: the confidential fields pass through
+    # app.services.privacy, which masks them for users who do not need them.
+    @property
+    def situation_shown(self):
+        from app.services.privacy import shown
+
+        return shown(self, "situation")
+
+    @property
+    def problems_shown(self):
+        from app.services.privacy import shown
+
+        return shown(self, "problems")
+
+    @property
+    def visited_phone_shown(self):
+        from app.services.privacy import shown
+
+        return shown(self, "visited_phone")
+
+
+@event.listens_for(Visit, "before_insert")
+@event.listens_for(Visit, "before_update")
+def _visit_household(mapper, connection, target):
+    grid_id = target.grid.id if target.grid is not None else target.grid_id
+    target.household_key = household_key(grid_id, target.address, target.visited_name)
+
+
+PERIODS = ("month", "year")
+UNITS = ("visits", "households")
+
+
+class QuotaRule(TimestampMixin, Model):
+    """A visit quota an administrator edits: who (person kind and/or words of the
+    position), per month or year, at least how many visits or distinct households."""
+
+    __tablename__ = "quota_rule"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, unique=True)
+    kind_id = Column(Integer, ForeignKey("person_kind.id"), nullable=True, index=True)
+    # any of these words in the position matches, e.g. "书记、镇长、乡长"
+    position_contains = Column(String(100), nullable=True)
+    period = Column(String(10), nullable=False, default="month")
+    unit = Column(String(12), nullable=False, default="visits")
+    minimum = Column(Integer, nullable=False)
+    sort_order = Column(Integer, nullable=False, default=0)
+    active = Column(Boolean, nullable=False, default=True)
+    note = Column(Text, nullable=True)
+
+    kind = relationship("PersonKind", lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("period IN ('month', 'year')", name="ck_quota_rule_period"),
+        CheckConstraint("unit IN ('visits', 'households')", name="ck_quota_rule_unit"),
+        CheckConstraint("minimum >= 1", name="ck_quota_rule_minimum"),
+    )
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def position_words(self):
+        return split_words(self.position_contains)
+
+
+def split_words(text):
+    return [w for w in re.split(r"[\s,，、;；/|]+", text or "") if w]
+
+
+class PersonKindChange(Model):
+    """A change of a person's kind or position, with the values it replaced.
+
+    Quotas are assessed on the kind and position a person held at the end of the
+    period; this table is how a report on a past period knows them. The person's
+    state on day D is the *old* values of the first change after D, or else the
+    current values — so people who never changed need no rows at all.
+    """
+
+    __tablename__ = "person_kind_change"
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(Integer, ForeignKey("person.id", ondelete="CASCADE"), nullable=False)
+    changed_on = Column(Date, nullable=False)
+    old_kind_id = Column(Integer, ForeignKey("person_kind.id"), nullable=True)
+    new_kind_id = Column(Integer, ForeignKey("person_kind.id"), nullable=True)
+    old_position = Column(String(100), nullable=True)
+    new_position = Column(String(100), nullable=True)
+    created_at = Column(DateTime, nullable=False)
+
+    person = relationship("Person", lazy="select")
+
+    __table_args__ = (Index("ix_person_kind_change_person_date", "person_id", "changed_on"),)
+
+
+def _kind_touched(target):
+    return any(attributes.get_history(target, key).has_changes() for key in ("kind", "kind_id", "position"))
+
+
+@event.listens_for(Person, "before_update")
+def _person_before_update(mapper, connection, target):
+    if not _kind_touched(target):
+        return
+    table = Person.__table__
+    row = connection.execute(select(table.c.kind_id, table.c.position).where(table.c.id == target.id)).one_or_none()
+    if row is not None:
+        target.__dict__["_kind_before"] = (row.kind_id, row.position)
+
+
+@event.listens_for(Person, "after_update")
+def _person_after_update(mapper, connection, target):
+    before = target.__dict__.pop("_kind_before", None)
+    if before is None:
+        return
+    after = (target.kind_id, target.position)  # the foreign key is synced by now
+    if after == before:
+        return
+    from app.services.clock import now
+
+    moment = now()
+    connection.execute(
+        insert(PersonKindChange.__table__).values(
+            person_id=target.id,
+            changed_on=moment.date(),
+            old_kind_id=before[0],
+            new_kind_id=after[0],
+            old_position=before[1],
+            new_position=after[1],
+            created_at=moment,
+        )
+    )

@@ -1,0 +1,305 @@
+"""Visit quotas (走访任务): the rules, the periods, and who is behind.
+
+The rules (seed 000, 001; all editable by the administrator in 走访任务规则):
+
+* a rule names who it binds — a person kind, words of the position, or both —
+  a period (month or year), a unit (visits, or distinct households) and a minimum;
+* a visit counts once for each of its visitors;
+* "households" are distinct households, identified as the visit's grid plus the
+  normalized address (else the normalized name of the person visited): see
+  `app.models.visits.household_key`;
+* a person is assessed under the kind and position they held on the last day of
+  the period (today, while the period runs), for the whole period; visits made
+  before a change still count. No proration: the assessment (考核) follows the
+  post held when it is made, and a report on a past period reads the history in
+  `person_kind_change`;
+* inactive people are not assessed;
+* a monthly report assesses the monthly rules, a yearly report the yearly rules.
+
+Everything is counted in SQL (GROUP BY per rule); only the per-person results,
+never the visits, are handled in Python.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, distinct, exists, func, or_, select
+from sqlalchemy.orm import aliased
+
+from app.models.lookups import PersonKind
+from app.models.personnel import Person
+from app.models.visits import PERIODS, UNITS, PersonKindChange, QuotaRule, Visit, split_words, visit_visitors
+from app.services.clock import today
+from app.services.errors import DomainError
+from app.services.validators import clean_text, require
+
+PERIOD_TITLES = {"month": _l("per month"), "year": _l("per year")}
+UNIT_TITLES = {"visits": _l("visits"), "households": _l("households")}
+
+# Stored values are Chinese: data an administrator edits (seed 000, 001; DOMAIN.md §4).
+SEED_RULES = [
+    # name, person kind, position words, period, unit, minimum, note
+    (
+        "县级领导下访",
+        "县直干部",
+        "书记、县长、常委、人大常委会主任、政协主席",
+        "month",
+        "visits",
+        2,
+        "县级领导每月深入挂点乡镇、村走访不少于2次。",
+    ),
+    (
+        "乡镇领导走访",
+        "乡镇干部",
+        "书记、乡长、镇长、主任、部长、委员",
+        "month",
+        "visits",
+        3,
+        "乡镇领导班子成员每月走访不少于3次。",
+    ),
+    ("县直部门干部进民家", "县直干部", None, "year", "households", 100, "县直单位干部每人每年走访群众不少于100户。"),
+    ("乡镇干部进民家", "乡镇干部", None, "year", "households", 150, "乡镇干部每人每年走访群众不少于150户。"),
+    ("村两委干部走访农户", "村两委干部", None, "month", "households", 3, "村两委干部每月必须走访3-5户农户。"),
+]
+
+
+def seed_quota_rules(session):
+    """Seed the rules once, into an empty table: afterwards they belong to the administrator."""
+    if session.scalar(select(func.count()).select_from(QuotaRule)):
+        return
+    kinds = {k.name: k for k in session.scalars(select(PersonKind))}
+    for order, (name, kind, words, period, unit, minimum, note) in enumerate(SEED_RULES):
+        session.add(
+            QuotaRule(
+                name=name,
+                kind=kinds.get(kind),
+                position_contains=words,
+                period=period,
+                unit=unit,
+                minimum=minimum,
+                sort_order=order,
+                note=note,
+                active=True,
+            )
+        )
+    session.flush()
+
+
+def validate_quota_rule(session, rule):
+    rule.name = require(rule.name, _l("Enter a name for the rule."), "name")
+    rule.position_contains = clean_text(rule.position_contains)
+    rule.note = clean_text(rule.note)
+    if rule.position_contains:
+        rule.position_contains = "、".join(split_words(rule.position_contains))
+    if rule.kind is None and rule.kind_id is None and not rule.position_contains:
+        raise DomainError(_l("Name the person kind, words of the position, or both."), field="kind")
+    if rule.period not in PERIODS:
+        raise DomainError(_l("Choose per month or per year."), field="period")
+    if rule.unit not in UNITS:
+        raise DomainError(_l("Choose visits or households."), field="unit")
+    if rule.minimum is None or rule.minimum < 1:
+        raise DomainError(_l("The minimum must be at least 1."), field="minimum")
+    with session.no_autoflush:
+        clash = session.scalar(select(QuotaRule.id).where(QuotaRule.name == rule.name, QuotaRule.id != (rule.id or 0)))
+    if clash:
+        raise DomainError(_l("A rule named %(name)s already exists.", name=rule.name), field="name")
+
+
+# --------------------------------------------------------------------------
+# Periods and pace
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # "month" | "year"
+    year: int
+    month: int | None
+    start: date
+    end: date
+
+    @property
+    def label(self):
+        return f"{self.year}-{self.month:02d}" if self.month else str(self.year)
+
+    @property
+    def days(self):
+        return (self.end - self.start).days + 1
+
+
+def period_of(year, month=None):
+    """The month `year`-`month`, or the whole `year` when month is None."""
+    try:
+        year = int(year)
+        month = int(month) if month not in (None, "") else None
+    except (TypeError, ValueError):
+        raise DomainError(_l("Choose a valid year and month."), field="period") from None
+    if not 2000 <= year <= 2100 or (month is not None and not 1 <= month <= 12):
+        raise DomainError(_l("Choose a valid year and month."), field="period")
+    if month is None:
+        return Period("year", year, None, date(year, 1, 1), date(year, 12, 31))
+    last = calendar.monthrange(year, month)[1]
+    return Period("month", year, month, date(year, month, 1), date(year, month, last))
+
+
+def current_period(kind, on=None):
+    on = on or today()
+    return period_of(on.year, on.month if kind == "month" else None)
+
+
+def expected_by(target, start, end, on=None):
+    """How much of `target` should be done by `on` at an even pace over [start, end]."""
+    on = on or today()
+    if on < start:
+        return 0
+    if on >= end:
+        return target
+    elapsed = (on - start).days + 1
+    return math.ceil(target * elapsed / ((end - start).days + 1))
+
+
+# --------------------------------------------------------------------------
+# A person's kind and position on a day
+# --------------------------------------------------------------------------
+
+
+def person_state_on(day):
+    """SQL expressions: Person's kind id and position on `day` (see PersonKindChange)."""
+    later = aliased(PersonKindChange)
+    after_day = and_(later.person_id == Person.id, later.changed_on > day)
+    first = select(later).where(after_day).order_by(later.changed_on, later.id).limit(1)
+    has_later = exists().where(after_day)
+    kind_then = first.with_only_columns(later.old_kind_id).scalar_subquery()
+    position_then = first.with_only_columns(later.old_position).scalar_subquery()
+    kind_at = case((has_later, kind_then), else_=Person.kind_id)
+    position_at = case((has_later, position_then), else_=Person.position)
+    return kind_at, position_at
+
+
+# --------------------------------------------------------------------------
+# Progress
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PersonProgress:
+    person: Person
+    rule: QuotaRule
+    done: int
+    target: int
+    expected: int
+
+    @property
+    def shortfall(self):
+        return max(0, self.target - self.done)
+
+    @property
+    def behind_pace(self):
+        return self.done < self.expected
+
+    @property
+    def rate(self):
+        return min(1.0, self.done / self.target) if self.target else 1.0
+
+
+@dataclass
+class GridProgress:
+    grid: object
+    rule: QuotaRule
+    people: int = 0
+    behind: int = 0
+    done: int = 0
+    target: int = 0
+    shortfall: int = 0
+
+    @property
+    def rate(self):
+        return min(1.0, (self.target - self.shortfall) / self.target) if self.target else 1.0
+
+
+def _done_counts(period):
+    """Per person: visits made in the period, and distinct households visited."""
+    return (
+        select(
+            visit_visitors.c.person_id.label("person_id"),
+            func.count(visit_visitors.c.visit_id).label("visits"),
+            func.count(distinct(Visit.household_key)).label("households"),
+        )
+        .join(Visit, Visit.id == visit_visitors.c.visit_id)
+        .where(Visit.visit_date >= period.start, Visit.visit_date <= period.end)
+        .group_by(visit_visitors.c.person_id)
+        .subquery()
+    )
+
+
+def applicable_rules(session, period):
+    return session.scalars(
+        select(QuotaRule)
+        .where(QuotaRule.active.is_(True), QuotaRule.period == period.kind)
+        .order_by(QuotaRule.sort_order, QuotaRule.id)
+    ).all()
+
+
+def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_id=None, person_id=None):
+    """Done / target / shortfall of every active person in `person_clause` under every
+    rule of the period's kind, worst first. One GROUP BY query per rule."""
+    on = on or today()
+    state_day = min(period.end, on)
+    kind_at, position_at = person_state_on(state_day)
+    done = _done_counts(period)
+    rows = []
+    for rule in applicable_rules(session, period):
+        if rule_id is not None and rule.id != rule_id:
+            continue
+        count_column = done.c.households if rule.unit == "households" else done.c.visits
+        query = (
+            select(Person, func.coalesce(count_column, 0))
+            .outerjoin(done, done.c.person_id == Person.id)
+            .where(Person.active.is_(True), person_clause)
+        )
+        if rule.kind_id is not None:
+            query = query.where(kind_at == rule.kind_id)
+        words = rule.position_words
+        if words:
+            query = query.where(or_(*[func.coalesce(position_at, "").contains(w, autoescape=True) for w in words]))
+        if grid_id is not None:
+            query = query.where(Person.grid_id == grid_id)
+        if person_id is not None:
+            query = query.where(Person.id == person_id)
+        expected = expected_by(rule.minimum, period.start, period.end, on)
+        for person, count in session.execute(query).all():
+            rows.append(PersonProgress(person, rule, int(count), rule.minimum, expected))
+    # worst first: the lowest completion rate (0 of 100 is as bad as 0 of 150), then the largest shortfall
+    rows.sort(key=lambda r: (r.rate, -r.shortfall, r.person.name, r.rule.sort_order))
+    return rows
+
+
+def grid_progress(rows):
+    """Roll per-person results up to (the person's grid, rule), worst first."""
+    groups = {}
+    people = defaultdict(set)
+    for row in rows:
+        key = (row.person.grid_id, row.rule.id)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = GridProgress(row.person.grid, row.rule)
+        people[key].add(row.person.id)
+        group.done += row.done
+        group.target += row.target
+        group.shortfall += row.shortfall
+        group.behind += 1 if row.shortfall else 0
+    for key, group in groups.items():
+        group.people = len(people[key])
+    return sorted(groups.values(), key=lambda g: (g.rate, -g.shortfall, g.grid.name, g.rule.sort_order))
+
+
+def summary(rows):
+    people = {r.person.id for r in rows}
+    behind = {r.person.id for r in rows if r.shortfall}
+    return {"people": len(people), "behind": len(behind), "met": len(people - behind), "pairs": len(rows)}
