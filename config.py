@@ -73,6 +73,27 @@ PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$"  # mobil
 CORRECTION_WINDOW_HOURS = 24  # a mistaken assignment may be deleted this long after entry
 GRID_CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"  # allowed grid codes
 
+# --- Appeals (民情诉求) --------------------------------------------------------
+APPEAL_DAYS_GENERAL = 7  # days to handle and answer a general (一般) appeal (seeds: one week)
+APPEAL_DAYS_IMPORTANT = 30  # days for an important (重要) appeal (seeds: one month)
+APPEAL_DUE_SOON_DAYS = 2  # an open appeal due within this many days is marked "due soon"
+APPEAL_EXTENSION_MAX_DAYS = 30  # the most days one approved extension may add to a deadline
+APPEAL_DISCOVERY_CHANNELS = [
+    "入户走访",
+    "网格巡查",
+    "说事点",
+]  # channels where the grid found the problem itself (发现率)
+APPEAL_REMIND_SUMMARY_TO = []  # e-mail addresses that get the whole reminder list (e.g. the 综治办)
+
+# --- Mail (appeal reminders) -----------------------------------------------
+MAIL_SERVER = ""  # SMTP host; empty: `flask minqing remind` only prints
+MAIL_PORT = 25  # 465 with MAIL_USE_SSL, 587 with MAIL_USE_TLS
+MAIL_USE_TLS = False  # STARTTLS after connecting
+MAIL_USE_SSL = False  # SMTP over SSL
+MAIL_USERNAME = ""  # login, if the server wants one
+MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")  # kept out of files: environment only
+MAIL_DEFAULT_SENDER = "minqing@localhost"  # From: address of reminders
+
 # --- Setup and demo --------------------------------------------------------
 DEMO_ON_EMPTY = True  # `make run` loads demo data into an empty database
 DEMO_SEED = 20261124  # random seed: the demo is the same on every machine

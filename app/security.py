@@ -38,6 +38,8 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R, W},
         "Lookup": {R},
+        # appeals: register and correct, assign, handle, record evaluations, archive
+        "Appeal": {R, W, "assign", "handle", "evaluate", "archive"},
     },
     GRID_WORKER: {
         "Grid": {R},
@@ -45,6 +47,8 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R},
         "Lookup": {R},
+        # appeals in their own grids: register, handle, give feedback, record evaluations
+        "Appeal": {R, W, "handle", "evaluate"},
     },
     LEADER: {
         "Grid": {R},
@@ -52,6 +56,8 @@ ROLE_GRANTS = {
         "Post": {R},
         "Assignment": {R},
         "Lookup": {R},
+        # appeals: read, supervise (督办), decide on extensions; no editing
+        "Appeal": {R, "supervise", "approve"},
     },
     REPRESENTATIVE: {
         "Grid": {R},

@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
+from app.views.appeals import AppealApi, AppealView
 from app.views.grids import GridApi, GridView
 from app.views.lookups import lookup_views
 from app.views.personnel import AssignmentApi, AssignmentView, PersonApi, PersonView, PostApi, PostView
@@ -25,6 +26,15 @@ def register_views(appbuilder):
         AssignmentView, "Assignments", label=_l("Assignments"), icon="fa-id-badge", category="Personnel"
     )
     appbuilder.add_view(PostView, "Posts", label=_l("Posts and duties"), icon="fa-briefcase", category="Personnel")
+    appbuilder.add_view(
+        AppealView, "Appeals", label=_l("Appeal list"), icon="fa-comments",
+        category="Appeals", category_label=_l("Appeals"), category_icon="fa-comments",
+    )  # fmt: skip
+    appbuilder.add_link(
+        "Overdue appeals", label=_l("Overdue appeals"), href="/appealview/list/?due=overdue",
+        icon="fa-clock-o", category="Appeals",
+    )  # fmt: skip
+    appbuilder.menu.find("Overdue appeals").resource = "Appeal"  # menu shown to who may read appeals
     for view in lookup_views():
         model = view.datamodel.obj
         appbuilder.add_view(
@@ -32,5 +42,5 @@ def register_views(appbuilder):
             category="Lookup lists", category_label=_l("Lookup lists"), category_icon="fa-list",
         )  # fmt: skip
     appbuilder.add_view_no_menu(PickerView)
-    for api in (GridApi, PersonApi, PostApi, AssignmentApi):
+    for api in (GridApi, PersonApi, PostApi, AssignmentApi, AppealApi):
         appbuilder.add_api(api)
