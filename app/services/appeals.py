@@ -26,7 +26,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import attributes
 
 from app.models.appeals import (
     Appeal,
@@ -478,30 +477,31 @@ def _register_once(session, actor, appeal, source_type, source_id):
     session.flush()
 
 
-def _field_text(value):
-    if value is None:
-        return ""
-    if hasattr(value, "name"):
-        return value.name
-    if isinstance(value, str) and value in Importance.TITLES:
-        return str(Importance.TITLES[value])
-    return str(value)
+RELATED_FIELDS = {"channel": AppealChannel, "category": AppealCategory, "grid": Grid}
 
 
-def registration_changes(appeal):
-    """{field: (old text, new text)} of the registration fields changed in this session."""
-    changes = {}
-    for name in REGISTRATION_FIELDS:
-        history = attributes.get_history(appeal, name)
-        if not history.has_changes():
-            continue
-        old = history.deleted[0] if history.deleted else None
-        new = history.added[0] if history.added else None
-        if hasattr(old, "id") and hasattr(new, "id") and old.id == new.id:
-            continue
-        if (old or None) == (new or None):
-            continue
-        changes[name] = (_field_text(old), _field_text(new))
+def registration_changes(session, appeal):
+    """{field: [old, new]} of the registration fields, compared with the stored row
+    (names for related records, codes for importance, text otherwise)."""
+    if appeal.id is None:
+        return {}
+    table = Appeal.__table__
+    with session.no_autoflush:
+        stored = session.execute(select(table).where(table.c.id == appeal.id)).mappings().one()
+        changes = {}
+        for name in REGISTRATION_FIELDS:
+            if name in RELATED_FIELDS:
+                model = RELATED_FIELDS[name]
+                new = getattr(appeal, name)
+                new_id = new.id if new is not None else getattr(appeal, f"{name}_id")
+                old_id = stored[f"{name}_id"]
+                if new_id != old_id:
+                    old = session.get(model, old_id) if old_id is not None else None
+                    changes[name] = [old.name if old else "", new.name if new is not None else ""]
+            else:
+                old, new = stored[name], getattr(appeal, name)
+                if (old or None) != (new or None):
+                    changes[name] = [old or "", new or ""]
     return changes
 
 
@@ -521,7 +521,7 @@ def update_registration(session, actor, appeal, note=None):
         raise Forbidden(_l("Your role does not allow correcting appeals."))
     with session.no_autoflush:
         validate_registration(session, appeal)
-        changes = registration_changes(appeal)
+        changes = registration_changes(session, appeal)
         if not changes:
             return None
         if appeal.status == S.ARCHIVED:
@@ -549,7 +549,7 @@ def update_registration(session, actor, appeal, note=None):
         "edit",
         from_status=appeal.status,
         note=clean_text(note),
-        data={name: list(values) for name, values in changes.items()},
+        data=changes,
     )
 
 

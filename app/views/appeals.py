@@ -14,6 +14,8 @@ from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.const import API_RESULT_RES_KEY
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
@@ -23,11 +25,12 @@ from marshmallow import ValidationError
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.extensions import db
 from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance, Satisfaction, Status
-from app.models.lookups import AppealCategory
+from app.models.grids import Grid
+from app.models.lookups import AppealCategory, AppealChannel
 from app.models.personnel import Person
 from app.services import appeals as appeal_service
 from app.services import grids as grid_service
@@ -80,7 +83,7 @@ APPEAL_LABELS = {
     "extension_count": _l("Extensions"),
     "supervision_note": _l("Supervision"),
     "feedback_by_name": _l("Handled by"),
-    "evaluation_source": _l("Evaluated"),
+    "evaluation_source": _l("Evaluated by"),
     "evaluators": _l("Participants"),
     "evaluation_comment": _l("Review comments"),
     "evaluated_at": _l("Reviewed at"),
@@ -139,6 +142,27 @@ def importance_field():
         default=Importance.GENERAL,
         validators=[InputRequired()],
         description=_DeadlineHelp(),
+        widget=Select2Widget(),
+    )
+
+
+def lookup_choice_field(model, label):
+    """A required choice from an admin-edited list that starts empty: a clerk in a
+    hurry must not file everything under the first category by accident."""
+
+    def query():
+        return db.session.scalars(
+            select(model).where(model.active.is_(True)).order_by(model.sort_order, model.id)
+        ).all()
+
+    return QuerySelectField(
+        label,
+        validators=[DataRequired()],
+        query_func=query,
+        get_pk_func=lambda obj: obj.id,
+        allow_blank=True,
+        blank_text="—",
+        widget=Select2Widget(),
     )
 
 
@@ -163,6 +187,7 @@ def current_actor():
 
 
 def mask_id_number(value):
+    """Leaders read appeals but do not need the reporter's full ID number."""
     if not value or len(value) < 10:
         return value or ""
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
@@ -213,6 +238,23 @@ class FilterDueSoon(BaseFilter):
 
     def apply(self, query, value):
         return query.filter(appeal_service.due_soon_clause())
+
+
+# the buttons on the appeal's page: the main path first (the first one is highlighted)
+ACTION_DISPLAY_ORDER = [
+    "assign",
+    "start",
+    "feedback",
+    "evaluate",
+    "archive",
+    "resolve_on_spot",
+    "approve_extension",
+    "supervise",
+    "extend",
+    "reassign",
+    "escalate",
+    "duplicate",
+]
 
 
 class CsrfForm(DynamicForm):
@@ -278,6 +320,8 @@ class AppealView(ScopedModelView):
     edit_columns = REGISTRATION_COLUMNS
     add_form_extra_fields = {
         "importance": importance_field(),
+        "channel": lookup_choice_field(AppealChannel, _l("Channel")),
+        "category": lookup_choice_field(AppealCategory, _l("Category")),
         "source_type": HiddenField(),
         "source_id": HiddenField(),
     }
@@ -363,6 +407,10 @@ class AppealView(ScopedModelView):
             obj = session.get(model, int(value))
             if obj is not None and (not scope.is_scoped(model) or scope.visible(session, model, obj.id)):
                 form[name].data = obj
+        if form.grid.data is None:
+            me = scope.current()
+            if not me.all and len(me.paths) == 1:  # one jurisdiction: start there
+                form.grid.data = session.get(Grid, int(me.paths[0].strip("/").split("/")[-1]))
         if request.args.get("source_type"):
             form.source_type.data = request.args.get("source_type", "")[:20]
             form.source_id.data = request.args.get("source_id", "")
@@ -456,16 +504,19 @@ class AppealView(ScopedModelView):
             title=self.show_title,
             appeal=appeal,
             events=appeal_service.timeline(session, appeal),
-            actions=appeal_service.allowed_actions(session, actor, appeal),
+            actions=sorted(appeal_service.allowed_actions(session, actor, appeal), key=ACTION_DISPLAY_ORDER.index),
             transitions=TRANSITIONS,
             duplicates=appeal_service.duplicates_of(session, appeal),
             chain=grid_service.ancestors(session, appeal.grid),
             due_state=appeal_service.due_state(appeal),
             can_write=actor.can("write"),
             locked=appeal_service.registration_locked(appeal),
-            id_number=appeal.reporter_id_number if actor.can("write") else mask_id_number(appeal.reporter_id_number),
+            id_number=(appeal.reporter_id_number or "")
+            if actor.can("write")
+            else mask_id_number(appeal.reporter_id_number),
             csrf_form=CsrfForm(),
             field_titles=appeal_service.FIELD_TITLES,
+            importance_titles=Importance.TITLES,
             satisfaction_choices=[(k, Satisfaction.TITLES[k]) for k in Satisfaction.ORDER],
             source_choices=[(k, EvaluationSource.TITLES[k]) for k in EvaluationSource.ORDER],
             importance_title=Importance.TITLES.get(appeal.importance, ""),
@@ -529,7 +580,7 @@ class AppealView(ScopedModelView):
             satisfaction=appeal.satisfaction,
             satisfaction_choices=[(k, Satisfaction.TITLES[k]) for k in Satisfaction.ORDER],
             source_title=EvaluationSource.TITLES.get(appeal.evaluation_source, "") if appeal.evaluation_source else "",
-            id_number=appeal.reporter_id_number if can_write else mask_id_number(appeal.reporter_id_number),
+            id_number=(appeal.reporter_id_number or "") if can_write else mask_id_number(appeal.reporter_id_number),
             recorded_by=recorded_by,
         )
 
