@@ -513,6 +513,9 @@ def registration_locked(appeal):
 def update_registration(session, actor, appeal, note=None):
     """Check an edit of an existing appeal's registration fields and record it.
 
+    Call it before anything flushes the edit (the changes are found by comparing
+    with the stored row); the views and the API do so under no_autoflush.
+
     Before assignment every field may be corrected (a new importance moves the
     deadline, a new grid moves the case); afterwards only CORRECTABLE_FIELDS;
     an archived appeal not at all. Each correction is an event with old → new.

@@ -423,9 +423,7 @@ class AppealView(ScopedModelView):
         source_id = form.source_id.data
         source_id = int(source_id) if source_type and str(source_id or "").isdigit() else None
         try:
-            del form.source_type
-            del form.source_id
-            form.populate_obj(item)
+            form.populate_obj(item)  # the source fields are set again by the service
             appeal_service.register_appeal(session, current_actor(), item, source_type, source_id)
         except DomainError as err:
             session.rollback()
@@ -472,10 +470,12 @@ class AppealView(ScopedModelView):
         form = CorrectionForm(obj=appeal)
         if request.method == "POST" and form.validate():
             session = db.session
-            for name in CORRECTION_FIELDS:
-                setattr(appeal, name, form[name].data)
+            actor = current_actor()  # before the changes: its query would flush them
             try:
-                event = appeal_service.update_registration(session, current_actor(), appeal, form.note.data)
+                with session.no_autoflush:  # the service compares with the stored row
+                    for name in CORRECTION_FIELDS:
+                        setattr(appeal, name, form[name].data)
+                    event = appeal_service.update_registration(session, actor, appeal, form.note.data)
                 session.commit()
             except DomainError as err:
                 session.rollback()
