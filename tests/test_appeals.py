@@ -680,3 +680,37 @@ def test_demo_has_a_year_of_appeals_in_every_state(app):
     for month in months:
         seqs = sorted(db.session.scalars(select(Appeal.number_seq).where(Appeal.number_month == month)))
         assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_action_forms_carry_a_csrf_token(app, client, world):
+    appeal = make_appeal(world["a1"], at=AT)
+    login(client, make_user("Clerk", world["ta"]))
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = client.get(f"/appealview/show/{appeal.id}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        client.post(f"/appealview/act/{appeal.id}/start", data={})  # no token: refused
+        refused = client.post(f"/appealview/act/{appeal.id}/resolve_on_spot", data={"reply": "当场答复"})
+        assert refused.status_code == 302
+        db.session.expire_all()
+        assert db.session.get(Appeal, appeal.id).status == "registered"
+        client.post(f"/appealview/act/{appeal.id}/resolve_on_spot", data={"reply": "当场答复", "csrf_token": token})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).status == "answered"
+
+
+def test_representatives_have_no_access_to_appeals(client, world):
+    appeal = make_appeal(world["a1"], at=AT)
+    rep = make_user("Representative", world["ta"])
+    login(client, rep)
+    assert client.get("/appealview/list/").status_code in (302, 403)
+    assert client.get(f"/appealview/show/{appeal.id}").status_code in (302, 403)
+    assert client.post(f"/appealview/act/{appeal.id}/evaluate", data={"result": "satisfied"}).status_code in (302, 403)
+    headers = api_token(client, rep)
+    assert client.get("/api/v1/appeal/", headers=headers).status_code == 403
+    assert client.post(f"/api/v1/appeal/{appeal.id}/evaluate", json={"result": "satisfied"},
+                       headers=headers).status_code == 403  # fmt: skip
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).status == "registered"

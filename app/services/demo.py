@@ -374,6 +374,10 @@ def _drive_demo_appeal(session, svc, clock, rnd, appeal, t, moment_now, clerk, l
     if not at(rnd.uniform(6, 60)):
         return
     step(clerk, "start")
+    if fresh and rnd.random() < 0.35 and at(rnd.uniform(2, 12)):  # waiting for the leader's decision
+        step(clerk, "extend", until=(appeal.due_date + timedelta(days=7)).isoformat(), reason="需等待县直部门现场勘验。",
+             progress="已联系相关部门，已电话告知反映人预计办结时间。")  # fmt: skip
+        return
     if appeal.importance == "important" and rnd.random() < 0.25 and at(rnd.uniform(12, 72)):
         step(leader, "supervise", note="重点关注，请加快办理，按期反馈。")
     days_allowed = (appeal.due_date - appeal.registered_at.date()).days
