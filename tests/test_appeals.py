@@ -97,6 +97,26 @@ def test_a_refused_or_rolled_back_registration_burns_no_number(world):
         assert make_appeal(world["a1"]).number == "202611001"
 
 
+def test_a_busy_sqlite_database_is_retried_not_refused(world, monkeypatch):
+    """When the write lock cannot be had in time the whole registration is retried."""
+    from sqlalchemy.exc import OperationalError
+
+    real = svc.next_sequence
+    calls = []
+
+    def flaky(session, month):
+        calls.append(month)
+        if len(calls) == 1:
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        return real(session, month)
+
+    monkeypatch.setattr(svc, "next_sequence", flaky)
+    with clock.frozen(AT):
+        appeal = make_appeal(world["a1"])
+    assert len(calls) == 2 and appeal.number == "202611001"
+    assert _count(AppealEvent, AppealEvent.appeal_id == appeal.id) == 1
+
+
 def _register_in_parallel(app, grid_id, count):
     barrier = threading.Barrier(count)
     numbers, errors = [], []

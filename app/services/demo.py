@@ -263,7 +263,8 @@ def load_demo_appeals(session, rnd, fake, townships, day_zero):
     categories = list(session.scalars(select(AppealCategory).order_by(AppealCategory.sort_order)))
     channels = list(session.scalars(select(AppealChannel).order_by(AppealChannel.sort_order)))
     sm_users = {p.user_id: p for p in session.scalars(select(Person).where(Person.user_id.is_not(None)))}
-    moment_now = clock.now()
+    # nothing happens after the start of today: the same data for the whole day
+    moment_now = datetime.combine(clock.today(), datetime.min.time())
 
     def actor_for(person):
         return svc.Actor(name=person.name, permissions=frozenset(svc.PERMISSIONS), user_id=person.user_id)
