@@ -711,7 +711,7 @@ def test_action_forms_carry_a_csrf_token(app, client, world):
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
         client.post(f"/appealview/act/{appeal.id}/start", data={})  # no token: refused
         refused = client.post(f"/appealview/act/{appeal.id}/resolve_on_spot", data={"reply": "当场答复"})
-        assert refused.status_code == 302
+        assert refused.status_code in (302, 400)  # the form's own check, or an app-wide CSRFProtect
         db.session.expire_all()
         assert db.session.get(Appeal, appeal.id).status == "registered"
         client.post(f"/appealview/act/{appeal.id}/resolve_on_spot", data={"reply": "当场答复", "csrf_token": token})
