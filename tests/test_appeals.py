@@ -734,3 +734,22 @@ def test_representatives_have_no_access_to_appeals(client, world):
                        headers=headers).status_code == 403  # fmt: skip
     db.session.expire_all()
     assert db.session.get(Appeal, appeal.id).status == "registered"
+
+
+def test_a_step_on_a_stale_copy_answers_409(client, world, monkeypatch):
+    appeal = make_appeal(world["a1"], status="in_progress", at=AT)
+    headers = api_token(client, make_user("Clerk", world["ta"]))
+    real = svc.check_action
+
+    def meanwhile(session, actor, target, action):
+        result = real(session, actor, target, action)
+        with db.engine.begin() as conn:  # someone else saves the appeal right now
+            conn.execute(Appeal.__table__.update().where(Appeal.id == target.id).values(version=Appeal.version + 1))
+        return result
+
+    monkeypatch.setattr(svc, "check_action", meanwhile)
+    response = client.post(f"/api/v1/appeal/{appeal.id}/feedback", json={"reply": "已办"}, headers=headers)
+    assert response.status_code == 409 and "刚被其他人修改" in response.json["message"]
+    monkeypatch.undo()
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).status == "in_progress"

@@ -409,3 +409,24 @@ def test_changing_importance_before_assignment_moves_the_deadline(world):
         db.session.commit()
     assert appeal.due_date == dt.date(2026, 4, 1)
     assert event.action == "edit" and event.data == {"importance": ["general", "important"]}
+
+
+def test_two_people_acting_at_once_cannot_both_pass(app, world):
+    """Optimistic locking: the second step, decided on a stale copy, is refused."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    appeal = make_appeal(world["a1"], status="in_progress", at=AT)
+    mine = db.session.get(Appeal, appeal.id)
+    assert mine.status == "in_progress"
+    with app.app_context():  # a second clerk, with their own session, answers first
+        other = db.session.get(Appeal, appeal.id)
+        svc.perform(db.session, svc.system_actor("李录入"), other, "feedback", {"reply": "已办结"})
+        db.session.commit()
+        db.session.remove()
+    with pytest.raises(StaleDataError):
+        svc.perform(db.session, svc.system_actor("张录入"), mine, "feedback", {"reply": "也办结了"})
+        db.session.commit()
+    db.session.rollback()
+    db.session.expire_all()
+    stored = db.session.get(Appeal, appeal.id)
+    assert stored.feedback == "已办结" and _events(stored) == 4  # register, assign, start, one feedback

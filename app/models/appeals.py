@@ -165,6 +165,10 @@ class Appeal(TimestampMixin, Model):
     archived_at = Column(DateTime, nullable=True)
     escalation_count = Column(Integer, nullable=False, default=0)
     duplicate_of_id = Column(Integer, ForeignKey("appeal.id"), nullable=True, index=True)
+    # optimistic locking: two people acting on the same appeal at once cannot both
+    # pass the state check; the second UPDATE finds another version and is refused
+    version = Column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     channel = relationship("AppealChannel", lazy="joined", innerjoin=True)
     category = relationship("AppealCategory", lazy="joined", innerjoin=True)

@@ -179,6 +179,15 @@ class NotAllowedNow(DomainError):
     status = 400
 
 
+class ChangedMeanwhile(DomainError):
+    """Someone else changed the appeal between reading and saving it. HTTP 409."""
+
+    status = 409
+
+
+CHANGED_MEANWHILE = _l("Someone else changed this appeal a moment ago. Reload the page and try again.")
+
+
 def check_action(session, actor, appeal, action):
     """The one gate of every workflow step: scope, then role, then state."""
     if action not in TRANSITIONS:
@@ -676,10 +685,10 @@ def escalate_appeal(session, actor, appeal, reason=None):
     )
     session.flush()
     session.execute(
-        update(Appeal).where(Appeal.id == appeal.id).values(grid_id=parent_id),
+        update(Appeal).where(Appeal.id == appeal.id).values(grid_id=parent_id, version=Appeal.version + 1),
         execution_options={"synchronize_session": False},
     )
-    session.expire(appeal, ["grid", "grid_id"])
+    session.expire(appeal, ["grid", "grid_id", "version"])
     return event
 
 

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
@@ -417,7 +418,12 @@ class AppealView(ScopedModelView):
 
     def _save(self, form, item, is_new):
         if not is_new:
-            return super()._save(form, item, is_new)
+            try:
+                return super()._save(form, item, is_new)
+            except StaleDataError:
+                db.session.rollback()
+                flash(str(appeal_service.CHANGED_MEANWHILE), "danger")
+                return False
         session = db.session
         source_type = (form.source_type.data or "").strip() or None
         source_id = form.source_id.data
@@ -480,6 +486,10 @@ class AppealView(ScopedModelView):
             except DomainError as err:
                 session.rollback()
                 self._form_error(form, err)
+            except StaleDataError:
+                session.rollback()
+                flash(str(appeal_service.CHANGED_MEANWHILE), "danger")
+                return redirect(url_for(".show", pk=appeal.id))
             else:
                 if event is None:
                     flash(str(_l("Nothing was changed.")), "info")
@@ -538,6 +548,10 @@ class AppealView(ScopedModelView):
         try:
             appeal_service.perform(session, current_actor(), appeal, action, request.form.to_dict())
             session.commit()
+        except StaleDataError:
+            session.rollback()
+            flash(str(appeal_service.CHANGED_MEANWHILE), "danger")
+            return redirect(url_for(".show", pk=pk))
         except DomainError as err:
             session.rollback()
             if err.status == 404 and err.field is None:
@@ -707,6 +721,13 @@ class AppealApi(ScopedModelApi):
     def validate(self, item):
         appeal_service.update_registration(db.session, current_actor(), item)
 
+    def _write(self, item, is_new):
+        try:
+            return super()._write(item, is_new)
+        except StaleDataError:
+            db.session.rollback()
+            return self.response(409, message=str(appeal_service.CHANGED_MEANWHILE))
+
     def post_headless(self):
         if not request.is_json or not isinstance(request.json, dict):
             return self.response_400(message=str(_l("Send a JSON object.")))
@@ -772,6 +793,9 @@ class AppealApi(ScopedModelApi):
         try:
             event = appeal_service.perform(session, current_actor(), appeal, action, request.json)
             session.commit()
+        except StaleDataError:
+            session.rollback()
+            return self.response(409, message=str(appeal_service.CHANGED_MEANWHILE))
         except DomainError as err:
             session.rollback()
             return self._error(err)

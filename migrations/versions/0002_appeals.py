@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 19:16:51.988583
+Create Date: 2026-11-24 20:12:48.750436
 
 """
 from alembic import op
@@ -68,6 +68,7 @@ def upgrade():
     sa.Column('archived_at', sa.DateTime(), nullable=True),
     sa.Column('escalation_count', sa.Integer(), nullable=False),
     sa.Column('duplicate_of_id', sa.Integer(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("evaluation_source IS NULL OR evaluation_source IN ('reporter', 'review')", name='ck_appeal_evaluation_source'),
