@@ -179,12 +179,7 @@ class NotAllowedNow(DomainError):
     status = 400
 
 
-class ChangedMeanwhile(DomainError):
-    """Someone else changed the appeal between reading and saving it. HTTP 409."""
-
-    status = 409
-
-
+# optimistic locking (Appeal.version): the views answer a StaleDataError with this, HTTP 409
 CHANGED_MEANWHILE = _l("Someone else changed this appeal a moment ago. Reload the page and try again.")
 
 
