@@ -93,6 +93,26 @@ REPRESENTATIVE_YEARLY_CONTACTS = 40  # voters (person-times) a representative co
 REPRESENTATIVE_REPORT_DAYS = 3  # an important opinion goes to the 人大主席/副主席 within this many days
 REPRESENTATIVE_OWN_ONLY_ROLES = ["Representative"]  # roles that see only the user's own contact records
 CONTACT_REPORT_RECIPIENTS = ["人大主席", "人大副主席"]  # who important opinions are reported to
+# --- Appeals (民情诉求) --------------------------------------------------------
+APPEAL_DAYS_GENERAL = 7  # days to handle and answer a general (一般) appeal (seeds: one week)
+APPEAL_DAYS_IMPORTANT = 30  # days for an important (重要) appeal (seeds: one month)
+APPEAL_DUE_SOON_DAYS = 2  # an open appeal due within this many days is marked "due soon"
+APPEAL_EXTENSION_MAX_DAYS = 30  # the most days one approved extension may add to a deadline
+APPEAL_DISCOVERY_CHANNELS = [
+    "入户走访",
+    "网格巡查",
+    "说事点",
+]  # channels where the grid found the problem itself (发现率)
+APPEAL_REMIND_SUMMARY_TO = []  # e-mail addresses that get the whole reminder list (e.g. the 综治办)
+
+# --- Mail (appeal reminders) -----------------------------------------------
+MAIL_SERVER = ""  # SMTP host; empty: `flask minqing remind` only prints
+MAIL_PORT = 25  # 465 with MAIL_USE_SSL, 587 with MAIL_USE_TLS
+MAIL_USE_TLS = False  # STARTTLS after connecting
+MAIL_USE_SSL = False  # SMTP over SSL
+MAIL_USERNAME = ""  # login, if the server wants one
+MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")  # kept out of files: environment only
+MAIL_DEFAULT_SENDER = "minqing@localhost"  # From: address of reminders
 
 # --- Setup and demo --------------------------------------------------------
 DEMO_ON_EMPTY = True  # `make run` loads demo data into an empty database

@@ -77,6 +77,11 @@ def _forget_request_state():
     from flask import g
 
     g.pop("_minqing_scope", None)
+    # the logged-in user as cached by Flask-Login and Flask-JWT-Extended: a reused
+    # context (the tests' one) would otherwise answer with the previous request's user
+    g.pop("_login_user", None)
+    for key in [k for k in vars(g) if k.startswith("_jwt_extended_")]:
+        g.pop(key, None)
 
 
 def _instance_dir(config):

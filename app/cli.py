@@ -75,6 +75,8 @@ def _print_demo(summary):
         _say(
             f"           {summary['visits']} visits, {summary['representatives']} representatives with contact records."
         )
+    if summary.get("appeals"):
+        _say(f"Demo appeals: {summary['appeals']}.")
     _say("演示账号 Demo logins (password 密码: {}):".format(current_app.config["DEMO_PASSWORD"]))
     for username, role, where in summary["logins"]:
         _say(f"  {username:<12} {role:<15} {where}")
@@ -123,6 +125,36 @@ def create_user_command(username, password, roles, grid_code, name, email, post_
         sys.exit(1)
     where = f" in grid {grid_code}" if grid_code else ""
     _say(f"Created user {user.username} ({', '.join(roles)}){where}.")
+
+
+@minqing.command("remind")
+@click.option("--date", "on", help="Judge deadlines on this day, YYYY-MM-DD (default: today).")
+@click.option("--no-mail", is_flag=True, help="Only print, even when MAIL_SERVER is set.")
+def remind_command(on, no_mail):
+    """List overdue and due-soon appeals per handler (run daily from cron); mail them
+    when MAIL_SERVER is configured."""
+    import datetime as dt
+
+    from app.services import appeals as appeal_service
+    from app.services.mailer import mail_configured
+
+    day = None
+    if on:
+        try:
+            day = dt.date.fromisoformat(on)
+        except ValueError as exc:
+            raise click.BadParameter("YYYY-MM-DD", param_hint="--date") from exc
+    groups = appeal_service.reminders(db.session, day)
+    report, _ = appeal_service.reminder_texts(groups, day)
+    _say(report)
+    if no_mail or not mail_configured():
+        return
+    try:
+        sent = appeal_service.send_reminders(groups, day)
+    except OSError as exc:  # smtplib errors are OSErrors: cron should see a failure
+        click.echo(f"Mail failed: {exc}", err=True)
+        sys.exit(2)
+    _say(f"Mails sent: {sent}")
 
 
 @minqing.command("info")

@@ -48,6 +48,8 @@ ROLE_GRANTS = {
         "QuotaRule": {R},  # the rules and the progress report; only Admin edits rules
         "Representative": {R, W},  # representatives and constituencies
         "ContactRecord": {R, W},  # clerks type the paper record books in their jurisdiction
+        # appeals: register and correct, assign, handle, record evaluations, archive
+        "Appeal": {R, W, "assign", "handle", "evaluate", "archive"},
     },
     GRID_WORKER: {
         "Grid": {R},
@@ -57,6 +59,8 @@ ROLE_GRANTS = {
         "Lookup": {R},
         "Visit": {R, W},
         "QuotaRule": {R},
+        # appeals in their own grids: register, handle, give feedback, record evaluations
+        "Appeal": {R, W, "handle", "evaluate"},
     },
     LEADER: {
         "AuditLog": {R},
@@ -69,6 +73,8 @@ ROLE_GRANTS = {
         "QuotaRule": {R},
         "Representative": {R},
         "ContactRecord": {R},
+        # appeals: read, supervise (督办), decide on extensions; no editing
+        "Appeal": {R, "supervise", "approve"},
     },
     REPRESENTATIVE: {
         "Grid": {R},

@@ -157,3 +157,67 @@ def make_contact(rep, contact_date=None, voter_count=1, form="走访", place="�
     db.session.add(record)
     db.session.commit()
     return record
+
+
+# --- appeals ----------------------------------------------------------------
+
+WALK = {  # status -> the steps from 已登记 that reach it
+    "registered": [],
+    "escalated": [("escalate", {"note": "超出本级权限"})],
+    "assigned": [("assign", {"handler_unit": "民政所"})],
+    "in_progress": [("assign", {"handler_unit": "民政所"}), ("start", {})],
+    "answered": [("assign", {"handler_unit": "民政所"}), ("start", {}), ("feedback", {"reply": "已办理"})],
+    "evaluated": [
+        ("assign", {"handler_unit": "民政所"}),
+        ("start", {}),
+        ("feedback", {"reply": "已办理"}),
+        ("evaluate", {"result": "satisfied"}),
+    ],
+    "archived": [
+        ("assign", {"handler_unit": "民政所"}),
+        ("start", {}),
+        ("feedback", {"reply": "已办理"}),
+        ("evaluate", {"result": "satisfied"}),
+        ("archive", {}),
+    ],
+}
+
+
+def lookup(model, name=None):
+    from app.models.lookups import AppealCategory, AppealChannel  # noqa: F401
+
+    query = select(model).order_by(model.sort_order, model.id)
+    if name is not None:
+        query = select(model).where(model.name == name)
+    return db.session.scalars(query).first()
+
+
+def make_appeal(grid, status="registered", at=None, actor=None, **fields):
+    """An appeal registered through the service (number, deadline, first event),
+    then walked along the happy path to `status`; `at` freezes the clock
+    ("2026-11-03 09:00") for the registration and every step."""
+    import contextlib
+
+    from app.models.appeals import Appeal
+    from app.models.lookups import AppealCategory, AppealChannel
+    from app.services import appeals as svc
+    from app.services import clock
+
+    actor = actor or svc.system_actor("测试录入员")
+    values = {
+        "reporter_name": f"群众{next(_seq)}",
+        "reporter_phone": "13800000000",
+        "content": "反映村道路灯损坏，夜间出行不便。",
+        "importance": "general",
+        "channel": lookup(AppealChannel),
+        "category": lookup(AppealCategory),
+        "grid": grid,
+    }
+    values.update(fields)
+    freeze = clock.frozen(at) if at else contextlib.nullcontext()
+    with freeze:
+        appeal = svc.register_appeal(db.session, actor, Appeal(**values))
+        for action, data in WALK[status]:
+            svc.perform(db.session, actor, appeal, action, data)
+        db.session.commit()
+    return appeal

@@ -252,3 +252,22 @@ def _register_visits_and_representatives():
 
 
 _register_visits_and_representatives()
+
+
+# --- appeals (branch `appeals`) -------------------------------------------------
+
+
+def _appeal_record(world, side):
+    from tests.factories import make_appeal
+
+    grid = world["b1"] if side == "b" else world["a1"]
+    return make_appeal(grid, status="in_progress", reporter_name=f"探针{side}反映人")
+
+
+def _register_appeals():
+    from app.models.appeals import Appeal
+
+    register_factory(Appeal, _appeal_record)
+
+
+_register_appeals()

@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
+from app.views.appeals import AppealApi, AppealView
 from app.views.audit import AuditLogView
 from app.views.grids import GridApi, GridView
 from app.views.imports import ImportView
@@ -70,6 +71,15 @@ def register_views(appbuilder):
     appbuilder.add_view(
         ConstituencyView, "Constituencies", label=_l("Constituencies"), icon="fa-map-o", category="Representatives"
     )
+    appbuilder.add_view(
+        AppealView, "Appeals", label=_l("Appeal list"), icon="fa-comments",
+        category="Appeals", category_label=_l("Appeals"), category_icon="fa-comments",
+    )  # fmt: skip
+    appbuilder.add_link(
+        "Overdue appeals", label=_l("Overdue appeals"), href="/appealview/list/?due=overdue",
+        icon="fa-clock-o", category="Appeals",
+    )  # fmt: skip
+    appbuilder.menu.find("Overdue appeals").resource = "Appeal"  # menu shown to who may read appeals
     for view in lookup_views():
         model = view.datamodel.obj
         appbuilder.add_view(
@@ -86,7 +96,7 @@ def register_views(appbuilder):
     )  # fmt: skip
     appbuilder.add_view_no_menu(PickerView)
     for api in (
-        GridApi, PersonApi, PostApi, AssignmentApi, VisitApi, QuotaRuleApi, RepresentativeApi, ConstituencyApi,
-        ContactRecordApi,
+        GridApi, PersonApi, PostApi, AssignmentApi, AppealApi, VisitApi, QuotaRuleApi, RepresentativeApi,
+        ConstituencyApi, ContactRecordApi,
     ):  # fmt: skip
         appbuilder.add_api(api)

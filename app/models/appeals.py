@@ -1,0 +1,327 @@
+"""Appeals (民情诉求/信访事项): the registration, its timeline of events, and the
+per-month counter that hands out registration numbers (登记编号)."""
+
+from flask_appbuilder import Model
+from flask_appbuilder.models.decorators import renders
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import relationship
+
+from app.models.mixins import TimestampMixin
+
+
+class Status:
+    """The states of an appeal. Titles are what the UI shows; the allowed moves
+    between them live in app.services.appeals.TRANSITIONS."""
+
+    REGISTERED = "registered"  # 已登记, waiting to be assigned
+    ESCALATED = "escalated"  # 已上报, waiting for the higher level to assign it
+    ASSIGNED = "assigned"  # 已交办
+    IN_PROGRESS = "in_progress"  # 办理中
+    ANSWERED = "answered"  # 已反馈 (办结)
+    EVALUATED = "evaluated"  # 已评议
+    ARCHIVED = "archived"  # 已归档
+
+    ORDER = (REGISTERED, ESCALATED, ASSIGNED, IN_PROGRESS, ANSWERED, EVALUATED, ARCHIVED)
+    OPEN = (REGISTERED, ESCALATED, ASSIGNED, IN_PROGRESS)  # the deadline is running
+    CLOSED = (ANSWERED, EVALUATED, ARCHIVED)  # a reply was given: 办结
+    TITLES = {
+        REGISTERED: _l("Registered"),
+        ESCALATED: _l("Escalated"),
+        ASSIGNED: _l("Assigned"),
+        IN_PROGRESS: _l("In progress"),
+        ANSWERED: _l("Answered"),
+        EVALUATED: _l("Evaluated"),
+        ARCHIVED: _l("Archived"),
+    }
+    CSS = {
+        REGISTERED: "label-default",
+        ESCALATED: "label-warning",
+        ASSIGNED: "label-info",
+        IN_PROGRESS: "label-primary",
+        ANSWERED: "label-success",
+        EVALUATED: "label-success",
+        ARCHIVED: "label-default",
+    }
+
+
+class Importance:
+    GENERAL = "general"  # 一般
+    IMPORTANT = "important"  # 重要
+    ORDER = (GENERAL, IMPORTANT)
+    TITLES = {GENERAL: _l("General"), IMPORTANT: _l("Important")}
+
+
+class Satisfaction:
+    SATISFIED = "satisfied"  # 满意
+    BASIC = "basic"  # 基本满意
+    UNSATISFIED = "unsatisfied"  # 不满意
+    ORDER = (SATISFIED, BASIC, UNSATISFIED)
+    TITLES = {SATISFIED: _l("Satisfied"), BASIC: _l("Basically satisfied"), UNSATISFIED: _l("Unsatisfied")}
+
+
+class EvaluationSource:
+    REPORTER = "reporter"  # the reporter judged the reply
+    REVIEW = "review"  # a representatives' / villagers' review meeting (评议)
+    ORDER = (REPORTER, REVIEW)
+    TITLES = {REPORTER: _l("By the reporter"), REVIEW: _l("At a review meeting")}
+
+
+def _in(column, values):
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class AppealCounter(Model):
+    """The last sequence number handed out in a month ('YYYYMM').
+
+    Incremented inside the registration's transaction, so a registration that
+    rolls back gives its number back and two registrations never share one.
+    """
+
+    __tablename__ = "appeal_counter"
+
+    month = Column(String(6), primary_key=True)
+    last_seq = Column(Integer, nullable=False, default=0)
+
+
+class Appeal(TimestampMixin, Model):
+    """One appeal, from the paper 民情民意收集登记表 to its archive."""
+
+    __tablename__ = "appeal"
+
+    id = Column(Integer, primary_key=True)
+    # 登记编号: year + month + sequence ("202611001"); month and seq kept apart for ordering
+    number = Column(String(16), nullable=False, unique=True)
+    number_month = Column(String(6), nullable=False)
+    number_seq = Column(Integer, nullable=False)
+
+    # the paper form: who reports what
+    reporter_name = Column(String(50), nullable=False, index=True)
+    reporter_address = Column(String(200), nullable=True)
+    reporter_unit = Column(String(100), nullable=True)
+    reporter_phone = Column(String(20), nullable=True, index=True)
+    reporter_id_number = Column(String(18), nullable=True)
+    content = Column(Text, nullable=False)
+    channel_id = Column(Integer, ForeignKey("appeal_channel.id"), nullable=False, index=True)
+    category_id = Column(Integer, ForeignKey("appeal_category.id"), nullable=False, index=True)
+    importance = Column(String(10), nullable=False, default=Importance.GENERAL, index=True)
+
+    # where the case lives now (scope), and where it was registered (statistics)
+    grid_id = Column(Integer, ForeignKey("grid.id"), nullable=False, index=True)
+    origin_grid_id = Column(Integer, ForeignKey("grid.id"), nullable=False, index=True)
+    filed_by_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True)  # 填表人 (login)
+    filed_by_name = Column(String(100), nullable=False)  # 填表人 as printed
+    registered_at = Column(DateTime, nullable=False, index=True)
+    # a visit (or another record) this appeal was raised from
+    source_type = Column(String(20), nullable=True)
+    source_id = Column(Integer, nullable=True)
+
+    status = Column(String(20), nullable=False, default=Status.REGISTERED, index=True)
+    due_date = Column(Date, nullable=False, index=True)
+
+    # 交办: a person and/or a unit
+    handler_person_id = Column(Integer, ForeignKey("person.id"), nullable=True, index=True)
+    handler_unit = Column(String(100), nullable=True)
+    assigned_at = Column(DateTime, nullable=True)
+
+    # 延期: a pending request waits for a leader's approval
+    extension_until = Column(Date, nullable=True)
+    extension_reason = Column(Text, nullable=True)
+    extension_progress = Column(Text, nullable=True)
+    extension_count = Column(Integer, nullable=False, default=0)
+
+    # 督办
+    supervised = Column(Boolean, nullable=False, default=False, index=True)
+    supervision_note = Column(Text, nullable=True)
+    supervised_at = Column(DateTime, nullable=True)
+
+    # 反馈 (办结)
+    feedback = Column(Text, nullable=True)
+    feedback_by_name = Column(String(100), nullable=True)  # 经办人 as printed
+    closed_at = Column(DateTime, nullable=True)
+    closed_on_time = Column(Boolean, nullable=True)  # fixed when the reply is given
+
+    # 评议
+    satisfaction = Column(String(20), nullable=True)
+    evaluation_source = Column(String(20), nullable=True)
+    evaluators = Column(String(200), nullable=True)  # 评议人 / 参加人员
+    evaluation_comment = Column(Text, nullable=True)
+    evaluated_at = Column(DateTime, nullable=True)
+
+    archived_at = Column(DateTime, nullable=True)
+    escalation_count = Column(Integer, nullable=False, default=0)
+    duplicate_of_id = Column(Integer, ForeignKey("appeal.id"), nullable=True, index=True)
+    # optimistic locking: two people acting on the same appeal at once cannot both
+    # pass the state check; the second UPDATE finds another version and is refused
+    version = Column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    channel = relationship("AppealChannel", lazy="joined", innerjoin=True)
+    category = relationship("AppealCategory", lazy="joined", innerjoin=True)
+    grid = relationship("Grid", foreign_keys=[grid_id], lazy="joined", innerjoin=True)
+    origin_grid = relationship("Grid", foreign_keys=[origin_grid_id], lazy="select")
+    handler_person = relationship("Person", lazy="joined")
+    filed_by = relationship("User", lazy="select")
+    duplicate_of = relationship("Appeal", remote_side=[id], lazy="select")
+    events = relationship(
+        "AppealEvent",
+        back_populates="appeal",
+        foreign_keys="AppealEvent.appeal_id",
+        order_by="(AppealEvent.at, AppealEvent.id)",
+        lazy="select",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (
+        UniqueConstraint("number_month", "number_seq", name="uq_appeal_month_seq"),
+        CheckConstraint(_in("status", Status.ORDER), name="ck_appeal_status"),
+        CheckConstraint(_in("importance", Importance.ORDER), name="ck_appeal_importance"),
+        CheckConstraint(
+            "satisfaction IS NULL OR " + _in("satisfaction", Satisfaction.ORDER), name="ck_appeal_satisfaction"
+        ),
+        CheckConstraint(
+            "evaluation_source IS NULL OR " + _in("evaluation_source", EvaluationSource.ORDER),
+            name="ck_appeal_evaluation_source",
+        ),
+        # the overdue / due-soon lists and counts: open appeals by deadline
+        Index("ix_appeal_status_due", "status", "due_date"),
+    )
+
+    def __str__(self):
+        return self.number or ""
+
+    def __repr__(self):
+        return f"<Appeal {self.number} {self.status}>"
+
+    # -- what lists and pages show ---------------------------------------
+
+    @renders("registered_at")
+    def number_label(self):
+        """The number, linking to the appeal's page; sorts by registration time (= number order)."""
+        from flask import url_for
+
+        try:
+            url = url_for("AppealView.show", pk=self.id)
+        except Exception:  # outside a request
+            return self.number
+        return Markup('<a href="{}">{}</a>').format(url, self.number)
+
+    @property
+    def status_title(self):
+        return Status.TITLES.get(self.status, self.status)
+
+    @renders("status")
+    def status_label(self):
+        css = Status.CSS.get(self.status, "label-default")
+        return Markup('<span class="label {}">{}</span>').format(css, self.status_title)
+
+    @renders("importance")
+    def importance_label(self):
+        title = Importance.TITLES.get(self.importance, self.importance)
+        if self.importance == Importance.IMPORTANT:
+            return Markup('<strong class="text-danger">{}</strong>').format(title)
+        return Markup("{}").format(title)
+
+    @renders("due_date")
+    def deadline(self):
+        """The due date, marked overdue / due soon (see services.appeals.due_state)."""
+        state = self.due_state
+        if self.due_date is None:
+            return ""
+        text = self.due_date.isoformat()
+        if state == "overdue":
+            return Markup('<span class="mq-overdue" title="{}">{} {}</span>').format(_l("Overdue"), text, _l("Overdue"))
+        if state == "due_soon":
+            return Markup('<span class="mq-due-soon" title="{}">{} {}</span>').format(
+                _l("Due soon"), text, _l("Due soon")
+            )
+        return text
+
+    @property
+    def due_state(self):
+        """ "overdue", "due_soon" or None (see services.appeals.due_state)."""
+        from app.services.appeals import due_state
+
+        return due_state(self)
+
+    @property
+    def handler(self):
+        """The handler for the API: {"person_id", "person", "unit"} or None."""
+        if self.handler_person is None and not self.handler_unit:
+            return None
+        person = self.handler_person
+        return {
+            "person_id": person.id if person is not None else None,
+            "person": person.name if person is not None else None,
+            "unit": self.handler_unit,
+        }
+
+    @property
+    def registered_in(self):
+        """The grid where the appeal was registered, for the API: {"id", "name"}."""
+        grid = self.origin_grid
+        return {"id": grid.id, "name": grid.name} if grid is not None else None
+
+    @property
+    def duplicate_of_number(self):
+        return self.duplicate_of.number if self.duplicate_of_id is not None else None
+
+    @property
+    def handler_title(self):
+        parts = [self.handler_person.name if self.handler_person is not None else None, self.handler_unit]
+        return " · ".join(p for p in parts if p)
+
+    @renders("supervised")
+    def supervised_label(self):
+        if not self.supervised:
+            return ""
+        return Markup('<span class="label label-danger">{}</span>').format(_l("Supervised"))
+
+
+class AppealEvent(Model):
+    """One step on an appeal's timeline: who did what, when, with which note.
+
+    Names and grids are kept as they were at the time (snapshots), so the record
+    stays true when a person is renamed or a grid is moved.
+    """
+
+    __tablename__ = "appeal_event"
+
+    id = Column(Integer, primary_key=True)
+    appeal_id = Column(Integer, ForeignKey("appeal.id"), nullable=False, index=True)
+    action = Column(String(30), nullable=False)
+    from_status = Column(String(20), nullable=True)
+    to_status = Column(String(20), nullable=True)
+    at = Column(DateTime, nullable=False, index=True)
+    actor_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True, index=True)
+    actor_name = Column(String(100), nullable=False)
+    note = Column(Text, nullable=True)
+    # escalation: from and to which grid (plain ids: the target is outside the
+    # escalating user's scope by design, see services.appeals.escalate_appeal)
+    from_grid_id = Column(Integer, ForeignKey("grid.id"), nullable=True)
+    to_grid_id = Column(Integer, ForeignKey("grid.id"), nullable=True)
+    handler_text = Column(String(200), nullable=True)  # who it was assigned to
+    due_date = Column(Date, nullable=True)  # the deadline this step set or asked for
+    result = Column(String(20), nullable=True)  # satisfaction, or approved/rejected
+    related_appeal_id = Column(Integer, ForeignKey("appeal.id"), nullable=True)
+    data = Column(JSON, nullable=True)  # corrections {field: [old, new]}, extension progress ...
+
+    appeal = relationship("Appeal", foreign_keys=[appeal_id], back_populates="events")
+    actor = relationship("User", lazy="select")
+
+    def __repr__(self):
+        return f"<AppealEvent {self.action} {self.at}>"

@@ -1,0 +1,182 @@
+"""Appeal statistics for a grid subtree and a period: counts and rates, each defined
+once below, computed with SQL aggregates (no rows are loaded into Python).
+
+Which appeals count (the same for every figure):
+
+* registered in the period — `start` to `end`, both dates inclusive, local time;
+* registered in the grid or below it — by the grid where the appeal was
+  registered (`origin_grid`), so a village keeps the cases it escalated to the
+  township, and a township's figures include its villages';
+* not a duplicate — a repeat registration of a matter counts once, on the original.
+
+The deadline figures (overdue, on time) are judged on the day `on` (default: today).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy.orm import aliased
+
+from app.models.appeals import Appeal, Satisfaction, Status
+from app.models.grids import Grid, subtree_bounds
+from app.models.lookups import AppealChannel
+from app.services.appeals import overdue_clause
+from app.services.clock import today
+
+
+@dataclass(frozen=True)
+class Count:
+    key: str
+    title: object
+    doc: str
+
+
+@dataclass(frozen=True)
+class Rate:
+    key: str
+    title: object
+    numerator: str
+    denominator: str
+    doc: str
+
+
+COUNTS = (
+    Count("collected", _l("Collected"), "收集: every appeal registered (the base of most rates)."),
+    Count("closed", _l("Resolved"), "办结/解决: a reply was given (已反馈, 已评议 or 已归档)."),
+    Count("pending", _l("Pending"), "待解决: no reply yet (已登记, 已上报, 已交办, 办理中)."),
+    Count("overdue", _l("Overdue"), "超期: pending and past its deadline on the day `on`."),
+    Count("escalated", _l("Escalated"), "上报: escalated to a higher level at least once."),
+    Count("closed_on_time", _l("Resolved on time"), "按期办结: the reply was given on or before the deadline."),
+    Count("due", _l("Due"), "应办结: resolved, or pending past its deadline (the base of the on-time rate)."),
+    Count("evaluated", _l("Evaluated"), "已评议: the reporter or a review meeting judged the reply."),
+    Count("satisfied", _l("Satisfied"), "满意."),
+    Count("basic", _l("Basically satisfied"), "基本满意."),
+    Count("unsatisfied", _l("Unsatisfied"), "不满意."),
+    Count("satisfied_or_basic", _l("Satisfied or basically satisfied"), "满意 + 基本满意."),
+    Count(
+        "discovered",
+        _l("Found by the grid"),
+        "发现: collected through a channel where the grid found the problem itself "
+        "(config APPEAL_DISCOVERY_CHANNELS: home visits, grid patrols, speak-up points).",
+    ),
+    Count("handled_locally", _l("Resolved at this level"), "处置: resolved without being escalated."),
+)
+
+RATES = (
+    Rate("closure_rate", _l("Closure rate"), "closed", "collected", "办结率 = 办结 / 收集."),
+    Rate(
+        "on_time_rate",
+        _l("On-time closure rate"),
+        "closed_on_time",
+        "due",
+        "按期办结率 = 按期办结 / 应办结: an overdue pending appeal counts against it before it is answered.",
+    ),
+    Rate(
+        "satisfaction_rate",
+        _l("Satisfaction rate"),
+        "satisfied_or_basic",
+        "evaluated",
+        "满意率 = (满意 + 基本满意) / 已评议.",
+    ),
+    Rate("discovery_rate", _l("Discovery rate"), "discovered", "collected", "问题发现率 = 网格自行发现 / 收集."),
+    Rate("handling_rate", _l("Handling rate"), "handled_locally", "collected", "处置率 = 本级办结（未上报）/ 收集."),
+    Rate("reporting_rate", _l("Reporting rate"), "escalated", "collected", "上报率 = 上报 / 收集."),
+)
+
+
+def _conditions(on):
+    """Each count of COUNTS as a SQL condition on Appeal (None: every row)."""
+    closed = Appeal.status.in_(Status.CLOSED)
+    overdue = overdue_clause(on)
+    channels = current_app.config.get("APPEAL_DISCOVERY_CHANNELS") or []
+    discovered = (
+        Appeal.channel_id.in_(select(AppealChannel.id).where(AppealChannel.name.in_(channels))) if channels else false()
+    )
+    return {
+        "collected": true(),
+        "closed": closed,
+        "pending": Appeal.status.in_(Status.OPEN),
+        "overdue": overdue,
+        "escalated": Appeal.escalation_count > 0,
+        "closed_on_time": and_(closed, Appeal.closed_on_time.is_(True)),
+        "due": closed | overdue,
+        "evaluated": Appeal.satisfaction.is_not(None),
+        "satisfied": Appeal.satisfaction == Satisfaction.SATISFIED,
+        "basic": Appeal.satisfaction == Satisfaction.BASIC,
+        "unsatisfied": Appeal.satisfaction == Satisfaction.UNSATISFIED,
+        "satisfied_or_basic": Appeal.satisfaction.in_((Satisfaction.SATISFIED, Satisfaction.BASIC)),
+        "discovered": discovered,
+        "handled_locally": and_(closed, Appeal.escalation_count == 0),
+    }
+
+
+def _aggregates(on):
+    conditions = _conditions(on)
+    return [func.coalesce(func.sum(case((conditions[c.key], 1), else_=0)), 0).label(c.key) for c in COUNTS]
+
+
+def _period_clause(start, end):
+    clauses = [Appeal.duplicate_of_id.is_(None)]
+    if start is not None:
+        clauses.append(Appeal.registered_at >= dt.datetime.combine(start, dt.time.min))
+    if end is not None:
+        clauses.append(Appeal.registered_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min))
+    return and_(*clauses)
+
+
+def ratio(numerator, denominator):
+    """A rate as a fraction (0.923), or None when there is nothing to divide by."""
+    return None if not denominator else numerator / denominator
+
+
+def with_rates(counts):
+    figures = dict(counts)
+    for rate in RATES:
+        figures[rate.key] = ratio(counts[rate.numerator], counts[rate.denominator])
+    return figures
+
+
+def appeal_figures(session, grid, start=None, end=None, on=None):
+    """Counts and rates of the appeals registered in `grid`'s subtree between
+    `start` and `end` (see the module docstring). One query."""
+    on = on or today()
+    low, high = subtree_bounds(grid.path)
+    origin = aliased(Grid)
+    row = session.execute(
+        select(*_aggregates(on))
+        .select_from(Appeal)
+        .join(origin, Appeal.origin_grid_id == origin.id)
+        .where(origin.path >= low, origin.path < high, _period_clause(start, end))
+    ).one()
+    return with_rates({c.key: int(row._mapping[c.key]) for c in COUNTS})
+
+
+def appeal_figures_by_child(session, grid, start=None, end=None, on=None):
+    """The same figures for the grid itself ("本级", appeals registered directly in
+    it) and for each child subtree: [(grid or None for 本级, figures)]. Two queries."""
+    on = on or today()
+    children = session.scalars(select(Grid).where(Grid.parent_id == grid.id).order_by(Grid.sort_order, Grid.code)).all()
+    origin = aliased(Grid)
+    child = aliased(Grid)
+    child_high = func.substr(child.path, 1, func.length(child.path) - 1).concat("0")
+    rows = session.execute(
+        select(child.id, *_aggregates(on))
+        .select_from(Appeal)
+        .join(origin, Appeal.origin_grid_id == origin.id)
+        .join(child, and_(child.parent_id == grid.id, origin.path >= child.path, origin.path < child_high))
+        .where(_period_clause(start, end))
+        .group_by(child.id)
+    ).all()
+    by_child = {row[0]: {c.key: int(row._mapping[c.key]) for c in COUNTS} for row in rows}
+    own = session.execute(
+        select(*_aggregates(on)).where(Appeal.origin_grid_id == grid.id, _period_clause(start, end))
+    ).one()
+    zero = {c.key: 0 for c in COUNTS}
+    out = [(None, with_rates({c.key: int(own._mapping[c.key]) for c in COUNTS}))]
+    out += [(c, with_rates(by_child.get(c.id, zero))) for c in children]
+    return out
