@@ -86,10 +86,6 @@ def tree():
     return {"county": county, "ta": ta, "tb": tb, "a1": a1, "a2": a2, "a1a": a1a, "b1": b1, "b1a": b1a}
 
 
-def lookup(model, name):
-    return db.session.scalar(select(model).where(model.name == name))
-
-
 def make_kind(name=None):
     """A person kind of the test's own (no seeded quota rule binds it)."""
     kind = PersonKind(name=name or f"类别{next(_seq)}", sort_order=99)
@@ -184,8 +180,7 @@ WALK = {  # status -> the steps from 已登记 that reach it
 
 
 def lookup(model, name=None):
-    from app.models.lookups import AppealCategory, AppealChannel  # noqa: F401
-
+    """A lookup value by name, or the first of the list."""
     query = select(model).order_by(model.sort_order, model.id)
     if name is not None:
         query = select(model).where(model.name == name)
