@@ -268,20 +268,20 @@ def test_id_number_rules():
         assert words in str(err.value) or "18" in str(err.value)
 
 
-def test_a_visit_can_open_the_form_prefilled(client, world):
+def test_the_form_can_be_opened_prefilled(client, world):
     login(client, make_user("GridWorker", world["a1"]))
     url = (f"/appealview/add?reporter_name=赵大娘&reporter_address=甲一村5号&grid={world['a1'].id}"
-           f"&channel={lookup(AppealChannel, '入户走访').id}&source_type=visit&source_id=42")  # fmt: skip
+           f"&channel={lookup(AppealChannel, '入户走访').id}")  # fmt: skip
     page = client.get(url).get_data(as_text=True)
     assert 'value="赵大娘"' in page and 'value="甲一村5号"' in page and "甲一村" in page
-    assert 'name="source_type" type="hidden" value="visit"' in page
     # a grid outside the user's jurisdiction is not prefilled
     page = client.get(f"/appealview/add?grid={world['b1'].id}").get_data(as_text=True)
     assert "乙一村" not in page
-    response = client.post("/appealview/add", data=_form(world["a1"], source_type="visit", source_id="42"))
+    # a made-up source is ignored, not linked
+    response = client.post("/appealview/add", data=_form(world["a1"], from_visit="42"))
     assert response.status_code == 302
     appeal = db.session.scalar(select(Appeal))
-    assert (appeal.source_type, appeal.source_id) == ("visit", 42)
+    assert appeal.visit_id is None
 
 
 # --- refused steps in the page -------------------------------------------------------

@@ -389,7 +389,7 @@ def test_safe_cell():
     assert rep_service.safe_cell("正常") == "正常" and rep_service.safe_cell(5) == 5
 
 
-# --- the link to appeals (seam) -------------------------------------------------------------
+# --- the link to appeals --------------------------------------------------------------------
 
 
 def test_an_opinion_maps_onto_an_appeal_forwarded_by_the_representative(client, world):
@@ -402,9 +402,26 @@ def test_an_opinion_maps_onto_an_appeal_forwarded_by_the_representative(client, 
         assert data["contact_record"] is record and "代表甲" in data["note"]
         login(client, make_user("Clerk", world["ta"]))
         page = client.get(f"/contactrecordview/show/{record.id}").get_data(as_text=True)
-        assert "由本次联系选民转成的诉求" in page
-        body = client.post(f"/contactrecordview/raise_appeal/{record.id}", follow_redirects=True).get_data(as_text=True)
-        assert "诉求模块尚未安装" in body
+        assert "由本次联系选民转成的诉求" in page and f"/appealview/add?contact_record={record.id}" in page
+        form = client.get(f"/appealview/add?contact_record={record.id}").get_data(as_text=True)
+        assert 'value="张三"' in form and "灌溉渠堵塞" in form
+        assert f'name="from_contact" type="hidden" value="{record.id}"' in form
+        from app.models.appeals import Appeal
+        from app.models.lookups import AppealCategory, AppealChannel
+
+        category = db.session.scalar(select(AppealCategory).where(AppealCategory.name == "基础设施"))
+        channel = db.session.scalar(select(AppealChannel).where(AppealChannel.name == "人大代表转交"))
+        response = client.post(
+            "/appealview/add",
+            data={"reporter_name": "张三", "content": "灌溉渠堵塞", "channel": str(channel.id),
+                  "category": str(category.id), "importance": "general", "grid": str(world["ta"].id),
+                  "from_contact": str(record.id)},
+        )  # fmt: skip
+        assert response.status_code == 302
+        appeal = db.session.scalar(select(Appeal).where(Appeal.reporter_name == "张三"))
+        assert appeal.contact_record_id == record.id and "人大代表" in appeal.events[0].note
+        assert appeal.number in client.get(f"/contactrecordview/show/{record.id}").get_data(as_text=True)
+        assert "人大代表转交" in client.get(f"/appealview/show/{appeal.id}").get_data(as_text=True)
 
 
 def test_demo_has_visits_representatives_and_a_rep_login_with_its_own_records(app):

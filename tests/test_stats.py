@@ -5,7 +5,7 @@ import datetime as dt
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from app.extensions import db
 from app.models.lookups import AppealChannel
@@ -154,3 +154,32 @@ def test_every_rate_is_documented_once():
     for rate in stats.RATES:
         assert rate.numerator in keys and rate.denominator in keys and rate.doc
     assert stats.ratio(1, 0) is None
+
+
+def test_deleted_records_leave_every_count():
+    """Soft-deleted appeals, visits and contact records are hidden and not counted."""
+    from app.services import quotas
+    from app.services import representatives as rep_service
+    from tests.factories import make_contact, make_person, make_representative, make_visit
+
+    t = tree()
+    may = (dt.date(2026, 5, 1), dt.date(2026, 5, 31))
+    with clock.frozen("2026-05-10 10:00"):
+        make_appeal(t["a1"])
+        gone = make_appeal(t["a1"])
+        assert stats.appeal_figures(db.session, t["ta"], *may)["collected"] == 2
+        gone.deleted_at = clock.now()
+        db.session.commit()
+        assert stats.appeal_figures(db.session, t["ta"], *may)["collected"] == 1
+        cadre = make_person(t["a1"], name="计数干部")
+        make_visit(t["a1"], [cadre], visit_date=dt.date(2026, 5, 2))
+        deleted_visit = make_visit(t["a1"], [cadre], visit_date=dt.date(2026, 5, 3))
+        deleted_visit.deleted_at = clock.now()
+        rep = make_representative(grid=t["a1"])
+        make_contact(rep, dt.date(2026, 5, 4), voter_count=5)
+        dropped = make_contact(rep, dt.date(2026, 5, 5), voter_count=7)
+        dropped.deleted_at = clock.now()
+        db.session.commit()
+        assert rep_service.progress(db.session, rep, 2026).done == 5
+        counts = quotas._done_counts(quotas.period_of(2026, 5))
+        assert db.session.execute(select(counts.c.visits).where(counts.c.person_id == cadre.id)).scalar() == 1

@@ -280,13 +280,17 @@ def test_a_visit_can_be_deleted_only_soon_after_entry(client, world):
     with frozen("2026-03-01 09:00"):
         old = make_visit(world["a1"], [world["cadre"]], visited_name="旧记录", visit_date=date(2026, 2, 28))
     with frozen(TODAY):
-        fresh = make_visit(world["a1"], [world["cadre"]], visited_name="新记录", visit_date=date(2026, 3, 15))
+        fresh = make_visit(world["a1"], [world["cadre"]], visited_name="刚录的户", visit_date=date(2026, 3, 15))
         login(client, make_user("Clerk", world["ta"]))
         body = client.post(f"/visitview/delete/{old.id}", follow_redirects=True).get_data(as_text=True)
         assert "只能在录入后24小时内删除" in body
         client.post(f"/visitview/delete/{fresh.id}")
         db.session.expire_all()
-        assert db.session.get(Visit, old.id) is not None and db.session.get(Visit, fresh.id) is None
+        assert db.session.get(Visit, old.id).deleted_at is None
+        # deletion hides the record (an Admin can restore it); it leaves lists and counts
+        assert db.session.get(Visit, fresh.id).deleted_at is not None
+        assert client.get(f"/visitview/show/{fresh.id}").status_code == 404
+        assert "刚录的户" not in client.get("/visitview/list/").get_data(as_text=True)
 
 
 # --- households -------------------------------------------------------------
@@ -352,7 +356,7 @@ def test_a_follow_up_cannot_precede_the_visit_it_follows():
         db.session.rollback()
 
 
-# --- the link to appeals (seam until the appeals module is merged) ----------
+# --- the link to appeals ------------------------------------------------------
 
 
 def test_a_problem_raised_maps_onto_an_appeal_with_the_visited_person_as_reporter(world):
@@ -366,15 +370,48 @@ def test_a_problem_raised_maps_onto_an_appeal_with_the_visited_person_as_reporte
         assert visit_service.appeal_prefill_from_visit(visit, " 另一件事 ")["content"] == "另一件事"
 
 
-def test_raising_an_appeal_before_appeals_exist_is_refused_clearly(client, world):
+def test_a_visit_raises_a_linked_appeal_and_each_shows_the_other(client, world):
+    from app.models.appeals import Appeal
+    from app.models.lookups import AppealCategory, AppealChannel
+    from tests.factories import lookup
+
     with frozen(TODAY):
-        visit = make_visit(world["a1"], [world["cadre"]], problems="路灯不亮")
+        visit = make_visit(world["a1"], [world["cadre"]], visited_name="周老汉", address="甲一村5号",
+                           visited_phone="13700001111", problems="路灯不亮，夜里出行不便")  # fmt: skip
         login(client, make_user("Clerk", world["ta"]))
         page = client.get(f"/visitview/show/{visit.id}").get_data(as_text=True)
-        assert "由本次走访转成的诉求" in page
-        assert ("mq-raise-appeal" in page) is visit_service.appeals_ready()
-        body = client.post(f"/visitview/raise_appeal/{visit.id}", follow_redirects=True).get_data(as_text=True)
-        assert "诉求模块尚未安装" in body
+        assert "由本次走访转成的诉求" in page and f"/appealview/add?visit={visit.id}" in page
+        form = client.get(f"/appealview/add?visit={visit.id}").get_data(as_text=True)
+        assert 'value="周老汉"' in form and 'value="甲一村5号"' in form and "路灯不亮，夜里出行不便" in form
+        assert f'name="from_visit" type="hidden" value="{visit.id}"' in form
+        category = db.session.scalar(select(AppealCategory).where(AppealCategory.name == "基础设施"))
+        channel = lookup(AppealChannel, "入户走访")
+        response = client.post(
+            "/appealview/add",
+            data={"reporter_name": "周老汉", "reporter_address": "甲一村5号", "reporter_phone": "13700001111",
+                  "content": "路灯不亮，夜里出行不便", "channel": str(channel.id), "category": str(category.id),
+                  "importance": "general", "grid": str(world["a1"].id), "from_visit": str(visit.id)},
+        )  # fmt: skip
+        assert response.status_code == 302
+        appeal = db.session.scalar(select(Appeal).where(Appeal.reporter_name == "周老汉"))
+        assert appeal.visit_id == visit.id and appeal.events[0].note.startswith("由")
+        page = client.get(f"/visitview/show/{visit.id}").get_data(as_text=True)
+        assert appeal.number in page
+        shown = client.get(f"/appealview/show/{appeal.id}").get_data(as_text=True)
+        assert "走访中反映" in shown and f"/visitview/show/{visit.id}" in shown
+
+
+def test_only_who_may_read_a_visit_can_copy_it_into_an_appeal(client, world):
+    with frozen(TODAY):
+        visit = make_visit(world["a1"], [world["cadre"]], visited_name="秘密户", problems="家庭隐私问题")
+        other = make_visit(world["b1"], [world["cadre"]], visited_name="外镇户", problems="外镇问题")
+        worker = make_user("GridWorker", world["a1"])  # not a visitor, not a content role
+        login(client, worker)
+        form = client.get(f"/appealview/add?visit={visit.id}").get_data(as_text=True)
+        assert "家庭隐私问题" not in form and 'name="from_visit" type="hidden" value=""' in form
+        login(client, make_user("Clerk", world["ta"]))
+        form = client.get(f"/appealview/add?visit={other.id}").get_data(as_text=True)
+        assert "外镇问题" not in form  # another township's visit
 
 
 def test_visits_list_links_to_a_visitor_and_period(client, world):

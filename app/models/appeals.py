@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from app.models.mixins import TimestampMixin
+from app.models.mixins import SoftDeleteMixin, TimestampMixin
 
 
 class Status:
@@ -98,7 +98,7 @@ class AppealCounter(Model):
     last_seq = Column(Integer, nullable=False, default=0)
 
 
-class Appeal(TimestampMixin, Model):
+class Appeal(SoftDeleteMixin, TimestampMixin, Model):
     """One appeal, from the paper 民情民意收集登记表 to its archive."""
 
     __tablename__ = "appeal"
@@ -126,9 +126,9 @@ class Appeal(TimestampMixin, Model):
     filed_by_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True)  # 填表人 (login)
     filed_by_name = Column(String(100), nullable=False)  # 填表人 as printed
     registered_at = Column(DateTime, nullable=False, index=True)
-    # a visit (or another record) this appeal was raised from
-    source_type = Column(String(20), nullable=True)
-    source_id = Column(Integer, nullable=True)
+    # the visit or the representative's contact with voters this appeal was raised from
+    visit_id = Column(Integer, ForeignKey("visit.id"), nullable=True, index=True)
+    contact_record_id = Column(Integer, ForeignKey("contact_record.id"), nullable=True, index=True)
 
     status = Column(String(20), nullable=False, default=Status.REGISTERED, index=True)
     due_date = Column(Date, nullable=False, index=True)
@@ -175,8 +175,10 @@ class Appeal(TimestampMixin, Model):
     grid = relationship("Grid", foreign_keys=[grid_id], lazy="joined", innerjoin=True)
     origin_grid = relationship("Grid", foreign_keys=[origin_grid_id], lazy="select")
     handler_person = relationship("Person", lazy="joined")
-    filed_by = relationship("User", lazy="select")
+    filed_by = relationship("User", foreign_keys=[filed_by_id], lazy="select")
     duplicate_of = relationship("Appeal", remote_side=[id], lazy="select")
+    visit = relationship("Visit", lazy="select")
+    contact_record = relationship("ContactRecord", lazy="select")
     events = relationship(
         "AppealEvent",
         back_populates="appeal",
@@ -208,6 +210,16 @@ class Appeal(TimestampMixin, Model):
         return f"<Appeal {self.number} {self.status}>"
 
     # -- what lists and pages show ---------------------------------------
+
+    @property
+    def raised_from_visit(self):
+        """Id of the visit this appeal was raised from (API)."""
+        return self.visit_id
+
+    @property
+    def raised_from_contact(self):
+        """Id of the representative's contact record this appeal was raised from (API)."""
+        return self.contact_record_id
 
     @renders("registered_at")
     def number_label(self):

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import column_property, relationship
 
-from app.models.mixins import TimestampMixin
+from app.models.mixins import SoftDeleteMixin, TimestampMixin, VersionMixin
 from app.models.personnel import Person
 
 constituency_grids = Table(
@@ -109,7 +109,7 @@ class Representative(TimestampMixin, Model):
         return f"{self.term_start}–{self.term_end}"
 
 
-class ContactRecord(TimestampMixin, Model):
+class ContactRecord(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     """One contact with voters: a visit, a forum, a reception, a call.
 
     `voter_count` is person-times (人次): a forum of 12 voters counts 12 toward
@@ -134,7 +134,7 @@ class ContactRecord(TimestampMixin, Model):
 
     representative = relationship("Representative", back_populates="records", lazy="joined", innerjoin=True)
     form = relationship("ContactForm", lazy="joined", innerjoin=True)
-    recorded_by = relationship("User", lazy="select")
+    recorded_by = relationship("User", foreign_keys=[recorded_by_id], lazy="select")
 
     __table_args__ = (
         CheckConstraint("voter_count >= 1", name="ck_contact_record_voters"),

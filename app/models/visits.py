@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import attributes, relationship
 
-from app.models.mixins import TimestampMixin
+from app.models.mixins import SoftDeleteMixin, TimestampMixin, VersionMixin
 from app.models.personnel import Person
 
 # A visit counts once for each of its visitors (two cadres at one door: one visit each).
@@ -57,7 +57,7 @@ def household_key(grid_id, address, name):
     return f"{grid_id or 0}:{body}"[:220]
 
 
-class Visit(TimestampMixin, Model):
+class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     """One entry of a visit log (民情家访日志): who went where, what was said and done."""
 
     __tablename__ = "visit"
@@ -92,7 +92,7 @@ class Visit(TimestampMixin, Model):
     visitors = relationship("Person", secondary=visit_visitors, lazy="selectin", order_by="Person.name")
     follow_up_of = relationship("Visit", remote_side=[id], back_populates="follow_ups")
     follow_ups = relationship("Visit", back_populates="follow_up_of", order_by="Visit.visit_date")
-    recorded_by = relationship("User", lazy="select")
+    recorded_by = relationship("User", foreign_keys=[recorded_by_id], lazy="select")
 
     __table_args__ = (
         CheckConstraint("family_size IS NULL OR family_size >= 1", name="ck_visit_family_size"),

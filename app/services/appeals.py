@@ -432,7 +432,7 @@ def _related(session, obj, name, model):
     return value
 
 
-def register_appeal(session, actor, appeal, source_type=None, source_id=None):
+def register_appeal(session, actor, appeal):
     """Register a new appeal: number, deadline, 填表人, first timeline event. COMMITS.
 
     The number and the record are one transaction; when SQLite is busy the
@@ -446,7 +446,7 @@ def register_appeal(session, actor, appeal, source_type=None, source_id=None):
         scope.check_writable(session, appeal)
     for attempt in range(1, REGISTER_ATTEMPTS + 1):
         try:
-            _register_once(session, actor, appeal, source_type, source_id)
+            _register_once(session, actor, appeal)
             session.commit()
             return appeal
         except OperationalError as exc:
@@ -457,7 +457,7 @@ def register_appeal(session, actor, appeal, source_type=None, source_id=None):
     raise DomainError(DB_BUSY)
 
 
-def _register_once(session, actor, appeal, source_type, source_id):
+def _register_once(session, actor, appeal):
     appeal.events = []  # a retried attempt starts over
     moment = now()
     month = moment.strftime("%Y%m")
@@ -471,14 +471,24 @@ def _register_once(session, actor, appeal, source_type, source_id):
     appeal.origin_grid = appeal.grid or session.get(Grid, appeal.grid_id)
     appeal.filed_by_id = actor.user_id
     appeal.filed_by_name = actor.name
-    appeal.source_type = clean_text(source_type)
-    appeal.source_id = source_id
     appeal.extension_count = 0
     appeal.escalation_count = 0
     appeal.supervised = False
     session.add(appeal)
-    _event(session, actor, appeal, "register", note=None)
+    _event(session, actor, appeal, "register", note=_source_note(appeal))
     session.flush()
+
+
+def _source_note(appeal):
+    """The register event says where the appeal came from, so the timeline tells the whole story."""
+    if appeal.visit is not None:
+        return str(_l("Raised during the visit to %(name)s on %(date)s.", name=appeal.visit.visited_name,
+                      date=appeal.visit.visit_date.isoformat()))  # fmt: skip
+    if appeal.contact_record is not None:
+        record = appeal.contact_record
+        return str(_l("Passed on by representative %(name)s from the contact with voters on %(date)s.",
+                      name=record.representative.person.name, date=record.contact_date.isoformat()))  # fmt: skip
+    return None
 
 
 RELATED_FIELDS = {"channel": AppealChannel, "category": AppealCategory, "grid": Grid}

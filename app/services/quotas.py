@@ -232,7 +232,7 @@ def _done_counts(period):
             func.count(distinct(Visit.household_key)).label("households"),
         )
         .join(Visit, Visit.id == visit_visitors.c.visit_id)
-        .where(Visit.visit_date >= period.start, Visit.visit_date <= period.end)
+        .where(Visit.visit_date >= period.start, Visit.visit_date <= period.end, Visit.deleted_at.is_(None))
         .group_by(visit_visitors.c.person_id)
         .subquery()
     )

@@ -375,7 +375,9 @@ def progress_overview(session, year, clause, on=None, include_inactive=False):
             func.count(ContactRecord.id).label("records"),
             func.sum(overdue).label("overdue"),
         )
-        .where(ContactRecord.contact_date >= start, ContactRecord.contact_date <= end)
+        .where(
+            ContactRecord.contact_date >= start, ContactRecord.contact_date <= end, ContactRecord.deleted_at.is_(None)
+        )
         .group_by(ContactRecord.representative_id)
         .subquery()
     )
@@ -413,6 +415,7 @@ def record_book(session, rep, year):
         select(ContactRecord)
         .where(
             ContactRecord.representative_id == rep.id,
+            ContactRecord.deleted_at.is_(None),
             ContactRecord.contact_date >= date(year, 1, 1),
             ContactRecord.contact_date <= date(year, 12, 31),
         )
@@ -539,16 +542,10 @@ def appeal_prefill_from_contact(record, content=None):
     }
 
 
-def appeals_ready():
-    """SEAM: True once app.services.appeals.register_appeal exists and Appeal.contact_record_id is migrated."""
-    return False
-
-
-def raise_appeal_from_contact(session, record, user, **overrides):
-    """SEAM: register an opinion from `record` as an appeal linked to it, and return the appeal."""
-    raise DomainError(_l("The appeals module is not installed yet: the opinion stays recorded in this contact."))
-
-
 def linked_appeals(session, record):
-    """SEAM: the appeals raised from `record` (`select(Appeal).where(Appeal.contact_record_id == record.id)`)."""
-    return []
+    """The appeals raised from `record` that the user may see, oldest first."""
+    from app.models.appeals import Appeal
+    from app.services import scope
+
+    query = select(Appeal).where(Appeal.contact_record_id == record.id, scope.clause_for(Appeal))
+    return session.scalars(query.order_by(Appeal.id)).all()

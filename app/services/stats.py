@@ -121,7 +121,8 @@ def _aggregates(on):
 
 
 def _period_clause(start, end):
-    clauses = [Appeal.duplicate_of_id.is_(None)]
+    # duplicates are counted once (their original); deleted registrations not at all
+    clauses = [Appeal.duplicate_of_id.is_(None), Appeal.deleted_at.is_(None)]
     if start is not None:
         clauses.append(Appeal.registered_at >= dt.datetime.combine(start, dt.time.min))
     if end is not None:

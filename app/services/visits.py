@@ -105,7 +105,7 @@ def check_visit_deletable(session, visit, scope=None):
 
 def follow_up_done_clause():
     later = aliased(Visit)
-    return exists().where(later.follow_up_of_id == Visit.id)
+    return exists().where(later.follow_up_of_id == Visit.id, later.deleted_at.is_(None))
 
 
 def follow_ups_due(session, clause, on=None, days_ahead=None, limit=500):
@@ -156,15 +156,9 @@ def follow_up_prefill(session, original, user=None):
 
 
 # --------------------------------------------------------------------------
-# The link to appeals — SEAM
-#
-# The appeals module (app/models/appeals.py Appeal, app/services/appeals.py
-# register_appeal) is built on another branch. Until it is merged:
-#   * appeals_ready() is False, so pages hide the "raise appeal" button;
-#   * raise_appeal_from_visit() refuses with a clear message;
-#   * linked_appeals() returns nothing.
-# Completing the link = an `appeal.visit_id` column (FK visit.id, indexed,
-# nullable) + the three bodies below. The prefill mapping is fixed and tested now.
+# The link to appeals: a problem raised in a visit becomes an appeal
+# (民情诉求) registered from a form prefilled with the person visited, so nothing
+# said is lost; the appeal keeps `visit_id` and each side shows the other.
 # --------------------------------------------------------------------------
 
 APPEAL_CHANNEL_FOR_VISIT = "入户走访"  # AppealChannel seeded by the foundation
@@ -183,21 +177,10 @@ def appeal_prefill_from_visit(visit, content=None):
     }
 
 
-def appeals_ready():
-    """SEAM: True once app.services.appeals.register_appeal exists and Appeal.visit_id is migrated."""
-    return False
-
-
-def raise_appeal_from_visit(session, visit, user, **overrides):
-    """SEAM: register the problem raised in `visit` as an appeal linked to it, and return the appeal.
-
-    To complete: `data = {**appeal_prefill_from_visit(visit, overrides.pop("content", None)), **overrides}`,
-    map the keys onto register_appeal's signature (channel by name → AppealChannel),
-    `return register_appeal(session, user=user, **data)` with appeal.visit = visit.
-    """
-    raise DomainError(_l("The appeals module is not installed yet: the problem stays recorded in this visit."))
-
-
 def linked_appeals(session, visit):
-    """SEAM: the appeals raised from `visit` (`select(Appeal).where(Appeal.visit_id == visit.id)`)."""
-    return []
+    """The appeals raised from `visit` that the user may see, oldest first."""
+    from app.models.appeals import Appeal
+    from app.services import scope
+
+    query = select(Appeal).where(Appeal.visit_id == visit.id, scope.clause_for(Appeal)).order_by(Appeal.id)
+    return session.scalars(query).all()

@@ -33,6 +33,7 @@ from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory, AppealChannel
 from app.models.personnel import Person
+from app.models.visits import Visit
 from app.services import appeals as appeal_service
 from app.services import grids as grid_service
 from app.services import scope
@@ -94,8 +95,8 @@ APPEAL_LABELS = {
     "supervised_label": _l("Supervised"),
     "feedback": _l("Reply"),
     "satisfaction": _l("Evaluation"),
-    "source_type": _l("Source"),
-    "source_id": _l("Source"),
+    "visit": _l("Raised during visit"),
+    "contact_record": _l("Passed on by a representative"),
     "category.name": _l("Category"),
     "channel.name": _l("Channel"),
     "grid.id": _l("Grid"),
@@ -278,6 +279,31 @@ class CorrectionForm(DynamicForm):
 CORRECTION_FIELDS = ("reporter_phone", "reporter_address", "reporter_unit", "reporter_id_number", "category")
 
 
+def _source_from(visit_id, contact_id):
+    """The visit or contact record an appeal is raised from, if the user may see it."""
+    from app.models.representatives import ContactRecord
+    from app.services.privacy import can_see_visit_content
+
+    for model, raw in ((Visit, visit_id), (ContactRecord, contact_id)):
+        raw = str(raw or "").strip()
+        if raw.isdigit() and int(raw) <= 2**31 - 1 and scope.visible(db.session, model, int(raw)):
+            source = db.session.get(model, int(raw))
+            # what was said in a visit is confidential: only who may read it may copy it
+            if model is Visit and not can_see_visit_content(scope.current(), source):
+                return None
+            return source
+    return None
+
+
+def raise_prefill(source):
+    from app.services.representatives import appeal_prefill_from_contact
+    from app.services.visits import appeal_prefill_from_visit
+
+    if isinstance(source, Visit):
+        return appeal_prefill_from_visit(source)
+    return appeal_prefill_from_contact(source)
+
+
 class AppealView(ScopedModelView):
     datamodel = ScopedInterface(Appeal)
     resource = RESOURCE
@@ -317,14 +343,14 @@ class AppealView(ScopedModelView):
         "supervised",
     ]
     search_form_extra_fields = {"status": status_search_field(), "importance": importance_search_field()}
-    add_columns = REGISTRATION_COLUMNS + ["source_type", "source_id"]
+    add_columns = REGISTRATION_COLUMNS + ["from_visit", "from_contact"]
     edit_columns = REGISTRATION_COLUMNS
     add_form_extra_fields = {
         "importance": importance_field(),
         "channel": lookup_choice_field(AppealChannel, _l("Channel")),
         "category": lookup_choice_field(AppealCategory, _l("Category")),
-        "source_type": HiddenField(),
-        "source_id": HiddenField(),
+        "from_visit": HiddenField(),
+        "from_contact": HiddenField(),
     }
     edit_form_extra_fields = {"importance": importance_field()}
     description_columns = {
@@ -412,9 +438,22 @@ class AppealView(ScopedModelView):
             me = scope.current()
             if not me.all and len(me.paths) == 1:  # one jurisdiction: start there
                 form.grid.data = session.get(Grid, int(me.paths[0].strip("/").split("/")[-1]))
-        if request.args.get("source_type"):
-            form.source_type.data = request.args.get("source_type", "")[:20]
-            form.source_id.data = request.args.get("source_id", "")
+        # raised from a visit or a representative's contact: the reporter is filled in from it
+        source = _source_from(request.args.get("visit"), request.args.get("contact_record"))
+        if source is not None:
+            prefill = raise_prefill(source)
+            for name in ("reporter_name", "reporter_phone", "reporter_address", "content"):
+                if prefill.get(name) and not form[name].data:
+                    form[name].data = prefill[name]
+            if form.grid.data is None or request.args.get("grid") is None:
+                form.grid.data = prefill["grid"]
+            channel = session.scalar(select(AppealChannel).where(AppealChannel.name == prefill["channel_name"]))
+            if channel is not None and request.args.get("channel") is None:
+                form.channel.data = channel
+            if isinstance(source, Visit):
+                form.from_visit.data = str(source.id)
+            else:
+                form.from_contact.data = str(source.id)
 
     def _save(self, form, item, is_new):
         if not is_new:
@@ -425,12 +464,14 @@ class AppealView(ScopedModelView):
                 flash(str(appeal_service.CHANGED_MEANWHILE), "danger")
                 return False
         session = db.session
-        source_type = (form.source_type.data or "").strip() or None
-        source_id = form.source_id.data
-        source_id = int(source_id) if source_type and str(source_id or "").isdigit() else None
+        source = _source_from(form.from_visit.data, form.from_contact.data)
         try:
-            form.populate_obj(item)  # the source fields are set again by the service
-            appeal_service.register_appeal(session, current_actor(), item, source_type, source_id)
+            form.populate_obj(item)
+            if isinstance(source, Visit):
+                item.visit = source
+            elif source is not None:
+                item.contact_record = source
+            appeal_service.register_appeal(session, current_actor(), item)
         except DomainError as err:
             session.rollback()
             self._form_error(form, err)
@@ -695,8 +736,8 @@ class AppealApi(ScopedModelApi):
         "archived_at",
         "escalation_count",
         "duplicate_of_number",
-        "source_type",
-        "source_id",
+        "raised_from_visit",
+        "raised_from_contact",
     ]
     add_columns = REGISTRATION_COLUMNS
     edit_columns = REGISTRATION_COLUMNS

@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, current_app, request
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import has_access, protect
@@ -378,7 +378,6 @@ class ContactRecordView(ScopedModelView):
     }
     base_order = ("contact_date", "desc")
     show_template = "minqing/contact_show.html"
-    extra_permissions = {"raise_appeal": "write"}
 
     def validate(self, item):
         rep_service.validate_contact(db.session, item, scope.current_user())
@@ -414,28 +413,10 @@ class ContactRecordView(ScopedModelView):
             widgets=widgets,
             record=record,
             appeals=rep_service.linked_appeals(db.session, record),
-            appeals_ready=rep_service.appeals_ready(),
+            can_raise=self.appbuilder.sm.has_access("can_write", "Appeal"),
             can_write=self.appbuilder.sm.has_access("can_write", "ContactRecord"),
             related_views=self._related_views,
         )
-
-    @expose("/raise_appeal/<int:pk>", methods=["POST"])
-    @has_access
-    def raise_appeal(self, pk):
-        record = self.datamodel.get(pk, self._base_filters)
-        if record is None:
-            abort(404)
-        try:
-            appeal = rep_service.raise_appeal_from_contact(
-                db.session, record, scope.current_user(), content=request.form.get("content")
-            )
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            flash(str(err), "danger")
-            return redirect(url_for(".show", pk=record.id))
-        flash(str(_l("Appeal registered from this contact.")), "success")
-        return redirect(getattr(appeal, "url", None) or url_for(".show", pk=record.id))
 
 
 class ContactRecordApi(ScopedModelApi):

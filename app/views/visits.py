@@ -118,7 +118,7 @@ class VisitView(ScopedModelView):
     edit_form_extra_fields = add_form_extra_fields
     base_order = ("visit_date", "desc")
     show_template = "minqing/visit_show.html"
-    extra_permissions = {"followups": "read", "raise_appeal": "write"}
+    extra_permissions = {"followups": "read"}
 
     def validate(self, item):
         # editability is checked before the form is shown or merged (edit / put_headless)
@@ -181,7 +181,7 @@ class VisitView(ScopedModelView):
             visit=visit,
             follow_ups=visit.follow_ups,
             appeals=visit_service.linked_appeals(session, visit),
-            appeals_ready=visit_service.appeals_ready(),
+            can_raise=self.appbuilder.sm.has_access("can_write", "Appeal"),
             can_see=privacy.can_see_visit_content(scope.current(), visit),
             can_write=self.appbuilder.sm.has_access("can_write", "Visit"),
             follow_up_done=bool(visit.follow_ups),
@@ -201,23 +201,6 @@ class VisitView(ScopedModelView):
             days_ahead=current_app.config["VISIT_FOLLOW_UP_DAYS_AHEAD"],
             can_write=self.appbuilder.sm.has_access("can_write", "Visit"),
         )
-
-    @expose("/raise_appeal/<int:pk>", methods=["POST"])
-    @has_access
-    def raise_appeal(self, pk):
-        visit = self._get_visit(pk)
-        try:
-            visit_service.check_visit_editable(scope.current(), visit)
-            appeal = visit_service.raise_appeal_from_visit(
-                db.session, visit, scope.current_user(), content=request.form.get("content")
-            )
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            flash(str(err), "danger")
-            return redirect(url_for(".show", pk=visit.id))
-        flash(str(_l("Appeal registered from this visit.")), "success")
-        return redirect(getattr(appeal, "url", None) or url_for(".show", pk=visit.id))
 
 
 class VisitApi(ScopedModelApi):
