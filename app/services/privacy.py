@@ -72,7 +72,62 @@ def shown(visit, field, scope=None):
     if not value:
         return value
     scope = scope if scope is not None else scope_mod.current()
+    if field == "visited_phone" and not can_see_personal_numbers():
+        return mask_phone(value)
     return value if can_see_visit_content(scope, visit) else mask(field, value)
+
+
+# --------------------------------------------------------------------------
+# Personal numbers: the phones and ID numbers of reporters and people visited
+# are shown in full only to roles holding the sensitive-data permission
+# ("can_read on SensitiveData": clerks and grid workers, who call people back,
+# and the administrator). Others (leaders, representatives) see 138****5678
+# and 4101**********1234, in lists, pages, prints, exports and the API.
+# Cadres' own phones are public by design (公示牌, 联系卡) and not masked.
+# --------------------------------------------------------------------------
+
+SENSITIVE_RESOURCE = "SensitiveData"
+
+
+def can_see_personal_numbers():
+    from flask import has_request_context
+
+    if not has_request_context():
+        return True  # the CLI, cron, a migration: no user to protect from
+    if scope_mod.current_user() is None:
+        return False
+    return current_app.appbuilder.sm.has_access("can_read", SENSITIVE_RESOURCE)
+
+
+def mask_id_number(value):
+    """410101198001011234 -> 4101**********1234."""
+    if not value:
+        return value
+    value = str(value)
+    if len(value) < 10:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def personal_phone(value):
+    return value if not value or can_see_personal_numbers() else mask_phone(value)
+
+
+def personal_id(value):
+    return value if not value or can_see_personal_numbers() else mask_id_number(value)
+
+
+def mask_personal_rows(rows, phones=(), ids=()):
+    """Mask personal numbers in serialized rows (REST API results) in place."""
+    if can_see_personal_numbers():
+        return
+    for row in rows:
+        for key in phones:
+            if row.get(key):
+                row[key] = mask_phone(row[key])
+        for key in ids:
+            if row.get(key):
+                row[key] = mask_id_number(row[key])
 
 
 def own_visit_ids(session, visit_ids, scope):
@@ -99,6 +154,7 @@ def own_visit_ids(session, visit_ids, scope):
 def mask_api_rows(session, rows, ids, scope=None):
     """Mask the confidential fields of serialized visits (REST API results) in place."""
     scope = scope if scope is not None else scope_mod.current()
+    mask_personal_rows(rows, phones=("visited_phone",))
     if sees_all_content(scope):
         return
     own = own_visit_ids(session, ids, scope)

@@ -36,7 +36,7 @@ from app.models.personnel import Person
 from app.models.visits import Visit
 from app.services import appeals as appeal_service
 from app.services import grids as grid_service
-from app.services import scope
+from app.services import privacy, scope
 from app.services.appeals import PERMISSIONS, RESOURCE, TRANSITIONS, Actor
 from app.services.clock import now
 from app.services.errors import DomainError
@@ -104,6 +104,9 @@ APPEAL_LABELS = {
     "registered_in": _l("Registered in"),
     "id": "ID",
 }
+
+PERSONAL_PHONES = ("reporter_phone",)
+PERSONAL_IDS = ("reporter_id_number",)
 
 REGISTRATION_COLUMNS = [
     "reporter_name",
@@ -186,13 +189,6 @@ def current_actor():
     person_name = db.session.scalar(select(Person.name).where(Person.user_id == user.id))
     name = person_name or f"{user.last_name or ''}{user.first_name or ''}".strip() or user.username
     return Actor(name=name, permissions=permissions, user_id=user.id)
-
-
-def mask_id_number(value):
-    """Leaders read appeals but do not need the reporter's full ID number."""
-    if not value or len(value) < 10:
-        return value or ""
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
 class QuickFilter(BaseFilter):
@@ -328,6 +324,12 @@ class AppealView(ScopedModelView):
         "supervised_label",
     ]
     order_columns = ["number_label", "reporter_name", "importance_label", "status_label", "deadline"]
+    # the Excel export carries what a clerk needs to call people back (masked for who may not see it)
+    export_columns = [
+        "number", "registered_at", "reporter_name", "reporter_phone", "reporter_address", "content", "channel",
+        "category", "importance_label", "status_label", "grid", "deadline", "handler_title",
+    ]  # fmt: skip
+    formatters_columns = {"reporter_phone": privacy.personal_phone, "reporter_id_number": privacy.personal_id}
     search_columns = [
         "number",
         "reporter_name",
@@ -562,9 +564,8 @@ class AppealView(ScopedModelView):
             due_state=appeal_service.due_state(appeal),
             can_write=actor.can("write"),
             locked=appeal_service.registration_locked(appeal),
-            id_number=(appeal.reporter_id_number or "")
-            if actor.can("write")
-            else mask_id_number(appeal.reporter_id_number),
+            id_number=privacy.personal_id(appeal.reporter_id_number) or "",
+            phone=privacy.personal_phone(appeal.reporter_phone),
             csrf_form=CsrfForm(),
             field_titles=appeal_service.FIELD_TITLES,
             importance_titles=Importance.TITLES,
@@ -620,7 +621,6 @@ class AppealView(ScopedModelView):
         if template is None:
             abort(404)
         appeal = self._get_appeal(pk)
-        can_write = self.appbuilder.sm.has_access("can_write", RESOURCE)
         recorded_by = db.session.scalar(
             select(AppealEvent.actor_name)
             .where(AppealEvent.appeal_id == appeal.id, AppealEvent.action == "evaluate")
@@ -635,7 +635,8 @@ class AppealView(ScopedModelView):
             satisfaction=appeal.satisfaction,
             satisfaction_choices=[(k, Satisfaction.TITLES[k]) for k in Satisfaction.ORDER],
             source_title=EvaluationSource.TITLES.get(appeal.evaluation_source, "") if appeal.evaluation_source else "",
-            id_number=(appeal.reporter_id_number or "") if can_write else mask_id_number(appeal.reporter_id_number),
+            id_number=privacy.personal_id(appeal.reporter_id_number) or "",
+            phone=privacy.personal_phone(appeal.reporter_phone),
             recorded_by=recorded_by,
         )
 
@@ -758,6 +759,12 @@ class AppealApi(ScopedModelApi):
     search_filters = {"due_date": [FilterOverdue, FilterDueSoon]}
     order_columns = ["number", "registered_at", "due_date", "status", "importance", "reporter_name"]
     base_order = ("registered_at", "desc")
+
+    def pre_get(self, data):
+        privacy.mask_personal_rows([data["result"]], phones=PERSONAL_PHONES, ids=PERSONAL_IDS)
+
+    def pre_get_list(self, data):
+        privacy.mask_personal_rows(data["result"], phones=PERSONAL_PHONES, ids=PERSONAL_IDS)
 
     def validate(self, item):
         appeal_service.update_registration(db.session, current_actor(), item)

@@ -1,0 +1,47 @@
+"""Personal numbers (phones, ID numbers of reporters and people visited) are masked for
+roles without the sensitive-data permission: in pages, prints, the API and exports."""
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from app.services import privacy
+from tests.conftest import api_token, login
+from tests.factories import make_appeal, make_user, tree
+
+PHONE, ID = "13812345678", "41010219800101123X"
+
+
+@pytest.fixture
+def appeal():
+    t = tree()
+    return t, make_appeal(t["a1"], reporter_phone=PHONE, reporter_id_number=ID, reporter_name="隐私甲")
+
+
+def test_masks_look_as_people_expect():
+    assert privacy.mask_phone(PHONE) == "138****5678"
+    assert privacy.mask_id_number(ID) == "4101**********123X"
+    assert privacy.mask_id_number("410102198001011234") == "4101**********1234"
+
+
+@pytest.mark.parametrize("role,full", [("Clerk", True), ("GridWorker", True), ("Leader", False)])
+def test_appeal_numbers_per_role(client, appeal, role, full):
+    t, item = appeal
+    user = make_user(role, t["ta"] if role != "GridWorker" else t["a1"])
+    login(client, user)
+    pages = [
+        client.get(f"/appealview/show/{item.id}").get_data(as_text=True),
+        client.get(f"/appealview/print/{item.id}/register").get_data(as_text=True),
+    ]
+    api = client.get(f"/api/v1/appeal/{item.id}", headers=api_token(client, user)).json["result"]
+    export = load_workbook(io.BytesIO(client.get("/appealview/export/").data)).active
+    cells = [str(c.value) for row in export.iter_rows() for c in row if c.value is not None]
+    for text in pages:
+        assert (PHONE in text) is full and (ID in text) is full
+        if not full:
+            assert "138****5678" in text
+    assert "4101**********123X" in pages[1] or full
+    assert api["reporter_phone"] == (PHONE if full else "138****5678")
+    assert api["reporter_id_number"] == (ID if full else "4101**********123X")
+    assert (PHONE in cells) is full and ("隐私甲" in cells)
