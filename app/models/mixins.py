@@ -58,3 +58,14 @@ class SoftDeleteMixin:
     @declared_attr
     def deleted_by_id(cls):
         return Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True)
+
+    @property
+    def deleted_by_name(self):
+        if self.deleted_by_id is None:
+            return ""
+        from sqlalchemy.orm import object_session
+
+        from app.models import User
+
+        user = object_session(self).get(User, self.deleted_by_id)
+        return user.username if user is not None else ""

@@ -17,6 +17,7 @@ from app.views.representatives import (
     RepresentativeApi,
     RepresentativeView,
 )
+from app.views.trash import TRASH_VIEWS
 from app.views.visits import QuotaRuleApi, QuotaRuleView, VisitApi, VisitView
 
 
@@ -90,6 +91,11 @@ def register_views(appbuilder):
         AuditLogView, "Audit trail", label=_l("Audit trail"), icon="fa-history",
         category="Supervision", category_label=_l("Supervision"), category_icon="fa-eye",
     )  # fmt: skip
+    for trash in TRASH_VIEWS:
+        appbuilder.add_view(
+            trash, trash.__name__, label=trash.list_title, icon="fa-trash",
+            category="Recycle bin", category_label=_l("Recycle bin"), category_icon="fa-trash",
+        )  # fmt: skip
     appbuilder.add_view(
         ImportView, "Import from Excel", label=_l("Import from Excel"), icon="fa-upload",
         category="Lookup lists",

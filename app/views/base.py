@@ -135,11 +135,18 @@ class ScopeFilter(BaseFilter):
     arg_name = None
 
     def apply(self, query, value):
+        if value == DELETED_ONLY:  # the recycle bin: what was deleted, within the scope
+            return query.filter(scope.clause_for(self.model, include_deleted=True), self.model.deleted_at.is_not(None))
         return query.filter(scope.clause_for(self.model))
 
 
-def scope_filters(model):
-    return [["id", ScopeFilter, None]] if scope.is_scoped(model) else []
+DELETED_ONLY = "deleted-only"
+
+
+def scope_filters(model, deleted_only=False):
+    if not scope.is_scoped(model):
+        return []
+    return [["id", ScopeFilter, DELETED_ONLY if deleted_only else None]]
 
 
 class ScopedInterface(SQLAInterface):
