@@ -218,11 +218,14 @@ def init_web_security(app):
     """CSP with per-request nonces (FAB's templates carry them), framing and sniffing off."""
     import secrets as _secrets
 
-    from flask import g, request
+    from flask import g, request, session
 
     @app.before_request
     def _nonce():
         g.csp_nonce = _secrets.token_urlsafe(16)
+        # the login cookie expires after PERMANENT_SESSION_LIFETIME without activity
+        # (refreshed on each request); FAB leaves it a browser-session cookie
+        session.permanent = True
 
     app.jinja_env.globals["csp_nonce"] = lambda: g.get("csp_nonce", "")
 

@@ -121,3 +121,32 @@ def test_forms_and_deletes_need_the_csrf_token(app):
         "/api/v1/security/login", json={"username": "csrfadmin", "password": "TeSt@Pass99xyz", "provider": "db"}
     )
     assert login.status_code == 200
+
+
+def test_login_cookie_expires_after_the_configured_idle_time(client, app):
+    make_user("Clerk", username="idle")
+    response = client.post("/login/", data={"username": "idle", "password": "TeSt@Pass99xyz"})
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "Expires=" in cookie  # not a forever-until-the-browser-closes cookie
+    assert app.permanent_session_lifetime.total_seconds() == app.config["PERMANENT_SESSION_LIFETIME"]
+
+
+def test_rate_limit_counts_live_in_redis_when_configured(app):
+    import redis
+
+    r = redis.Redis(host="127.0.0.1", port=6379, db=15)
+    try:
+        r.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    r.flushdb()
+    make_user("Clerk", username="redisuser")
+    limited = _limited_app(app, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15")
+    client = limited.test_client()
+    codes = [client.post("/login/", data={"username": "redisuser", "password": "bad"}).status_code for _ in range(5)]
+    assert codes[-1] == 429
+    assert any(b"LIMITS" in key or b"login" in key.lower() for key in r.keys("*")), r.keys("*")
+    # a second worker (another app on the same Redis) sees the same count
+    other = _limited_app(app, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15").test_client()
+    assert other.post("/login/", data={"username": "redisuser", "password": "bad"}).status_code == 429
+    r.flushdb()
