@@ -121,3 +121,13 @@ def test_fuzz_findings_are_client_errors_not_server_errors(client):
         client.get("/api/v1/grid/_info?q=(keys:!(add_columns),add_columns:(x:(page:-1)))", headers=headers).status_code
         < 500
     )
+
+
+def test_api_lists_records_whose_optional_relation_is_empty(client):
+    """A grid without a parent (the county) must not vanish from the API list."""
+    t = tree()
+    headers = api_token(client, make_user("Admin"))
+    listing = client.get("/api/v1/grid/?q=(page_size:50)", headers=headers).json
+    assert listing["count"] == len(listing["result"]) == 8
+    county = client.get(f"/api/v1/grid/{t['county'].id}", headers=headers)
+    assert county.status_code == 200 and county.json["result"]["parent"] is None

@@ -40,7 +40,9 @@ class Grid(VersionMixin, TimestampMixin, Model):
     sort_order = Column(Integer, nullable=False, default=0)
     active = Column(Boolean, nullable=False, default=True)
 
-    level = relationship("GridLevel", lazy="joined", innerjoin=True)
+    # outer: a Grid is often the outer-joined side of a dotted column ("parent.name");
+    # an inner eager join there would drop the rows whose parent is empty
+    level = relationship("GridLevel", lazy="joined")
     parent = relationship("Grid", remote_side=[id], back_populates="children")
     children = relationship("Grid", back_populates="parent", order_by="Grid.sort_order, Grid.code", lazy="select")
 

@@ -37,7 +37,7 @@ class Person(VersionMixin, TimestampMixin, Model):
     note = Column(Text, nullable=True)
 
     kind = relationship("PersonKind", lazy="joined")
-    grid = relationship("Grid", lazy="joined", innerjoin=True)
+    grid = relationship("Grid", lazy="joined")  # outer: people are outer-joined as handlers
     user = relationship("User", lazy="select")
     assignments = relationship("Assignment", back_populates="person", order_by="Assignment.start_date.desc()")
 
