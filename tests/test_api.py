@@ -131,3 +131,15 @@ def test_api_lists_records_whose_optional_relation_is_empty(client):
     assert listing["count"] == len(listing["result"]) == 8
     county = client.get(f"/api/v1/grid/{t['county'].id}", headers=headers)
     assert county.status_code == 200 and county.json["result"]["parent"] is None
+
+
+def test_appeal_api_refuses_objects_where_ids_belong(client):
+    """Found by `make fuzz`: the appeal's own POST also checks relation values."""
+    t = tree()
+    headers = api_token(client, make_user("Clerk", t["ta"]))
+    response = client.post(
+        "/api/v1/appeal/", json={"reporter_name": "x", "content": "y", "category": {"": 40}, "channel": {},
+                                 "grid": t["a1"].id, "importance": "general"},
+        headers=headers,
+    )  # fmt: skip
+    assert response.status_code == 422 and "category" in response.json["message"]

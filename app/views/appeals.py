@@ -779,6 +779,9 @@ class AppealApi(ScopedModelApi):
     def post_headless(self):
         if not request.is_json or not isinstance(request.json, dict):
             return self.response_400(message=str(_l("Send a JSON object.")))
+        bad = self._bad_relations(request.json)
+        if bad:
+            return self.response_422(message=bad)
         session = db.session
         try:
             item = self.add_model_schema.load(request.json)
