@@ -89,7 +89,7 @@ def register_views(appbuilder):
         )  # fmt: skip
     appbuilder.add_view(
         AuditLogView, "Audit trail", label=_l("Audit trail"), icon="fa-history",
-        category="Supervision", category_label=_l("Supervision"), category_icon="fa-eye",
+        category="Oversight", category_label=_l("Oversight"), category_icon="fa-eye",
     )  # fmt: skip
     for trash in TRASH_VIEWS:
         appbuilder.add_view(
