@@ -65,6 +65,7 @@ ROLE_GRANTS = {
         "Appeal": {R, W, "handle", "evaluate"},
     },
     LEADER: {
+        "Dashboard": {R},  # the dashboard and the accountability table of their jurisdiction
         "AuditLog": {R},
         "Grid": {R},
         "Person": {R},

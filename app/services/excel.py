@@ -65,3 +65,30 @@ def workbook_bytes(title, headers, rows, widths=None, total=None):
     wb.save(buffer)
     buffer.seek(0)
     return buffer, count
+
+
+def workbook_sheets(sheets, title=None):
+    """An .xlsx of several small tables: [(sheet name, headers, rows)], each sheet
+    headed by `title` (a line above the header row) when given."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, headers, rows in sheets:
+        ws = wb.create_sheet(title=(name or "Sheet")[:31])
+        top = 1
+        if title:
+            ws.cell(row=1, column=1, value=safe_cell(title)).font = Font(bold=True, size=13)
+            top = 2
+        for index, header in enumerate(headers, start=1):
+            cell = ws.cell(row=top, column=index, value=str(header))
+            cell.font = Font(bold=True)
+            cell.fill = HEADER_FILL
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+            ws.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(str(header)) * 2 + 4))
+        for offset, row in enumerate(rows, start=top + 1):
+            for index, value in enumerate(row, start=1):
+                ws.cell(row=offset, column=index, value=safe_cell(value))
+        ws.freeze_panes = ws.cell(row=top + 1, column=1)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    buffer.seek(0)
+    return buffer

@@ -280,6 +280,79 @@ def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_i
     return rows
 
 
+def _rule_query(rule, done, kind_at, position_at, person_clause, columns):
+    count_column = done.c.households if rule.unit == "households" else done.c.visits
+    count = func.coalesce(count_column, 0)
+    query = (
+        select(*columns(count))
+        .select_from(Person)
+        .outerjoin(done, done.c.person_id == Person.id)
+        .where(Person.active.is_(True), person_clause)
+    )
+    if rule.kind_id is not None:
+        query = query.where(kind_at == rule.kind_id)
+    words = rule.position_words
+    if words:
+        query = query.where(or_(*[func.coalesce(position_at, "").contains(w, autoescape=True) for w in words]))
+    return query
+
+
+@dataclass
+class RuleRollup:
+    rule: QuotaRule
+    period: Period
+    people: int = 0
+    met: int = 0
+    done: int = 0  # counted toward the targets: nobody's surplus makes up for another's shortfall
+    target: int = 0
+
+    @property
+    def behind(self):
+        return self.people - self.met
+
+    @property
+    def rate(self):
+        return min(1.0, self.done / self.target) if self.target else None
+
+
+def quota_rollup(session, period, person_clause, on=None, group=None):
+    """Per rule of the period's kind: people assessed, people who met the minimum, and
+    completion (each person's count capped at the minimum, over the sum of minimums).
+    Counted in SQL, one query per rule; `group` (a column, e.g. a child grid id joined
+    through `person_clause`) splits the figures: {group value: [RuleRollup]}; without
+    it the result is [RuleRollup]."""
+    on = on or today()
+    kind_at, position_at = person_state_on(min(period.end, on))
+    done = _done_counts(period)
+    out = defaultdict(list) if group is not None else []
+    for rule in applicable_rules(session, period):
+        minimum = rule.minimum
+
+        def columns(count, minimum=minimum):
+            capped = case((count >= minimum, minimum), else_=count)
+            aggregates = [
+                func.count(Person.id),
+                func.coalesce(func.sum(case((count >= minimum, 1), else_=0)), 0),
+                func.coalesce(func.sum(capped), 0),
+            ]
+            return ([group] if group is not None else []) + aggregates
+
+        query = _rule_query(rule, done, kind_at, position_at, person_clause, columns)
+        if group is not None:
+            for key, people, met, capped in session.execute(query.group_by(group)).all():
+                out[key].append(RuleRollup(rule, period, int(people), int(met), int(capped), int(people) * minimum))
+        else:
+            people, met, capped = session.execute(query).one()
+            out.append(RuleRollup(rule, period, int(people), int(met), int(capped), int(people) * minimum))
+    return out
+
+
+def rollup_rate(rollups):
+    """Completion over several rules (None when nobody is assessed)."""
+    target = sum(r.target for r in rollups)
+    return min(1.0, sum(r.done for r in rollups) / target) if target else None
+
+
 def grid_progress(rows):
     """Roll per-person results up to (the person's grid, rule), worst first."""
     groups = {}

@@ -404,6 +404,64 @@ def progress_overview(session, year, clause, on=None, include_inactive=False):
     return rows
 
 
+@dataclass
+class ProgressRollup:
+    year: int
+    representatives: int
+    done: int
+    target: int
+    met: int
+    behind_pace: int
+    overdue_reports: int
+
+    @property
+    def rate(self):
+        return min(1.0, self.done / self.target) if self.target else None
+
+
+def progress_rollup(session, year, clause, on=None):
+    """The representatives of `clause` serving in `year` together: person-times met
+    (each capped at the target), how many met it and how many are behind the
+    calendar's pace, and important opinions not yet reported. One query, in SQL."""
+    on = on or today()
+    year = check_year(year)
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    target = yearly_target()
+    expected = expected_by(target, start, end, on)
+    counts = (
+        select(
+            ContactRecord.representative_id.label("rep_id"),
+            func.sum(ContactRecord.voter_count).label("done"),
+            func.sum(case((overdue_reports_clause(on), 1), else_=0)).label("overdue"),
+        )
+        .where(
+            ContactRecord.contact_date >= start, ContactRecord.contact_date <= end, ContactRecord.deleted_at.is_(None)
+        )
+        .group_by(ContactRecord.representative_id)
+        .subquery()
+    )
+    done = func.coalesce(counts.c.done, 0)
+    row = session.execute(
+        select(
+            func.count(Representative.id),
+            func.coalesce(func.sum(case((done >= target, target), else_=done)), 0),
+            func.coalesce(func.sum(case((done >= target, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((done < expected, 1), else_=0)), 0),
+            func.coalesce(func.sum(counts.c.overdue), 0),
+        )
+        .select_from(Representative)
+        .outerjoin(counts, counts.c.rep_id == Representative.id)
+        .where(
+            clause,
+            Representative.active.is_(True),
+            Representative.term_start <= year,
+            Representative.term_end >= year,
+        )
+    ).one()
+    reps, capped, met, behind, overdue = (int(v) for v in row)
+    return ProgressRollup(year, reps, capped, reps * target, met, behind, overdue)
+
+
 # --------------------------------------------------------------------------
 # The record book (联系选民记录簿)
 # --------------------------------------------------------------------------

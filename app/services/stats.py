@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from app.models.appeals import Appeal, Satisfaction, Status
@@ -145,15 +145,44 @@ def with_rates(counts):
 def appeal_figures(session, grid, start=None, end=None, on=None):
     """Counts and rates of the appeals registered in `grid`'s subtree between
     `start` and `end` (see the module docstring). One query."""
+    return appeal_figures_in(session, (grid.path,), start, end, on)
+
+
+def paths_clause(path_column, paths):
+    """`path_column` lies in one of the subtrees rooted at `paths` (None: anywhere)."""
+    if paths is None:
+        return true()
+    if not paths:
+        return false()
+    ranges = []
+    for path in paths:
+        low, high = subtree_bounds(path)
+        ranges.append(and_(path_column >= low, path_column < high))
+    return or_(*ranges)
+
+
+def origin_clause(paths):
+    """The appeal was registered in one of the subtrees rooted at `paths` (None: anywhere)."""
+    if paths is None:
+        return true()
+    return Appeal.origin_grid_id.in_(select(Grid.id).where(paths_clause(Grid.path, paths)))
+
+
+def base_clause(paths, start=None, end=None):
+    """Which appeals the figures of `paths` and a period count (the module docstring)."""
+    return and_(origin_clause(paths), _period_clause(start, end))
+
+
+def figure_clause(key, on=None):
+    """The SQL condition of one count of COUNTS (for the list behind a figure)."""
+    return _conditions(on or today())[key]
+
+
+def appeal_figures_in(session, paths, start=None, end=None, on=None):
+    """Counts and rates of the appeals registered in the subtrees rooted at `paths`
+    (None: everywhere) between `start` and `end`. One query."""
     on = on or today()
-    low, high = subtree_bounds(grid.path)
-    origin = aliased(Grid)
-    row = session.execute(
-        select(*_aggregates(on))
-        .select_from(Appeal)
-        .join(origin, Appeal.origin_grid_id == origin.id)
-        .where(origin.path >= low, origin.path < high, _period_clause(start, end))
-    ).one()
+    row = session.execute(select(*_aggregates(on)).select_from(Appeal).where(base_clause(paths, start, end))).one()
     return with_rates({c.key: int(row._mapping[c.key]) for c in COUNTS})
 
 

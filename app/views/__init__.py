@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.views.appeals import AppealApi, AppealView
 from app.views.audit import AuditLogView
+from app.views.dashboard import AccountabilityView, DashboardView
 from app.views.grids import GridApi, GridView
 from app.views.imports import ImportView
 from app.views.lookups import lookup_views
@@ -22,6 +23,7 @@ from app.views.visits import QuotaRuleApi, QuotaRuleView, VisitApi, VisitView
 
 
 def register_views(appbuilder):
+    appbuilder.add_view(DashboardView, "Dashboard", label=_l("Dashboard"), icon="fa-dashboard")
     appbuilder.add_view(
         GridView, "Grids", label=_l("Grids"), icon="fa-sitemap",
         category="Grid management", category_label=_l("Grid management"), category_icon="fa-sitemap",
@@ -91,6 +93,9 @@ def register_views(appbuilder):
         AuditLogView, "Audit trail", label=_l("Audit trail"), icon="fa-history",
         category="Oversight", category_label=_l("Oversight"), category_icon="fa-eye",
     )  # fmt: skip
+    appbuilder.add_view(
+        AccountabilityView, "Accountability", label=_l("Accountability"), icon="fa-table", category="Oversight"
+    )
     for trash in TRASH_VIEWS:
         appbuilder.add_view(
             trash, trash.__name__, label=trash.list_title, icon="fa-trash",

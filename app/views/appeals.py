@@ -8,6 +8,7 @@ whose check_action() is the one place where scope, role and state are checked.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
@@ -22,7 +23,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
@@ -35,8 +36,10 @@ from app.models.lookups import AppealCategory, AppealChannel
 from app.models.personnel import Person
 from app.models.visits import Visit
 from app.services import appeals as appeal_service
+from app.services import dashboard as dashboard_service
 from app.services import grids as grid_service
 from app.services import privacy, scope
+from app.services import stats as stats_service
 from app.services.appeals import PERMISSIONS, RESOURCE, TRANSITIONS, Actor
 from app.services.clock import now
 from app.services.errors import DomainError
@@ -217,7 +220,61 @@ def quick_clause(key):
         return and_(appeal_service.open_clause(), Appeal.extension_until.is_not(None))
     if kind == "mine":
         return Appeal.handler_person_id == (scope.current().person_id or 0)
+    if kind == "open":
+        return appeal_service.open_clause()
+    if kind == "unassigned":
+        return and_(Appeal.status.in_((Status.REGISTERED, Status.ESCALATED)), Appeal.duplicate_of_id.is_(None))
+    if kind == "due" and arg == "week":
+        return dashboard_service.week_clause()
+    if kind == "stat" and arg in STAT_KEYS:
+        return stats_service.figure_clause(arg)
+    if kind == "category" and arg.isdigit():
+        return Appeal.category_id == int(arg)
+    if kind == "in" and arg.isdigit():
+        return _subtree_of(Appeal.grid_id, int(arg))
+    if kind == "figures":
+        # the appeals a dashboard figure counts: registered in a grid's subtree in a period
+        grid_id, start, end = arg.split(":")
+        paths = None
+        if grid_id != "all":
+            path = db.session.scalar(select(Grid.path).where(Grid.id == int(grid_id)))
+            paths = (path,) if path else ()
+        return stats_service.base_clause(paths, _iso(start), _iso(end))
     raise ValueError(key)
+
+
+STAT_KEYS = {c.key for c in stats_service.COUNTS}
+
+
+def _iso(value):
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _subtree_of(column, grid_id):
+    path = db.session.scalar(select(Grid.path).where(Grid.id == grid_id))
+    if not path:
+        return false()
+    return column.in_(select(Grid.id).where(stats_service.paths_clause(Grid.path, (path,))))
+
+
+def drill_keys(args):
+    """The list filters a dashboard link asks for (?stat=closed&origin=12&from=...),
+    checked: anything malformed is ignored rather than failing the page."""
+    keys = []
+    if args.get("stat") in STAT_KEYS:
+        keys.append("stat:" + args["stat"])
+    if (args.get("category") or "").isdigit():
+        keys.append("category:" + args["category"])
+    if (args.get("in") or "").isdigit():
+        keys.append("in:" + args["in"])
+    origin = args.get("origin")
+    if origin is not None and (origin == "all" or origin.isdigit()):
+        try:
+            start, end = _iso(args.get("from")), _iso(args.get("to"))
+        except ValueError:
+            return keys
+        keys.append(f"figures:{origin}:{start or ''}:{end or ''}")
+    return keys
 
 
 class FilterOverdue(BaseFilter):
@@ -371,12 +428,12 @@ class AppealView(ScopedModelView):
         keys = []
         if request.args.get("status") in Status.ORDER:
             keys.append("status:" + request.args["status"])
-        if request.args.get("due") in ("overdue", "soon"):
+        if request.args.get("due") in ("overdue", "soon", "week"):
             keys.append("due:" + request.args["due"])
-        for flag in ("supervised", "extension", "mine"):
+        for flag in ("supervised", "extension", "mine", "open", "unassigned"):
             if request.args.get(flag) == "1":
                 keys.append(flag)
-        return keys
+        return keys + drill_keys(request.args)
 
     def _get_list_widget(self, filters, **kwargs):
         keys = self._quick_keys()
@@ -407,8 +464,38 @@ class AppealView(ScopedModelView):
             by_status=by_status,
             statuses=[(key, Status.TITLES[key]) for key in Status.ORDER],
             active={k: request.args.get(k) for k in ("status", "due", "supervised", "extension", "mine")},
+            drill=self._drill_description(),
             can_register=self.appbuilder.sm.has_access("can_write", RESOURCE),
         )
+
+    def _drill_description(self):
+        """What a dashboard link filtered the list by, in words (None: no such filter)."""
+        keys = drill_keys(request.args)
+        if not keys:
+            return None
+        parts = []
+        titles = {c.key: c.title for c in stats_service.COUNTS}
+        if request.args.get("stat") in titles:
+            parts.append(str(titles[request.args["stat"]]))
+        for arg in ("origin", "in"):
+            value = request.args.get(arg) or ""
+            if value.isdigit():
+                grid = db.session.get(Grid, int(value))
+                if grid is not None and scope.current().contains_path(grid.path):
+                    label = (
+                        _l("registered in %(grid)s and below") if arg == "origin" else _l("now in %(grid)s and below")
+                    )
+                    parts.append(str(label) % {"grid": grid.name})
+        if (request.args.get("category") or "").isdigit():
+            category = db.session.get(AppealCategory, int(request.args["category"]))
+            if category is not None:
+                parts.append(str(_l("Category")) + "：" + category.name)
+        if request.args.get("origin") and (request.args.get("from") or request.args.get("to")):
+            parts.append(
+                str(_l("registered %(start)s to %(end)s"))
+                % {"start": request.args.get("from") or "…", "end": request.args.get("to") or "…"}
+            )
+        return " · ".join(parts)
 
     # -- register: the number comes from the service, in one transaction ----
 

@@ -21,6 +21,8 @@ class HomeView(IndexView):
         user = g.user if g.user is not None and g.user.is_authenticated else None
         if user is None:
             return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login"))
+        if self.appbuilder.sm.has_access("can_read", "Dashboard"):
+            return redirect(url_for("DashboardView.index"))  # leaders and the administrator start there
         session = db.session
         my_scope = scope.current()
         roots = []

@@ -52,6 +52,11 @@ def server():
         db.session.commit()
         sync_roles(app.appbuilder)
         load_demo(db.session, app.appbuilder.sm)
+        from sqlalchemy import select
+
+        from app.models.grids import Grid
+
+        app.config["_E2E_TOWN2_ID"] = db.session.scalar(select(Grid.id).where(Grid.name == "黄河街道"))
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

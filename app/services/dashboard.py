@@ -1,0 +1,464 @@
+"""What a leader sees: the figures of a jurisdiction and a period, all counted in SQL.
+
+The dashboard (领导驾驶舱) and the accountability table (定责到人) are built from
+the one definition of every figure in `app.services.stats` (appeals), `quotas`
+(visit quotas) and `representatives` (contacts with voters); this module only
+chooses the area, the period and the groupings, and says which list lies behind
+each figure (`appeal_list_args`), so a click shows exactly the rows counted.
+
+The area is a set of subtree roots: the grid the leader chose, else the roots of
+their jurisdiction (None: everywhere, for Admin).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, func, select, true
+
+from app.models.appeals import Appeal
+from app.models.grids import Grid
+from app.models.lookups import AppealCategory
+from app.models.personnel import Assignment, Person, Post
+from app.models.representatives import Representative
+from app.models.visits import Visit
+from app.services import quotas as quota_service
+from app.services import representatives as rep_service
+from app.services import scope as scope_service
+from app.services import stats
+from app.services.appeals import attention_counts, open_clause
+from app.services.clock import today
+from app.services.errors import DomainError
+from app.services.grids import current_assignment_clause
+
+PRESETS = (
+    ("month", _l("This month")),
+    ("quarter", _l("This quarter")),
+    ("year", _l("This year")),
+    ("12m", _l("Last 12 months")),
+)
+MAX_PERIOD_DAYS = 3 * 366  # a longer period is refused: trends are by month
+TREND_FIGURES = ("collected", "closed", "overdue")
+
+
+@dataclass
+class Area:
+    """The jurisdiction the figures cover: one chosen grid, or the user's whole scope."""
+
+    grid: Grid | None  # the chosen grid (None: the whole jurisdiction)
+    paths: tuple[str, ...] | None  # subtree roots (None: everywhere)
+    roots: list = field(default_factory=list)  # the grids to break the figures down by
+
+    def grid_clause(self, column):
+        """`column` (a grid id) lies in the area."""
+        if self.paths is None:
+            return true()
+        return column.in_(select(Grid.id).where(stats.paths_clause(Grid.path, self.paths)))
+
+
+@dataclass
+class Period:
+    start: dt.date
+    end: dt.date
+    preset: str | None = None
+
+    @property
+    def months(self):
+        """Every month of the period as 'YYYY-MM', in order."""
+        out, year, month = [], self.start.year, self.start.month
+        while (year, month) <= (self.end.year, self.end.month):
+            out.append(f"{year}-{month:02d}")
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return out
+
+
+def preset_period(key, on=None):
+    on = on or today()
+    if key == "month":
+        return Period(on.replace(day=1), on, key)
+    if key == "quarter":
+        first = (on.month - 1) // 3 * 3 + 1
+        return Period(on.replace(month=first, day=1), on, key)
+    if key == "12m":
+        start = on.replace(day=1)
+        start = (
+            start.replace(year=start.year - 1, month=start.month + 1) if start.month < 12 else start.replace(month=1)
+        )
+        return Period(start, on, key)
+    return Period(on.replace(month=1, day=1), on, "year")
+
+
+def parse_period(preset=None, start=None, end=None, on=None):
+    """The period from the page's parameters: a preset, or two ISO dates (inclusive)."""
+    if not start and not end:
+        return preset_period(preset or "year", on)
+    try:
+        start = dt.date.fromisoformat(start) if start else None
+        end = dt.date.fromisoformat(end) if end else None
+    except ValueError:
+        raise DomainError(_l("Enter dates as YYYY-MM-DD."), field="period") from None
+    on = on or today()
+    end = end or on
+    start = start or end.replace(month=1, day=1)
+    if start > end:
+        raise DomainError(_l("The start of the period is after its end."), field="period")
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise DomainError(_l("Choose a period of at most three years."), field="period")
+    return Period(start, end)
+
+
+def choose_area(session, scope, grid_id=None):
+    """The area of the figures: `grid_id` if it is in the scope (else NotFound), else the
+    scope itself; a scope of one subtree is that subtree's grid."""
+    if grid_id is not None:
+        grid = session.get(Grid, grid_id)
+        if grid is None or not scope.contains_path(grid.path):
+            raise scope_service.NotFound(scope_service.OUT_OF_SCOPE)
+        return Area(grid, (grid.path,), _children(session, grid))
+    if scope.all:
+        tops = session.scalars(select(Grid).where(Grid.parent_id.is_(None)).order_by(Grid.sort_order, Grid.code)).all()
+        if len(tops) == 1:
+            return Area(tops[0], (tops[0].path,), _children(session, tops[0]))
+        return Area(None, None, tops)
+    if len(scope.paths) == 1:
+        grid = session.scalar(select(Grid).where(Grid.path == scope.paths[0]))
+        return Area(grid, (grid.path,), _children(session, grid))
+    roots = session.scalars(select(Grid).where(Grid.path.in_(scope.paths)).order_by(Grid.path)).all()
+    return Area(None, tuple(scope.paths), roots)
+
+
+def _children(session, grid):
+    return session.scalars(select(Grid).where(Grid.parent_id == grid.id).order_by(Grid.sort_order, Grid.code)).all()
+
+
+def ancestors(session, grid, scope):
+    """The chosen grid's ancestors that the user may open (for the breadcrumb)."""
+    if grid is None:
+        return []
+    ids = [int(part) for part in grid.path.strip("/").split("/")[:-1]]
+    rows = {g.id: g for g in session.scalars(select(Grid).where(Grid.id.in_(ids)))} if ids else {}
+    return [rows[i] for i in ids if i in rows and scope.contains_path(rows[i].path)]
+
+
+# --------------------------------------------------------------------------
+# Appeals
+# --------------------------------------------------------------------------
+
+
+def _month_of(column, dialect):
+    if dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def appeal_trend(session, area, period, on=None):
+    """Per month of the period: appeals collected, resolved and overdue (by registration month)."""
+    on = on or today()
+    month = _month_of(Appeal.registered_at, session.get_bind().dialect.name).label("month")
+    conditions = {key: stats.figure_clause(key, on) for key in TREND_FIGURES}
+    rows = session.execute(
+        select(month, *[func.sum(case((conditions[k], 1), else_=0)).label(k) for k in TREND_FIGURES])
+        .where(stats.base_clause(area.paths, period.start, period.end))
+        .group_by(month)
+    ).all()
+    by_month = {r.month: {k: int(r._mapping[k] or 0) for k in TREND_FIGURES} for r in rows}
+    zero = dict.fromkeys(TREND_FIGURES, 0)
+    return [(m, by_month.get(m, zero)) for m in period.months]
+
+
+def appeal_by_category(session, area, period, on=None):
+    """Per category: collected, resolved, pending and overdue, the largest first."""
+    on = on or today()
+    keys = ("collected", "closed", "pending", "overdue")
+    conditions = {key: stats.figure_clause(key, on) for key in keys}
+    rows = session.execute(
+        select(
+            AppealCategory.id,
+            AppealCategory.name,
+            *[func.sum(case((conditions[k], 1), else_=0)).label(k) for k in keys],
+        )
+        .select_from(Appeal)
+        .join(AppealCategory, Appeal.category_id == AppealCategory.id)
+        .where(stats.base_clause(area.paths, period.start, period.end))
+        .group_by(AppealCategory.id, AppealCategory.name)
+    ).all()
+    out = [(r.id, r.name, {k: int(r._mapping[k] or 0) for k in keys}) for r in rows]
+    out.sort(key=lambda r: (-r[2]["collected"], r[1]))
+    return out
+
+
+def appeal_by_grid(session, area, period, on=None):
+    """The figures of each grid one level down (each with its whole subtree), and of
+    appeals registered at the chosen grid itself ("本级", grid None)."""
+    on = on or today()
+    if area.grid is not None:
+        return stats.appeal_figures_by_child(session, area.grid, period.start, period.end, on)
+    return [(root, stats.appeal_figures(session, root, period.start, period.end, on)) for root in area.roots]
+
+
+def attention(session, area, on=None):
+    """What needs attention now, whenever it was registered: open appeals now in the area."""
+    on = on or today()
+    where = and_(scope_service.clause_for(Appeal), area.grid_clause(Appeal.grid_id))
+    counts = attention_counts(session, where)
+    week_end = on + dt.timedelta(days=6 - on.weekday())
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(case((open_clause(), 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(case((and_(open_clause(), Appeal.due_date >= on, Appeal.due_date <= week_end), 1), else_=0)),
+                0,
+            ),
+        ).where(where)
+    ).one()
+    counts["open"], counts["due_week"] = int(row[0]), int(row[1])
+    return counts
+
+
+def week_clause(on=None):
+    """Open appeals due from today to the end of this week (Sunday)."""
+    on = on or today()
+    return and_(open_clause(), Appeal.due_date >= on, Appeal.due_date <= on + dt.timedelta(days=6 - on.weekday()))
+
+
+# --------------------------------------------------------------------------
+# Visits and representatives
+# --------------------------------------------------------------------------
+
+
+def _person_clause(area):
+    return and_(scope_service.clause_for(Person), area.grid_clause(Person.grid_id))
+
+
+def visit_quotas(session, area, on=None):
+    """Quota completion of the people of the area: this month's monthly rules and
+    this year's yearly rules."""
+    on = on or today()
+    clause = _person_clause(area)
+    month = quota_service.current_period("month", on)
+    year = quota_service.current_period("year", on)
+    return {
+        "month": quota_service.quota_rollup(session, month, clause, on=on),
+        "year": quota_service.quota_rollup(session, year, clause, on=on),
+        "month_period": month,
+        "year_period": year,
+    }
+
+
+def visits_made(session, area, period):
+    """Visits made in the area during the period (grid of the visit)."""
+    return session.scalar(
+        select(func.count(Visit.id)).where(
+            scope_service.clause_for(Visit),
+            area.grid_clause(Visit.grid_id),
+            Visit.visit_date >= period.start,
+            Visit.visit_date <= period.end,
+        )
+    )
+
+
+def representatives(session, area, year, on=None):
+    clause = scope_service.clause_for(Representative)
+    if area.paths is not None:
+        from app.models.representatives import Constituency
+
+        clause = and_(
+            clause,
+            Representative.constituency_id.in_(select(Constituency.id).where(area.grid_clause(Constituency.grid_id))),
+        )
+    return rep_service.progress_rollup(session, year, clause, on=on)
+
+
+# --------------------------------------------------------------------------
+# Accountability (定责到人)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class GridRow:
+    grid: Grid | None  # None: appeals registered at the chosen grid itself
+    label: object
+    whole: bool  # the figures cover the grid's whole subtree
+    figures: dict
+    responsible: list  # [(person, post name)]
+    quota: list  # [RuleRollup] this month and this year
+
+    @property
+    def quota_month_rate(self):
+        return quota_service.rollup_rate([r for r in self.quota if r.period.kind == "month"])
+
+    @property
+    def quota_year_rate(self):
+        return quota_service.rollup_rate([r for r in self.quota if r.period.kind == "year"])
+
+
+@dataclass
+class PersonRow:
+    person: Person
+    grid: Grid
+    post: str
+    filed: int = 0  # 发现: appeals this person registered (填表人)
+    handled: int = 0  # appeals handed to this person
+    closed: int = 0
+    closed_on_time: int = 0
+    due: int = 0
+    overdue: int = 0
+    escalated: int = 0
+    evaluated: int = 0
+    satisfied_or_basic: int = 0
+    quota: list = field(default_factory=list)
+
+    @property
+    def closure_rate(self):
+        return stats.ratio(self.closed, self.handled)
+
+    @property
+    def on_time_rate(self):
+        return stats.ratio(self.closed_on_time, self.due)
+
+    @property
+    def satisfaction_rate(self):
+        return stats.ratio(self.satisfied_or_basic, self.evaluated)
+
+    @property
+    def quota_month_rate(self):
+        return quota_service.rollup_rate([r for r in self.quota if r.period.kind == "month"])
+
+    @property
+    def quota_year_rate(self):
+        return quota_service.rollup_rate([r for r in self.quota if r.period.kind == "year"])
+
+
+def _responsible(session, grid_ids):
+    """Current holders of responsible posts of each grid: {grid id: [(person, post)]}."""
+    rows = session.execute(
+        select(Assignment.grid_id, Person, Post.name)
+        .join(Person, Assignment.person_id == Person.id)
+        .join(Post, Assignment.post_id == Post.id)
+        .where(
+            Assignment.grid_id.in_(grid_ids),
+            Post.is_responsible.is_(True),
+            Person.active.is_(True),
+            current_assignment_clause(),
+        )
+        .order_by(Assignment.grid_id, Post.sort_order, Person.name)
+    ).all()
+    out = defaultdict(list)
+    for grid_id, person, post in rows:
+        out[grid_id].append((person, post))
+    return out
+
+
+def _quota_by_child(session, grid, on):
+    """Quota rollups of the people of each child subtree of `grid` (and of the grid itself)."""
+    child = select(Grid.id, Grid.path).where(Grid.parent_id == grid.id).subquery()
+    high = func.substr(child.c.path, 1, func.length(child.c.path) - 1).concat("0")
+    person_grid = Grid.__table__.alias("person_grid")
+    child_of_person = (
+        select(child.c.id)
+        .where(person_grid.c.id == Person.grid_id, person_grid.c.path >= child.c.path, person_grid.c.path < high)
+        .scalar_subquery()
+    )
+    in_grid = Person.grid_id.in_(select(Grid.id).where(stats.paths_clause(Grid.path, (grid.path,))))
+    clause = and_(scope_service.clause_for(Person), in_grid)
+    out = defaultdict(list)
+    for kind in ("month", "year"):
+        period = quota_service.current_period(kind, on)
+        for key, rollups in quota_service.quota_rollup(session, period, clause, on=on, group=child_of_person).items():
+            out[key].extend(rollups)
+    return out
+
+
+def accountability(session, area, period, on=None):
+    """The accountability table of the chosen grid: itself (its whole subtree) and each
+    child grid, with their responsible people; then each responsible person's own
+    record. Bounded: two levels of the tree at a time."""
+    on = on or today()
+    grid = area.grid
+    if grid is None:
+        raise DomainError(_l("Choose a grid."), field="grid")
+    children = area.roots
+    responsible = _responsible(session, [grid.id] + [c.id for c in children])
+    quotas = _quota_by_child(session, grid, on)
+    whole = stats.appeal_figures(session, grid, period.start, period.end, on)
+    own_quota = [r for rollups in quotas.values() for r in rollups]
+    merged = _merge_rollups(own_quota)
+    rows = [GridRow(grid, grid.name, True, whole, responsible.get(grid.id, []), merged)]
+    for child, figures in stats.appeal_figures_by_child(session, grid, period.start, period.end, on)[1:]:
+        quota = quotas.get(child.id, [])
+        rows.append(GridRow(child, child.name, True, figures, responsible.get(child.id, []), quota))
+    people = _person_rows(session, responsible, {grid.id: grid, **{c.id: c for c in children}}, period, on)
+    return rows, people
+
+
+def _merge_rollups(rollups):
+    merged = {}
+    for r in rollups:
+        key = (r.rule.id, r.period.label)
+        m = merged.get(key)
+        if m is None:
+            merged[key] = quota_service.RuleRollup(r.rule, r.period, r.people, r.met, r.done, r.target)
+        else:
+            m.people += r.people
+            m.met += r.met
+            m.done += r.done
+            m.target += r.target
+    return list(merged.values())
+
+
+def _person_rows(session, responsible, grids, period, on):
+    rows, by_person = [], {}
+    for grid_id, holders in responsible.items():
+        for person, post in holders:
+            row = PersonRow(person, grids[grid_id], post)
+            rows.append(row)
+            by_person.setdefault(person.id, []).append(row)
+    if not rows:
+        return rows
+    ids = list(by_person)
+    period_clause = stats.base_clause(None, period.start, period.end)
+    conditions = {key: stats.figure_clause(key, on) for key in [c.key for c in stats.COUNTS]}
+
+    def count(key):
+        return func.sum(case((conditions[key], 1), else_=0))
+
+    handled = session.execute(
+        select(
+            Appeal.handler_person_id,
+            func.count(Appeal.id),
+            count("closed"),
+            count("closed_on_time"),
+            count("due"),
+            count("overdue"),
+            count("escalated"),
+            count("evaluated"),
+            count("satisfied_or_basic"),
+        )
+        .where(period_clause, Appeal.handler_person_id.in_(ids))
+        .group_by(Appeal.handler_person_id)
+    ).all()
+    fields = ("handled", "closed", "closed_on_time", "due", "overdue", "escalated", "evaluated", "satisfied_or_basic")
+    for person_id, *values in handled:
+        for row in by_person[person_id]:
+            for name, value in zip(fields, values, strict=True):
+                setattr(row, name, int(value or 0))
+    users = {p.user_id: p.id for p in (r.person for r in rows) if p.user_id}
+    if users:
+        filed = session.execute(
+            select(Appeal.filed_by_id, func.count(Appeal.id))
+            .where(period_clause, Appeal.filed_by_id.in_(list(users)))
+            .group_by(Appeal.filed_by_id)
+        ).all()
+        for user_id, n in filed:
+            for row in by_person[users[user_id]]:
+                row.filed = int(n)
+    for kind in ("month", "year"):
+        quota_period = quota_service.current_period(kind, on)
+        grouped = quota_service.quota_rollup(session, quota_period, Person.id.in_(ids), on=on, group=Person.id)
+        for person_id, rollups in grouped.items():
+            for row in by_person[person_id]:
+                row.quota.extend(rollups)
+    return rows

@@ -1,0 +1,263 @@
+"""The leader's dashboard (领导驾驶舱) and the accountability table (定责到人).
+
+Both read one jurisdiction (a grid the user may see, default: their own) and one
+period; every figure links to the list it counts. The figures come from
+`app.services.dashboard`, counted in SQL.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, request, send_file, url_for
+from flask_appbuilder import BaseView
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.views import expose
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db
+from app.services import dashboard as dash
+from app.services import scope, stats
+from app.services.clock import today
+from app.services.errors import DomainError, NotFound
+from app.services.excel import workbook_sheets
+
+RESOURCE = "Dashboard"
+
+
+def percent(value):
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+class _AreaPeriodView(BaseView):
+    class_permission_name = RESOURCE
+    method_permission_name = {"index": "read"}
+    base_permissions = ["can_read"]
+    default_view = "index"
+
+    def _area_period(self):
+        session = db.session
+        my_scope = scope.current()
+        try:
+            preset = request.args.get("preset") or current_app.config["DASHBOARD_DEFAULT_PRESET"]
+            period = dash.parse_period(preset, request.args.get("start"), request.args.get("end"))
+        except DomainError as err:
+            flash(str(err), "danger")
+            period = dash.preset_period(current_app.config["DASHBOARD_DEFAULT_PRESET"])
+        try:
+            area = dash.choose_area(session, my_scope, request.args.get("grid", type=int))
+        except NotFound:
+            abort(404)
+        return session, my_scope, area, period
+
+    def _base_args(self, area, period):
+        args = {"grid": area.grid.id if area.grid else None}
+        if period.preset:
+            args["preset"] = period.preset
+        else:
+            args.update(start=period.start.isoformat(), end=period.end.isoformat())
+        return args
+
+
+class DashboardView(_AreaPeriodView):
+    route_base = "/dashboard"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        session, my_scope, area, period = self._area_period()
+        on = today()
+        origin = area.grid.id if area.grid else "all"
+        span = {"origin": origin, "from": period.start.isoformat(), "to": period.end.isoformat()}
+
+        def appeal_link(**args):
+            return url_for("AppealView.list", **args)
+
+        def figure_link(key, **extra):
+            return appeal_link(stat=key, **span, **extra)
+
+        now_in = {"in": area.grid.id} if area.grid else {}
+        figures = stats.appeal_figures_in(session, area.paths, period.start, period.end, on)
+        trend = dash.appeal_trend(session, area, period, on)
+        categories = dash.appeal_by_category(session, area, period, on)
+        by_grid = dash.appeal_by_grid(session, area, period, on)
+        base_args = self._base_args(area, period)
+        charts = {
+            "trend": {
+                "labels": [m for m, _ in trend],
+                "series": [
+                    {"key": k, "label": str(title), "data": [row[k] for _, row in trend]}
+                    for k, title in (
+                        ("collected", _l("Collected")),
+                        ("closed", _l("Resolved")),
+                        ("overdue", _l("Overdue")),
+                    )
+                ],
+                "links": [
+                    appeal_link(origin=origin, **{"from": _month_start(m, period), "to": _month_end(m, period)})
+                    for m, _ in trend
+                ],
+            },
+            "category": {
+                "labels": [name for _, name, _ in categories],
+                "series": [
+                    {"key": k, "label": str(title), "data": [row[k] for _, _, row in categories]}
+                    for k, title in (("collected", _l("Collected")), ("pending", _l("Pending")))
+                ],
+                "links": [figure_link("collected", category=cid) for cid, _, _ in categories],
+            },
+            "grid": {
+                "labels": [g.name if g else str(_l("This level")) for g, _ in by_grid],
+                "series": [
+                    {"key": k, "label": str(title), "data": [f[k] for _, f in by_grid]}
+                    for k, title in (
+                        ("collected", _l("Collected")),
+                        ("closed", _l("Resolved")),
+                        ("overdue", _l("Overdue")),
+                    )
+                ],
+                "links": [
+                    url_for("DashboardView.index", **{**base_args, "grid": g.id}) if g else None for g, _ in by_grid
+                ],
+            },
+        }
+        rep_year = period.end.year
+        return self.render_template(
+            "minqing/dashboard.html",
+            title=_l("Dashboard"),
+            area=area,
+            crumbs=dash.ancestors(session, area.grid, my_scope),
+            period=period,
+            presets=dash.PRESETS,
+            base_args=base_args,
+            figures=figures,
+            attention=dash.attention(session, area, on),
+            now_in=now_in,
+            figure_link=figure_link,
+            appeal_link=appeal_link,
+            by_grid=by_grid,
+            categories=categories,
+            charts=charts,
+            quotas=dash.visit_quotas(session, area, on),
+            visits=dash.visits_made(session, area, period),
+            reps=dash.representatives(session, area, rep_year, on),
+            rep_year=rep_year,
+            percent=percent,
+            rates=stats.RATES,
+            can_account=area.grid is not None,
+        )
+
+
+def _month_start(month, period):
+    start = f"{month}-01"
+    return max(start, period.start.isoformat())
+
+
+def _month_end(month, period):
+    import calendar
+
+    year, mon = (int(x) for x in month.split("-"))
+    end = f"{month}-{calendar.monthrange(year, mon)[1]:02d}"
+    return min(end, period.end.isoformat())
+
+
+PERSON_HEADERS = (
+    _l("Person"), _l("Post"), _l("Grid"), _l("Filed"), _l("Handled"), _l("Resolved"), _l("Overdue"),
+    _l("Escalated"), _l("Closure rate"), _l("On-time closure rate"), _l("Satisfaction rate"),
+    _l("Monthly visit quota"), _l("Yearly visit quota"),
+)  # fmt: skip
+GRID_HEADERS = (
+    _l("Grid"), _l("Responsible people"), _l("Collected"), _l("Found by the grid"), _l("Resolved at this level"),
+    _l("Escalated"), _l("Overdue"), _l("Closure rate"), _l("On-time closure rate"), _l("Satisfaction rate"),
+    _l("Monthly visit quota"), _l("Yearly visit quota"),
+)  # fmt: skip
+
+
+class AccountabilityView(_AreaPeriodView):
+    route_base = "/accountability"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        session, my_scope, area, period = self._area_period()
+        if area.grid is None:
+            flash(str(_l("Choose one of your grids.")), "info")
+            return self.render_template(
+                "minqing/accountability.html",
+                title=_l("Accountability"),
+                area=area,
+                crumbs=[],
+                period=period,
+                presets=dash.PRESETS,
+                base_args=self._base_args(area, period),
+                rows=[],
+                people=[],
+                percent=percent,
+            )
+        rows, people = dash.accountability(session, area, period, today())
+        if request.args.get("format") == "xlsx":
+            return self._xlsx(area, period, rows, people)
+        return self.render_template(
+            "minqing/accountability.html",
+            title=_l("Accountability"),
+            area=area,
+            crumbs=dash.ancestors(session, area.grid, my_scope),
+            period=period,
+            presets=dash.PRESETS,
+            base_args=self._base_args(area, period),
+            rows=rows,
+            people=people,
+            percent=percent,
+            span={"from": period.start.isoformat(), "to": period.end.isoformat()},
+        )
+
+    def _xlsx(self, area, period, rows, people):
+        grid_rows = [
+            (
+                r.label,
+                "、".join(f"{p.name}（{post}）" for p, post in r.responsible),
+                r.figures["collected"],
+                r.figures["discovered"],
+                r.figures["handled_locally"],
+                r.figures["escalated"],
+                r.figures["overdue"],
+                percent(r.figures["closure_rate"]),
+                percent(r.figures["on_time_rate"]),
+                percent(r.figures["satisfaction_rate"]),
+                percent(r.quota_month_rate),
+                percent(r.quota_year_rate),
+            )
+            for r in rows
+        ]
+        person_rows = [
+            (
+                p.person.name,
+                p.post,
+                p.grid.name,
+                p.filed,
+                p.handled,
+                p.closed,
+                p.overdue,
+                p.escalated,
+                percent(p.closure_rate),
+                percent(p.on_time_rate),
+                percent(p.satisfaction_rate),
+                percent(p.quota_month_rate),
+                percent(p.quota_year_rate),
+            )
+            for p in people
+        ]
+        title = f"{area.grid.name} {period.start}—{period.end}"
+        buffer = workbook_sheets(
+            [
+                (str(_l("By grid")), [str(h) for h in GRID_HEADERS], grid_rows),
+                (str(_l("By responsible person")), [str(h) for h in PERSON_HEADERS], person_rows),
+            ],
+            title=title,
+        )
+        name = f"定责到人-{area.grid.code}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
+        return send_file(
+            buffer,
+            as_attachment=True,
+            download_name=name,
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
