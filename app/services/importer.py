@@ -39,6 +39,7 @@ class Col:
     required: bool = False
     example: object = None
     note: object = ""
+    aliases: tuple = ()  # other headers a clerk's own sheet may use for it (台账 wording)
 
 
 @dataclass
@@ -545,14 +546,14 @@ class AppealImporter(Importer):
             "202301005",
             _l("Empty: numbered in the registration month. Given: year+month+sequence, unused, month of the date"),
         ),
-        Col("registered_at", _l("Registration date"), True, "2023-01-16", _l("Not in the future")),
-        Col("reporter_name", _l("Reporter"), True, "李四"),
+        Col("registered_at", _l("Registration date"), True, "2023-01-16", _l("Not in the future"), ("登记时间",)),
+        Col("reporter_name", _l("Reporter"), True, "李四", aliases=("姓名", "反映人姓名")),
         Col("reporter_address", _l("Home address"), False, "东关村三组12号"),
         Col("reporter_unit", _l("Work unit"), False, ""),
         Col("reporter_phone", _l("Phone"), False, "13712345678", _l("Mobile 13812345678 or landline 0371-12345678")),
-        Col("reporter_id_number", _l("ID number"), False, "", _l("18 characters, check digit verified")),
-        Col("content", _l("Content"), True, "村东路灯损坏，夜间出行不便。"),
-        Col("channel", _l("Channel"), True, "来电", _l("A value of the channel list")),
+        Col("reporter_id_number", _l("ID number"), False, "", _l("18 characters, check digit verified"), ("身份证号",)),
+        Col("content", _l("Content"), True, "村东路灯损坏，夜间出行不便。", aliases=("反映内容", "诉求内容")),
+        Col("channel", _l("Channel"), True, "来电", _l("A value of the channel list"), ("渠道",)),
         Col("category", _l("Category"), True, "基础设施", _l("A value of the category list")),
         Col(
             "importance", _l("Importance"), False, "一般", _l("一般 or 重要; empty means 一般 (deadline 7 or 30 days)")
@@ -565,10 +566,18 @@ class AppealImporter(Importer):
             False,
             "已归档",
             _l("已登记, 已交办, 办理中, 已反馈 (已办结), 已评议 or 已归档; empty means 已登记"),
+            ("办理状态",),
         ),
         Col("handler_unit", _l("Handling unit"), False, "城关镇城建所", _l("Required for 已交办 and 办理中")),
-        Col("closed_on", _l("Replied at"), False, "2023-01-20", _l("Required once answered; decides 按期办结")),
-        Col("feedback", _l("Reply"), False, "已更换路灯3盏。", _l("Required once answered")),
+        Col(
+            "closed_on",
+            _l("Replied at"),
+            False,
+            "2023-01-20",
+            _l("Required once answered; decides 按期办结"),
+            ("反馈日期", "办结日期"),
+        ),
+        Col("feedback", _l("Reply"), False, "已更换路灯3盏。", _l("Required once answered"), ("办理结果", "反馈内容")),
         Col(
             "satisfaction",
             _l("Satisfaction"),
@@ -725,7 +734,7 @@ def _header_keys(importer, header_row):
     """Map file columns to keys by their header (Chinese or English label, or the key)."""
     names = {}
     for col in importer.columns:
-        for alias in {str(col.header), col.key}:
+        for alias in {str(col.header), col.key, *col.aliases}:
             names[alias.strip().rstrip("*").lower()] = col.key
     keys = []
     for cell in header_row:
