@@ -204,15 +204,20 @@ def restore_command(path, yes):
     _say(f"Restored from {path}. Run `flask --app run.py minqing init` if the backup is from an older version.")
 
 
+# the kinds of app.services.importer.IMPORTERS (listed here: the CLI loads before the models)
+IMPORT_KINDS = ["grids", "people", "posts", "assignments", "representatives", "appeals"]
+
+
 @minqing.command("import")
-@click.argument("kind", type=click.Choice(["grids", "people", "posts", "assignments"]))
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_command(kind, path):
     """Import an Excel file (all rows or none). `minqing template KIND` writes a blank one."""
+    from app.services.appeals import system_actor
     from app.services.importer import import_file
 
     with open(path, "rb") as fh:
-        result = import_file(db.session, kind, fh, current_app.config["IMPORT_MAX_ROWS"])
+        result = import_file(db.session, kind, fh, current_app.config["IMPORT_MAX_ROWS"], actor=system_actor())
     if not result.ok:
         click.echo(f"Nothing imported: {len(result.errors)} error(s). 未导入，错误如下：", err=True)
         for row, column, message in result.errors:
@@ -222,7 +227,7 @@ def import_command(kind, path):
 
 
 @minqing.command("template")
-@click.argument("kind", type=click.Choice(["grids", "people", "posts", "assignments"]))
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
 @click.argument("path")
 def template_command(kind, path):
     """Write the Excel template of KIND (Chinese headers, an example row) to PATH."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -167,6 +168,7 @@ DUPLICATE_ACTIONS = frozenset({"archive", "supervise"})
 # what the timeline calls each kind of event (workflow actions and the rest)
 EVENT_TITLES = {
     "register": _l("Registered"),
+    "import": _l("Imported from Excel"),
     "edit": _l("Registration corrected"),
     "duplicate_linked": _l("Duplicate linked"),
     **{name: t.title for name, t in TRANSITIONS.items()},
@@ -489,6 +491,201 @@ def _source_note(appeal):
         return str(_l("Passed on by representative %(name)s from the contact with voters on %(date)s.",
                       name=record.representative.person.name, date=record.contact_date.isoformat()))  # fmt: skip
     return None
+
+
+# --------------------------------------------------------------------------
+# Historical appeals (imported from a clerk's Excel ledger)
+# --------------------------------------------------------------------------
+
+# the state an imported appeal may be in, and the permissions reaching it needs
+HISTORY_PERMISSIONS = {
+    S.REGISTERED: (WRITE,),
+    S.ASSIGNED: (WRITE, ASSIGN),
+    S.IN_PROGRESS: (WRITE, ASSIGN, HANDLE),
+    S.ANSWERED: (WRITE, HANDLE),
+    S.EVALUATED: (WRITE, HANDLE, EVALUATE),
+    S.ARCHIVED: (WRITE, HANDLE, EVALUATE, ARCHIVE),
+}
+
+
+def parse_number(text, field_name="number"):
+    """A registration number typed by hand: "202301005" -> ("202301", 5), or DomainError."""
+    text = clean_text(text)
+    match = re.fullmatch(r"(\d{4})(\d{2})(\d{3,})", text or "")
+    bad = DomainError(
+        _l("%(value)s is not a registration number: year, month and a sequence of 3 digits, like 202301005.",
+           value=text),
+        field=field_name,
+    )  # fmt: skip
+    if match is None:
+        raise bad
+    year, month, seq = int(match[1]), int(match[2]), int(match[3])
+    if not (1990 <= year <= 2100 and 1 <= month <= 12 and seq >= 1):
+        raise bad
+    ym = f"{year:04d}{month:02d}"
+    if format_number(ym, seq) != text:  # "2023010005": the sequence has a needless leading zero
+        raise bad
+    return ym, seq
+
+
+def number_in_use(session, month, seq):
+    """Whether the number (month, seq) belongs to an appeal or was handed out already.
+
+    The counter of a month is the last number handed out; every number up to it
+    belongs to an appeal (a rolled-back registration gives its number back), so
+    one at or below it can never be given again, not even by an import.
+    """
+    with session.no_autoflush:
+        taken = session.scalar(select(Appeal.id).where(Appeal.number_month == month, Appeal.number_seq == seq).limit(1))
+        last = session.scalar(select(AppealCounter.last_seq).where(AppealCounter.month == month)) or 0
+    return taken is not None or seq <= last
+
+
+def reserve_number(session, month, seq, field_name="number"):
+    """Claim the hand-typed number (month, seq) inside the caller's transaction.
+
+    The month's counter row is locked first (the same upsert registrations use),
+    then moved up to `seq`, so later registrations of that month continue after
+    it and never hand it out again. Raises DomainError if it is taken meanwhile.
+    """
+    connection = session.connection()
+    table = AppealCounter.__table__
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+
+        _sqlite_write_lock(connection)
+    statement = (
+        insert(table)
+        .values(month=month, last_seq=0)
+        .on_conflict_do_update(index_elements=[table.c.month], set_={"last_seq": table.c.last_seq})
+        .returning(table.c.last_seq)
+    )
+    last = session.execute(statement).scalar_one()
+    if seq <= last:
+        raise DomainError(
+            _l("The registration number %(number)s is already used.", number=format_number(month, seq)),
+            field=field_name,
+        )
+    session.execute(update(table).where(table.c.month == month).values(last_seq=seq))
+
+
+def prepare_historical_appeal(session, actor, appeal, registered_at, status, closed_on=None):
+    """Check a historical appeal and set what the workflow would have set.
+
+    `appeal` carries the registration fields, and for a closed case the reply
+    (feedback), the satisfaction and its comment, the handling unit. The
+    deadline comes from the registration date and importance as for any
+    appeal; 按期办结 compares the closing date with it. Does not number it (see
+    `number_historical_appeals`) and does not commit. Raises DomainError.
+    """
+    if status not in HISTORY_PERMISSIONS:
+        raise DomainError(_l("Choose the status of the appeal."), field="status")
+    missing = [p for p in HISTORY_PERMISSIONS[status] if not actor.can(p)]
+    if missing:
+        raise Forbidden(
+            _l("Your role cannot record an appeal that is already “%(status)s”.", status=Status.TITLES[status]),
+            field="status",
+        )
+    validate_registration(session, appeal)
+    if registered_at is None:
+        raise DomainError(_l("Enter the registration date."), field="registered_at")
+    if registered_at > now():
+        raise DomainError(
+            _l("The registration date %(date)s is in the future.", date=registered_at.date().isoformat()),
+            field="registered_at",
+        )
+    appeal.registered_at = registered_at
+    appeal.status = status
+    appeal.due_date = compute_due_date(registered_at.date(), appeal.importance)
+    appeal.origin_grid = appeal.grid or session.get(Grid, appeal.grid_id)
+    appeal.filed_by_id = actor.user_id
+    appeal.filed_by_name = clean_text(appeal.filed_by_name) or actor.name
+    appeal.extension_count = appeal.escalation_count = 0
+    appeal.supervised = False
+    appeal.handler_unit = clean_text(appeal.handler_unit)
+    appeal.feedback = clean_text(appeal.feedback)
+    appeal.evaluation_comment = clean_text(appeal.evaluation_comment)
+    closed = status in S.CLOSED
+    if status in (S.ASSIGNED, S.IN_PROGRESS) and not appeal.handler_unit:
+        raise DomainError(_l("Enter the unit or person the appeal was handed to."), field="handler_unit")
+    if appeal.handler_unit:
+        appeal.assigned_at = registered_at
+    if not closed:
+        for name in ("feedback", "satisfaction", "evaluation_comment"):
+            if getattr(appeal, name):
+                raise DomainError(
+                    _l("An appeal still open has no reply or evaluation yet: leave this empty or change the status."),
+                    field=name,
+                )
+        if closed_on is not None:
+            raise DomainError(
+                _l("An appeal still open has no reply or evaluation yet: leave this empty or change the status."),
+                field="closed_on",
+            )
+        return appeal
+    if not appeal.feedback:
+        raise DomainError(_l("Enter the reply given to the reporter."), field="feedback")
+    if closed_on is None:
+        raise DomainError(_l("Enter the date the reply was given."), field="closed_on")
+    if closed_on < registered_at.date() or closed_on > today():
+        raise DomainError(
+            _l("The reply date must lie between the registration date %(start)s and today.",
+               start=registered_at.date().isoformat()),
+            field="closed_on",
+        )  # fmt: skip
+    closed_at = dt.datetime.combine(closed_on, dt.time())
+    appeal.closed_at = max(closed_at, registered_at)
+    appeal.closed_on_time = closed_on <= appeal.due_date
+    appeal.feedback_by_name = appeal.handler_unit or appeal.filed_by_name
+    if appeal.satisfaction is None:
+        if status in (S.EVALUATED, S.ARCHIVED):
+            raise DomainError(_l("Choose satisfied, basically satisfied or unsatisfied."), field="satisfaction")
+        if appeal.evaluation_comment:
+            raise DomainError(_l("Choose satisfied, basically satisfied or unsatisfied."), field="satisfaction")
+        return appeal
+    if appeal.satisfaction not in Satisfaction.ORDER:
+        raise DomainError(_l("Choose satisfied, basically satisfied or unsatisfied."), field="satisfaction")
+    if appeal.satisfaction == Satisfaction.UNSATISFIED and not appeal.evaluation_comment:
+        raise DomainError(_l("Record why the reporter is not satisfied."), field="evaluation_comment")
+    if status == S.ANSWERED:  # a reply that was judged is 已评议
+        appeal.status = S.EVALUATED
+    appeal.evaluation_source = EvaluationSource.REPORTER
+    appeal.evaluated_at = appeal.closed_at
+    if appeal.status == S.ARCHIVED:
+        appeal.archived_at = appeal.closed_at
+    return appeal
+
+
+def number_historical_appeals(session, actor, appeals):
+    """Number the checked historical appeals and write their "imported" event.
+
+    A hand-typed number (appeal.number set) is claimed first, moving its month's
+    counter past it; the others get the next numbers of their registration
+    month, in date order, exactly as the registration form would have. Returns
+    [(appeal, DomainError)] for numbers taken meanwhile (then roll back).
+    """
+    errors = []
+    with session.no_autoflush:
+        for appeal in appeals:
+            if appeal.number:
+                try:
+                    reserve_number(session, appeal.number_month, appeal.number_seq)
+                except DomainError as err:
+                    errors.append((appeal, err))
+        if errors:
+            return errors
+        for appeal in sorted((a for a in appeals if not a.number), key=lambda a: a.registered_at):
+            month = appeal.registered_at.strftime("%Y%m")
+            appeal.number_month = month
+            appeal.number_seq = next_sequence(session, month)
+            appeal.number = format_number(month, appeal.number_seq)
+        for appeal in appeals:
+            note = str(_l("Registered on %(date)s; recorded from the ledger as “%(status)s”.",
+                          date=appeal.registered_at.date().isoformat(), status=Status.TITLES[appeal.status]))  # fmt: skip
+            _event(session, actor, appeal, "import", note=note, handler_text=appeal.handler_unit)
+    return errors
 
 
 RELATED_FIELDS = {"channel": AppealChannel, "category": AppealCategory, "grid": Grid}

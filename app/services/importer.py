@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from app.models.grids import Grid
 from app.models.lookups import GridLevel, PersonKind
 from app.models.personnel import Assignment, Person, Post
+from app.models.representatives import Constituency, Representative
 from app.services import grids as grid_service
 from app.services import personnel as personnel_service
 from app.services import scope
@@ -37,6 +39,7 @@ class Col:
     required: bool = False
     example: object = None
     note: object = ""
+    aliases: tuple = ()  # other headers a clerk's own sheet may use for it (台账 wording)
 
 
 @dataclass
@@ -103,14 +106,30 @@ def _date(value, col):
     raise RowError(col, _l("Enter a date like 2026-01-31."))
 
 
+def _datetime(value, col):
+    """A date, or a date and time when the cell holds one (a date alone is taken at 00:00)."""
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0, tzinfo=None)
+    text = _text(value)
+    if text and " " in text:
+        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"):
+            try:
+                return dt.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+    day = _date(value, col)
+    return dt.datetime.combine(day, dt.time()) if day is not None else None
+
+
 class Importer:
     kind = ""
     title = ""
     resource = ""
     columns: list[Col] = []
 
-    def __init__(self, session):
+    def __init__(self, session, actor=None):
         self.session = session
+        self.actor = actor
 
     def column(self, key):
         return next(c for c in self.columns if c.key == key)
@@ -121,6 +140,10 @@ class Importer:
 
     def order(self, rows):
         return rows
+
+    def finish(self, made):
+        """After every row passed, before the commit: [(row number, column, message)] or []."""
+        return []
 
     def field_column(self, field_name):
         """The template column a service error about `field_name` belongs to."""
@@ -147,8 +170,8 @@ class GridImporter(Importer):
     ]
     field_map = {"parent": "parent", "level": "level"}
 
-    def __init__(self, session):
-        super().__init__(session)
+    def __init__(self, session, actor=None):
+        super().__init__(session, actor)
         self.levels = {lv.name: lv for lv in session.scalars(select(GridLevel))}
         self.made = {}
 
@@ -217,8 +240,8 @@ class PersonImporter(Importer):
     ]
     field_map = {"grid": "grid", "phone": "phone", "gender": "gender"}
 
-    def __init__(self, session):
-        super().__init__(session)
+    def __init__(self, session, actor=None):
+        super().__init__(session, actor)
         self.kinds = {k.name: k for k in session.scalars(select(PersonKind))}
 
     def build(self, row, row_no):
@@ -294,8 +317,8 @@ class AssignmentImporter(Importer):
     ]
     field_map = {"person": "person", "grid": "grid", "post": "post"}
 
-    def __init__(self, session):
-        super().__init__(session)
+    def __init__(self, session, actor=None):
+        super().__init__(session, actor)
         self.posts = {p.name: p for p in session.scalars(select(Post))}
 
     def build(self, row, row_no):
@@ -332,6 +355,335 @@ class AssignmentImporter(Importer):
         return assignment
 
 
+def _codes(text):
+    """ "TA1、TA2, TA3" -> ["TA1", "TA2", "TA3"] (、，, ; and spaces all separate)."""
+    return [c for c in re.split(r"[、，,;；\s]+", text or "") if c]
+
+
+def _choice(value, col, choices, message):
+    """A cell that must be one of `choices` ({accepted spelling: stored value})."""
+    text = _text(value)
+    if text is None:
+        return None
+    found = choices.get(text.lower())
+    if found is None:
+        raise RowError(col, _l("“%(value)s” is not allowed here: %(allowed)s.", value=text, allowed=message))
+    return found
+
+
+class RepresentativeImporter(Importer):
+    """A clerk's paper list of representatives (代表名册).
+
+    The person is found by name within the user's scope (and phone, when the
+    file gives one); someone not yet in the personnel register is added there.
+    A constituency is found by name, or created from the grid codes it covers.
+    """
+
+    kind = "representatives"
+    title = _l("Representatives")
+    resource = "Representative"
+    columns = [
+        Col(
+            "person",
+            _l("Name"),
+            True,
+            "王代表",
+            _l("A person of that name in your jurisdiction is reused; otherwise a person is added"),
+        ),
+        Col("phone", _l("Phone"), False, "13912345678", _l("Tells apart people of the same name")),
+        Col("gender", _l("Gender"), False, "女", _l("男 or 女")),
+        Col("unit", _l("Work unit"), False, "东关村村委会", _l("For a person added by the import")),
+        Col("position", _l("Position"), False, "村委会主任", _l("For a person added by the import")),
+        Col("level", _l("Representative level"), True, "乡镇", _l("乡镇, 县 or 市")),
+        Col("constituency", _l("Constituency"), True, "第三选区"),
+        Col(
+            "grids",
+            _l("Grid codes covered"),
+            False,
+            "410100001001、410100001002",
+            _l("Codes separated by 、 or commas; needed when the constituency is new"),
+        ),
+        Col("term_start", _l("Term from (year)"), True, 2021),
+        Col("term_end", _l("Term to (year)"), True, 2026),
+        Col("active", _l("In office"), False, "是", _l("是 or 否; empty means 是")),
+        Col("note", _l("Note"), False, ""),
+    ]
+    field_map = {"person": "person", "term_start": "term_start", "term_end": "term_end", "level": "level",
+                 "constituency": "constituency", "name": "constituency"}  # fmt: skip
+    LEVELS = {"乡镇": "township", "乡镇级": "township", "乡": "township", "镇": "township", "township": "township",
+              "县": "county", "县级": "county", "区": "county", "县/区": "county", "county": "county",
+              "市": "city", "市级": "city", "city": "city"}  # fmt: skip
+
+    def __init__(self, session, actor=None):
+        super().__init__(session, actor)
+        self.constituencies = {}  # (name, home grid id) -> Constituency made by this file
+        self.people = {}  # (name, phone) -> Person made by this file
+        self.mandates = set()
+
+    def _constituency(self, row):
+        from app.services import representatives as rep_service
+
+        col = self.column("constituency")
+        name = _text(row.get("constituency"))
+        codes = _codes(_text(row.get("grids")))
+        made = [c for (n, _g), c in self.constituencies.items() if n == name]
+        if not codes:
+            found = (
+                made
+                or self.session.scalars(
+                    select(Constituency).where(Constituency.name == name, scope.clause_for(Constituency)).limit(2)
+                ).all()
+            )
+            if not found:
+                raise RowError(
+                    self.column("grids"),
+                    _l("There is no constituency %(name)s: give the grid codes it covers.", name=name),
+                )
+            if len(found) > 1:
+                raise RowError(
+                    self.column("grids"),
+                    _l("Several constituencies are named %(name)s: give the grid codes.", name=name),
+                )
+            return found[0]
+        grids = [_grid_by_code(self.session, code, self.column("grids")) for code in codes]
+        home = rep_service.lowest_common_grid(self.session, grids)
+        if home is None:
+            raise RowError(self.column("grids"), _l("The grids chosen do not belong to one tree."))
+        key = (name, home.id)
+        if key in self.constituencies:
+            existing = self.constituencies[key]
+        else:
+            existing = self.session.scalar(
+                select(Constituency).where(Constituency.name == name, Constituency.grid_id == home.id)
+            )
+        if existing is not None:
+            if sorted(g.code for g in existing.grids) != sorted(set(codes)):
+                raise RowError(self.column("grids"),
+                               _l("Constituency %(name)s covers %(codes)s, not these grids.", name=name,
+                                  codes="、".join(sorted(g.code for g in existing.grids))))  # fmt: skip
+            return existing
+        constituency = Constituency(name=name, grids=grids)
+        try:
+            rep_service.validate_constituency(self.session, constituency)
+        except DomainError as err:
+            raise RowError(col if err.field == "name" else self.column("grids"), err.message) from None
+        self.constituencies[key] = constituency
+        return constituency
+
+    def _person(self, row, constituency):
+        from app.services.validators import normalize_phone
+
+        name = _text(row.get("person"))
+        try:
+            phone = normalize_phone(_text(row.get("phone")))
+        except DomainError as err:
+            raise RowError(self.column("phone"), err.message) from None
+        if (name, phone) in self.people:
+            return self.people[(name, phone)]
+        query = select(Person).where(Person.name == name, scope.clause_for(Person))
+        if phone:
+            query = query.where(Person.phone == phone)
+        people = self.session.scalars(query.limit(2)).all()
+        if len(people) > 1:
+            raise RowError(self.column("phone"), _l("Several people are named %(name)s: give the phone.", name=name))
+        if people:
+            return people[0]
+        gender_text = _text(row.get("gender"))
+        gender = {"男": "M", "女": "F", "m": "M", "f": "F", None: None}.get(gender_text and gender_text.lower(), "?")
+        if gender == "?":
+            raise RowError(self.column("gender"), _l("Choose male or female."))
+        kind = self.session.scalar(select(PersonKind).where(PersonKind.name == REPRESENTATIVE_KIND))
+        person = Person(
+            name=name, gender=gender, phone=phone, unit=_text(row.get("unit")), position=_text(row.get("position")),
+            kind=kind, grid=constituency.grid, active=True,
+        )  # fmt: skip
+        try:
+            personnel_service.validate_person(self.session, person)
+        except DomainError as err:
+            col = self.field_column(err.field) if err.field else None
+            raise RowError(col or self.column("person"), err.message) from None
+        self.people[(name, phone)] = person
+        return person
+
+    def build(self, row, row_no):
+        level = _choice(row.get("level"), self.column("level"), self.LEVELS, "乡镇、县、市")
+        constituency = self._constituency(row)
+        person = self._person(row, constituency)
+        rep = Representative(
+            person=person,
+            level=level,
+            constituency=constituency,
+            term_start=_int(row.get("term_start"), self.column("term_start")),
+            term_end=_int(row.get("term_end"), self.column("term_end")),
+            active=_bool(row.get("active"), self.column("active")),
+            note=_text(row.get("note")),
+        )
+        from app.services import representatives as rep_service
+
+        rep_service.validate_representative(self.session, rep)
+        mandate = (id(person), level, rep.term_start)
+        if mandate in self.mandates:
+            raise RowError(
+                self.column("person"),
+                _l("%(name)s appears twice in the file for this level and term.", name=person.name),
+            )
+        self.mandates.add(mandate)
+        return rep
+
+
+class AppealImporter(Importer):
+    """Historical appeals from a ledger (民情台账): registered before the system,
+    some still open, some answered, evaluated or archived."""
+
+    kind = "appeals"
+    title = _l("Historical appeals")
+    resource = "Appeal"
+    columns = [
+        Col(
+            "number",
+            _l("Registration number"),
+            False,
+            "202301005",
+            _l("Empty: numbered in the registration month. Given: year+month+sequence, unused, month of the date"),
+        ),
+        Col("registered_at", _l("Registration date"), True, "2023-01-16", _l("Not in the future"), ("登记时间",)),
+        Col("reporter_name", _l("Reporter"), True, "李四", aliases=("姓名", "反映人姓名")),
+        Col("reporter_address", _l("Home address"), False, "东关村三组12号"),
+        Col("reporter_unit", _l("Work unit"), False, ""),
+        Col("reporter_phone", _l("Phone"), False, "13712345678", _l("Mobile 13812345678 or landline 0371-12345678")),
+        Col("reporter_id_number", _l("ID number"), False, "", _l("18 characters, check digit verified"), ("身份证号",)),
+        Col("content", _l("Content"), True, "村东路灯损坏，夜间出行不便。", aliases=("反映内容", "诉求内容")),
+        Col("channel", _l("Channel"), True, "来电", _l("A value of the channel list"), ("渠道",)),
+        Col("category", _l("Category"), True, "基础设施", _l("A value of the category list")),
+        Col(
+            "importance", _l("Importance"), False, "一般", _l("一般 or 重要; empty means 一般 (deadline 7 or 30 days)")
+        ),
+        Col("grid", _l("Grid code"), True, "410100001001"),
+        Col("filed_by_name", _l("Filled in by"), False, "", _l("Empty: the importing user")),
+        Col(
+            "status",
+            _l("Status"),
+            False,
+            "已归档",
+            _l("已登记, 已交办, 办理中, 已反馈 (已办结), 已评议 or 已归档; empty means 已登记"),
+            ("办理状态",),
+        ),
+        Col("handler_unit", _l("Handling unit"), False, "城关镇城建所", _l("Required for 已交办 and 办理中")),
+        Col(
+            "closed_on",
+            _l("Replied at"),
+            False,
+            "2023-01-20",
+            _l("Required once answered; decides 按期办结"),
+            ("反馈日期", "办结日期"),
+        ),
+        Col("feedback", _l("Reply"), False, "已更换路灯3盏。", _l("Required once answered"), ("办理结果", "反馈内容")),
+        Col(
+            "satisfaction",
+            _l("Satisfaction"),
+            False,
+            "满意",
+            _l("满意, 基本满意 or 不满意; required for 已评议 and 已归档; an answered appeal with it is 已评议"),
+        ),
+        Col("evaluation_comment", _l("Review comments"), False, "", _l("Required when 不满意")),
+    ]
+    field_map = {"grid": "grid", "channel": "channel", "category": "category", "importance": "importance",
+                 "reporter_phone": "reporter_phone", "reporter_id_number": "reporter_id_number",
+                 "reporter_name": "reporter_name", "content": "content", "status": "status", "number": "number",
+                 "handler_unit": "handler_unit", "closed_on": "closed_on", "feedback": "feedback",
+                 "satisfaction": "satisfaction", "evaluation_comment": "evaluation_comment",
+                 "registered_at": "registered_at"}  # fmt: skip
+    STATUSES = {"已登记": "registered", "登记": "registered", "待交办": "registered",
+                "已交办": "assigned", "交办": "assigned", "办理中": "in_progress", "正在办理": "in_progress",
+                "已反馈": "answered", "已办结": "answered", "办结": "answered", "已答复": "answered",
+                "已评议": "evaluated", "已归档": "archived", "归档": "archived"}  # fmt: skip
+    IMPORTANCE = {"一般": "general", "重要": "important", "general": "general", "important": "important"}
+    SATISFACTION = {"满意": "satisfied", "基本满意": "basic", "不满意": "unsatisfied",
+                    "satisfied": "satisfied", "basic": "basic", "unsatisfied": "unsatisfied"}  # fmt: skip
+
+    def __init__(self, session, actor=None):
+        super().__init__(session, actor)
+        from app.models.lookups import AppealCategory, AppealChannel
+        from app.services.appeals import HISTORY_PERMISSIONS
+
+        self.channels = {c.name: c for c in session.scalars(select(AppealChannel))}
+        self.categories = {c.name: c for c in session.scalars(select(AppealCategory))}
+        self.statuses = {**self.STATUSES, **{code: code for code in HISTORY_PERMISSIONS}}
+        self.numbers = set()
+
+    def build(self, row, row_no):
+        from app.models.appeals import Appeal
+        from app.services import appeals as appeal_service
+
+        actor = self.actor or appeal_service.system_actor()
+        number = _text(row.get("number"))
+        registered_at = _datetime(row.get("registered_at"), self.column("registered_at"))
+        month = seq = None
+        if number:
+            try:
+                month, seq = appeal_service.parse_number(number)
+            except DomainError as err:
+                raise RowError(self.column("number"), err.message) from None
+            if registered_at is not None and registered_at.strftime("%Y%m") != month:
+                raise RowError(self.column("number"),
+                               _l("The number %(number)s is not of the registration month %(month)s.",
+                                  number=number, month=registered_at.strftime("%Y-%m")))  # fmt: skip
+            if (month, seq) in self.numbers:
+                raise RowError(
+                    self.column("number"), _l("The number %(number)s appears twice in the file.", number=number)
+                )
+            if appeal_service.number_in_use(self.session, month, seq):
+                raise RowError(
+                    self.column("number"), _l("The registration number %(number)s is already used.", number=number)
+                )
+            self.numbers.add((month, seq))
+        channel_name = _text(row.get("channel"))
+        if channel_name not in self.channels:
+            raise RowError(self.column("channel"), _l("%(value)s is not in the channel list.", value=channel_name))
+        category_name = _text(row.get("category"))
+        if category_name not in self.categories:
+            raise RowError(self.column("category"), _l("%(value)s is not in the category list.", value=category_name))
+        importance = _choice(row.get("importance"), self.column("importance"), self.IMPORTANCE, "一般、重要")
+        status = _choice(row.get("status"), self.column("status"), self.statuses,
+                         "已登记、已交办、办理中、已反馈、已评议、已归档") or "registered"  # fmt: skip
+        satisfaction = _choice(row.get("satisfaction"), self.column("satisfaction"), self.SATISFACTION,
+                               "满意、基本满意、不满意")  # fmt: skip
+        appeal = Appeal(
+            number=number,
+            number_month=month,
+            number_seq=seq,
+            reporter_name=_text(row.get("reporter_name")),
+            reporter_address=_text(row.get("reporter_address")),
+            reporter_unit=_text(row.get("reporter_unit")),
+            reporter_phone=_text(row.get("reporter_phone")),
+            reporter_id_number=_text(row.get("reporter_id_number")),
+            content=_text(row.get("content")),
+            channel=self.channels[channel_name],
+            category=self.categories[category_name],
+            importance=importance or "general",
+            grid=_grid_by_code(self.session, _text(row.get("grid")), self.column("grid")),
+            filed_by_name=_text(row.get("filed_by_name")),
+            handler_unit=_text(row.get("handler_unit")),
+            feedback=_text(row.get("feedback")),
+            satisfaction=satisfaction,
+            evaluation_comment=_text(row.get("evaluation_comment")),
+        )
+        closed_on = _date(row.get("closed_on"), self.column("closed_on"))
+        appeal_service.prepare_historical_appeal(self.session, actor, appeal, registered_at, status, closed_on)
+        return appeal
+
+    def finish(self, made):
+        from app.services import appeals as appeal_service
+
+        actor = self.actor or appeal_service.system_actor()
+        rows = {id(obj): row_no for row_no, obj in made}
+        errors = appeal_service.number_historical_appeals(self.session, actor, [obj for _row, obj in made])
+        return [(rows[id(appeal)], str(self.column("number").header), str(err.message)) for appeal, err in errors]
+
+
+REPRESENTATIVE_KIND = "人大代表"  # the PersonKind seeded for representatives
+
+
 def _grid_by_code(session, code, col):
     if not code:
         raise RowError(col, _l("Enter the grid code."))
@@ -341,7 +693,10 @@ def _grid_by_code(session, code, col):
     return grid
 
 
-IMPORTERS = {cls.kind: cls for cls in (GridImporter, PersonImporter, PostImporter, AssignmentImporter)}
+IMPORTERS = {
+    cls.kind: cls
+    for cls in (GridImporter, PersonImporter, PostImporter, AssignmentImporter, RepresentativeImporter, AppealImporter)
+}
 
 
 def register_importer(cls):
@@ -379,7 +734,7 @@ def _header_keys(importer, header_row):
     """Map file columns to keys by their header (Chinese or English label, or the key)."""
     names = {}
     for col in importer.columns:
-        for alias in {str(col.header), col.key}:
+        for alias in {str(col.header), col.key, *col.aliases}:
             names[alias.strip().rstrip("*").lower()] = col.key
     keys = []
     for cell in header_row:
@@ -388,9 +743,9 @@ def _header_keys(importer, header_row):
     return keys
 
 
-def import_file(session, kind, stream, max_rows=20000):
+def import_file(session, kind, stream, max_rows=20000, actor=None):
     """Check and import a whole file in one transaction. Returns an ImportResult."""
-    importer = IMPORTERS[kind](session)
+    importer = IMPORTERS[kind](session, actor)
     result = ImportResult(kind=kind)
     try:
         wb = load_workbook(stream, read_only=True, data_only=True)
@@ -439,7 +794,9 @@ def import_file(session, kind, stream, max_rows=20000):
                 result.errors.append((row_no, str(col.header) if col else "", str(err.message)))
                 continue
             session.add(obj)
-            made.append(obj)
+            made.append((row_no, obj))
+    if not result.errors:
+        result.errors.extend(importer.finish(made))
     if result.errors:
         session.rollback()
         result.errors.sort()

@@ -435,13 +435,13 @@ class AppealView(ScopedModelView):
                 keys.append(flag)
         return keys + drill_keys(request.args)
 
-    def _get_list_widget(self, filters, **kwargs):
+    def list_filters(self, filters):
         keys = self._quick_keys()
         if keys:
             filters = filters.copy()
             for key in keys:
                 filters._add_filter(QuickFilter("id", self.datamodel), key)
-        return super()._get_list_widget(filters, **kwargs)
+        return filters
 
     @expose("/list/")
     @has_access

@@ -52,4 +52,4 @@ class AuditLogView(ScopedModelView):
     formatters_columns = {"action": action_title, "changes": changes_text}
     base_order = ("at", "desc")
     base_permissions = ["can_read"]
-    include_route_methods = {"list", "show"}
+    include_route_methods = {"list", "show", "export"}

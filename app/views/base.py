@@ -395,9 +395,11 @@ def _export_value(formatter, value):
         value = formatter(value)
     if value is None:
         return ""
+    if hasattr(value, "__html__"):  # a list's label (Markup is a str): the text, without its tags
+        return Markup(value.__html__()).striptags()
     if isinstance(value, (str, int, float, bool)) or hasattr(value, "isoformat"):
         return value
-    return str(Markup(value).striptags()) if hasattr(value, "__html__") else str(value)
+    return str(value)
 
 
 class ScopedModelView(ModelView):
@@ -422,7 +424,7 @@ class ScopedModelView(ModelView):
     def _default_formatters(self):
         """Show yes/no for flags and nothing for empty values (FAB prints True/None)."""
         formatters = dict(self.formatters_columns or {})
-        for column in set(self.list_columns) | set(self.show_columns):
+        for column in set(self.list_columns) | set(self.show_columns) | set(self.export_columns or ()):
             if column in formatters:
                 continue
             if self.datamodel.is_boolean(column):
@@ -642,7 +644,16 @@ class ScopedModelView(ModelView):
             log.info("bad list arguments: %s", exc)
             abort(400)
 
+    def list_filters(self, filters):
+        """The list's filters as shown: the URL's, plus what a subclass adds (quick buttons).
+
+        The list page and its Excel export both go through here, so the export
+        holds exactly the rows the user is looking at.
+        """
+        return filters
+
     def _get_list_widget(self, filters, **kwargs):
+        filters = self.list_filters(filters)
         limit = current_app.config.get("LIST_MAX_PAGE_SIZE", 200)
         page_size = kwargs.get("page_size") or self.page_size
         kwargs["page_size"] = max(1, min(int(page_size), limit))
@@ -666,7 +677,7 @@ class ScopedModelView(ModelView):
         except (ValueError, TypeError):
             abort(400)
         order_column, order_direction = orders or (self.base_order or ("", ""))
-        joined = self._filters.get_joined_filters(self._base_filters)
+        joined = self.list_filters(self._filters).get_joined_filters(self._base_filters)
         query = self.datamodel.apply_all(
             db.session.query(self.datamodel.obj), joined, order_column, order_direction, page=0, page_size=limit
         )

@@ -60,13 +60,17 @@ class ImportView(BaseView):
         if upload is None or not upload.filename:
             flash(str(_l("Choose a file to upload.")), "danger")
             return redirect(url_for("ImportView.index"))
-        result = import_file(db.session, kind, upload.stream, current_app.config["IMPORT_MAX_ROWS"])
+        from app.views.appeals import current_actor
+
+        result = import_file(
+            db.session, kind, upload.stream, current_app.config["IMPORT_MAX_ROWS"], actor=current_actor()
+        )
         if result.ok:
             log_event(db.session, "import", summary=f"{kind}: {result.created}")
             flash(str(_l("%(count)s rows imported.", count=result.created)), "success")
         else:
             flash(str(_l("Nothing was imported: the file has %(count)s errors.", count=len(result.errors))), "danger")
-        return self.render_template(
+        page = self.render_template(
             "minqing/import.html",
             title=_l("Import from Excel"),
             kinds=self._kinds(),
@@ -74,3 +78,4 @@ class ImportView(BaseView):
             importer=importer,
             max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
         )
+        return page, 200 if result.ok else 422

@@ -8,7 +8,7 @@ from app.services import lookups as lookup_service
 from app.views.base import ScopedInterface, ScopedModelView
 
 LOOKUP_LABELS = {
-    "name": _l("Name"),
+    "name": _l("Entry"),
     "rank": _l("Rank"),
     "sort_order": _l("Sort order"),
     "active": _l("Active"),
