@@ -45,3 +45,25 @@ def test_appeal_numbers_per_role(client, appeal, role, full):
     assert api["reporter_phone"] == (PHONE if full else "138****5678")
     assert api["reporter_id_number"] == (ID if full else "4101**********123X")
     assert (PHONE in cells) is full and ("隐私甲" in cells)
+
+
+@pytest.mark.parametrize("role,full", [("Clerk", True), ("Leader", False)])
+def test_a_masked_number_cannot_be_found_by_searching_for_it(client, appeal, role, full):
+    """Searching by phone would let someone guess a masked number digit by digit: the condition
+    is dropped (with a message) for roles that may not read the numbers, in the list, export and API."""
+    t, item = appeal
+    make_appeal(t["a1"], reporter_phone="13900000000", reporter_name="隐私乙")
+    user = make_user(role, t["ta"])
+    login(client, user)
+    html = client.get("/appealview/list/?_flt_2_reporter_phone=1381234").get_data(as_text=True)
+    export = load_workbook(io.BytesIO(client.get("/appealview/export/?_flt_2_reporter_phone=1381234").data)).active
+    names = [row[2].value for row in export.iter_rows(min_row=2)]
+    q = "(filters:!((col:reporter_phone,opr:ct,value:'1381234')))"
+    api = client.get(f"/api/v1/appeal/?q={q}", headers=api_token(client, user)).json
+    if full:
+        assert "隐私甲" in html and "隐私乙" not in html
+        assert names == ["隐私甲"] and api["count"] == 1
+    else:
+        assert "隐私甲" in html and "隐私乙" in html  # the search did not narrow anything
+        assert "需要有完整查看的权限" in html
+        assert sorted(names) == ["隐私乙", "隐私甲"] and api["count"] == 2

@@ -387,6 +387,7 @@ class AppealView(ScopedModelView):
         "category", "importance_label", "status_label", "grid", "deadline", "handler_title",
     ]  # fmt: skip
     formatters_columns = {"reporter_phone": privacy.personal_phone, "reporter_id_number": privacy.personal_id}
+    sensitive_search_columns = ("reporter_phone", "reporter_id_number")
     search_columns = [
         "number",
         "reporter_name",
@@ -829,6 +830,7 @@ class AppealApi(ScopedModelApi):
     ]
     add_columns = REGISTRATION_COLUMNS
     edit_columns = REGISTRATION_COLUMNS
+    sensitive_search_columns = ("reporter_phone", "reporter_id_number")
     search_columns = [
         "number",
         "reporter_name",

@@ -402,10 +402,34 @@ def _export_value(formatter, value):
     return str(value)
 
 
+SENSITIVE_SEARCH_REFUSED = _l(
+    "Searching by phone or ID number needs the permission to read them in full; that condition was ignored."
+)
+
+
+def without_sensitive(filters, columns, warn=False):
+    """`filters` minus the conditions on `columns` when the user may not read those numbers in full."""
+    from app.services.privacy import can_see_personal_numbers
+
+    if not columns or not any(f.column_name in columns for f in filters.filters) or can_see_personal_numbers():
+        return filters
+    kept = filters.copy()
+    kept.clear_filters()
+    for flt, value in zip(filters.filters, filters.values, strict=True):
+        if flt.column_name not in columns:
+            kept._add_filter(flt, value)
+    if warn:
+        flash(str(SENSITIVE_SEARCH_REFUSED), "warning")
+    return kept
+
+
 class ScopedModelView(ModelView):
     """The base of every domain ModelView. Subclasses declare; services decide."""
 
     export_columns = None  # defaults to list_columns
+    # searchable columns holding phone or ID numbers: a search on them is a way to learn a
+    # masked number digit by digit, so it is dropped for users who may not read them in full
+    sensitive_search_columns = ()
 
     resource = None  # permission resource, e.g. "Grid" (defaults to the model name)
     extra_permissions = {}  # method or action name -> permission (e.g. {"notice": "print"})
@@ -653,7 +677,7 @@ class ScopedModelView(ModelView):
         return filters
 
     def _get_list_widget(self, filters, **kwargs):
-        filters = self.list_filters(filters)
+        filters = self.list_filters(without_sensitive(filters, self.sensitive_search_columns, warn=True))
         limit = current_app.config.get("LIST_MAX_PAGE_SIZE", 200)
         page_size = kwargs.get("page_size") or self.page_size
         kwargs["page_size"] = max(1, min(int(page_size), limit))
@@ -677,7 +701,8 @@ class ScopedModelView(ModelView):
         except (ValueError, TypeError):
             abort(400)
         order_column, order_direction = orders or (self.base_order or ("", ""))
-        joined = self.list_filters(self._filters).get_joined_filters(self._base_filters)
+        shown = without_sensitive(self._filters, self.sensitive_search_columns)
+        joined = self.list_filters(shown).get_joined_filters(self._base_filters)
         query = self.datamodel.apply_all(
             db.session.query(self.datamodel.obj), joined, order_column, order_direction, page=0, page_size=limit
         )
@@ -742,6 +767,10 @@ class ScopedModelApi(ModelRestApi):
     extra_permissions = {}
     allow_browser_login = True
     max_page_size = None
+    sensitive_search_columns = ()  # as ScopedModelView's
+
+    def _handle_filters_args(self, rison_args):
+        return without_sensitive(super()._handle_filters_args(rison_args), self.sensitive_search_columns)
 
     def __init__(self):
         model = self.datamodel.obj
