@@ -103,6 +103,16 @@ def delete_record(session, item):
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database we run on
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger number names no record
+
+
+def id_arg(name):
+    """An id from the query string, or None when absent or not a plausible id (never
+    handed to the database: SQLite cannot even compare a number beyond 64 bits)."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 < value <= MAX_ID else None
+
+
 def valid_pk_or_404():
     """A record id in a URL that no row can have (not a number, or beyond an integer
     column) is a 404, not a database error."""

@@ -19,6 +19,7 @@ from app.services import scope, stats
 from app.services.clock import today
 from app.services.errors import DomainError, NotFound
 from app.services.excel import workbook_sheets
+from app.views.base import id_arg
 
 RESOURCE = "Dashboard"
 
@@ -43,7 +44,7 @@ class _AreaPeriodView(BaseView):
             flash(str(err), "danger")
             period = dash.preset_period(current_app.config["DASHBOARD_DEFAULT_PRESET"])
         try:
-            area = dash.choose_area(session, my_scope, request.args.get("grid", type=int))
+            area = dash.choose_area(session, my_scope, id_arg("grid"))
         except NotFound:
             abort(404)
         return session, my_scope, area, period

@@ -18,7 +18,7 @@ from app.services import representatives as rep_service
 from app.services import scope
 from app.services.clock import now, today
 from app.services.errors import DomainError
-from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, register_picker
+from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, id_arg, register_picker
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -387,7 +387,7 @@ class ContactRecordView(ScopedModelView):
 
     def prefill_add_form(self, form):
         form.contact_date.data = today()
-        rep_id = request.args.get("representative", type=int)
+        rep_id = id_arg("representative")
         rep = None
         if rep_id:
             rep = db.session.get(Representative, rep_id)

@@ -20,7 +20,7 @@ from app.services import quotas as quota_service
 from app.services import visits as visit_service
 from app.services.clock import today
 from app.services.errors import DomainError
-from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, register_picker
+from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, id_arg, register_picker
 
 VISIT_LABELS = {
     "visit_date": _l("Visit date"),
@@ -128,7 +128,7 @@ class VisitView(ScopedModelView):
         visit_service.check_visit_deletable(db.session, item, scope.current())
 
     def prefill_add_form(self, form):
-        original_id = request.args.get("follow_up_of", type=int)
+        original_id = id_arg("follow_up_of")
         if original_id:
             original = self.datamodel.get(original_id, self._base_filters)
             if original is None:
@@ -334,7 +334,7 @@ class QuotaRuleView(ScopedModelView):
         except DomainError as err:
             flash(str(err), "danger")
             period = quota_service.current_period("month", on)
-        grid_id = request.args.get("grid", type=int)
+        grid_id = id_arg("grid")
         grid = None
         if grid_id:
             from app.models.grids import Grid
@@ -398,7 +398,7 @@ class QuotaRuleApi(ScopedModelApi):
             period = quota_service.period_of(request.args.get("year", on.year), request.args.get("month"))
         except DomainError as err:
             return self._error(err)
-        grid_id = request.args.get("grid", type=int)
+        grid_id = id_arg("grid")
         rows = quota_service.quota_progress(db.session, period, scope.clause_for(Person), on=on, grid_id=grid_id)
         return self.response(
             200,
