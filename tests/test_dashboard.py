@@ -240,3 +240,18 @@ def test_accountability_table_and_its_export(client, example):  # noqa: F811
     assert grids.cell(row=3, column=3).value == 7
     names = [persons.cell(row=r, column=1).value for r in range(3, persons.max_row + 1)]
     assert "承办干部" in names and "乙镇" not in str([c.value for row in grids.iter_rows() for c in row])
+
+
+def test_home_page_lists_my_work(client, example):  # noqa: F811
+    """A clerk's home shows what waits for them: overdue and unassigned appeals, follow-ups due."""
+    t = example
+    clerk = make_user("Clerk", t["ta"])
+    me = db.session.scalar(select(Person).where(Person.user_id == clerk.id))
+    make_visit(t["a1"], [me], visit_date=dt.date(2026, 11, 10), follow_up_date=dt.date(2026, 11, 18))
+    login(client, clerk)
+    with clock.frozen(ON):
+        html = client.get("/").get_data(as_text=True)
+    todo = dict(re.findall(r'data-mq-todo="(\w+)">.*?<span class="badge">(\d+)</span>', html))
+    assert todo["overdue"] == "4"  # appeals 3 and 6 of the example, and the two registered outside October
+    assert todo["followups"] == "1" and "已逾期 1" in html
+    assert todo["mine"] == "0"

@@ -114,19 +114,30 @@ def follow_ups_due(session, clause, on=None, days_ahead=None, limit=500):
     on = on or today()
     if days_ahead is None:
         days_ahead = current_app.config["VISIT_FOLLOW_UP_DAYS_AHEAD"]
+    base = _follow_ups_base(clause, on, days_ahead)
+    visits = session.scalars(base.order_by(Visit.follow_up_date, Visit.id).limit(limit)).all()
+    rows = [(v, (v.follow_up_date - on).days) for v in visits]
+    return rows, follow_up_counts(session, clause, on, days_ahead)
+
+
+def _follow_ups_base(clause, on, days_ahead):
     horizon = on + timedelta(days=days_ahead)
-    base = (
+    return (
         select(Visit)
         .where(clause, Visit.follow_up_date.is_not(None), Visit.follow_up_date <= horizon)
         .where(~follow_up_done_clause())
     )
-    visits = session.scalars(base.order_by(Visit.follow_up_date, Visit.id).limit(limit)).all()
-    overdue = session.scalar(
-        select(func.count()).select_from(base.where(Visit.follow_up_date < on).subquery())
-    )  # fmt: skip
+
+
+def follow_up_counts(session, clause, on=None, days_ahead=None):
+    """How many follow-ups are overdue and due soon (counted in SQL)."""
+    on = on or today()
+    if days_ahead is None:
+        days_ahead = current_app.config["VISIT_FOLLOW_UP_DAYS_AHEAD"]
+    base = _follow_ups_base(clause, on, days_ahead)
+    overdue = session.scalar(select(func.count()).select_from(base.where(Visit.follow_up_date < on).subquery()))
     total = session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = [(v, (v.follow_up_date - on).days) for v in visits]
-    return rows, {"overdue": overdue, "soon": total - overdue, "total": total}
+    return {"overdue": overdue, "soon": total - overdue, "total": total}
 
 
 def default_target(session):

@@ -6,11 +6,16 @@ from flask_appbuilder.views import expose
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.models.appeals import Appeal
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
+from app.models.visits import Visit
+from app.services import appeals as appeal_service
 from app.services import grids as grid_service
 from app.services import personnel as personnel_service
+from app.services import quotas as quota_service
 from app.services import scope
+from app.services import visits as visit_service
 
 
 class HomeView(IndexView):
@@ -43,10 +48,36 @@ class HomeView(IndexView):
         coverage = None
         if self.appbuilder.sm.has_access("can_read", "Grid") and not my_scope.empty:
             coverage = grid_service.coverage_report(session, scope.clause_for(Grid), limit=5)
+        sm = self.appbuilder.sm
+        person = personnel_service.linked_person(session, user)
+        todo = {}
+        if sm.has_access("can_read", "Appeal") and not my_scope.empty:
+            where = scope.clause_for(Appeal)
+            todo["appeals"] = appeal_service.attention_counts(session, where)
+            todo["appeals"]["mine"] = (
+                session.scalar(
+                    select(func.count()).where(
+                        where, appeal_service.open_clause(), Appeal.handler_person_id == person.id
+                    )
+                )
+                if person is not None
+                else 0
+            )
+        if sm.has_access("can_read", "Visit") and not my_scope.empty:
+            todo["followups"] = visit_service.follow_up_counts(session, scope.clause_for(Visit))
+        if person is not None and sm.has_access("can_read", "QuotaRule"):
+            period = quota_service.current_period("month")
+            year = quota_service.current_period("year")
+            todo["quota"] = [
+                row
+                for p in (period, year)
+                for row in quota_service.quota_progress(session, p, Person.id == person.id, person_id=person.id)
+            ]
         return self.render_template(
             self.index_template,
+            todo=todo,
             appbuilder=self.appbuilder,
-            person=personnel_service.linked_person(session, user),
+            person=person,
             scope=my_scope,
             roots=roots,
             counts=counts,
