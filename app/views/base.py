@@ -149,12 +149,30 @@ def scope_filters(model, deleted_only=False):
     return [["id", ScopeFilter, DELETED_ONLY if deleted_only else None]]
 
 
+class CappedCount(int):
+    """A list's row count that stopped counting at LIST_COUNT_CAP: shown as "10000+"."""
+
+    def __str__(self):
+        return f"{int(self) - 1}+"
+
+
 class ScopedInterface(SQLAInterface):
-    """SQLAInterface with a hook to load, in one query per page, what a list shows."""
+    """SQLAInterface with a hook to load, in one query per page, what a list shows,
+    and a bounded count (FAB counts every matching row on each page render)."""
 
     def __init__(self, obj, session=None, prefetch=None):
         super().__init__(obj, session)
         self.prefetch = prefetch
+
+    def query_count(self, query, filters=None, select_columns=None):
+        """Count at most LIST_COUNT_CAP + 1 rows: past a few hundred pages nobody pages by
+        number, and counting a county's million appeals costs more than the page itself."""
+        cap = current_app.config.get("LIST_COUNT_CAP") or 0
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        if cap <= 0:
+            return inner.count()
+        count = inner.limit(cap + 1).count()
+        return CappedCount(count) if count > cap else count
 
     def query(self, *args, **kwargs):
         count, items = super().query(*args, **kwargs)
