@@ -75,7 +75,10 @@ def load(kind, scale):
     url = db_url(kind, scale)
     engine = create_engine(url)
     if loaded_scale(engine) == scale:
-        print(f"[{kind}] scale {scale} already loaded: reused")
+        print(f"[{kind}] scale {scale} already loaded: reused (schema upgraded)")
+        result = make_app(url).test_cli_runner().invoke(args=["minqing", "init"])
+        if result.exit_code != 0:
+            raise SystemExit(f"init failed: {result.exception!r}")
         return
     engine.dispose()
     if kind == "sqlite":
@@ -139,6 +142,10 @@ def rss_mb():
     return None
 
 
+# Admin (everything), a township clerk (the forms), a village grid worker, a township leader
+ROLES = (("Admin", "admin"), ("Clerk", "clerk"), ("GridWorker", "gridworker"), ("Leader", "leader"))
+
+
 class Fixture:
     """Ids the pages need, chosen inside each user's scope."""
 
@@ -149,7 +156,7 @@ class Fixture:
         from app.services import scope
 
         self.users = {}
-        for role, username in (("Admin", "admin"), ("GridWorker", "gridworker"), ("Leader", "leader")):
+        for role, username in ROLES:
             user = sm.find_user(username=username)
             sc = scope.for_user(session, user)
             appeal_where = scope.clause_for(Appeal, sc)
@@ -158,6 +165,7 @@ class Fixture:
                 select(func.max(Appeal.id)).where(appeal_where, Appeal.status == "archived", Appeal.id % 4 == 0)
             )
             visit_id = session.scalar(select(func.max(Visit.id)).where(visit_where))
+            edit_id = session.scalar(select(func.max(Appeal.id)).where(appeal_where, Appeal.status == "registered"))
             rep_id = session.scalar(
                 select(func.min(Representative.id)).where(scope.clause_for(Representative, sc))
             ) or session.scalar(select(func.min(Representative.id)))
@@ -166,6 +174,7 @@ class Fixture:
                 "scope": sc,
                 "paths": list(sc.paths),
                 "appeal": show_id,
+                "edit": edit_id,
                 "visit": visit_id,
                 "rep": rep_id,
                 "appeal_where": appeal_where,
@@ -190,7 +199,7 @@ def pages(fx, role):
         ("appeal list status", "/appealview/list/?status=in_progress", "list"),
         ("appeal list page 500", "/appealview/list/?page_AppealView=500", "list"),
         ("appeal add form", "/appealview/add", "form"),
-        ("appeal edit form", f"/appealview/edit/{u['appeal']}", "form"),
+        ("appeal edit form", f"/appealview/edit/{u['edit']}", "form"),
         ("appeal show+timeline", f"/appealview/show/{u['appeal']}", "form"),
         ("visit list", "/visitview/list/", "list"),
         ("visit list filtered", f"/visitview/list/?_flt_0_form={form}", "list"),
@@ -212,7 +221,7 @@ STOCK = {  # our page -> the stock FAB page, where stock FAB has one
     "appeal list filtered": "/stockappealview/list/?_flt_0_category={cat}",
     "appeal list page 500": "/stockappealview/list/?page_StockAppealView=500",
     "appeal add form": "/stockappealview/add",
-    "appeal edit form": "/stockappealview/edit/{appeal}",
+    "appeal edit form": "/stockappealview/edit/{edit}",
     "appeal show+timeline": "/stockappealview/show/{appeal}",
     "visit list": "/stockvisitview/list/",
     "visit list filtered": "/stockvisitview/list/?_flt_0_form={form}",
@@ -268,7 +277,7 @@ def raw_queries(fx, role, dialect):
         ],  # fmt: skip
         "appeal list page 500": [fmt(appeal_count), fmt(appeal_page, off=10000)],
         "appeal add form": lookups,
-        "appeal edit form": [f"SELECT * FROM appeal WHERE id = {u['appeal']}", *lookups],
+        "appeal edit form": [f"SELECT * FROM appeal WHERE id = {u['edit']}", *lookups],
         "appeal show+timeline": [
             f"SELECT * FROM appeal WHERE id = {u['appeal']}",
             f"SELECT * FROM appeal_event WHERE appeal_id = {u['appeal']} ORDER BY at, id",
@@ -325,7 +334,7 @@ def measure(kind, scale, repeat):
         db.session.remove()
     rss_start = rss_mb()
     ours = {}
-    for role in ("Admin", "GridWorker", "Leader"):
+    for role, _ in ROLES:
         client = app.test_client()
         username = fx.users[role]["username"]
         password = ADMIN_PASSWORD if username == "admin" else app.config["DEMO_PASSWORD"]
@@ -340,9 +349,9 @@ def measure(kind, scale, repeat):
                 return response.status_code
 
             first = hit()
-            if first == 404:
-                ours[(page, role)] = {"status": 404, "kind": kind_}
-                print(f"  [{kind}] {role:<10} {page:<34} n/a (404)", flush=True)
+            if first != 200:  # 404: not built yet; 403/302: not this role's page
+                ours[(page, role)] = {"status": first, "kind": kind_}
+                print(f"  [{kind}] {role:<10} {page:<34} n/a ({first})", flush=True)
                 continue
             samples, status = timed(hit, n, warmup=1)
             ours[(page, role)] = {**summary(samples), "status": status, "kind": kind_}
@@ -350,27 +359,14 @@ def measure(kind, scale, repeat):
     out["rss_mb_ours"] = rss_mb()
     out["rss_mb_start"] = rss_start
 
-    # stock FAB: the admin, the same pages where it has them
-    from bench.stock_app import create_stock_app
-
-    stock_app = create_stock_app(url)
-    stock = {}
-    client = stock_app.test_client()
-    r = client.post("/login/", data={"username": "admin", "password": ADMIN_PASSWORD})
-    assert r.status_code == 302, f"stock login: {r.status_code}"
-    u = fx.users["Admin"]
-    stock_repeat = max(3, repeat // 3)  # stock pages take ~1 s each
-    for page, template in STOCK.items():
-        url_ = template.format(cat=fx.category, form=fx.form, appeal=u["appeal"], visit=u["visit"])
-
-        def hit(url_=url_):
-            response = client.get(url_)
-            response.get_data()
-            return response.status_code
-
-        samples, status = timed(hit, stock_repeat, warmup=1)
-        stock[page] = {**summary(samples), "status": status}
-        print(f"  [{kind}] stock      {page:<34} {stock[page]}", flush=True)
+    # stock FAB: the admin, the same pages where it has them, in a child process with a
+    # memory ceiling and a time limit per page (its filter dropdowns load whole tables)
+    stock_json = Path(f"/tmp/minqing-bench-stock-{os.getpid()}.json")
+    args = {"url": url, "cat": fx.category, "form": fx.form, "appeal": fx.users["Admin"]["appeal"],
+            "edit": fx.users["Admin"]["edit"], "visit": fx.users["Admin"]["visit"], "repeat": max(3, repeat // 3)}  # fmt: skip
+    subprocess.run([sys.executable, __file__, "stock", json.dumps(args), str(stock_json)], check=False)
+    stock = json.loads(stock_json.read_text()) if stock_json.exists() else {}
+    stock_json.unlink(missing_ok=True)
 
     # raw SQL on a plain connection
     raw = {}
@@ -379,7 +375,7 @@ def measure(kind, scale, repeat):
 
         dialect = db.engine.dialect.name
         with db.engine.connect() as conn:
-            for role in ("Admin", "GridWorker", "Leader"):
+            for role, _ in ROLES:
                 for page, queries in raw_queries(fx, role, dialect).items():
 
                     def run(queries=queries):
@@ -392,8 +388,9 @@ def measure(kind, scale, repeat):
 
     for (page, role), mine in ours.items():
         row = {"page": page, "role": role, "db": kind, "kind": mine["kind"]}
-        if mine.get("status") == 404:
+        if mine.get("status") != 200:
             row["ours"] = None
+            row["status"] = mine.get("status")
         else:
             row["ours"] = {k: mine[k] for k in ("p50", "p95", "n")}
             row["status"] = mine["status"]
@@ -453,7 +450,7 @@ def verdict(row):
     if row["kind"] in ("list", "form", "dashboard"):
         ok = ours["p95"] <= limit
         stock = row.get("stock")
-        if stock and stock["p50"] / max(ours["p50"], 0.1) < STOCK_RATIO:
+        if stock and not stock.get("failed") and stock["p50"] / max(ours["p50"], 0.1) < STOCK_RATIO:
             ok = False
         return "yes" if ok else "NO"
     return "—"
@@ -499,14 +496,20 @@ def write_report(results, load_info=None):
         for row in res["rows"]:
             ours, stock, raw = row.get("ours"), row.get("stock"), row.get("raw")
 
-            def pair(x):
-                return f"{x['p50']:.0f} / {x['p95']:.0f}" if x else "n/a"
+            def pair(x, status=row.get("status")):
+                if x:
+                    return f"{x['p50']:.0f} / {x['p95']:.0f}"
+                return f"n/a ({status})" if status and status != 200 else "n/a"
 
-            ratio_stock = f"{ours['p50'] / stock['p50']:.3f} ({stock['p50'] / ours['p50']:.0f}× faster)" if (
-                ours and stock) else "—"  # fmt: skip
+            if stock and stock.get("failed"):
+                ratio_stock = f"stock failed: {stock['failed']}"
+                stock = None
+            else:
+                ratio_stock = f"{ours['p50'] / stock['p50']:.3f} ({stock['p50'] / ours['p50']:.0f}× faster)" if (
+                    ours and stock) else "—"  # fmt: skip
             ratio_raw = f"{ours['p50'] / max(raw['p50'], 0.05):.0f}×" if (ours and raw) else "—"
             lines.append(
-                f"| {row['page']} | {row['role']} | {row['db']} | {pair(ours)} | {pair(stock)} | {pair(raw)} | "
+                f"| {row['page']} | {row['role']} | {row['db']} | {pair(ours)} | {pair(stock, None)} | {pair(raw, None)} | "
                 f"{ratio_stock} | {ratio_raw} | {verdict(row)} |"
             )
         lines.append("")
@@ -525,11 +528,67 @@ def write_report(results, load_info=None):
     print(f"wrote {BENCH_DIR / 'results.md'} and {RESULTS_JSON}")
 
 
+STOCK_MEMORY_GB = float(os.environ.get("BENCH_STOCK_MEMORY_GB", "4"))
+STOCK_PAGE_SECONDS = int(os.environ.get("BENCH_STOCK_PAGE_SECONDS", "90"))  # per page, all requests
+
+
+class PageTimeout(Exception):
+    pass
+
+
+def measure_stock(args, out_path):
+    """Stock FAB's pages; a page over the memory ceiling or the time limit is recorded as failed."""
+    import resource
+    import signal
+
+    limit = int(STOCK_MEMORY_GB * 1024**3)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    def on_alarm(*_):
+        raise PageTimeout
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    from bench.stock_app import create_stock_app
+
+    app = create_stock_app(args["url"])
+    client = app.test_client()
+    r = client.post("/login/", data={"username": "admin", "password": ADMIN_PASSWORD})
+    assert r.status_code == 302, f"stock login: {r.status_code}"
+    results = {}
+    for page, template in STOCK.items():
+        url_ = template.format(**args)
+
+        def hit(url_=url_):
+            response = client.get(url_)
+            response.get_data()
+            return response.status_code
+
+        signal.alarm(STOCK_PAGE_SECONDS)
+        try:
+            first = hit()
+            if first != 200:  # FAB answers 500 when the page ran out of memory
+                results[page] = {"failed": f"HTTP {first} (out of memory > {STOCK_MEMORY_GB:g} GB or error)"}
+            else:
+                samples, status = timed(hit, args["repeat"], warmup=0)
+                results[page] = {**summary(samples), "status": status}
+        except PageTimeout:
+            results[page] = {"failed": f"over {STOCK_PAGE_SECONDS} s for {args['repeat'] + 1} requests"}
+        except MemoryError:
+            results[page] = {"failed": f"out of memory (> {STOCK_MEMORY_GB:g} GB)"}
+        finally:
+            signal.alarm(0)
+        print(f"  stock      {page:<34} {results[page]}", flush=True)
+        Path(out_path).write_text(json.dumps(results))
+
+
 def main():
     scale = os.environ.get("BENCH_SCALE", "medium")
     which = os.environ.get("BENCH_DB", "both")
     repeat = int(os.environ.get("BENCH_REPEAT", "20"))
     kinds = ["sqlite", "postgresql"] if which == "both" else [which]
+    if len(sys.argv) > 1 and sys.argv[1] == "stock":
+        measure_stock(json.loads(sys.argv[2]), sys.argv[3])
+        return
     if len(sys.argv) > 1 and sys.argv[1] in ("load", "measure"):
         kind = sys.argv[2]
         if sys.argv[1] == "load":

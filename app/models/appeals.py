@@ -89,6 +89,14 @@ def _only_set(column):
     return {"sqlite_where": condition, "postgresql_where": condition}
 
 
+def _live():
+    """Index only the rows that are not soft-deleted (what every list shows)."""
+    from sqlalchemy import text
+
+    condition = text("deleted_at IS NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
+
 def _in(column, values):
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -213,6 +221,9 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
         Index("ix_appeal_visit_id", "visit_id", **_only_set("visit_id")),
         Index("ix_appeal_contact_record_id", "contact_record_id", **_only_set("contact_record_id")),
         Index("ix_appeal_duplicate_of_id", "duplicate_of_id", **_only_set("duplicate_of_id")),
+        # the list's page of ids, newest first, in a jurisdiction or everywhere: index-only scans
+        Index("ix_appeal_live_grid_registered", "grid_id", "registered_at", "id", **_live()),
+        Index("ix_appeal_live_registered", "registered_at", "id", "grid_id", **_live()),
     )
 
     def __str__(self):

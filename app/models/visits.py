@@ -65,6 +65,14 @@ def _only_set(column):
     return {"sqlite_where": condition, "postgresql_where": condition}
 
 
+def _live():
+    """Index only the rows that are not soft-deleted (what every list shows)."""
+    from sqlalchemy import text
+
+    condition = text("deleted_at IS NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
+
 class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     """One entry of a visit log (民情家访日志): who went where, what was said and done."""
 
@@ -108,6 +116,9 @@ class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
         Index("ix_visit_grid_date", "grid_id", "visit_date"),
         # mostly empty: a partial index, so planners see how selective `follow_up_of_id = ?` is
         Index("ix_visit_follow_up_of_id", "follow_up_of_id", **_only_set("follow_up_of_id")),
+        # the list's page of ids, latest first, in a jurisdiction or everywhere: index-only scans
+        Index("ix_visit_live_grid_date", "grid_id", "visit_date", "id", **_live()),
+        Index("ix_visit_live_date", "visit_date", "id", "grid_id", **_live()),
     )
 
     def __str__(self):

@@ -197,11 +197,13 @@ def load_bulk(session, sm, scale="county", progress=print):
     session.commit()
     t = time.perf_counter()
     if dialect == "postgresql":
-        session.connection().exec_driver_sql("ANALYZE")
+        # VACUUM too: index-only scans need the visibility map of the freshly copied tables
+        with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE")
     else:
         session.connection().exec_driver_sql("ANALYZE")
-    session.commit()
-    progress(f"  statistics (ANALYZE)  {time.perf_counter() - t:6.1f} s")
+        session.commit()
+    progress(f"  statistics (VACUUM/ANALYZE)  {time.perf_counter() - t:6.1f} s")
 
     # the logins, through the ordinary service, in the first townships and the fourth village
     county = session.get(Grid, grids["county"])
