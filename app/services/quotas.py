@@ -234,6 +234,7 @@ def _done_counts(period):
         .join(Visit, Visit.id == visit_visitors.c.visit_id)
         .where(Visit.visit_date >= period.start, Visit.visit_date <= period.end, Visit.deleted_at.is_(None))
         .group_by(visit_visitors.c.person_id)
+        .subquery()
     )
 
 
@@ -243,7 +244,9 @@ def done_by_person(session, period):
     from app.services.cache import memo
 
     def compute():
-        return {row.person_id: (row.visits, row.households) for row in session.execute(_done_counts(period))}
+        counts = _done_counts(period)
+        rows = session.execute(select(counts.c.person_id, counts.c.visits, counts.c.households))
+        return {row.person_id: (row.visits, row.households) for row in rows}
 
     return memo(("quota_done", period.start, period.end), compute)
 
