@@ -239,14 +239,17 @@ def raw_queries(fx, role, dialect):
         low = u["paths"][0]
         grid_in = f"grid_id IN (SELECT id FROM grid WHERE path >= '{low}' AND path < '{low[:-1]}0')"
     else:
-        grid_in = "1 = 1"
+        grid_in = "deleted_at IS NULL"  # everything (keeps the "a." prefix valid)
     appeal_page = (
         "SELECT a.id, a.number, a.reporter_name, a.importance, a.status, a.due_date, a.handler_unit, a.supervised, "
         "c.name, g.name, p.name FROM appeal a JOIN appeal_category c ON c.id = a.category_id "
         "JOIN grid g ON g.id = a.grid_id LEFT JOIN person p ON p.id = a.handler_person_id "
         "WHERE a.deleted_at IS NULL AND a.{w} {extra} ORDER BY a.registered_at DESC LIMIT 20 OFFSET {off}"
     )
-    appeal_count = "SELECT count(*) FROM appeal a WHERE a.deleted_at IS NULL AND a.{w} {extra}"
+    # counted as the page shows it: up to 10,000 and "10000+" (LIST_COUNT_CAP)
+    appeal_count = (
+        "SELECT count(*) FROM (SELECT 1 FROM appeal a WHERE a.deleted_at IS NULL AND a.{w} {extra} LIMIT 10001) t"
+    )
     visit_page = (
         "SELECT v.id, v.visit_date, v.visited_name, f.name, g.name, t.name FROM visit v "
         "JOIN visit_form f ON f.id = v.form_id JOIN grid g ON g.id = v.grid_id JOIN visit_target t ON t.id = v.target_id "
@@ -256,7 +259,9 @@ def raw_queries(fx, role, dialect):
         "SELECT vv.visit_id, p.name FROM visit_visitor vv JOIN person p ON p.id = vv.person_id "
         "WHERE vv.visit_id IN (SELECT id FROM visit ORDER BY visit_date DESC LIMIT 20)"
     )
-    visit_count = "SELECT count(*) FROM visit v WHERE v.deleted_at IS NULL AND v.{w} {extra}"
+    visit_count = (
+        "SELECT count(*) FROM (SELECT 1 FROM visit v WHERE v.deleted_at IS NULL AND v.{w} {extra} LIMIT 10001) t"
+    )
     cat = f"AND a.category_id = {fx.category}"
     frm = f"AND v.form_id = {fx.form}"
     lookups = ["SELECT id, name FROM appeal_channel", "SELECT id, name FROM appeal_category"]
@@ -382,8 +387,12 @@ def measure(kind, scale, repeat):
                         for q in queries:
                             conn.execute(text(q)).fetchall()
 
-                    samples, _ = timed(run, max(5, repeat // 2), warmup=1)
-                    raw[(page, role)] = summary(samples)
+                    try:
+                        samples, _ = timed(run, max(5, repeat // 2), warmup=1)
+                        raw[(page, role)] = summary(samples)
+                    except Exception as exc:  # noqa: BLE001 (a bench query of ours is wrong: report, go on)
+                        conn.rollback()
+                        print(f"  raw {page} {role}: {exc!r}"[:300], flush=True)
             out["explain"] = explain(conn, dialect, fx)
 
     for (page, role), mine in ours.items():
@@ -472,6 +481,36 @@ def write_report(results, load_info=None):
         "**Noise:** the machine has 2 CPU cores shared with two other working sessions during the run; "
         "single figures can be off by 2× in either direction. Rerun with `BENCH_REPEAT=50` for steadier numbers."
     )
+    lines.append("")
+    lines.append(
+        "Raw = the straightforward SQL of the page (count up to 10,001 rows, then the page with its joins, OFFSET "
+        "for deep pages), sent on one connection with no ORM or template. Ours can beat it (ours/raw < 1): lists "
+        "look up the page's ids first on covering indices, and jurisdiction-wide counts are memoized for "
+        "COUNTS_CACHE_SECONDS (30 s; one miss in each 30 s shows in p95 only when it falls in the top 5 %). "
+        "`n/a (403)`/`n/a (302)`: not that role's page (a leader does not register; visit content is for "
+        "clerks, leaders and the visitors); `n/a (404)`: the page does not exist on this branch yet (the "
+        "dashboard and the accountability page are being built in parallel and are measured once merged)."
+    )
+    lines.append("")
+    lines.append("### Summary")
+    lines.append("")
+    for res in results["runs"]:
+        rows = [r for r in res["rows"] if r.get("ours")]
+        judged = [r for r in rows if verdict(r) in ("yes", "NO")]
+        failed = [r for r in judged if verdict(r) == "NO"]
+        lines.append(
+            f"- **{res['db']}, {res['scale']}**: {len(judged) - len(failed)} of {len(judged)} list/form/dashboard "
+            f"measurements meet their target; RSS {res['rss_mb_ours']} MB."
+        )
+        for r in failed:
+            why = []
+            limit = DASHBOARD_TARGET_MS if r["kind"] == "dashboard" else LIST_TARGET_MS
+            if r["ours"]["p95"] > limit:
+                why.append(f"p95 {r['ours']['p95']:.0f} ms > {limit}")
+            st = r.get("stock")
+            if st and not st.get("failed") and st["p50"] / max(r["ours"]["p50"], 0.1) < STOCK_RATIO:
+                why.append(f"only {st['p50'] / r['ours']['p50']:.1f}× faster than stock")
+            lines.append(f"  - not met: {r['page']} as {r['role']} ({'; '.join(why)})")
     lines.append("")
     for res in results["runs"]:
         c = res.get("counts", {})

@@ -187,7 +187,10 @@ def main():
         steps = [u for u in (2, 4, 8, 16, 32) if u <= MAX_USERS] or [MAX_USERS]
         per_step = max(5, DURATION // len(steps))
         results = []
-        for users in steps:
+        # warm-up, not recorded: both workers import, compile templates and fill their pools
+        for users in [-2] + steps:
+            warmup = users < 0
+            users = abs(users)
             stop, lock = threading.Event(), threading.Lock()
             samples, errors = [], []
             threads = []
@@ -202,11 +205,13 @@ def main():
             started = time.perf_counter()
             for th in threads:
                 th.start()
-            time.sleep(per_step)
+            time.sleep(5 if warmup else per_step)
             stop.set()
             for th in threads:
                 th.join(timeout=35)
             elapsed = time.perf_counter() - started
+            if warmup:
+                continue
             ordered = sorted(samples)
             p95 = ordered[int(0.95 * (len(ordered) - 1))] if ordered else None
             row = {
@@ -231,7 +236,7 @@ def main():
     lines = [
         "## Load run (gunicorn, 2 workers, PostgreSQL, loopback)",
         "",
-        f"`make bench-load`: {len(steps)} steps of {per_step} s, users = concurrent closed-loop clients without "
+        f"`make bench-load`: after a 5 s warm-up, {len(steps)} steps of {per_step} s, users = concurrent closed-loop clients without "
         "think time (two clerks for each leader: lists, pages, forms, one registration in ~21 clerk requests; "
         "leaders: home, lists, appeal pages, quota and representative progress, dashboard). The load generator "
         "runs on the same 2 shared cores as the server.",
