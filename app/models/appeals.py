@@ -224,6 +224,9 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
         # the list's page of ids, newest first, in a jurisdiction or everywhere: index-only scans
         Index("ix_appeal_live_grid_registered", "grid_id", "registered_at", "id", **_live()),
         Index("ix_appeal_live_registered", "registered_at", "id", "grid_id", **_live()),
+        # counts of a filtered list in a jurisdiction (category, state): index-only
+        Index("ix_appeal_live_category_grid", "category_id", "grid_id", **_live()),
+        Index("ix_appeal_live_status_grid", "status", "grid_id", **_live()),
     )
 
     def __str__(self):

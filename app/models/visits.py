@@ -119,6 +119,7 @@ class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
         # the list's page of ids, latest first, in a jurisdiction or everywhere: index-only scans
         Index("ix_visit_live_grid_date", "grid_id", "visit_date", "id", **_live()),
         Index("ix_visit_live_date", "visit_date", "id", "grid_id", **_live()),
+        Index("ix_visit_live_form_grid", "form_id", "grid_id", **_live()),
     )
 
     def __str__(self):

@@ -32,6 +32,10 @@ LIVE = [
     ("ix_appeal_live_registered", "appeal", ["registered_at", "id", "grid_id"]),
     ("ix_visit_live_grid_date", "visit", ["grid_id", "visit_date", "id"]),
     ("ix_visit_live_date", "visit", ["visit_date", "id", "grid_id"]),
+    # the capped count of a filtered list in a jurisdiction, index-only
+    ("ix_appeal_live_category_grid", "appeal", ["category_id", "grid_id"]),
+    ("ix_appeal_live_status_grid", "appeal", ["status", "grid_id"]),
+    ("ix_visit_live_form_grid", "visit", ["form_id", "grid_id"]),
 ]
 
 
