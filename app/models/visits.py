@@ -117,9 +117,10 @@ class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
         # mostly empty: a partial index, so planners see how selective `follow_up_of_id = ?` is
         Index("ix_visit_follow_up_of_id", "follow_up_of_id", **_only_set("follow_up_of_id")),
         # the list's page of ids, latest first, in a jurisdiction or everywhere: index-only scans
-        Index("ix_visit_live_grid_date", "grid_id", "visit_date", "id", **_live()),
-        Index("ix_visit_live_date", "visit_date", "id", "grid_id", **_live()),
-        Index("ix_visit_live_form_grid", "form_id", "grid_id", **_live()),
+        # (deleted_at, always empty here, makes them covering for SQLite's planner)
+        Index("ix_visit_live_grid_date", "grid_id", "visit_date", "id", "deleted_at", **_live()),
+        Index("ix_visit_live_date", "visit_date", "id", "grid_id", "deleted_at", **_live()),
+        Index("ix_visit_live_form_grid", "form_id", "grid_id", "visit_date", "id", "deleted_at", **_live()),
     )
 
     def __str__(self):
