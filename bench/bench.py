@@ -566,9 +566,10 @@ def write_report(results, load_info=None):
             lines.extend(ex["plan"][:12])
             lines.append("```")
         lines.append("")
-    load_md = BENCH_DIR / "load.md"
-    if load_md.exists():
-        lines.append(load_md.read_text())
+    for extra in ("load.md", "notes.md"):  # the load run; hand-written notes on the figures
+        path = BENCH_DIR / extra
+        if path.exists():
+            lines.append(path.read_text())
     (BENCH_DIR / "results.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {BENCH_DIR / 'results.md'} and {RESULTS_JSON}")
 
