@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test test-pg lint fmt babel translations install serve init clean fuzz screenshots
+.PHONY: run test test-pg lint fmt babel translations install serve init clean fuzz screenshots bench bench-load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,21 @@ screenshots: translations
 # schemathesis against the served OpenAPI spec as the demo clerk; fails on any 5xx
 fuzz: translations
 	$(BIN)/python tests/fuzz/fuzz_api.py
+
+# performance: load BENCH_SCALE (county|medium|small) into a dedicated database (reused when
+# already loaded) and time our pages, stock FAB's and the raw SQL -> bench/results.md, .json
+BENCH_SCALE ?= medium
+BENCH_DB ?= both
+BENCH_REPEAT ?= 20
+bench: translations
+	BENCH_SCALE=$(BENCH_SCALE) BENCH_DB=$(BENCH_DB) BENCH_REPEAT=$(BENCH_REPEAT) $(BIN)/python bench/bench.py
+
+# a time-bounded load run (BENCH_DURATION s, BENCH_USERS users) against gunicorn with 2 workers
+# on the PostgreSQL bench database; appends its figures to bench/results.md
+BENCH_DURATION ?= 60
+BENCH_USERS ?= 20
+bench-load: translations
+	BENCH_SCALE=$(BENCH_SCALE) BENCH_DURATION=$(BENCH_DURATION) BENCH_USERS=$(BENCH_USERS) $(BIN)/python bench/load.py
 
 lint: install
 	$(BIN)/ruff check .

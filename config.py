@@ -73,6 +73,8 @@ PROXY_FIX = False  # True behind nginx: trust one X-Forwarded-For/Proto hop for 
 # --- Lists and pickers -----------------------------------------------------
 LIST_PAGE_SIZE = 20  # rows per list page
 LIST_MAX_PAGE_SIZE = 200  # the largest page a user may ask for (?psize_...)
+LIST_COUNT_CAP = 10000  # lists count matching rows up to this many, then show "10000+" (0: exact)
+COUNTS_CACHE_SECONDS = 30  # status counts above big lists are reused this long (0: never), reset by writes
 PICKER_PAGE_SIZE = 20  # options a search-as-you-type picker returns per page
 EXPORT_MAX_ROWS = 100000  # the most rows one Excel export writes
 IMPORT_MAX_ROWS = 20000  # the most data rows one imported file may hold
@@ -91,6 +93,7 @@ VISIT_FOLLOW_UP_DAYS_AHEAD = 7  # follow-ups due within this many days are liste
 QUOTA_REPORT_MAX_ROWS = 2000  # most people a quota progress page lists (the worst first)
 DASHBOARD_DEFAULT_PRESET = "year"  # the dashboard's default period: month, quarter, year or 12m (last 12 months)
 REPRESENTATIVE_YEARLY_CONTACTS = 40  # voters (person-times) a representative contacts each year (seed 000)
+REPRESENTATIVE_REPORT_MAX_ROWS = 500  # most representatives the progress page lists (the worst first)
 REPRESENTATIVE_REPORT_DAYS = 3  # an important opinion goes to the 人大主席/副主席 within this many days
 REPRESENTATIVE_OWN_ONLY_ROLES = ["Representative"]  # roles that see only the user's own contact records
 CONTACT_REPORT_RECIPIENTS = ["人大主席", "人大副主席"]  # who important opinions are reported to

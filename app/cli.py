@@ -83,15 +83,28 @@ def _print_demo(summary):
 
 
 @minqing.command("demo")
-@click.option("--scale", type=click.Choice(["small"]), default="small", show_default=True)
+@click.option(
+    "--scale",
+    type=click.Choice(["small", "medium", "county", "tiny"]),
+    default="small",
+    show_default=True,
+    help="small: ~30 villages through the real workflow; medium / county: bulk-generated "
+    "(county: 10,000 grids, 200,000 people, 1M appeals, 3M visits, 5,000 representatives).",
+)
 def demo_command(scale):
-    """Load demo data (a county, 3 townships, ~30 villages, ~200 groups, ~500 people)."""
+    """Load demo data into an empty database (default: a county, 3 townships, ~30 villages, ~500 people)."""
     from app.models.grids import Grid
-    from app.services.demo import load_demo
 
     if db.session.scalar(select(func.count()).select_from(Grid)):
         raise click.ClickException("The database already holds grids; demo data goes into an empty one.")
-    summary = load_demo(db.session, current_app.appbuilder.sm)
+    if scale == "small":
+        from app.services.demo import load_demo
+
+        summary = load_demo(db.session, current_app.appbuilder.sm)
+    else:
+        from app.services.demo_bulk import load_bulk
+
+        summary = load_bulk(db.session, current_app.appbuilder.sm, scale, progress=_say)
     _print_demo(summary)
 
 

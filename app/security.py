@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import limit
@@ -182,6 +182,44 @@ class MinqingSecurityApi(SecurityApi):
 class MinqingSecurityManager(SecurityManager):
     userdbmodelview = MinqingUserView
     security_api = MinqingSecurityApi
+
+    def _has_view_access(self, user, permission_name, view_name):
+        """FAB asks the database once per check, and a page checks every menu entry and
+        button (about 50 queries a page): within a request, load the user's permissions once."""
+        if not has_request_context():
+            return super()._has_view_access(user, permission_name, view_name)
+        from flask import request
+
+        # on the request, not on g: tests run many requests inside one app context
+        cached = getattr(request, "_minqing_permissions", None)
+        if cached is None or cached[0] != user.id:
+            roles = self.get_user_roles(user)
+            builtin = [r for r in roles if r.name in self.builtin_roles]
+            db_role_ids = [r.id for r in roles if r.name not in self.builtin_roles]
+            pairs = set(self._permission_pairs(db_role_ids)) if db_role_ids else set()
+            cached = (user.id, pairs, builtin)
+            request._minqing_permissions = cached
+        _, pairs, builtin = cached
+        if (permission_name, view_name) in pairs:
+            return True
+        return any(self._has_access_builtin_roles(r, permission_name, view_name) for r in builtin)
+
+    def _permission_pairs(self, role_ids):
+        """(permission, view menu) names granted to any of the roles, in one query."""
+        from flask_appbuilder.security.sqla.models import (
+            Permission,
+            PermissionView,
+            ViewMenu,
+            assoc_permissionview_role,
+        )
+
+        return self.session.execute(
+            select(Permission.name, ViewMenu.name)
+            .join(PermissionView, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+            .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .where(assoc_permissionview_role.c.role_id.in_(role_ids))
+        ).all()
 
     def auth_user_db(self, username, password):
         """FAB's password check, with every success and failure on the audit trail."""

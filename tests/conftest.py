@@ -100,6 +100,9 @@ def _clean(app):
 
 
 def _wipe(app):
+    from app.services import cache
+
+    cache.forget()  # memoized counts must not outlive the data they counted
     meta = MetaData()
     meta.reflect(bind=db.engine)
     seed_max = app.config["_SEED_MAX_IDS"]

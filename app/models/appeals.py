@@ -81,6 +81,22 @@ class EvaluationSource:
     TITLES = {REPORTER: _l("By the reporter"), REVIEW: _l("At a review meeting")}
 
 
+def _only_set(column):
+    """Index only the rows where `column` is filled (both databases)."""
+    from sqlalchemy import text
+
+    condition = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
+
+def _live():
+    """Index only the rows that are not soft-deleted (what every list shows)."""
+    from sqlalchemy import text
+
+    condition = text("deleted_at IS NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
+
 def _in(column, values):
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -127,8 +143,8 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
     filed_by_name = Column(String(100), nullable=False)  # 填表人 as printed
     registered_at = Column(DateTime, nullable=False, index=True)
     # the visit or the representative's contact with voters this appeal was raised from
-    visit_id = Column(Integer, ForeignKey("visit.id"), nullable=True, index=True)
-    contact_record_id = Column(Integer, ForeignKey("contact_record.id"), nullable=True, index=True)
+    visit_id = Column(Integer, ForeignKey("visit.id"), nullable=True)  # partial index
+    contact_record_id = Column(Integer, ForeignKey("contact_record.id"), nullable=True)  # partial index
 
     status = Column(String(20), nullable=False, default=Status.REGISTERED, index=True)
     due_date = Column(Date, nullable=False, index=True)
@@ -164,7 +180,7 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
 
     archived_at = Column(DateTime, nullable=True)
     escalation_count = Column(Integer, nullable=False, default=0)
-    duplicate_of_id = Column(Integer, ForeignKey("appeal.id"), nullable=True, index=True)
+    duplicate_of_id = Column(Integer, ForeignKey("appeal.id"), nullable=True)  # partial index
     # optimistic locking: two people acting on the same appeal at once cannot both
     # pass the state check; the second UPDATE finds another version and is refused
     version = Column(Integer, nullable=False, default=1)
@@ -201,6 +217,17 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
         ),
         # the overdue / due-soon lists and counts: open appeals by deadline
         Index("ix_appeal_status_due", "status", "due_date"),
+        # links that are mostly empty: partial indices keep `x = ?` lookups selective for the planners
+        Index("ix_appeal_visit_id", "visit_id", **_only_set("visit_id")),
+        Index("ix_appeal_contact_record_id", "contact_record_id", **_only_set("contact_record_id")),
+        Index("ix_appeal_duplicate_of_id", "duplicate_of_id", **_only_set("duplicate_of_id")),
+        # the list's page of ids, newest first, in a jurisdiction or everywhere: index-only scans
+        # (deleted_at, always empty here, makes them covering for SQLite's planner)
+        Index("ix_appeal_live_grid_registered", "grid_id", "registered_at", "id", "deleted_at", **_live()),
+        Index("ix_appeal_live_registered", "registered_at", "id", "grid_id", "deleted_at", **_live()),
+        # counts of a filtered list in a jurisdiction (category, state): index-only
+        Index("ix_appeal_live_category_grid", "category_id", "grid_id", "registered_at", "id", "deleted_at", **_live()),
+        Index("ix_appeal_live_status_grid", "status", "grid_id", "registered_at", "id", "deleted_at", **_live()),
     )
 
     def __str__(self):

@@ -300,8 +300,13 @@ def due_soon_clause(on=None):
     return and_(open_clause(), Appeal.due_date >= on, Appeal.due_date <= on + dt.timedelta(days=_soon_days()))
 
 
-def attention_counts(session, where):
-    """Overdue, due soon, supervised-and-open and extensions awaiting approval, in one query."""
+def attention_counts(session, where, cache_key=None):
+    """Overdue, due soon, supervised-and-open and extensions awaiting approval, in one query
+    (reused for COUNTS_CACHE_SECONDS under `cache_key`, e.g. the scope, when given)."""
+    if cache_key is not None:
+        from app.services.cache import memo
+
+        return memo(("appeal_attention", today(), cache_key), lambda: attention_counts(session, where))
 
     def count_if(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -313,7 +318,7 @@ def attention_counts(session, where):
             count_if(and_(open_clause(), Appeal.supervised.is_(True))),
             count_if(and_(open_clause(), Appeal.extension_until.is_not(None))),
             count_if(and_(Appeal.status.in_((S.REGISTERED, S.ESCALATED)), Appeal.duplicate_of_id.is_(None))),
-        ).where(where)
+        ).where(where, Appeal.status.in_(S.OPEN))  # each count is of open appeals: an index range, not a scan
     ).one()
     return dict(
         zip(("overdue", "due_soon", "supervised", "extension", "unassigned"), (int(v) for v in row), strict=True)

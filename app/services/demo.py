@@ -145,6 +145,31 @@ def load_demo(session, sm):
                     assign(former, group, "网格长", since=start - timedelta(days=700), until=start - timedelta(days=1))
     session.flush()
 
+    def rep_person(grid, title):
+        p = person(grid, "人大代表", "城关镇人大代表", f"{grid.name}人民政府")
+        p.name = title
+        return p
+
+    logins = create_demo_logins(session, sm, county, townships, villages, rep_person)
+    session.commit()
+    visit_count = load_demo_visits(session, rnd, fake)
+    rep_count = load_demo_representatives(session, rnd, fake, sm.find_user(username="rep"))
+    session.commit()
+    appeals = load_demo_appeals(session, rnd, fake, townships, today() - timedelta(days=365))
+    return {
+        "visits": visit_count,
+        "representatives": rep_count,
+        "appeals": appeals,
+        "grids": 1 + len(townships) + len(villages) + len(groups),
+        "people": len(people),
+        "assignments": len(assignments),
+        "logins": logins,
+    }
+
+
+def create_demo_logins(session, sm, county, townships, villages, rep_person):
+    """One login per role (DEMO_USERNAMES), in the first townships and the fourth village;
+    `rep_person(grid, title)` makes the representative's own person. Returns (username, role, where)."""
     logins = []
     pw = current_app.config["DEMO_PASSWORD"]
     t1, t2 = townships[0], townships[1]
@@ -159,12 +184,11 @@ def load_demo(session, sm):
     ]
     for username, role, grid, title, post_name in plan:
         if role == REPRESENTATIVE:  # the representative's own person, so the login has a mandate
-            rep_person = person(grid, "人大代表", "城关镇人大代表", f"{grid.name}人民政府")
-            rep_person.name = title
+            rep_person_row = rep_person(grid, title)
             session.flush()
             create_user(
                 session, sm, username, pw, [role], grid_code=grid.code, name=title, post_name=post_name,
-                person=rep_person, check_complexity=False,
+                person=rep_person_row, check_complexity=False,
             )  # fmt: skip
         elif role == LEADER:
             linked = secretary_of(session, grid)
@@ -182,20 +206,7 @@ def load_demo(session, sm):
                 check_complexity=False,
             )
         logins.append((username, role, f"{grid.name}（{grid.code}）"))
-    session.commit()
-    visit_count = load_demo_visits(session, rnd, fake)
-    rep_count = load_demo_representatives(session, rnd, fake, sm.find_user(username="rep"))
-    session.commit()
-    appeals = load_demo_appeals(session, rnd, fake, townships, today() - timedelta(days=365))
-    return {
-        "visits": visit_count,
-        "representatives": rep_count,
-        "appeals": appeals,
-        "grids": 1 + len(townships) + len(villages) + len(groups),
-        "people": len(people),
-        "assignments": len(assignments),
-        "logins": logins,
-    }
+    return logins
 
 
 def secretary_of(session, grid):

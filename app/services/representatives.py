@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, false, func, or_, select, true
+from sqlalchemy.orm import defaultload
 
 from app.models.grids import Grid
 from app.models.personnel import Person
@@ -390,6 +391,14 @@ def progress_overview(session, year, clause, on=None, include_inactive=False):
         )
         .outerjoin(counts, counts.c.rep_id == Representative.id)
         .where(clause)
+        # a county lists 5,000 mandates: the person's and the constituency's own grids and
+        # kinds (joined by default) are not shown here, and loading them triples the time
+        .options(
+            defaultload(Representative.person).lazyload(Person.grid),
+            defaultload(Representative.person).lazyload(Person.kind),
+            defaultload(Representative.constituency).lazyload(Constituency.grid),
+            defaultload(Representative.constituency).lazyload(Constituency.grids),
+        )
     )
     if not include_inactive:
         query = query.where(

@@ -41,6 +41,7 @@ from app.services import grids as grid_service
 from app.services import privacy, scope
 from app.services import stats as stats_service
 from app.services.appeals import PERMISSIONS, RESOURCE, TRANSITIONS, Actor
+from app.services.cache import memo
 from app.services.clock import now
 from app.services.errors import DomainError
 from app.views.base import SAVE_FAILED, ScopedInterface, ScopedModelApi, ScopedModelView, list_field
@@ -454,14 +455,18 @@ class AppealView(ScopedModelView):
         widgets = self._list()
         session = db.session
         where = scope.clause_for(Appeal)
-        by_status = dict(
-            session.execute(select(Appeal.status, func.count()).where(where).group_by(Appeal.status)).all()
+        me = scope.current()
+        by_status = memo(
+            ("appeal_by_status", me.all, me.paths),
+            lambda: dict(
+                session.execute(select(Appeal.status, func.count()).where(where).group_by(Appeal.status)).all()
+            ),
         )
         return self.render_template(
             self.list_template,
             title=self.list_title,
             widgets=widgets,
-            attention=appeal_service.attention_counts(session, where),
+            attention=appeal_service.attention_counts(session, where, cache_key=(me.all, me.paths)),
             by_status=by_status,
             statuses=[(key, Status.TITLES[key]) for key in Status.ORDER],
             active={k: request.args.get(k) for k in ("status", "due", "supervised", "extension", "mine")},

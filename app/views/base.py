@@ -159,12 +159,41 @@ def scope_filters(model, deleted_only=False):
     return [["id", ScopeFilter, DELETED_ONLY if deleted_only else None]]
 
 
+class CappedCount(int):
+    """A list's row count that stopped counting at LIST_COUNT_CAP: shown as "10000+"."""
+
+    def __str__(self):
+        return f"{int(self) - 1}+"
+
+
 class ScopedInterface(SQLAInterface):
-    """SQLAInterface with a hook to load, in one query per page, what a list shows."""
+    """SQLAInterface with a hook to load, in one query per page, what a list shows,
+    and a bounded count (FAB counts every matching row on each page render)."""
 
     def __init__(self, obj, session=None, prefetch=None):
         super().__init__(obj, session)
         self.prefetch = prefetch
+
+    def query_count(self, query, filters=None, select_columns=None):
+        """Count at most LIST_COUNT_CAP + 1 rows: past a few hundred pages nobody pages by
+        number, and counting a county's million appeals costs more than the page itself."""
+        cap = current_app.config.get("LIST_COUNT_CAP") or 0
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        inner = inner.with_entities(self.obj.id)  # ids only: an index can answer, no row is read
+        if cap <= 0:
+            return inner.count()
+        count = inner.limit(cap + 1).count()
+        return CappedCount(count) if count > cap else count
+
+    def apply_pagination(self, query, page, page_size):
+        """Find the page's ids first (filters, scope and order on ids only: an index-only scan
+        even at page 500), then load just those rows with what the list shows. OFFSET on the
+        full query makes the database fetch and join every skipped row."""
+        if not page_size or page_size > current_app.config.get("LIST_MAX_PAGE_SIZE", 200):
+            return super().apply_pagination(query, page, page_size)  # exports stream in one query
+        ids = query.with_entities(self.obj.id).offset((page or 0) * page_size).limit(page_size).all()
+        # literal ids: with a sub-select PostgreSQL re-plans the whole filtered, ordered list
+        return query.filter(self.obj.id.in_([row[0] for row in ids]))
 
     def query(self, *args, **kwargs):
         count, items = super().query(*args, **kwargs)

@@ -1,0 +1,84 @@
+"""`flask minqing demo --scale county|medium`: the bulk generator, run at its tiny scale."""
+
+import re
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models.appeals import Appeal, AppealCounter, AppealEvent, Status
+from app.models.grids import Grid
+from app.models.personnel import Assignment, Person
+from app.models.representatives import ContactRecord, Representative
+from app.models.visits import Visit, visit_visitors
+from app.services import scope
+from app.services.demo_bulk import SCALES
+from tests.conftest import login
+
+
+def _count(model_or_table):
+    return db.session.scalar(select(func.count()).select_from(model_or_table))
+
+
+def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
+    shape = SCALES["tiny"]
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["minqing", "demo", "--scale", "tiny"])
+    assert result.exit_code == 0, result.output
+    session = db.session
+
+    # counts: the shape's, plus what the demo logins add through the services
+    assert _count(Grid) == shape.grids
+    assert shape.people <= _count(Person) <= shape.people + 6
+    assert _count(Assignment) >= shape.people
+    assert _count(Appeal) == shape.appeals
+    assert _count(Visit) == shape.visits
+    assert _count(visit_visitors) >= shape.visits
+    assert shape.representatives <= _count(Representative) <= shape.representatives + 1
+    assert _count(ContactRecord) == shape.representatives * shape.contacts_per_rep
+
+    # paths as the Grid listeners compute them: the parent's path plus the own id
+    grids = {g.id: g for g in session.scalars(select(Grid))}
+    for grid in grids.values():
+        parent_path = grids[grid.parent_id].path if grid.parent_id else "/"
+        assert grid.path == f"{parent_path}{grid.id}/"
+        assert grid.depth == grid.path.count("/") - 2
+    assert len({g.code for g in grids.values()}) == len(grids)
+
+    # numbers: unique, YYYYMM + sequence, gap-free per month, counters at the last number
+    rows = session.execute(select(Appeal.number, Appeal.number_month, Appeal.number_seq, Appeal.registered_at)).all()
+    assert len({r.number for r in rows}) == len(rows)
+    by_month = {}
+    for r in rows:
+        assert re.fullmatch(r"\d{9,}", r.number) and r.number.startswith(r.number_month)
+        assert r.registered_at.strftime("%Y%m") == r.number_month
+        by_month.setdefault(r.number_month, []).append(r.number_seq)
+    counters = dict(session.execute(select(AppealCounter.month, AppealCounter.last_seq)).all())
+    for month, seqs in by_month.items():
+        assert sorted(seqs) == list(range(1, len(seqs) + 1))
+        assert counters[month] == len(seqs)
+    # every state is present, deadlines set, every appeal has its register event
+    statuses = set(session.scalars(select(Appeal.status).distinct()))
+    assert set(Status.ORDER) - {Status.ESCALATED} <= statuses
+    assert _count(select(Appeal.id).where(Appeal.due_date.is_(None)).subquery()) == 0
+    assert _count(select(AppealEvent.id).where(AppealEvent.action == "register").subquery()) == shape.appeals
+    assert _count(select(Appeal.id).where(Appeal.deleted_at.is_not(None)).subquery()) == 0
+    assert set(session.scalars(select(Visit.version).distinct())) == {1}
+
+    # scope still works: the village grid worker sees exactly the appeals of the village's subtree
+    worker = app.appbuilder.sm.find_user(username="gridworker")
+    mine = scope.for_user(session, worker)
+    assert len(mine.paths) == 1
+    village_path = mine.paths[0]
+    in_scope = session.scalar(select(func.count()).select_from(Appeal).where(scope.clause_for(Appeal, mine)))
+    expected = sum(1 for a in session.scalars(select(Appeal)) if grids[a.grid_id].path.startswith(village_path))
+    assert 0 < in_scope == expected < shape.appeals
+    outsider = session.scalar(
+        select(Appeal).where(Appeal.grid_id.in_([g.id for g in grids.values() if not g.path.startswith(village_path)]))
+    )
+    login(client, "gridworker", app.config["DEMO_PASSWORD"])
+    assert client.get("/appealview/list/").status_code == 200
+    assert client.get(f"/appealview/show/{outsider.id}").status_code == 404
+
+    # the generated database is still writable through the ordinary services (sequences set)
+    again = runner.invoke(args=["minqing", "demo", "--scale", "tiny"])
+    assert again.exit_code != 0  # never on top of existing data
