@@ -228,6 +228,8 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
         # counts of a filtered list in a jurisdiction (category, state): index-only
         Index("ix_appeal_live_category_grid", "category_id", "grid_id", "registered_at", "id", "deleted_at", **_live()),
         Index("ix_appeal_live_status_grid", "status", "grid_id", "registered_at", "id", "deleted_at", **_live()),
+        # the accountability table: appeals each responsible person filed (填表人) in a period
+        Index("ix_appeal_filed_by_registered", "filed_by_id", "registered_at"),
     )
 
     def __str__(self):

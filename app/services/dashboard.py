@@ -190,13 +190,55 @@ def appeal_by_category(session, area, period, on=None):
     return out
 
 
+@dataclass(frozen=True)
+class GridRef:
+    """A grid as the figures name it: plain values, safe to keep between requests."""
+
+    id: int
+    name: str
+    code: str
+
+
+def ref(grid):
+    return GridRef(grid.id, grid.name, grid.code) if grid is not None else None
+
+
 def appeal_by_grid(session, area, period, on=None):
     """The figures of each grid one level down (each with its whole subtree), and of
     appeals registered at the chosen grid itself ("本级", grid None)."""
     on = on or today()
     if area.grid is not None:
-        return stats.appeal_figures_by_child(session, area.grid, period.start, period.end, on)
-    return [(root, stats.appeal_figures(session, root, period.start, period.end, on)) for root in area.roots]
+        rows = stats.appeal_figures_by_child(session, area.grid, period.start, period.end, on)
+    else:
+        rows = [(root, stats.appeal_figures(session, root, period.start, period.end, on)) for root in area.roots]
+    return [(ref(grid), figures) for grid, figures in rows]
+
+
+def cache_key(what, scope, area, period, on):
+    """Who may see what, and which figures: a memo key for a jurisdiction's figures."""
+    return (what, scope.all, scope.paths, scope.roles, area.paths, period.start, period.end, on)
+
+
+def figures(session, scope, area, period, on=None):
+    """Everything the dashboard shows, as plain values; kept for COUNTS_CACHE_SECONDS
+    (a county's figures read millions of rows; a write in this process forgets them)."""
+    from app.services.cache import memo
+
+    on = on or today()
+
+    def compute():
+        return {
+            "figures": stats.appeal_figures_in(session, area.paths, period.start, period.end, on),
+            "trend": appeal_trend(session, area, period, on),
+            "categories": appeal_by_category(session, area, period, on),
+            "by_grid": appeal_by_grid(session, area, period, on),
+            "attention": attention(session, area, on),
+            "quotas": visit_quotas(session, area, on),
+            "visits": visits_made(session, area, period),
+            "reps": representatives(session, area, period.end.year, on),
+        }
+
+    return memo(cache_key("dashboard", scope, area, period, on), compute)
 
 
 def attention(session, area, on=None):
@@ -382,14 +424,25 @@ def accountability(session, area, period, on=None):
         raise DomainError(_l("Choose a grid."), field="grid")
     children = area.roots
     responsible = _responsible(session, [grid.id] + [c.id for c in children])
-    quotas = _quota_by_child(session, grid, on)
-    whole = stats.appeal_figures(session, grid, period.start, period.end, on)
+    from app.services.cache import memo
+
+    def compute():
+        by_child = stats.appeal_figures_by_child(session, grid, period.start, period.end, on)[1:]
+        return {
+            "quotas": dict(_quota_by_child(session, grid, on)),
+            "whole": stats.appeal_figures(session, grid, period.start, period.end, on),
+            "by_child": {child.id: child_figures for child, child_figures in by_child},
+        }
+
+    heavy = memo(cache_key("accountability", scope_service.current(), area, period, on), compute)
+    quotas = heavy["quotas"]
     own_quota = [r for rollups in quotas.values() for r in rollups]
     merged = _merge_rollups(own_quota)
-    rows = [GridRow(grid, grid.name, True, whole, responsible.get(grid.id, []), merged)]
-    for child, figures in stats.appeal_figures_by_child(session, grid, period.start, period.end, on)[1:]:
+    rows = [GridRow(grid, grid.name, True, heavy["whole"], responsible.get(grid.id, []), merged)]
+    for child in children:
         quota = quotas.get(child.id, [])
-        rows.append(GridRow(child, child.name, True, figures, responsible.get(child.id, []), quota))
+        figures_ = heavy["by_child"].get(child.id) or stats.with_rates({c.key: 0 for c in stats.COUNTS})
+        rows.append(GridRow(child, child.name, True, figures_, responsible.get(child.id, []), quota))
     people = _person_rows(session, responsible, {grid.id: grid, **{c.id: c for c in children}}, period, on)
     return rows, people
 
@@ -457,7 +510,9 @@ def _person_rows(session, responsible, grids, period, on):
                 row.filed = int(n)
     for kind in ("month", "year"):
         quota_period = quota_service.current_period(kind, on)
-        grouped = quota_service.quota_rollup(session, quota_period, Person.id.in_(ids), on=on, group=Person.id)
+        grouped = quota_service.quota_rollup(
+            session, quota_period, Person.id.in_(ids), on=on, group=Person.id, person_ids=ids
+        )
         for person_id, rollups in grouped.items():
             for row in by_person[person_id]:
                 row.quota.extend(rollups)

@@ -223,9 +223,11 @@ class GridProgress:
         return min(1.0, (self.target - self.shortfall) / self.target) if self.target else 1.0
 
 
-def _done_counts(period):
-    """Per person: visits made in the period, and distinct households visited."""
-    return (
+def _done_counts(period, person_ids=None):
+    """Per person: visits made in the period, and distinct households visited; only of
+    `person_ids` (a SELECT of ids, or a list) when given, so a jurisdiction's figures do
+    not count the whole county's visits first."""
+    query = (
         select(
             visit_visitors.c.person_id.label("person_id"),
             func.count(visit_visitors.c.visit_id).label("visits"),
@@ -234,8 +236,21 @@ def _done_counts(period):
         .join(Visit, Visit.id == visit_visitors.c.visit_id)
         .where(Visit.visit_date >= period.start, Visit.visit_date <= period.end, Visit.deleted_at.is_(None))
         .group_by(visit_visitors.c.person_id)
-        .subquery()
     )
+    if person_ids is not None:
+        query = query.where(visit_visitors.c.person_id.in_(person_ids))
+    return query.subquery()
+
+
+def _rule_people(rule, kind_at, position_at, person_clause):
+    """The people `rule` assesses among `person_clause` (active, of its kind and position words)."""
+    conditions = [Person.active.is_(True), person_clause]
+    if rule.kind_id is not None:
+        conditions.append(kind_at == rule.kind_id)
+    words = rule.position_words
+    if words:
+        conditions.append(or_(*[func.coalesce(position_at, "").contains(w, autoescape=True) for w in words]))
+    return and_(*conditions)
 
 
 def done_by_person(session, period):
@@ -265,7 +280,12 @@ def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_i
     on = on or today()
     state_day = min(period.end, on)
     kind_at, position_at = person_state_on(state_day)
-    done = done_by_person(session, period)
+    if person_id is not None:  # one person's own figures (their home page): count only theirs
+        counts = _done_counts(period, [person_id])
+        rows = session.execute(select(counts.c.person_id, counts.c.visits, counts.c.households))
+        done = {row.person_id: (row.visits, row.households) for row in rows}
+    else:
+        done = done_by_person(session, period)
     rows = []
     for rule in applicable_rules(session, period):
         if rule_id is not None and rule.id != rule_id:
@@ -293,23 +313,27 @@ def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_i
 def _rule_query(rule, done, kind_at, position_at, person_clause, columns):
     count_column = done.c.households if rule.unit == "households" else done.c.visits
     count = func.coalesce(count_column, 0)
-    query = (
+    return (
         select(*columns(count))
         .select_from(Person)
         .outerjoin(done, done.c.person_id == Person.id)
-        .where(Person.active.is_(True), person_clause)
+        .where(_rule_people(rule, kind_at, position_at, person_clause))
     )
-    if rule.kind_id is not None:
-        query = query.where(kind_at == rule.kind_id)
-    words = rule.position_words
-    if words:
-        query = query.where(or_(*[func.coalesce(position_at, "").contains(w, autoescape=True) for w in words]))
-    return query
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """What a roll-up needs of a rule: plain values, safe to keep between requests."""
+
+    id: int
+    name: str
+    sort_order: int
+    minimum: int
 
 
 @dataclass
 class RuleRollup:
-    rule: QuotaRule
+    rule: RuleRef
     period: Period
     people: int = 0
     met: int = 0
@@ -325,18 +349,21 @@ class RuleRollup:
         return min(1.0, self.done / self.target) if self.target else None
 
 
-def quota_rollup(session, period, person_clause, on=None, group=None):
+def quota_rollup(session, period, person_clause, on=None, group=None, person_ids=None):
     """Per rule of the period's kind: people assessed, people who met the minimum, and
     completion (each person's count capped at the minimum, over the sum of minimums).
     Counted in SQL, one query per rule; `group` (a column, e.g. a child grid id joined
     through `person_clause`) splits the figures: {group value: [RuleRollup]}; without
-    it the result is [RuleRollup]."""
+    it the result is [RuleRollup]. `person_ids` (a short list) names the people outright,
+    so their visits are looked up by person rather than counted for everyone."""
     on = on or today()
     kind_at, position_at = person_state_on(min(period.end, on))
-    done = _done_counts(period)
     out = defaultdict(list) if group is not None else []
     for rule in applicable_rules(session, period):
         minimum = rule.minimum
+        ref = RuleRef(rule.id, rule.name, rule.sort_order, rule.minimum)
+        assessed = _rule_people(rule, kind_at, position_at, person_clause)
+        done = _done_counts(period, person_ids if person_ids is not None else select(Person.id).where(assessed))
 
         def columns(count, minimum=minimum):
             capped = case((count >= minimum, minimum), else_=count)
@@ -350,10 +377,10 @@ def quota_rollup(session, period, person_clause, on=None, group=None):
         query = _rule_query(rule, done, kind_at, position_at, person_clause, columns)
         if group is not None:
             for key, people, met, capped in session.execute(query.group_by(group)).all():
-                out[key].append(RuleRollup(rule, period, int(people), int(met), int(capped), int(people) * minimum))
+                out[key].append(RuleRollup(ref, period, int(people), int(met), int(capped), int(people) * minimum))
         else:
             people, met, capped = session.execute(query).one()
-            out.append(RuleRollup(rule, period, int(people), int(met), int(capped), int(people) * minimum))
+            out.append(RuleRollup(ref, period, int(people), int(met), int(capped), int(people) * minimum))
     return out
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import aliased
 
 from app.models.grids import Grid
@@ -129,15 +129,23 @@ def _follow_ups_base(clause, on, days_ahead):
     )
 
 
-def follow_up_counts(session, clause, on=None, days_ahead=None):
-    """How many follow-ups are overdue and due soon (counted in SQL)."""
+def follow_up_counts(session, clause, on=None, days_ahead=None, key=None):
+    """How many follow-ups are overdue and due soon (one SQL count); with a `key` naming
+    the clause (e.g. the user's scope) kept for COUNTS_CACHE_SECONDS."""
+    from app.services.cache import memo
+
     on = on or today()
     if days_ahead is None:
         days_ahead = current_app.config["VISIT_FOLLOW_UP_DAYS_AHEAD"]
-    base = _follow_ups_base(clause, on, days_ahead)
-    overdue = session.scalar(select(func.count()).select_from(base.where(Visit.follow_up_date < on).subquery()))
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
-    return {"overdue": overdue, "soon": total - overdue, "total": total}
+
+    def compute():
+        due = _follow_ups_base(clause, on, days_ahead).subquery()
+        overdue, total = session.execute(
+            select(func.coalesce(func.sum(case((due.c.follow_up_date < on, 1), else_=0)), 0), func.count())
+        ).one()
+        return {"overdue": int(overdue), "soon": int(total) - int(overdue), "total": int(total)}
+
+    return compute() if key is None else memo(("follow_ups", key, on, days_ahead), compute)
 
 
 def default_target(session):

@@ -77,10 +77,8 @@ class DashboardView(_AreaPeriodView):
             return appeal_link(stat=key, **span, **extra)
 
         now_in = {"in": area.grid.id} if area.grid else {}
-        figures = stats.appeal_figures_in(session, area.paths, period.start, period.end, on)
-        trend = dash.appeal_trend(session, area, period, on)
-        categories = dash.appeal_by_category(session, area, period, on)
-        by_grid = dash.appeal_by_grid(session, area, period, on)
+        data = dash.figures(session, my_scope, area, period, on)
+        figures, trend, categories, by_grid = data["figures"], data["trend"], data["categories"], data["by_grid"]
         base_args = self._base_args(area, period)
         charts = {
             "trend": {
@@ -131,16 +129,16 @@ class DashboardView(_AreaPeriodView):
             presets=dash.PRESETS,
             base_args=base_args,
             figures=figures,
-            attention=dash.attention(session, area, on),
+            attention=data["attention"],
             now_in=now_in,
             figure_link=figure_link,
             appeal_link=appeal_link,
             by_grid=by_grid,
             categories=categories,
             charts=charts,
-            quotas=dash.visit_quotas(session, area, on),
-            visits=dash.visits_made(session, area, period),
-            reps=dash.representatives(session, area, rep_year, on),
+            quotas=data["quotas"],
+            visits=data["visits"],
+            reps=data["reps"],
             rep_year=rep_year,
             percent=percent,
             rates=stats.RATES,
