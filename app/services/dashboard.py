@@ -56,7 +56,7 @@ class Area:
         """`column` (a grid id) lies in the area."""
         if self.paths is None:
             return true()
-        return column.in_(select(Grid.id).where(stats.paths_clause(Grid.path, self.paths)))
+        return stats.in_subtrees(column, self.paths)
 
 
 @dataclass
@@ -404,7 +404,7 @@ def _quota_by_child(session, grid, on):
         .where(person_grid.c.id == Person.grid_id, person_grid.c.path >= child.c.path, person_grid.c.path < high)
         .scalar_subquery()
     )
-    in_grid = Person.grid_id.in_(select(Grid.id).where(stats.paths_clause(Grid.path, (grid.path,))))
+    in_grid = stats.in_subtrees(Person.grid_id, (grid.path,))
     clause = and_(scope_service.clause_for(Person), in_grid)
     out = defaultdict(list)
     for kind in ("month", "year"):

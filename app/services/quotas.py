@@ -291,12 +291,7 @@ def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_i
         if rule_id is not None and rule.id != rule_id:
             continue
         unit = 1 if rule.unit == "households" else 0
-        query = select(Person).where(Person.active.is_(True), person_clause)
-        if rule.kind_id is not None:
-            query = query.where(kind_at == rule.kind_id)
-        words = rule.position_words
-        if words:
-            query = query.where(or_(*[func.coalesce(position_at, "").contains(w, autoescape=True) for w in words]))
+        query = select(Person).where(_rule_people(rule, kind_at, position_at, person_clause))
         if grid_id is not None:
             query = query.where(Person.grid_id == grid_id)
         if person_id is not None:

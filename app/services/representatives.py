@@ -362,19 +362,15 @@ def progress(session, rep, year, on=None):
     return progress_overview(session, year, Representative.id == rep.id, on=on, include_inactive=True)[0]
 
 
-def progress_overview(session, year, clause, on=None, include_inactive=False):
-    """Every representative in `clause` serving in `year`: done / target, worst first (one GROUP BY)."""
-    on = on or today()
-    year = check_year(year)
+def _yearly_counts(year, on):
+    """Per representative in `year`: person-times met, records, important opinions reported late."""
     start, end = date(year, 1, 1), date(year, 12, 31)
-    target = yearly_target()
-    overdue = case((overdue_reports_clause(on), 1), else_=0)
-    counts = (
+    return (
         select(
             ContactRecord.representative_id.label("rep_id"),
             func.sum(ContactRecord.voter_count).label("done"),
             func.count(ContactRecord.id).label("records"),
-            func.sum(overdue).label("overdue"),
+            func.sum(case((overdue_reports_clause(on), 1), else_=0)).label("overdue"),
         )
         .where(
             ContactRecord.contact_date >= start, ContactRecord.contact_date <= end, ContactRecord.deleted_at.is_(None)
@@ -382,6 +378,19 @@ def progress_overview(session, year, clause, on=None, include_inactive=False):
         .group_by(ContactRecord.representative_id)
         .subquery()
     )
+
+
+def _serving_in(year):
+    return and_(Representative.active.is_(True), Representative.term_start <= year, Representative.term_end >= year)
+
+
+def progress_overview(session, year, clause, on=None, include_inactive=False):
+    """Every representative in `clause` serving in `year`: done / target, worst first (one GROUP BY)."""
+    on = on or today()
+    year = check_year(year)
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    target = yearly_target()
+    counts = _yearly_counts(year, on)
     query = (
         select(
             Representative,
@@ -401,9 +410,7 @@ def progress_overview(session, year, clause, on=None, include_inactive=False):
         )
     )
     if not include_inactive:
-        query = query.where(
-            Representative.active.is_(True), Representative.term_start <= year, Representative.term_end >= year
-        )
+        query = query.where(_serving_in(year))
     expected = expected_by(target, start, end, on)
     rows = [
         RepProgress(rep, year, target, int(done), int(records), expected, int(late or 0))
@@ -434,21 +441,9 @@ def progress_rollup(session, year, clause, on=None):
     calendar's pace, and important opinions not yet reported. One query, in SQL."""
     on = on or today()
     year = check_year(year)
-    start, end = date(year, 1, 1), date(year, 12, 31)
     target = yearly_target()
-    expected = expected_by(target, start, end, on)
-    counts = (
-        select(
-            ContactRecord.representative_id.label("rep_id"),
-            func.sum(ContactRecord.voter_count).label("done"),
-            func.sum(case((overdue_reports_clause(on), 1), else_=0)).label("overdue"),
-        )
-        .where(
-            ContactRecord.contact_date >= start, ContactRecord.contact_date <= end, ContactRecord.deleted_at.is_(None)
-        )
-        .group_by(ContactRecord.representative_id)
-        .subquery()
-    )
+    expected = expected_by(target, date(year, 1, 1), date(year, 12, 31), on)
+    counts = _yearly_counts(year, on)
     done = func.coalesce(counts.c.done, 0)
     row = session.execute(
         select(
@@ -460,12 +455,7 @@ def progress_rollup(session, year, clause, on=None):
         )
         .select_from(Representative)
         .outerjoin(counts, counts.c.rep_id == Representative.id)
-        .where(
-            clause,
-            Representative.active.is_(True),
-            Representative.term_start <= year,
-            Representative.term_end >= year,
-        )
+        .where(clause, _serving_in(year))
     ).one()
     reps, capped, met, behind, overdue = (int(v) for v in row)
     return ProgressRollup(year, reps, capped, reps * target, met, behind, overdue)

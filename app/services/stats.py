@@ -19,14 +19,15 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, or_, select, true
+from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from app.models.appeals import Appeal, Satisfaction, Status
-from app.models.grids import Grid, subtree_bounds
+from app.models.grids import Grid
 from app.models.lookups import AppealChannel
 from app.services.appeals import overdue_clause
 from app.services.clock import today
+from app.services.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -149,23 +150,21 @@ def appeal_figures(session, grid, start=None, end=None, on=None):
 
 
 def paths_clause(path_column, paths):
-    """`path_column` lies in one of the subtrees rooted at `paths` (None: anywhere)."""
-    if paths is None:
-        return true()
-    if not paths:
-        return false()
-    ranges = []
-    for path in paths:
-        low, high = subtree_bounds(path)
-        ranges.append(and_(path_column >= low, path_column < high))
-    return or_(*ranges)
+    """`path_column` lies in one of the subtrees rooted at `paths` (None: anywhere): the
+    same ranges a user's scope uses."""
+    return Scope(all=paths is None, paths=tuple(paths or ())).path_clause(path_column)
+
+
+def in_subtrees(grid_column, paths):
+    """`grid_column` (a grid id) names a grid in one of the subtrees rooted at `paths`."""
+    return grid_column.in_(select(Grid.id).where(paths_clause(Grid.path, paths)))
 
 
 def origin_clause(paths):
     """The appeal was registered in one of the subtrees rooted at `paths` (None: anywhere)."""
     if paths is None:
         return true()
-    return Appeal.origin_grid_id.in_(select(Grid.id).where(paths_clause(Grid.path, paths)))
+    return in_subtrees(Appeal.origin_grid_id, paths)
 
 
 def base_clause(paths, start=None, end=None):

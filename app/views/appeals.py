@@ -255,7 +255,7 @@ def _subtree_of(column, grid_id):
     path = db.session.scalar(select(Grid.path).where(Grid.id == grid_id))
     if not path:
         return false()
-    return column.in_(select(Grid.id).where(stats_service.paths_clause(Grid.path, (path,))))
+    return stats_service.in_subtrees(column, (path,))
 
 
 def drill_keys(args):
