@@ -90,10 +90,10 @@ GRID_CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"  # allowed grid codes
 # the visitors and whoever recorded a visit always read it; others see it masked
 VISIT_CONTENT_ROLES = ["Clerk", "Leader"]
 VISIT_FOLLOW_UP_DAYS_AHEAD = 7  # follow-ups due within this many days are listed with the overdue ones
-QUOTA_REPORT_MAX_ROWS = 2000  # most people a quota progress page lists (the worst first)
+QUOTA_REPORT_MAX_ROWS = 100  # rows per page of the quota progress report (the worst first; the API's largest page)
 DASHBOARD_DEFAULT_PRESET = "year"  # the dashboard's default period: month, quarter, year or 12m (last 12 months)
 REPRESENTATIVE_YEARLY_CONTACTS = 40  # voters (person-times) a representative contacts each year (seed 000)
-REPRESENTATIVE_REPORT_MAX_ROWS = 500  # most representatives the progress page lists (the worst first)
+REPRESENTATIVE_REPORT_MAX_ROWS = 100  # rows per page of the representatives' progress report (the worst first)
 REPRESENTATIVE_REPORT_DAYS = 3  # an important opinion goes to the 人大主席/副主席 within this many days
 REPRESENTATIVE_OWN_ONLY_ROLES = ["Representative"]  # roles that see only the user's own contact records
 CONTACT_REPORT_RECIPIENTS = ["人大主席", "人大副主席"]  # who important opinions are reported to

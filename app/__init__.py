@@ -40,7 +40,7 @@ def create_app(config=None):
 
     from app import models  # noqa: F401  (register every table on the metadata)
     from app.cli import register_cli
-    from app.services import audit, scope  # noqa: F401  (their session listeners)
+    from app.services import audit, scope, tally  # noqa: F401  (their session listeners)
     from app.views import register_views
 
     with app.app_context():

@@ -263,3 +263,32 @@ def test_worst_first_means_lowest_completion_across_rules(world):
         ("五次", "每月10次", 5),
     ]
     assert big.id
+
+
+def test_a_long_report_is_paged_worst_first(app, client, world):
+    """Only a page of the worst rows is loaded and shown; the pages together hold everyone once."""
+    people = [make_person(world["a1"], name=f"分页{i:02d}", kind=world["monthly"]) for i in range(7)]
+    for i, person in enumerate(people):  # 分页00 made no visit ... 分页06 made 3 (met)
+        for day in range(min(i, 3)):
+            make_visit(world["a1"], [person], visit_date=date(2026, 3, 1 + day))
+    old = app.config["QUOTA_REPORT_MAX_ROWS"]
+    app.config["QUOTA_REPORT_MAX_ROWS"] = 3
+    try:
+        with frozen(TODAY):
+            login(client, make_user("Leader", world["ta"]))
+            url = "/quotaruleview/progress/?year=2026&month=3&kind=month&tab=people"
+            pages = [client.get(f"{url}&page={n}").get_data(as_text=True) for n in (1, 2, 3)]
+            shown = [[p.name for p in people if p.name in body] for body in pages]
+            assert shown == [["分页00", "分页01", "分页02"], ["分页03", "分页04", "分页05"], ["分页06"]]
+            assert "第 1 / 3 页" in pages[0] and "page=2" in pages[0] and "下一页" in pages[0]
+            assert "上一页" in pages[2] and "下一页" not in pages[2]
+            # the API pages the same way, with the totals before the limit
+            headers = api_token(client, make_user("Clerk", world["ta"]))
+            data = client.get("/api/v1/quotarule/progress?year=2026&month=3&limit=2", headers=headers).json
+            assert [p["name"] for p in data["people"]] == ["分页00", "分页01"]
+            assert data["total_people_rows"] == 7 and data["summary"]["people"] == 7
+            assert data["summary"]["behind"] == 3 and len(data["grids"]) == 1
+            too_many = client.get("/api/v1/quotarule/progress?year=2026&month=3&limit=999", headers=headers).json
+            assert len(too_many["people"]) == 3  # never more than a page
+    finally:
+        app.config["QUOTA_REPORT_MAX_ROWS"] = old

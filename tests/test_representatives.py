@@ -435,3 +435,27 @@ def test_demo_has_visits_representatives_and_a_rep_login_with_its_own_records(ap
     (mandate,) = rep_service.own_representatives(db.session, rep_login)
     assert contact_count(mandate) > 0
     assert db.session.scalar(select(func.count()).select_from(Constituency).where(Constituency.grid_id.is_(None))) == 0
+
+
+def test_progress_pages_are_ranked_in_the_database(app, client, world):
+    """Worst first across pages, with the jurisdiction's summary above them."""
+    with frozen(TODAY):
+        make_contact(world["r1"], date(2026, 3, 5), voter_count=41)  # met
+        make_contact(world["r2"], date(2026, 3, 5), voter_count=5)
+        extra = make_representative(make_person(world["a1"], name="代表丁"), world["ca"], term=(2021, 2026))
+        make_contact(extra, date(2026, 3, 6), voter_count=12)
+        old = app.config["REPRESENTATIVE_REPORT_MAX_ROWS"]
+        app.config["REPRESENTATIVE_REPORT_MAX_ROWS"] = 2
+        try:
+            login(client, make_user("Leader", world["ta"]))
+            first = client.get("/representativeview/progress/?year=2026").get_data(as_text=True)
+            second = client.get("/representativeview/progress/?year=2026&page=2").get_data(as_text=True)
+        finally:
+            app.config["REPRESENTATIVE_REPORT_MAX_ROWS"] = old
+        assert first.index("代表乙") < first.index("代表丁") and "代表甲" not in first
+        assert "代表甲" in second and "代表乙" not in second and "代表丙" not in first + second
+        # summary: 3 serving, 5 + 12 + 40 (capped) person-times of 120, one met the target
+        assert "<strong>3</strong>" in first and "<strong>57</strong> / 120" in first
+        assert "第 1 / 2 页" in first and "第 2 / 2 页" in second
+        rows = rep_service.progress_overview(db.session, 2026, Representative.id.is_not(None), limit=2, offset=2)
+        assert [r.representative.display_name for r in rows] == ["代表丁", "代表甲"]  # 丙 0, 乙 5 before

@@ -17,4 +17,4 @@ from app.models.lookups import (  # noqa: F401
 )
 from app.models.personnel import Assignment, Person, Post  # noqa: F401
 from app.models.representatives import Constituency, ContactRecord, Representative  # noqa: F401
-from app.models.visits import PersonKindChange, QuotaRule, Visit  # noqa: F401
+from app.models.visits import PersonKindChange, QuotaRule, Visit, VisitTally  # noqa: F401

@@ -162,6 +162,24 @@ def _visit_household(mapper, connection, target):
     target.household_key = household_key(grid_id, target.address, target.visited_name)
 
 
+class VisitTally(Model):
+    """Per visitor and calendar period: visits made and distinct households visited.
+
+    What the quotas count (`app.services.quotas`), kept up to date on every write of a
+    visit by `app.services.tally` (in the same transaction), so a county's quota
+    figures read one row per person instead of a year of visits. Rebuilt from the
+    visits by `flask minqing rebuild-tallies` (and after a bulk load).
+    """
+
+    __tablename__ = "visit_tally"
+
+    period = Column(String(5), primary_key=True)  # "month" | "year"
+    start = Column(Date, primary_key=True)  # the first day of the month or year
+    person_id = Column(Integer, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+    visits = Column(Integer, nullable=False)
+    households = Column(Integer, nullable=False)
+
+
 PERIODS = ("month", "year")
 UNITS = ("visits", "households")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, true
 
-from app.models.appeals import Appeal
+from app.models.appeals import Appeal, Status
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.models.personnel import Assignment, Person, Post
@@ -154,40 +154,88 @@ def _month_of(column, dialect):
     return func.strftime("%Y-%m", column)
 
 
-def appeal_trend(session, area, period, on=None):
-    """Per month of the period: appeals collected, resolved and overdue (by registration month)."""
+def _grid_split(session, area):
+    """The origin-grid key of the breakdown by grid: the child subtree's path when one
+    grid is chosen (its own path for appeals registered at the grid itself), else the
+    root of the jurisdiction the appeal lies under."""
+    if area.grid is not None:
+        path, dialect = area.grid.path, session.get_bind().dialect.name
+        return lambda origin_path: stats.subtree_of(path, origin_path, dialect).label("grid")
+    roots = list(area.roots)
+    return lambda origin_path: case(
+        *[(stats.paths_clause(origin_path, (root.path,)), root.path) for root in roots], else_=None
+    ).label("grid")
+
+
+def appeal_breakdown(session, area, period, on=None):
+    """The appeal counts of the area and period by (month, category, grid one level
+    down): one pass over the period's appeals, from which the dashboard's figures,
+    trend, categories and grids are all added up."""
     on = on or today()
     month = _month_of(Appeal.registered_at, session.get_bind().dialect.name).label("month")
-    conditions = {key: stats.figure_clause(key, on) for key in TREND_FIGURES}
-    rows = session.execute(
-        select(month, *[func.sum(case((conditions[k], 1), else_=0)).label(k) for k in TREND_FIGURES])
-        .where(stats.base_clause(area.paths, period.start, period.end))
-        .group_by(month)
-    ).all()
-    by_month = {r.month: {k: int(r._mapping[k] or 0) for k in TREND_FIGURES} for r in rows}
+    return stats.appeal_breakdown(
+        session,
+        area.paths,
+        period.start,
+        period.end,
+        on,
+        keys=(month, Appeal.category_id.label("category")),
+        origin_keys=(_grid_split(session, area),),
+    )
+
+
+def _added(rows, position):
+    """{key at `position`: the counts of its groups added together}."""
+    parts = defaultdict(list)
+    for key, counts in rows:
+        parts[key[position]].append(counts)
+    return {value: stats.add_counts(groups) for value, groups in parts.items()}
+
+
+def _trend(rows, period):
+    by_month = _added(rows, 0)
     zero = dict.fromkeys(TREND_FIGURES, 0)
-    return [(m, by_month.get(m, zero)) for m in period.months]
+    return [(m, {k: by_month[m][k] for k in TREND_FIGURES} if m in by_month else dict(zero)) for m in period.months]
+
+
+def _categories(session, rows):
+    keys = ("collected", "closed", "pending", "overdue")
+    by_category = _added(rows, 1)
+    names = (
+        dict(
+            session.execute(
+                select(AppealCategory.id, AppealCategory.name).where(AppealCategory.id.in_(list(by_category)))
+            )
+            .tuples()
+            .all()
+        )
+        if by_category
+        else {}
+    )
+    out = [(cid, names.get(cid, ""), {k: counts[k] for k in keys}) for cid, counts in by_category.items()]
+    out.sort(key=lambda r: (-r[2]["collected"], r[1]))
+    return out
+
+
+def _by_grid(area, rows):
+    by_path = _added(rows, 2)
+    zero = {c.key: 0 for c in stats.COUNTS}
+
+    def figures_of(path):
+        return stats.with_rates(by_path.get(path, zero))
+
+    out = [(None, figures_of(area.grid.path))] if area.grid is not None else []
+    return out + [(ref(grid), figures_of(grid.path)) for grid in area.roots]
+
+
+def appeal_trend(session, area, period, on=None):
+    """Per month of the period: appeals collected, resolved and overdue (by registration month)."""
+    return _trend(appeal_breakdown(session, area, period, on), period)
 
 
 def appeal_by_category(session, area, period, on=None):
     """Per category: collected, resolved, pending and overdue, the largest first."""
-    on = on or today()
-    keys = ("collected", "closed", "pending", "overdue")
-    conditions = {key: stats.figure_clause(key, on) for key in keys}
-    rows = session.execute(
-        select(
-            AppealCategory.id,
-            AppealCategory.name,
-            *[func.sum(case((conditions[k], 1), else_=0)).label(k) for k in keys],
-        )
-        .select_from(Appeal)
-        .join(AppealCategory, Appeal.category_id == AppealCategory.id)
-        .where(stats.base_clause(area.paths, period.start, period.end))
-        .group_by(AppealCategory.id, AppealCategory.name)
-    ).all()
-    out = [(r.id, r.name, {k: int(r._mapping[k] or 0) for k in keys}) for r in rows]
-    out.sort(key=lambda r: (-r[2]["collected"], r[1]))
-    return out
+    return _categories(session, appeal_breakdown(session, area, period, on))
 
 
 @dataclass(frozen=True)
@@ -206,12 +254,7 @@ def ref(grid):
 def appeal_by_grid(session, area, period, on=None):
     """The figures of each grid one level down (each with its whole subtree), and of
     appeals registered at the chosen grid itself ("本级", grid None)."""
-    on = on or today()
-    if area.grid is not None:
-        rows = stats.appeal_figures_by_child(session, area.grid, period.start, period.end, on)
-    else:
-        rows = [(root, stats.appeal_figures(session, root, period.start, period.end, on)) for root in area.roots]
-    return [(ref(grid), figures) for grid, figures in rows]
+    return _by_grid(area, appeal_breakdown(session, area, period, on))
 
 
 def cache_key(what, scope, area, period, on):
@@ -227,11 +270,12 @@ def figures(session, scope, area, period, on=None):
     on = on or today()
 
     def compute():
+        rows = appeal_breakdown(session, area, period, on)
         return {
-            "figures": stats.appeal_figures_in(session, area.paths, period.start, period.end, on),
-            "trend": appeal_trend(session, area, period, on),
-            "categories": appeal_by_category(session, area, period, on),
-            "by_grid": appeal_by_grid(session, area, period, on),
+            "figures": stats.with_rates(stats.add_counts(counts for _key, counts in rows)),
+            "trend": _trend(rows, period),
+            "categories": _categories(session, rows),
+            "by_grid": _by_grid(area, rows),
             "attention": attention(session, area, on),
             "quotas": visit_quotas(session, area, on),
             "visits": visits_made(session, area, period),
@@ -254,7 +298,7 @@ def attention(session, area, on=None):
                 func.sum(case((and_(open_clause(), Appeal.due_date >= on, Appeal.due_date <= week_end), 1), else_=0)),
                 0,
             ),
-        ).where(where)
+        ).where(where, Appeal.status.in_(Status.OPEN))  # open appeals only: an index range, not a scan
     ).one()
     counts["open"], counts["due_week"] = int(row[0]), int(row[1])
     return counts
@@ -427,11 +471,14 @@ def accountability(session, area, period, on=None):
     from app.services.cache import memo
 
     def compute():
-        by_child = stats.appeal_figures_by_child(session, grid, period.start, period.end, on)[1:]
+        rows = stats.appeal_breakdown(
+            session, (grid.path,), period.start, period.end, on, origin_keys=(_grid_split(session, area),)
+        )
+        by_path = {key[0]: counts for key, counts in rows}
         return {
             "quotas": dict(_quota_by_child(session, grid, on)),
-            "whole": stats.appeal_figures(session, grid, period.start, period.end, on),
-            "by_child": {child.id: child_figures for child, child_figures in by_child},
+            "whole": stats.with_rates(stats.add_counts(by_path.values())),
+            "by_child": {c.id: stats.with_rates(by_path[c.path]) for c in children if c.path in by_path},
         }
 
     heavy = memo(cache_key("accountability", scope_service.current(), area, period, on), compute)

@@ -187,6 +187,11 @@ def load_bulk(session, sm, scale="county", progress=print):
     for _name, ddl in indices:
         conn.exec_driver_sql(ddl)
     progress(f"  indices rebuilt ({len(indices)})  {time.perf_counter() - t:6.1f} s")
+    t = time.perf_counter()
+    from app.services import tally
+
+    rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
+    progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
     if dialect == "postgresql":
         conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
         for table in ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "constituency",

@@ -16,7 +16,8 @@ The rules (seed 000, 001; all editable by the administrator in 走访任务规�
 * inactive people are not assessed;
 * a monthly report assesses the monthly rules, a yearly report the yearly rules.
 
-Everything is counted in SQL (GROUP BY per rule); only the per-person results,
+Everything is counted in SQL from the visit tally (`app.services.tally`: per person
+and calendar period, kept on every write of a visit); only the per-person results,
 never the visits, are handled in Python.
 """
 
@@ -29,12 +30,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, distinct, exists, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
 from app.models.lookups import PersonKind
 from app.models.personnel import Person
-from app.models.visits import PERIODS, UNITS, PersonKindChange, QuotaRule, Visit, split_words, visit_visitors
+from app.models.visits import PERIODS, UNITS, PersonKindChange, QuotaRule, VisitTally, split_words
 from app.services.clock import today
 from app.services.errors import DomainError
 from app.services.validators import clean_text, require
@@ -225,32 +226,39 @@ class GridProgress:
 
 def _done_counts(period, person_ids=None):
     """Per person: visits made in the period, and distinct households visited; only of
-    `person_ids` (a SELECT of ids, or a list) when given, so a jurisdiction's figures do
-    not count the whole county's visits first."""
-    query = (
-        select(
-            visit_visitors.c.person_id.label("person_id"),
-            func.count(visit_visitors.c.visit_id).label("visits"),
-            func.count(distinct(Visit.household_key)).label("households"),
-        )
-        .join(Visit, Visit.id == visit_visitors.c.visit_id)
-        .where(Visit.visit_date >= period.start, Visit.visit_date <= period.end, Visit.deleted_at.is_(None))
-        .group_by(visit_visitors.c.person_id)
-    )
+    `person_ids` (a SELECT of ids, or a list) when given. Read from the visit tally
+    (`app.services.tally`), kept on every write of a visit: one row per person and
+    period, where counting the visits themselves reads a county's whole year."""
+    query = select(
+        VisitTally.person_id.label("person_id"),
+        VisitTally.visits.label("visits"),
+        VisitTally.households.label("households"),
+    ).where(VisitTally.period == period.kind, VisitTally.start == period.start)
     if person_ids is not None:
-        query = query.where(visit_visitors.c.person_id.in_(person_ids))
+        query = query.where(VisitTally.person_id.in_(person_ids))
     return query.subquery()
 
 
-def _rule_people(rule, kind_at, position_at, person_clause):
-    """The people `rule` assesses among `person_clause` (active, of its kind and position words)."""
-    conditions = [Person.active.is_(True), person_clause]
-    if rule.kind_id is not None:
-        conditions.append(kind_at == rule.kind_id)
-    words = rule.position_words
-    if words:
-        conditions.append(or_(*[func.coalesce(position_at, "").contains(w, autoescape=True) for w in words]))
-    return and_(*conditions)
+def _rule_people(rule, day, person_clause):
+    """The people `rule` assesses among `person_clause` (active, of its kind and position
+    words on `day`). Written as two branches so the common case — nobody's kind changed
+    after `day` — is a plain indexed test on the person row, and the correlated lookup
+    of the old kind runs only for the few people who changed (a hashed id set)."""
+    changed = select(PersonKindChange.person_id).where(PersonKindChange.changed_on > day)
+    kind_at, position_at = person_state_on(day)
+
+    def matches(kind, position):
+        conditions = []
+        if rule.kind_id is not None:
+            conditions.append(kind == rule.kind_id)
+        words = rule.position_words
+        if words:
+            conditions.append(or_(*[func.coalesce(position, "").contains(w, autoescape=True) for w in words]))
+        return and_(*conditions)
+
+    unchanged = and_(Person.id.not_in(changed), matches(Person.kind_id, Person.position))
+    changed_since = and_(Person.id.in_(changed), matches(kind_at, position_at))
+    return and_(Person.active.is_(True), person_clause, or_(unchanged, changed_since))
 
 
 def done_by_person(session, period):
@@ -274,45 +282,153 @@ def applicable_rules(session, period):
     ).all()
 
 
-def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_id=None, person_id=None):
-    """Done / target / shortfall of every active person in `person_clause` under every
-    rule of the period's kind, worst first. One GROUP BY query per rule."""
-    on = on or today()
-    state_day = min(period.end, on)
-    kind_at, position_at = person_state_on(state_day)
+@dataclass(frozen=True)
+class Assessed:
+    """One person under one rule, as plain values (no ORM object): what ranking needs."""
+
+    person_id: int
+    name: str
+    grid_id: int
+    grid_name: str
+    rule: QuotaRule
+    done: int
+
+    @property
+    def shortfall(self):
+        return max(0, self.rule.minimum - self.done)
+
+    @property
+    def rate(self):
+        return min(1.0, self.done / self.rule.minimum) if self.rule.minimum else 1.0
+
+
+def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None, person_id=None):
+    """Every (person, rule) pair of the period as `Assessed` tuples: one narrow query per
+    rule (ids, names, the grid's name), the visits counted once per period for everyone
+    (`done_by_person`), or for the one person asked about."""
+    from app.models.grids import Grid
+
+    day = min(period.end, on)
     if person_id is not None:  # one person's own figures (their home page): count only theirs
         counts = _done_counts(period, [person_id])
         rows = session.execute(select(counts.c.person_id, counts.c.visits, counts.c.households))
         done = {row.person_id: (row.visits, row.households) for row in rows}
     else:
         done = done_by_person(session, period)
-    rows = []
+    out = []
     for rule in applicable_rules(session, period):
         if rule_id is not None and rule.id != rule_id:
             continue
         unit = 1 if rule.unit == "households" else 0
-        query = select(Person).where(_rule_people(rule, kind_at, position_at, person_clause))
+        query = (
+            select(Person.id, Person.name, Person.grid_id, Grid.name)
+            .join(Grid, Grid.id == Person.grid_id)
+            .where(_rule_people(rule, day, person_clause))
+        )
         if grid_id is not None:
             query = query.where(Person.grid_id == grid_id)
         if person_id is not None:
             query = query.where(Person.id == person_id)
-        expected = expected_by(rule.minimum, period.start, period.end, on)
-        for person in session.scalars(query):
-            count = done.get(person.id, (0, 0))[unit]
-            rows.append(PersonProgress(person, rule, int(count), rule.minimum, expected))
-    # worst first: the lowest completion rate (0 of 100 is as bad as 0 of 150), then the largest shortfall
-    rows.sort(key=lambda r: (r.rate, -r.shortfall, r.person.name, r.rule.sort_order))
-    return rows
+        for pid, name, gid, grid_name in session.execute(query):
+            out.append(Assessed(pid, name, gid, grid_name, rule, int(done.get(pid, (0, 0))[unit])))
+    return out
 
 
-def _rule_query(rule, done, kind_at, position_at, person_clause, columns):
+def _worst_first(item):
+    # the lowest completion rate (0 of 100 is as bad as 0 of 150), then the largest shortfall
+    return (item.rate, -item.shortfall, item.name, item.rule.sort_order, item.person_id)
+
+
+def _progress_rows(session, assessed, period, on):
+    """PersonProgress of `assessed` (already ranked), with their Person rows loaded in one query."""
+    ids = {a.person_id for a in assessed}
+    people = (
+        {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)).options(selectinload(Person.grid)))}
+        if ids
+        else {}
+    )
+    return [
+        PersonProgress(
+            people[a.person_id],
+            a.rule,
+            a.done,
+            a.rule.minimum,
+            expected_by(a.rule.minimum, period.start, period.end, on),
+        )
+        for a in assessed
+    ]
+
+
+def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_id=None, person_id=None):
+    """Done / target / shortfall of every active person in `person_clause` under every
+    rule of the period's kind, worst first. For a few people (a grid, one person's home
+    page): a whole jurisdiction's report is `quota_report`, which loads only the rows shown."""
+    on = on or today()
+    assessed = sorted(_assessed(session, period, person_clause, on, grid_id, rule_id, person_id), key=_worst_first)
+    return _progress_rows(session, assessed, period, on)
+
+
+@dataclass(frozen=True)
+class GridName:
+    id: int
+    name: str
+
+
+def _grid_groups(items):
+    """Roll (person, rule) results up to (the person's grid, rule), worst first."""
+    groups = {}
+    for item in items:
+        key = (item.grid_id, item.rule.id)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = GridProgress(GridName(item.grid_id, item.grid_name), item.rule)
+        group.people += 1
+        group.done += item.done
+        group.target += item.rule.minimum
+        group.shortfall += item.shortfall
+        group.behind += 1 if item.shortfall else 0
+    return sorted(groups.values(), key=lambda g: (g.rate, -g.shortfall, g.grid.name, g.rule.sort_order, g.grid.id))
+
+
+def _summary(items):
+    people = {i.person_id for i in items}
+    behind = {i.person_id for i in items if i.shortfall}
+    return {"people": len(people), "behind": len(behind), "met": len(people - behind), "pairs": len(items)}
+
+
+@dataclass
+class QuotaReport:
+    period: Period
+    rows: list  # [PersonProgress], the worst `limit`
+    total_rows: int
+    grids: list  # [GridProgress], the worst `limit`
+    total_grids: int
+    summary: dict
+
+
+def quota_report(session, period, person_clause, on=None, grid_id=None, limit=None, offset=0, people=True):
+    """The progress report of a jurisdiction: one page (`offset`, `limit`) of the
+    (person, rule) rows and of the (grid, rule) groups, worst first, and the totals.
+    Ranked on plain tuples; only the people shown are loaded as rows (a county assesses
+    tens of thousands), and none when `people` is false (the page shows the grids)."""
+    on = on or today()
+    items = _assessed(session, period, person_clause, on, grid_id)
+    groups = _grid_groups(items)
+    end = None if limit is None else offset + limit
+    rows = []
+    if people:
+        rows = _progress_rows(session, sorted(items, key=_worst_first)[offset:end], period, on)
+    return QuotaReport(period, rows, len(items), groups[offset:end], len(groups), _summary(items))
+
+
+def _rule_query(rule, done, day, person_clause, columns):
     count_column = done.c.households if rule.unit == "households" else done.c.visits
     count = func.coalesce(count_column, 0)
     return (
         select(*columns(count))
         .select_from(Person)
         .outerjoin(done, done.c.person_id == Person.id)
-        .where(_rule_people(rule, kind_at, position_at, person_clause))
+        .where(_rule_people(rule, day, person_clause))
     )
 
 
@@ -352,12 +468,12 @@ def quota_rollup(session, period, person_clause, on=None, group=None, person_ids
     it the result is [RuleRollup]. `person_ids` (a short list) names the people outright,
     so their visits are looked up by person rather than counted for everyone."""
     on = on or today()
-    kind_at, position_at = person_state_on(min(period.end, on))
+    day = min(period.end, on)
     out = defaultdict(list) if group is not None else []
     for rule in applicable_rules(session, period):
         minimum = rule.minimum
         ref = RuleRef(rule.id, rule.name, rule.sort_order, rule.minimum)
-        assessed = _rule_people(rule, kind_at, position_at, person_clause)
+        assessed = _rule_people(rule, day, person_clause)
         done = _done_counts(period, person_ids if person_ids is not None else select(Person.id).where(assessed))
 
         def columns(count, minimum=minimum):
@@ -369,7 +485,7 @@ def quota_rollup(session, period, person_clause, on=None, group=None, person_ids
             ]
             return ([group] if group is not None else []) + aggregates
 
-        query = _rule_query(rule, done, kind_at, position_at, person_clause, columns)
+        query = _rule_query(rule, done, day, person_clause, columns)
         if group is not None:
             for key, people, met, capped in session.execute(query.group_by(group)).all():
                 out[key].append(RuleRollup(ref, period, int(people), int(met), int(capped), int(people) * minimum))
@@ -386,25 +502,13 @@ def rollup_rate(rollups):
 
 
 def grid_progress(rows):
-    """Roll per-person results up to (the person's grid, rule), worst first."""
-    groups = {}
-    people = defaultdict(set)
-    for row in rows:
-        key = (row.person.grid_id, row.rule.id)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = GridProgress(row.person.grid, row.rule)
-        people[key].add(row.person.id)
-        group.done += row.done
-        group.target += row.target
-        group.shortfall += row.shortfall
-        group.behind += 1 if row.shortfall else 0
-    for key, group in groups.items():
-        group.people = len(people[key])
-    return sorted(groups.values(), key=lambda g: (g.rate, -g.shortfall, g.grid.name, g.rule.sort_order))
+    """Roll PersonProgress rows up to (the person's grid, rule), worst first."""
+    return _grid_groups(_as_assessed(rows))
 
 
 def summary(rows):
-    people = {r.person.id for r in rows}
-    behind = {r.person.id for r in rows if r.shortfall}
-    return {"people": len(people), "behind": len(behind), "met": len(people - behind), "pairs": len(rows)}
+    return _summary(_as_assessed(rows))
+
+
+def _as_assessed(rows):
+    return [Assessed(r.person.id, r.person.name, r.person.grid_id, r.person.grid.name, r.rule, r.done) for r in rows]

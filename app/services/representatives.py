@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, false, func, or_, select, true
-from sqlalchemy.orm import defaultload
+from sqlalchemy.orm import defaultload, selectinload
 
 from app.models.grids import Grid
 from app.models.personnel import Person
@@ -362,10 +362,11 @@ def progress(session, rep, year, on=None):
     return progress_overview(session, year, Representative.id == rep.id, on=on, include_inactive=True)[0]
 
 
-def _yearly_counts(year, on):
-    """Per representative in `year`: person-times met, records, important opinions reported late."""
+def _yearly_counts(year, on, clause=None):
+    """Per representative in `year`: person-times met, records, important opinions reported
+    late; only of the representatives in `clause` when given (a township's, not the county's)."""
     start, end = date(year, 1, 1), date(year, 12, 31)
-    return (
+    query = (
         select(
             ContactRecord.representative_id.label("rep_id"),
             func.sum(ContactRecord.voter_count).label("done"),
@@ -376,48 +377,69 @@ def _yearly_counts(year, on):
             ContactRecord.contact_date >= start, ContactRecord.contact_date <= end, ContactRecord.deleted_at.is_(None)
         )
         .group_by(ContactRecord.representative_id)
-        .subquery()
     )
+    if clause is not None:
+        query = query.where(ContactRecord.representative_id.in_(select(Representative.id).where(clause)))
+    return query.subquery()
 
 
 def _serving_in(year):
     return and_(Representative.active.is_(True), Representative.term_start <= year, Representative.term_end >= year)
 
 
-def progress_overview(session, year, clause, on=None, include_inactive=False):
-    """Every representative in `clause` serving in `year`: done / target, worst first (one GROUP BY)."""
+def progress_overview(session, year, clause, on=None, include_inactive=False, limit=None, offset=0):
+    """The representatives in `clause` serving in `year`: done / target, worst first.
+    Ranked and paged (`offset`, `limit`) in SQL (one GROUP BY, then the page), so a county's 5,000
+    mandates are not loaded to show the first few hundred; `progress_rollup` counts them."""
     on = on or today()
     year = check_year(year)
     start, end = date(year, 1, 1), date(year, 12, 31)
     target = yearly_target()
-    counts = _yearly_counts(year, on)
-    query = (
+    counts = _yearly_counts(year, on, clause)
+    done = func.coalesce(counts.c.done, 0)
+    # the page's ids first, ranked on the counts alone (no person or constituency rows)...
+    ranked = (
         select(
-            Representative,
-            func.coalesce(counts.c.done, 0),
+            Representative.id,
+            done,
             func.coalesce(counts.c.records, 0),
             func.coalesce(counts.c.overdue, 0),
         )
         .outerjoin(counts, counts.c.rep_id == Representative.id)
         .where(clause)
-        # a county lists 5,000 mandates: the person's and the constituency's own grids and
-        # kinds (joined by default) are not shown here, and loading them triples the time
-        .options(
-            defaultload(Representative.person).lazyload(Person.grid),
-            defaultload(Representative.person).lazyload(Person.kind),
-            defaultload(Representative.constituency).lazyload(Constituency.grid),
-            defaultload(Representative.constituency).lazyload(Constituency.grids),
-        )
+        # worst first: the fewest person-times toward the target (all who met it rank alike)
+        .order_by(case((done >= target, target), else_=done), Representative.person_name, Representative.id)
     )
     if not include_inactive:
-        query = query.where(_serving_in(year))
+        ranked = ranked.where(_serving_in(year))
+    if limit is not None:
+        ranked = ranked.limit(limit).offset(offset)
+    page = session.execute(ranked).all()
+    # ...then those representatives, with what the page shows of them: the person's and the
+    # constituency's own grids and kinds (joined by default) are not shown, and left out
+    reps = (
+        {
+            rep.id: rep
+            for rep in session.scalars(
+                select(Representative)
+                .where(Representative.id.in_([row[0] for row in page]))
+                # people by their ids (joined, PostgreSQL merges through the whole person table)
+                .options(
+                    selectinload(Representative.person).lazyload(Person.grid),
+                    selectinload(Representative.person).lazyload(Person.kind),
+                    defaultload(Representative.constituency).lazyload(Constituency.grid),
+                    defaultload(Representative.constituency).lazyload(Constituency.grids),
+                )
+            ).unique()
+        }
+        if page
+        else {}
+    )
     expected = expected_by(target, start, end, on)
-    rows = [
-        RepProgress(rep, year, target, int(done), int(records), expected, int(late or 0))
-        for rep, done, records, late in session.execute(query).all()
+    return [
+        RepProgress(reps[rep_id], year, target, int(done_), int(records), expected, int(late or 0))
+        for rep_id, done_, records, late in page
     ]
-    rows.sort(key=lambda r: (r.rate, -r.shortfall, r.representative.display_name))
-    return rows
 
 
 @dataclass
@@ -443,7 +465,7 @@ def progress_rollup(session, year, clause, on=None):
     year = check_year(year)
     target = yearly_target()
     expected = expected_by(target, date(year, 1, 1), date(year, 12, 31), on)
-    counts = _yearly_counts(year, on)
+    counts = _yearly_counts(year, on, clause)
     done = func.coalesce(counts.c.done, 0)
     row = session.execute(
         select(

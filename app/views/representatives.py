@@ -220,7 +220,11 @@ class RepresentativeView(ScopedModelView):
     @has_access
     def progress(self):
         year = self._year()
-        rows = rep_service.progress_overview(db.session, year, scope.clause_for(Representative))
+        clause = scope.clause_for(Representative)
+        size = current_app.config["REPRESENTATIVE_REPORT_MAX_ROWS"]
+        page = max(1, id_arg("page") or 1)
+        rows = rep_service.progress_overview(db.session, year, clause, limit=size, offset=(page - 1) * size)
+        rollup = rep_service.progress_rollup(db.session, year, clause)
         overdue = db.session.scalars(
             select(ContactRecord)
             .where(scope.clause_for(ContactRecord), rep_service.overdue_reports_clause())
@@ -232,8 +236,11 @@ class RepresentativeView(ScopedModelView):
             title=_l("Voter contact progress"),
             year=year,
             years=list(range(today().year, today().year - 6, -1)),
-            rows=rows[: current_app.config["REPRESENTATIVE_REPORT_MAX_ROWS"]],
-            total_rows=len(rows),
+            rows=rows,
+            total_rows=rollup.representatives,
+            rollup=rollup,
+            page=page,
+            page_size=size,
             overdue=overdue,
             report_days=current_app.config["REPRESENTATIVE_REPORT_DAYS"],
             level_title=level_title,

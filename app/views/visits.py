@@ -342,18 +342,32 @@ class QuotaRuleView(ScopedModelView):
             grid = db.session.get(Grid, grid_id)
             if grid is None or not scope.visible(db.session, Grid, grid_id):
                 abort(404)
-        rows = quota_service.quota_progress(db.session, period, scope.clause_for(Person), on=on, grid_id=grid_id)
-        limit = current_app.config["QUOTA_REPORT_MAX_ROWS"]
+        tab = request.args.get("tab", "grids" if not grid_id else "people")
+        size = current_app.config["QUOTA_REPORT_MAX_ROWS"]
+        page = max(1, id_arg("page") or 1)
+        report = quota_service.quota_report(
+            db.session,
+            period,
+            scope.clause_for(Person),
+            on=on,
+            grid_id=grid_id,
+            limit=size,
+            offset=(page - 1) * size,
+            people=tab == "people",
+        )
         return self.render_template(
             "minqing/quota_progress.html",
             title=_l("Visit quota progress"),
             period=period,
-            rows=rows[:limit],
-            total_rows=len(rows),
-            grids=quota_service.grid_progress(rows),
-            summary=quota_service.summary(rows),
+            rows=report.rows,
+            total_rows=report.total_rows,
+            grids=report.grids,
+            total_grids=report.total_grids,
+            summary=report.summary,
             grid=grid,
-            tab=request.args.get("tab", "grids" if not grid_id else "people"),
+            tab=tab,
+            page=page,
+            page_size=size,
             years=list(range(on.year, on.year - 6, -1)),
             visits_url=visits_url,
             unit_title=unit_title,
@@ -389,9 +403,10 @@ class QuotaRuleApi(ScopedModelApi):
           - {in: query, name: year, schema: {type: integer}}
           - {in: query, name: month, schema: {type: integer}}
           - {in: query, name: grid, schema: {type: integer}}
+          - {in: query, name: limit, schema: {type: integer}, description: at most this many people and grid rows (default and maximum QUOTA_REPORT_MAX_ROWS)}
           responses:
             200:
-              description: done / target / shortfall per person and rule, worst first, and per grid
+              description: done / target / shortfall per person and rule, worst first, and per grid; totals before the limit
         """
         on = today()
         try:
@@ -399,23 +414,29 @@ class QuotaRuleApi(ScopedModelApi):
         except DomainError as err:
             return self._error(err)
         grid_id = id_arg("grid")
-        rows = quota_service.quota_progress(db.session, period, scope.clause_for(Person), on=on, grid_id=grid_id)
+        cap = current_app.config["QUOTA_REPORT_MAX_ROWS"]
+        limit = min(cap, max(1, id_arg("limit") or cap))
+        report = quota_service.quota_report(
+            db.session, period, scope.clause_for(Person), on=on, grid_id=grid_id, limit=limit
+        )
         return self.response(
             200,
             period={"kind": period.kind, "year": period.year, "month": period.month,
                     "start": period.start.isoformat(), "end": period.end.isoformat()},
-            summary=quota_service.summary(rows),
+            summary=report.summary,
+            total_people_rows=report.total_rows,
+            total_grid_rows=report.total_grids,
             people=[
                 {"person_id": r.person.id, "name": r.person.name, "grid_id": r.person.grid_id,
                  "grid": r.person.grid.name, "rule_id": r.rule.id, "rule": r.rule.name, "unit": r.rule.unit,
                  "done": r.done, "target": r.target, "shortfall": r.shortfall,
                  "expected_by_today": r.expected, "behind_pace": r.behind_pace}
-                for r in rows
+                for r in report.rows
             ],
             grids=[
                 {"grid_id": gp.grid.id, "grid": gp.grid.name, "rule_id": gp.rule.id, "rule": gp.rule.name,
                  "people": gp.people, "behind": gp.behind, "done": gp.done, "target": gp.target,
                  "shortfall": gp.shortfall}
-                for gp in quota_service.grid_progress(rows)
+                for gp in report.grids
             ],
         )  # fmt: skip

@@ -1,0 +1,149 @@
+"""The visit tally: per visitor and calendar period, visits made and households visited.
+
+The quotas (`app.services.quotas`) judge each person's visits of a month or a year.
+Counted from the visits, a county's yearly figures read over a million visits on
+every view; the tally (table `visit_tally`) keeps the two numbers per (person,
+period) and is what the quotas read.
+
+It is kept on every write of a visit made through the ORM (the forms, the API, the
+recycle bin, the small demo): before a flush the (visitor, period) pairs a change
+touches are noted — the visit's visitors before and after, its date before and
+after — and after the flush those pairs are counted again from the visits, in the
+same transaction. Counting again (rather than adding one) keeps it right whatever
+changed: the address (households), the visitors, the date, a soft delete. Two
+writers touching the same person take turns: the person rows are locked first
+(PostgreSQL; SQLite writes one at a time anyway), so the second counts after the
+first has committed.
+
+Writes that bypass the ORM (the bulk demo loader, a restore, hand-made SQL) must be
+followed by `rebuild()`: `flask minqing rebuild-tallies`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import distinct, event, func, literal, select
+from sqlalchemy.orm import Session
+
+from app.models.personnel import Person
+from app.models.visits import Visit, VisitTally, visit_visitors
+
+_PENDING = "minqing_tally_pending"
+TALLY = VisitTally.__table__
+COLUMNS = ["period", "start", "person_id", "visits", "households"]
+
+
+def period_starts(day):
+    """The (period, first day) pairs a visit on `day` counts in."""
+    return (("month", day.replace(day=1)), ("year", day.replace(month=1, day=1)))
+
+
+def period_end(period, start):
+    if period == "year":
+        return start.replace(month=12, day=31)
+    following = (
+        start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    )
+    return following - dt.timedelta(days=1)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_changes(session, flush_context, instances):
+    """Note the visitors and days of every visit about to change: as the object says
+    now, and as the database still says (its date and visitors before the change,
+    whatever the ORM had loaded)."""
+    visits = [v for v in (*session.new, *session.dirty, *session.deleted) if isinstance(v, Visit)]
+    if not visits:
+        return
+    pending = session.info.setdefault(_PENDING, [])
+    for visit in visits:
+        if visit.visit_date is not None and visit not in session.deleted:
+            pending.append((list(visit.visitors or ()), {visit.visit_date}))
+    stored = [v.id for v in visits if v.id is not None]
+    if stored:
+        rows = session.connection().execute(
+            select(Visit.visit_date, visit_visitors.c.person_id)
+            .join(visit_visitors, visit_visitors.c.visit_id == Visit.id)
+            .where(Visit.id.in_(stored))
+        )
+        for day, person_id in rows:
+            pending.append(([person_id], {day}))
+
+
+@event.listens_for(Session, "after_flush")
+def _recount_changes(session, flush_context):
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    keys = defaultdict(set)  # (period, start) -> person ids
+    for people, days in pending:
+        ids = {p if isinstance(p, int) else p.id for p in people} - {None}
+        for day in days:
+            for key in period_starts(day):
+                keys[key].update(ids)
+    recount(session, keys)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session):
+    session.info.pop(_PENDING, None)
+
+
+def _counts(period, start, person_ids=None):
+    """SELECT period, start, person id, visits, households counted from the visits."""
+    query = (
+        select(
+            literal(period).label("period"),
+            literal(start).label("start"),
+            visit_visitors.c.person_id,
+            func.count(visit_visitors.c.visit_id),
+            func.count(distinct(Visit.household_key)),
+        )
+        .join(Visit, Visit.id == visit_visitors.c.visit_id)
+        .where(Visit.visit_date >= start, Visit.visit_date <= period_end(period, start), Visit.deleted_at.is_(None))
+        .group_by(visit_visitors.c.person_id)
+    )
+    if person_ids is not None:
+        query = query.where(visit_visitors.c.person_id.in_(person_ids))
+    return query
+
+
+def recount(session, keys):
+    """Count again the tally of each {(period, start): person ids} from the visits
+    (on the session's connection: it runs inside a flush)."""
+    everyone = sorted({pid for ids in keys.values() for pid in ids})
+    if not everyone:
+        return
+    conn = session.connection()
+    # one writer at a time per person: the second counts what the first committed
+    conn.execute(select(Person.id).where(Person.id.in_(everyone)).order_by(Person.id).with_for_update())
+    for (period, start), ids in keys.items():
+        ids = sorted(ids)
+        if not ids:
+            continue
+        conn.execute(TALLY.delete().where(TALLY.c.period == period, TALLY.c.start == start, TALLY.c.person_id.in_(ids)))
+        conn.execute(TALLY.insert().from_select(COLUMNS, _counts(period, start, ids)))
+
+
+def rebuild(session, progress=None):
+    """Count the whole tally again from the visits, one period at a time."""
+    conn = session.connection()
+    conn.execute(TALLY.delete())
+    first, last = conn.execute(
+        select(func.min(Visit.visit_date), func.max(Visit.visit_date)).where(Visit.deleted_at.is_(None))
+    ).one()
+    if first is None:
+        return 0
+    starts = []
+    month = first.replace(day=1)
+    while month <= last:
+        starts.append(("month", month))
+        month = period_end("month", month) + dt.timedelta(days=1)
+    starts += [("year", dt.date(year, 1, 1)) for year in range(first.year, last.year + 1)]
+    for period, start in starts:
+        conn.execute(TALLY.insert().from_select(COLUMNS, _counts(period, start)))
+        if progress:
+            progress(f"{period} {start:%Y-%m}")
+    return conn.execute(select(func.count()).select_from(TALLY)).scalar()
