@@ -26,6 +26,9 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")  # empty: generated once into inst
 SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "minqing.db"))
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # survive database restarts
+# a read replica for the report pages (dashboard, accountability, quota and representatives' progress);
+# empty: they read the primary like everything else
+REPORTS_DATABASE_URL = os.environ.get("REPORTS_DATABASE_URL", "")
 SQLITE_BUSY_TIMEOUT_MS = 15000  # how long a SQLite writer waits for a lock
 
 # --- Language --------------------------------------------------------------
@@ -75,6 +78,8 @@ LIST_PAGE_SIZE = 20  # rows per list page
 LIST_MAX_PAGE_SIZE = 200  # the largest page a user may ask for (?psize_...)
 LIST_COUNT_CAP = 10000  # lists count matching rows up to this many, then show "10000+" (0: exact)
 COUNTS_CACHE_SECONDS = 30  # status counts above big lists are reused this long (0: never), reset by writes
+# where those counts are kept: empty = in each worker; redis://host:6379/1 = shared by every worker and server
+COUNTS_CACHE_URL = os.environ.get("COUNTS_CACHE_URL", "")
 PICKER_PAGE_SIZE = 20  # options a search-as-you-type picker returns per page
 EXPORT_MAX_ROWS = 100000  # the most rows one Excel export writes
 IMPORT_MAX_ROWS = 20000  # the most data rows one imported file may hold

@@ -51,6 +51,9 @@ def create_app(config=None):
     register_cli(app)
     init_web_security(app)
     app.before_request(_forget_request_state)
+    from app.services.reports import close_reports_session
+
+    app.teardown_appcontext(close_reports_session)
     from app.views.base import valid_pk_or_404, valid_rison_or_400
 
     app.before_request(valid_pk_or_404)

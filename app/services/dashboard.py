@@ -30,7 +30,7 @@ from app.services import representatives as rep_service
 from app.services import scope as scope_service
 from app.services import stats
 from app.services.appeals import attention_counts, open_clause
-from app.services.clock import today
+from app.services.clock import now, today
 from app.services.errors import DomainError
 from app.services.grids import current_assignment_clause
 
@@ -280,6 +280,7 @@ def figures(session, scope, area, period, on=None):
             "quotas": visit_quotas(session, area, on),
             "visits": visits_made(session, area, period),
             "reps": representatives(session, area, period.end.year, on),
+            "computed_at": now(),
         }
 
     return memo(cache_key("dashboard", scope, area, period, on), compute)

@@ -13,12 +13,12 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 
-from app.extensions import db
 from app.services import dashboard as dash
 from app.services import scope, stats
 from app.services.clock import today
 from app.services.errors import DomainError, NotFound
 from app.services.excel import workbook_sheets
+from app.services.reports import reports_session
 from app.views.base import id_arg
 
 RESOURCE = "Dashboard"
@@ -35,7 +35,7 @@ class _AreaPeriodView(BaseView):
     default_view = "index"
 
     def _area_period(self):
-        session = db.session
+        session = reports_session()  # a read replica when configured
         my_scope = scope.current()
         try:
             preset = request.args.get("preset") or current_app.config["DASHBOARD_DEFAULT_PRESET"]
@@ -139,6 +139,7 @@ class DashboardView(_AreaPeriodView):
             quotas=data["quotas"],
             visits=data["visits"],
             reps=data["reps"],
+            computed_at=data["computed_at"],
             rep_year=rep_year,
             percent=percent,
             rates=stats.RATES,

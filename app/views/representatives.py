@@ -18,6 +18,7 @@ from app.services import representatives as rep_service
 from app.services import scope
 from app.services.clock import now, today
 from app.services.errors import DomainError
+from app.services.reports import reports_session
 from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, id_arg, register_picker
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -223,9 +224,10 @@ class RepresentativeView(ScopedModelView):
         clause = scope.clause_for(Representative)
         size = current_app.config["REPRESENTATIVE_REPORT_MAX_ROWS"]
         page = max(1, id_arg("page") or 1)
-        rows = rep_service.progress_overview(db.session, year, clause, limit=size, offset=(page - 1) * size)
-        rollup = rep_service.progress_rollup(db.session, year, clause)
-        overdue = db.session.scalars(
+        reports = reports_session()  # a read replica when configured
+        rows = rep_service.progress_overview(reports, year, clause, limit=size, offset=(page - 1) * size)
+        rollup = rep_service.progress_rollup(reports, year, clause)
+        overdue = reports.scalars(
             select(ContactRecord)
             .where(scope.clause_for(ContactRecord), rep_service.overdue_reports_clause())
             .order_by(ContactRecord.contact_date)

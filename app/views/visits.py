@@ -20,6 +20,7 @@ from app.services import quotas as quota_service
 from app.services import visits as visit_service
 from app.services.clock import today
 from app.services.errors import DomainError
+from app.services.reports import reports_session
 from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, id_arg, register_picker
 
 VISIT_LABELS = {
@@ -346,7 +347,7 @@ class QuotaRuleView(ScopedModelView):
         size = current_app.config["QUOTA_REPORT_MAX_ROWS"]
         page = max(1, id_arg("page") or 1)
         report = quota_service.quota_report(
-            db.session,
+            reports_session(),
             period,
             scope.clause_for(Person),
             on=on,
@@ -417,7 +418,7 @@ class QuotaRuleApi(ScopedModelApi):
         cap = current_app.config["QUOTA_REPORT_MAX_ROWS"]
         limit = min(cap, max(1, id_arg("limit") or cap))
         report = quota_service.quota_report(
-            db.session, period, scope.clause_for(Person), on=on, grid_id=grid_id, limit=limit
+            reports_session(), period, scope.clause_for(Person), on=on, grid_id=grid_id, limit=limit
         )
         return self.response(
             200,
