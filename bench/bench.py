@@ -208,6 +208,7 @@ def pages(fx, role):
         ("visit edit form", f"/visitview/edit/{u['visit']}", "form"),
         ("visit show", f"/visitview/show/{u['visit']}", "form"),
         ("quota progress", "/quotaruleview/progress/", "dashboard"),
+        ("quota progress (people)", "/quotaruleview/progress/?tab=people", "dashboard"),
         ("representative progress", "/representativeview/progress/", "dashboard"),
         ("record book", f"/representativeview/record_book/{u['rep']}", "page"),
         ("appeal export xlsx (one village)", f"/appealview/export/?_flt_0_grid={grid}", "export"),
@@ -305,6 +306,10 @@ def raw_queries(fx, role, dialect):
             f"SELECT * FROM visit_visitor WHERE visit_id = {u['visit']}",
         ],  # fmt: skip
         "quota progress": [
+            "SELECT vv.person_id, count(*) FROM visit_visitor vv JOIN visit v ON v.id = vv.visit_id "
+            f"WHERE v.visit_date >= {month_start} AND v.deleted_at IS NULL AND v.{w} GROUP BY vv.person_id"
+        ],
+        "quota progress (people)": [
             "SELECT vv.person_id, count(*) FROM visit_visitor vv JOIN visit v ON v.id = vv.visit_id "
             f"WHERE v.visit_date >= {month_start} AND v.deleted_at IS NULL AND v.{w} GROUP BY vv.person_id"
         ],
@@ -451,6 +456,8 @@ EXPLAINS = {
     "quota progress (month, village)": "SELECT vv.person_id, count(*) FROM visit_visitor vv JOIN visit v "
     "ON v.id = vv.visit_id WHERE v.visit_date >= '{m}' AND v.grid_id IN "
     "(SELECT id FROM grid WHERE path >= '{p}' AND path < '{q}') GROUP BY vv.person_id",
+    "quota tally (month, whole county)": "SELECT person_id, visits, households FROM visit_tally "
+    "WHERE period = 'month' AND start = '{m}'",
     "record book": "SELECT * FROM contact_record WHERE representative_id = 1 AND contact_date >= '{y}' "
     "ORDER BY contact_date",
 }
