@@ -292,3 +292,28 @@ def test_a_long_report_is_paged_worst_first(app, client, world):
             assert len(too_many["people"]) == 3  # never more than a page
     finally:
         app.config["QUOTA_REPORT_MAX_ROWS"] = old
+
+
+def test_the_ranking_is_kept_between_pages_and_forgotten_on_a_visit(world):
+    from sqlalchemy import event
+
+    a = make_person(world["a1"], name="翻页甲", kind=world["monthly"])
+    clause = Person.grid_id == world["a1"].id
+    seen = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    with frozen(TODAY):
+        period = quotas.period_of(2026, 3)
+        first = quotas.quota_report(db.session, period, clause, limit=10, cache_key=("test",))
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            again = quotas.quota_report(db.session, period, clause, limit=10, offset=0, cache_key=("test",))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert not [s for s in seen if "visit_tally" in s or "quota_rule" in s]  # ranked once, not again
+        assert [r.done for r in first.rows] == [r.done for r in again.rows] == [0]
+        make_visit(world["a1"], [a], visit_date=date(2026, 3, 3))  # a write forgets the ranking
+        after = quotas.quota_report(db.session, period, clause, limit=10, cache_key=("test",))
+        assert [r.done for r in after.rows] == [1]

@@ -230,6 +230,8 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
         Index("ix_appeal_live_status_grid", "status", "grid_id", "registered_at", "id", "deleted_at", **_live()),
         # the accountability table: appeals each responsible person filed (填表人) in a period
         Index("ix_appeal_filed_by_registered", "filed_by_id", "registered_at"),
+        # ...and the appeals handed to each of them in the period
+        Index("ix_appeal_handler_registered", "handler_person_id", "registered_at"),
     )
 
     def __str__(self):

@@ -290,7 +290,7 @@ class Assessed:
     name: str
     grid_id: int
     grid_name: str
-    rule: QuotaRule
+    rule: object  # RuleRef
     done: int
 
     @property
@@ -320,6 +320,7 @@ def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None, pe
         if rule_id is not None and rule.id != rule_id:
             continue
         unit = 1 if rule.unit == "households" else 0
+        ref = RuleRef.of(rule)
         query = (
             select(Person.id, Person.name, Person.grid_id, Grid.name)
             .join(Grid, Grid.id == Person.grid_id)
@@ -330,7 +331,7 @@ def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None, pe
         if person_id is not None:
             query = query.where(Person.id == person_id)
         for pid, name, gid, grid_name in session.execute(query):
-            out.append(Assessed(pid, name, gid, grid_name, rule, int(done.get(pid, (0, 0))[unit])))
+            out.append(Assessed(pid, name, gid, grid_name, ref, int(done.get(pid, (0, 0))[unit])))
     return out
 
 
@@ -406,19 +407,30 @@ class QuotaReport:
     summary: dict
 
 
-def quota_report(session, period, person_clause, on=None, grid_id=None, limit=None, offset=0, people=True):
+def quota_report(
+    session, period, person_clause, on=None, grid_id=None, limit=None, offset=0, people=True, cache_key=None
+):
     """The progress report of a jurisdiction: one page (`offset`, `limit`) of the
     (person, rule) rows and of the (grid, rule) groups, worst first, and the totals.
-    Ranked on plain tuples; only the people shown are loaded as rows (a county assesses
-    tens of thousands), and none when `people` is false (the page shows the grids)."""
+    Ranked on plain tuples — kept for COUNTS_CACHE_SECONDS under `cache_key` (who may
+    see whom) when given, so turning pages does not rank a county's tens of thousands
+    of cadres again; only the people shown are loaded as rows, and none when `people`
+    is false (the page shows the grids)."""
     on = on or today()
-    items = _assessed(session, period, person_clause, on, grid_id)
-    groups = _grid_groups(items)
+
+    def compute():
+        items = _assessed(session, period, person_clause, on, grid_id)
+        return sorted(items, key=_worst_first), _grid_groups(items), _summary(items)
+
+    if cache_key is None:
+        ranked, groups, summary_ = compute()
+    else:
+        from app.services.cache import memo
+
+        ranked, groups, summary_ = memo(("quota_report", period.kind, period.start, on, grid_id, cache_key), compute)
     end = None if limit is None else offset + limit
-    rows = []
-    if people:
-        rows = _progress_rows(session, sorted(items, key=_worst_first)[offset:end], period, on)
-    return QuotaReport(period, rows, len(items), groups[offset:end], len(groups), _summary(items))
+    rows = _progress_rows(session, ranked[offset:end], period, on) if people else []
+    return QuotaReport(period, rows, len(ranked), groups[offset:end], len(groups), summary_)
 
 
 def _rule_query(rule, done, day, person_clause, columns):
@@ -434,12 +446,18 @@ def _rule_query(rule, done, day, person_clause, columns):
 
 @dataclass(frozen=True)
 class RuleRef:
-    """What a roll-up needs of a rule: plain values, safe to keep between requests."""
+    """What a report needs of a rule: plain values, safe to keep between requests."""
 
     id: int
     name: str
     sort_order: int
     minimum: int
+    period: str = "month"
+    unit: str = "visits"
+
+    @classmethod
+    def of(cls, rule):
+        return cls(rule.id, rule.name, rule.sort_order, rule.minimum, rule.period, rule.unit)
 
 
 @dataclass
@@ -472,7 +490,7 @@ def quota_rollup(session, period, person_clause, on=None, group=None, person_ids
     out = defaultdict(list) if group is not None else []
     for rule in applicable_rules(session, period):
         minimum = rule.minimum
-        ref = RuleRef(rule.id, rule.name, rule.sort_order, rule.minimum)
+        ref = RuleRef.of(rule)
         assessed = _rule_people(rule, day, person_clause)
         done = _done_counts(period, person_ids if person_ids is not None else select(Person.id).where(assessed))
 

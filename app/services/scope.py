@@ -46,6 +46,11 @@ class Scope:
     def empty(self):
         return not self.all and not self.paths
 
+    @property
+    def cache_key(self):
+        """Who may see what, for memo keys: users with equal keys see the same records."""
+        return (self.all, self.paths, self.roles)
+
     def path_clause(self, path_column):
         if self.all:
             return true()

@@ -355,6 +355,7 @@ class QuotaRuleView(ScopedModelView):
             limit=size,
             offset=(page - 1) * size,
             people=tab == "people",
+            cache_key=scope.current().cache_key,
         )
         return self.render_template(
             "minqing/quota_progress.html",
@@ -418,7 +419,13 @@ class QuotaRuleApi(ScopedModelApi):
         cap = current_app.config["QUOTA_REPORT_MAX_ROWS"]
         limit = min(cap, max(1, id_arg("limit") or cap))
         report = quota_service.quota_report(
-            reports_session(), period, scope.clause_for(Person), on=on, grid_id=grid_id, limit=limit
+            reports_session(),
+            period,
+            scope.clause_for(Person),
+            on=on,
+            grid_id=grid_id,
+            limit=limit,
+            cache_key=scope.current().cache_key,
         )
         return self.response(
             200,
