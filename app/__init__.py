@@ -53,6 +53,7 @@ def create_app(config=None):
     app.before_request(_forget_request_state)
     from app.services.reports import close_reports_session
 
+    app.teardown_request(close_reports_session)  # each request lets go of the replica's connection
     app.teardown_appcontext(close_reports_session)
     from app.views.base import valid_pk_or_404, valid_rison_or_400
 

@@ -37,7 +37,8 @@ _lock = threading.Lock()
 _store: dict = {}
 _generation = {"n": 0}
 _redis = {"url": None, "client": None, "failed_at": 0.0}
-WATCHED = {"appeal", "appeal_event", "visit", "contact_record"}
+# what the memoized figures count: a write to any of these forgets them
+WATCHED = {"appeal", "appeal_event", "visit", "contact_record", "representative", "person", "quota_rule"}
 _WROTE = "minqing_memo_wrote"
 PREFIX = "minqing:memo:"
 

@@ -387,7 +387,7 @@ def _serving_in(year):
     return and_(Representative.active.is_(True), Representative.term_start <= year, Representative.term_end >= year)
 
 
-def progress_overview(session, year, clause, on=None, include_inactive=False, limit=None, offset=0):
+def progress_overview(session, year, clause, on=None, include_inactive=False, limit=None, offset=0, cache_key=None):
     """The representatives in `clause` serving in `year`: done / target, worst first.
     Ranked and paged (`offset`, `limit`) in SQL (one GROUP BY, then the page), so a county's 5,000
     mandates are not loaded to show the first few hundred; `progress_rollup` counts them."""
@@ -414,7 +414,16 @@ def progress_overview(session, year, clause, on=None, include_inactive=False, li
         ranked = ranked.where(_serving_in(year))
     if limit is not None:
         ranked = ranked.limit(limit).offset(offset)
-    page = session.execute(ranked).all()
+
+    def rank():
+        return [tuple(row) for row in session.execute(ranked).all()]
+
+    if cache_key is None:
+        page = rank()
+    else:  # kept for COUNTS_CACHE_SECONDS: a county's 5,000 mandates are not ranked on every view
+        from app.services.cache import memo
+
+        page = memo(("rep_progress", year, on, include_inactive, limit, offset, cache_key), rank)
     # ...then those representatives, with what the page shows of them: the person's and the
     # constituency's own grids and kinds (joined by default) are not shown, and left out
     reps = (
@@ -457,7 +466,7 @@ class ProgressRollup:
         return min(1.0, self.done / self.target) if self.target else None
 
 
-def progress_rollup(session, year, clause, on=None):
+def progress_rollup(session, year, clause, on=None, cache_key=None):
     """The representatives of `clause` serving in `year` together: person-times met
     (each capped at the target), how many met it and how many are behind the
     calendar's pace, and important opinions not yet reported. One query, in SQL."""
@@ -467,20 +476,28 @@ def progress_rollup(session, year, clause, on=None):
     expected = expected_by(target, date(year, 1, 1), date(year, 12, 31), on)
     counts = _yearly_counts(year, on, clause)
     done = func.coalesce(counts.c.done, 0)
-    row = session.execute(
-        select(
-            func.count(Representative.id),
-            func.coalesce(func.sum(case((done >= target, target), else_=done)), 0),
-            func.coalesce(func.sum(case((done >= target, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((done < expected, 1), else_=0)), 0),
-            func.coalesce(func.sum(counts.c.overdue), 0),
-        )
-        .select_from(Representative)
-        .outerjoin(counts, counts.c.rep_id == Representative.id)
-        .where(clause, _serving_in(year))
-    ).one()
-    reps, capped, met, behind, overdue = (int(v) for v in row)
-    return ProgressRollup(year, reps, capped, reps * target, met, behind, overdue)
+
+    def compute():
+        row = session.execute(
+            select(
+                func.count(Representative.id),
+                func.coalesce(func.sum(case((done >= target, target), else_=done)), 0),
+                func.coalesce(func.sum(case((done >= target, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((done < expected, 1), else_=0)), 0),
+                func.coalesce(func.sum(counts.c.overdue), 0),
+            )
+            .select_from(Representative)
+            .outerjoin(counts, counts.c.rep_id == Representative.id)
+            .where(clause, _serving_in(year))
+        ).one()
+        reps, capped, met, behind, overdue = (int(v) for v in row)
+        return ProgressRollup(year, reps, capped, reps * target, met, behind, overdue)
+
+    if cache_key is None:
+        return compute()
+    from app.services.cache import memo
+
+    return memo(("rep_rollup", year, on, cache_key), compute)
 
 
 # --------------------------------------------------------------------------

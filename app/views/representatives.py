@@ -225,8 +225,9 @@ class RepresentativeView(ScopedModelView):
         size = current_app.config["REPRESENTATIVE_REPORT_MAX_ROWS"]
         page = max(1, id_arg("page") or 1)
         reports = reports_session()  # a read replica when configured
-        rows = rep_service.progress_overview(reports, year, clause, limit=size, offset=(page - 1) * size)
-        rollup = rep_service.progress_rollup(reports, year, clause)
+        key = scope.current().cache_key
+        rows = rep_service.progress_overview(reports, year, clause, limit=size, offset=(page - 1) * size, cache_key=key)
+        rollup = rep_service.progress_rollup(reports, year, clause, cache_key=key)
         overdue = reports.scalars(
             select(ContactRecord)
             .where(scope.clause_for(ContactRecord), rep_service.overdue_reports_clause())
