@@ -290,6 +290,14 @@ def unit_title(value):
     return str(quota_service.UNIT_TITLES.get(value, value or ""))
 
 
+def scoped_quota_report(period, on, grid_id, **kw):
+    """The quota report of the people the user may see (read from the replica when there is one)."""
+    return quota_service.quota_report(
+        reports_session(), period, scope.clause_for(Person), on=on, grid_id=grid_id,
+        cache_key=scope.current().cache_key, **kw,
+    )  # fmt: skip
+
+
 class QuotaRuleView(ScopedModelView):
     datamodel = ScopedInterface(QuotaRule)
     resource = "QuotaRule"
@@ -346,17 +354,7 @@ class QuotaRuleView(ScopedModelView):
         tab = request.args.get("tab", "grids" if not grid_id else "people")
         size = current_app.config["QUOTA_REPORT_MAX_ROWS"]
         page = max(1, id_arg("page") or 1)
-        report = quota_service.quota_report(
-            reports_session(),
-            period,
-            scope.clause_for(Person),
-            on=on,
-            grid_id=grid_id,
-            limit=size,
-            offset=(page - 1) * size,
-            people=tab == "people",
-            cache_key=scope.current().cache_key,
-        )
+        report = scoped_quota_report(period, on, grid_id, limit=size, offset=(page - 1) * size, people=tab == "people")
         return self.render_template(
             "minqing/quota_progress.html",
             title=_l("Visit quota progress"),
@@ -418,15 +416,7 @@ class QuotaRuleApi(ScopedModelApi):
         grid_id = id_arg("grid")
         cap = current_app.config["QUOTA_REPORT_MAX_ROWS"]
         limit = min(cap, max(1, id_arg("limit") or cap))
-        report = quota_service.quota_report(
-            reports_session(),
-            period,
-            scope.clause_for(Person),
-            on=on,
-            grid_id=grid_id,
-            limit=limit,
-            cache_key=scope.current().cache_key,
-        )
+        report = scoped_quota_report(period, on, grid_id, limit=limit)
         return self.response(
             200,
             period={"kind": period.kind, "year": period.year, "month": period.month,
