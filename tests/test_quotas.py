@@ -317,3 +317,33 @@ def test_the_ranking_is_kept_between_pages_and_forgotten_on_a_visit(world):
         make_visit(world["a1"], [a], visit_date=date(2026, 3, 3))  # a write forgets the ranking
         after = quotas.quota_report(db.session, period, clause, limit=10, cache_key=("test",))
         assert [r.done for r in after.rows] == [1]
+
+
+def test_own_progress_judges_one_person_as_the_report_does(world):
+    """The home page's check in Python gives what the SQL report gives, kind changes and words included."""
+    rule("书记走访", words="书记、镇长", minimum=2)
+    mover = make_person(world["a1"], name="调动者", kind=world["monthly"], position="副镇长")
+    people = [
+        mover,
+        make_person(world["a1"], name="年度者", kind=world["yearly"]),
+        make_person(world["a1"], name="书记者", position="党委书记"),
+        make_person(world["a1"], name="无关者", position="干事"),
+        make_person(world["a1"], name="离岗者", kind=world["monthly"], active=False),
+    ]
+    for day in (5, 6, 20):
+        make_visit(world["a1"], people[:3], visit_date=date(2026, 1, day), address=f"{day}号")
+    with frozen("2026-02-10 09:00"):
+        person = db.session.get(Person, mover.id)
+        person.kind, person.position = world["yearly"], "驻村队员"
+        db.session.commit()
+    with frozen(TODAY):
+        for period in (quotas.period_of(2026, 1), quotas.period_of(2026, 2), quotas.period_of(2026)):
+            for p in people:
+                sql = quotas.quota_progress(db.session, period, Person.id == p.id, person_id=p.id)
+                own = quotas.own_progress(db.session, period, db.session.get(Person, p.id))
+                as_rows = [(r.rule.id, r.done, r.target, r.expected) for r in sorted(sql, key=lambda r: r.rule.id)]
+                assert as_rows == [
+                    (r.rule.id, r.done, r.target, r.expected) for r in sorted(own, key=lambda r: r.rule.id)
+                ]
+        january = quotas.own_progress(db.session, quotas.period_of(2026, 1), db.session.get(Person, mover.id))
+        assert {r.rule.name: r.done for r in january} == {"每月3次": 3, "书记走访": 3}  # the kind and post held then

@@ -369,6 +369,41 @@ def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_i
     return _progress_rows(session, assessed, period, on)
 
 
+def own_progress(session, period, person, on=None):
+    """One person's own progress (their home page), judged in Python on that person's
+    row: the same rules as `quota_progress` — active, the kind and position held on
+    the period's last day (today while it runs), any of the rule's position words —
+    with the counts read from the tally. Three small queries instead of one per rule."""
+    on = on or today()
+    if not person.active:
+        return []
+    day = min(period.end, on)
+    change = session.scalars(
+        select(PersonKindChange)
+        .where(PersonKindChange.person_id == person.id, PersonKindChange.changed_on > day)
+        .order_by(PersonKindChange.changed_on, PersonKindChange.id)
+        .limit(1)
+    ).first()
+    kind_id, position = (change.old_kind_id, change.old_position) if change else (person.kind_id, person.position)
+    counts = session.execute(
+        select(VisitTally.visits, VisitTally.households).where(
+            VisitTally.period == period.kind, VisitTally.start == period.start, VisitTally.person_id == person.id
+        )
+    ).first() or (0, 0)
+    rows = []
+    for rule in applicable_rules(session, period):
+        if rule.kind_id is not None and kind_id != rule.kind_id:
+            continue
+        words = rule.position_words
+        if words and not any(word in (position or "") for word in words):
+            continue
+        done = int(counts[1] if rule.unit == "households" else counts[0])
+        expected = expected_by(rule.minimum, period.start, period.end, on)
+        rows.append(PersonProgress(person, RuleRef.of(rule), done, rule.minimum, expected))
+    rows.sort(key=lambda r: (r.rate, -r.shortfall, r.rule.sort_order))
+    return rows
+
+
 @dataclass(frozen=True)
 class GridName:
     id: int

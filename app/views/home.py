@@ -70,11 +70,7 @@ class HomeView(IndexView):
         if person is not None and sm.has_access("can_read", "QuotaRule"):
             period = quota_service.current_period("month")
             year = quota_service.current_period("year")
-            todo["quota"] = [
-                row
-                for p in (period, year)
-                for row in quota_service.quota_progress(session, p, Person.id == person.id, person_id=person.id)
-            ]
+            todo["quota"] = [row for p in (period, year) for row in quota_service.own_progress(session, p, person)]
         return self.render_template(
             self.index_template,
             todo=todo,
