@@ -510,8 +510,10 @@ def write_report(results, load_info=None):
     )
     lines.append("")
     lines.append(
-        "**Noise:** the machine has 2 CPU cores shared with two other working sessions during the run; "
-        "single figures can be off by 2× in either direction. Rerun with `BENCH_REPEAT=50` for steadier numbers."
+        "**Noise:** 2 CPU cores carry the measuring process, the database server and (for the stock rows) the "
+        "memory-capped stock app; with 10 requests a p95 is the slowest one, so one slow sample (a memo expiring, "
+        "a garbage collection) decides it. Figures move by up to 2× between runs and machines (see the notes at the "
+        "end). Rerun with `BENCH_REPEAT=50` for steadier numbers."
     )
     lines.append("")
     lines.append(
