@@ -259,7 +259,7 @@ def appeal_by_grid(session, area, period, on=None):
 
 def cache_key(what, scope, area, period, on):
     """Who may see what, and which figures: a memo key for a jurisdiction's figures."""
-    return (what, scope.all, scope.paths, scope.roles, area.paths, period.start, period.end, on)
+    return (what, scope.cache_key, area.paths, period.start, period.end, on)
 
 
 def figures(session, scope, area, period, on=None):
@@ -364,14 +364,8 @@ def representatives(session, area, year, on=None):
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class GridRow:
-    grid: Grid | None  # None: appeals registered at the chosen grid itself
-    label: object
-    whole: bool  # the figures cover the grid's whole subtree
-    figures: dict
-    responsible: list  # [(person, post name)]
-    quota: list  # [RuleRollup] this month and this year
+class QuotaRates:
+    """Completion of a row's quota roll-ups (`quota`: [RuleRollup]), this month's and this year's."""
 
     @property
     def quota_month_rate(self):
@@ -383,7 +377,17 @@ class GridRow:
 
 
 @dataclass
-class PersonRow:
+class GridRow(QuotaRates):
+    grid: Grid | None  # None: appeals registered at the chosen grid itself
+    label: object
+    whole: bool  # the figures cover the grid's whole subtree
+    figures: dict
+    responsible: list  # [(person, post name)]
+    quota: list  # [RuleRollup] this month and this year
+
+
+@dataclass
+class PersonRow(QuotaRates):
     person: Person
     grid: Grid
     post: str
@@ -409,14 +413,6 @@ class PersonRow:
     @property
     def satisfaction_rate(self):
         return stats.ratio(self.satisfied_or_basic, self.evaluated)
-
-    @property
-    def quota_month_rate(self):
-        return quota_service.rollup_rate([r for r in self.quota if r.period.kind == "month"])
-
-    @property
-    def quota_year_rate(self):
-        return quota_service.rollup_rate([r for r in self.quota if r.period.kind == "year"])
 
 
 def _responsible(session, grid_ids):

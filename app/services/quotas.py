@@ -302,19 +302,13 @@ class Assessed:
         return min(1.0, self.done / self.rule.minimum) if self.rule.minimum else 1.0
 
 
-def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None, person_id=None):
+def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None):
     """Every (person, rule) pair of the period as `Assessed` tuples: one narrow query per
-    rule (ids, names, the grid's name), the visits counted once per period for everyone
-    (`done_by_person`), or for the one person asked about."""
+    rule (ids, names, the grid's name), the counts from the period's tally (`done_by_person`)."""
     from app.models.grids import Grid
 
     day = min(period.end, on)
-    if person_id is not None:  # one person's own figures (their home page): count only theirs
-        counts = _done_counts(period, [person_id])
-        rows = session.execute(select(counts.c.person_id, counts.c.visits, counts.c.households))
-        done = {row.person_id: (row.visits, row.households) for row in rows}
-    else:
-        done = done_by_person(session, period)
+    done = done_by_person(session, period)
     out = []
     for rule in applicable_rules(session, period):
         if rule_id is not None and rule.id != rule_id:
@@ -328,8 +322,6 @@ def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None, pe
         )
         if grid_id is not None:
             query = query.where(Person.grid_id == grid_id)
-        if person_id is not None:
-            query = query.where(Person.id == person_id)
         for pid, name, gid, grid_name in session.execute(query):
             out.append(Assessed(pid, name, gid, grid_name, ref, int(done.get(pid, (0, 0))[unit])))
     return out
@@ -360,12 +352,12 @@ def _progress_rows(session, assessed, period, on):
     ]
 
 
-def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_id=None, person_id=None):
+def quota_progress(session, period, person_clause, on=None, grid_id=None, rule_id=None):
     """Done / target / shortfall of every active person in `person_clause` under every
-    rule of the period's kind, worst first. For a few people (a grid, one person's home
-    page): a whole jurisdiction's report is `quota_report`, which loads only the rows shown."""
+    rule of the period's kind, worst first. For a few people: a whole jurisdiction's
+    report is `quota_report` (only the rows shown), one person's own is `own_progress`."""
     on = on or today()
-    assessed = sorted(_assessed(session, period, person_clause, on, grid_id, rule_id, person_id), key=_worst_first)
+    assessed = sorted(_assessed(session, period, person_clause, on, grid_id, rule_id), key=_worst_first)
     return _progress_rows(session, assessed, period, on)
 
 
@@ -552,16 +544,3 @@ def rollup_rate(rollups):
     """Completion over several rules (None when nobody is assessed)."""
     target = sum(r.target for r in rollups)
     return min(1.0, sum(r.done for r in rollups) / target) if target else None
-
-
-def grid_progress(rows):
-    """Roll PersonProgress rows up to (the person's grid, rule), worst first."""
-    return _grid_groups(_as_assessed(rows))
-
-
-def summary(rows):
-    return _summary(_as_assessed(rows))
-
-
-def _as_assessed(rows):
-    return [Assessed(r.person.id, r.person.name, r.person.grid_id, r.person.grid.name, r.rule, r.done) for r in rows]

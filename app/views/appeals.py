@@ -457,7 +457,7 @@ class AppealView(ScopedModelView):
         where = scope.clause_for(Appeal)
         me = scope.current()
         by_status = memo(
-            ("appeal_by_status", me.all, me.paths),
+            ("appeal_by_status", me.cache_key),
             lambda: dict(
                 session.execute(select(Appeal.status, func.count()).where(where).group_by(Appeal.status)).all()
             ),
@@ -466,7 +466,7 @@ class AppealView(ScopedModelView):
             self.list_template,
             title=self.list_title,
             widgets=widgets,
-            attention=appeal_service.attention_counts(session, where, cache_key=(me.all, me.paths)),
+            attention=appeal_service.attention_counts(session, where, cache_key=me.cache_key),
             by_status=by_status,
             statuses=[(key, Status.TITLES[key]) for key in Status.ORDER],
             active={k: request.args.get(k) for k in ("status", "due", "supervised", "extension", "mine")},

@@ -58,6 +58,19 @@ class _AreaPeriodView(BaseView):
         return args
 
 
+SERIES_TITLES = {
+    "collected": _l("Collected"),
+    "closed": _l("Resolved"),
+    "overdue": _l("Overdue"),
+    "pending": _l("Pending"),
+}
+
+
+def _series(rows, keys):
+    """Chart.js datasets: one per figure in `keys`, its values taken from each of `rows`."""
+    return [{"key": k, "label": str(SERIES_TITLES[k]), "data": [row[k] for row in rows]} for k in keys]
+
+
 class DashboardView(_AreaPeriodView):
     route_base = "/dashboard"
     default_view = "index"
@@ -83,14 +96,7 @@ class DashboardView(_AreaPeriodView):
         charts = {
             "trend": {
                 "labels": [m for m, _ in trend],
-                "series": [
-                    {"key": k, "label": str(title), "data": [row[k] for _, row in trend]}
-                    for k, title in (
-                        ("collected", _l("Collected")),
-                        ("closed", _l("Resolved")),
-                        ("overdue", _l("Overdue")),
-                    )
-                ],
+                "series": _series([row for _, row in trend], ("collected", "closed", "overdue")),
                 "links": [
                     appeal_link(origin=origin, **{"from": _month_start(m, period), "to": _month_end(m, period)})
                     for m, _ in trend
@@ -98,22 +104,12 @@ class DashboardView(_AreaPeriodView):
             },
             "category": {
                 "labels": [name for _, name, _ in categories],
-                "series": [
-                    {"key": k, "label": str(title), "data": [row[k] for _, _, row in categories]}
-                    for k, title in (("collected", _l("Collected")), ("pending", _l("Pending")))
-                ],
+                "series": _series([row for _, _, row in categories], ("collected", "pending")),
                 "links": [figure_link("collected", category=cid) for cid, _, _ in categories],
             },
             "grid": {
                 "labels": [g.name if g else str(_l("This level")) for g, _ in by_grid],
-                "series": [
-                    {"key": k, "label": str(title), "data": [f[k] for _, f in by_grid]}
-                    for k, title in (
-                        ("collected", _l("Collected")),
-                        ("closed", _l("Resolved")),
-                        ("overdue", _l("Overdue")),
-                    )
-                ],
+                "series": _series([f for _, f in by_grid], ("collected", "closed", "overdue")),
                 "links": [
                     url_for("DashboardView.index", **{**base_args, "grid": g.id}) if g else None for g, _ in by_grid
                 ],

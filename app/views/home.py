@@ -64,9 +64,7 @@ class HomeView(IndexView):
                 else 0
             )
         if sm.has_access("can_read", "Visit") and not my_scope.empty:
-            todo["followups"] = visit_service.follow_up_counts(
-                session, scope.clause_for(Visit), key=(my_scope.all, my_scope.paths, my_scope.roles)
-            )
+            todo["followups"] = visit_service.follow_up_counts(session, scope.clause_for(Visit), key=my_scope.cache_key)
         if person is not None and sm.has_access("can_read", "QuotaRule"):
             period = quota_service.current_period("month")
             year = quota_service.current_period("year")
