@@ -2,6 +2,7 @@
 in lists, pages, forms, pickers, actions and the REST API, for every role."""
 
 import pytest
+from flask import g
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -9,7 +10,7 @@ from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.services import scope
 from tests.conftest import api_token, login
-from tests.factories import level, make_assignment, make_person, make_user, post, tree
+from tests.factories import level, make_assignment, make_grid, make_person, make_user, post, tree
 
 SCOPED_ROLES = ["Clerk", "GridWorker", "Leader"]
 
@@ -265,3 +266,40 @@ def test_backstop_refuses_out_of_scope_writes_in_a_request(app, world):
         with pytest.raises(NotFound):
             db.session.flush()
         db.session.rollback()
+
+
+# --- the scope's grid ids, listed once per request (PostgreSQL) --------------------
+
+
+def test_a_grid_added_during_a_request_is_in_scope_at_once(app, world):
+    """On PostgreSQL the scope's grid ids are read once per request and sent as a list;
+    a grid added, then used, in the same request (an import) must be in that list."""
+    township = scope.Scope(paths=(world["ta"].path,), roles=frozenset({"Clerk"}))
+
+    def people():
+        return set(db.session.scalars(select(Person.name).where(scope.clause_for(Person))))
+
+    with app.test_request_context("/"):
+        g._minqing_scope = (None, township)
+        assert people() == {"甲村民兵"}
+        new_group = make_grid("新组", parent=world["a1"])
+        make_person(new_group, name="新组组长")
+        assert people() == {"甲村民兵", "新组组长"}
+    with app.test_request_context("/"):
+        g._minqing_scope = (None, township)  # a new request (a shared `g` in tests) reads them again
+        assert people() == {"甲村民兵", "新组组长"}
+
+
+def test_listed_ids_and_the_subquery_find_the_same_records(app, world):
+    township = scope.Scope(paths=(world["ta"].path, world["b1"].path), roles=frozenset({"Clerk"}))
+    outside = scope.grid_id_clause(Person.grid_id, township)
+    with app.test_request_context("/"):
+        listed = set(db.session.scalars(select(Person.id).where(scope.grid_id_clause(Person.grid_id, township))))
+    assert (
+        listed
+        == set(db.session.scalars(select(Person.id).where(outside)))
+        == {
+            world["pa"].id,
+            world["pb"].id,
+        }
+    )

@@ -33,7 +33,9 @@ class AuditLog(Model):
             return true()
         if scope.empty:
             return false()
-        return cls.grid_id.in_(scope.grid_ids())
+        from app.services.scope import grid_id_clause
+
+        return grid_id_clause(cls.grid_id, scope)
 
     def __str__(self):
         return f"{self.at} {self.username} {self.action} {self.table_name}#{self.record_id}"

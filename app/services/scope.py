@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import current_app, g, has_app_context, has_request_context
+from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, event, false, or_, select, true
+from sqlalchemy import Integer, and_, any_, bindparam, event, false, or_, select, true
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import MANYTOMANY, MANYTOONE, Session, attributes
 
 from app.models.grids import Grid, subtree_bounds
@@ -173,8 +174,54 @@ def _scope_clause(model, scope):
             return true()
         if scope.empty:
             return false()
-        return model.grid_id.in_(scope.grid_ids())
+        return grid_id_clause(model.grid_id, scope)
     raise TypeError(f"{model.__name__} is not grid-bound")
+
+
+# Given `grid_id IN (SELECT id FROM grid WHERE path …)`, PostgreSQL walks a list's date
+# index and looks up each row's grid; given the ids themselves it filters inside the
+# covering index (a township's page 500 of visits: ~90 → ~17 ms). SQLite plans both
+# alike. Scopes of more grids than this keep the subquery (they filter out little).
+ID_LIST_MAX = 2000
+_IDS = "_minqing_scope_grid_ids"
+
+
+def grid_id_clause(column, scope):
+    """`column` (a grid id) names a grid in `scope` (neither all nor empty)."""
+    ids = _listed_ids(scope)
+    if ids is None:
+        return column.in_(scope.grid_ids())
+    return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))  # one parameter, not 500
+
+
+def _listed_ids(scope):
+    """The ids of the scope's grids, read once per request, on PostgreSQL; else None."""
+    if not has_request_context():
+        return None
+    from app.extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        return None
+    this_request = request._get_current_object()
+    held = g.get(_IDS)
+    if held is None or held[0] is not this_request:  # (g can outlive a request: tests share one)
+        held = g._minqing_scope_grid_ids = (this_request, {})
+    listed = held[1]
+    if scope.paths not in listed:
+        with db.session.no_autoflush:
+            ids = db.session.scalars(scope.grid_ids().order_by(Grid.id).limit(ID_LIST_MAX + 1)).all()
+        listed[scope.paths] = ids if ids and len(ids) <= ID_LIST_MAX else None
+    return listed[scope.paths]
+
+
+@event.listens_for(Session, "after_flush")
+def _grids_changed(session, flush_context):
+    """A grid added, moved or removed in this request: read the scope's ids again."""
+    if has_request_context() and _IDS in g:
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            if isinstance(obj, Grid):
+                g.pop(_IDS, None)
+                return
 
 
 def visible(session, model, pk, scope=None):
