@@ -80,6 +80,9 @@ LIST_COUNT_CAP = 10000  # lists count matching rows up to this many, then show "
 COUNTS_CACHE_SECONDS = 30  # status counts above big lists are reused this long (0: never), reset by writes
 # where those counts are kept: empty = in each worker; redis://host:6379/1 = shared by every worker and server
 COUNTS_CACHE_URL = os.environ.get("COUNTS_CACHE_URL", "")
+# dashboard and accountability: after a write, show the last figures (up to this old, with their time)
+# while they are counted again in the background (0: make the viewer wait for a fresh count)
+COUNTS_STALE_SECONDS = 300
 PICKER_PAGE_SIZE = 20  # options a search-as-you-type picker returns per page
 EXPORT_MAX_ROWS = 100000  # the most rows one Excel export writes
 IMPORT_MAX_ROWS = 20000  # the most data rows one imported file may hold

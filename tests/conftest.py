@@ -64,6 +64,8 @@ def app():
             "RATELIMIT_ENABLED": False,
             "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "SERVER_NAME": None,
+            # figures count afresh after each write (test_cache turns the background recount on)
+            "COUNTS_STALE_SECONDS": 0,
         }
     )
     with app.app_context():
@@ -103,6 +105,8 @@ def _wipe(app):
     from app.services import cache
 
     cache.forget()  # memoized counts must not outlive the data they counted
+    cache.wait_for_recounts()
+    cache.forget_last()
     meta = MetaData()
     meta.reflect(bind=db.engine)
     seed_max = app.config["_SEED_MAX_IDS"]

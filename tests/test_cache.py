@@ -1,13 +1,22 @@
 """The counts memo: kept for COUNTS_CACHE_SECONDS, forgotten on a write, optionally shared in Redis."""
 
+import datetime as dt
+import io
+import re
 import socket
+import time
 import uuid
 
+import flask
 import pytest
+from openpyxl import load_workbook
 
 from app.extensions import db
-from app.services import cache
-from tests.factories import make_appeal, tree
+from app.services import cache, clock, scope
+from tests.conftest import login
+from tests.factories import make_appeal, make_user, tree
+
+ON = dt.date(2026, 11, 20)
 
 
 class Counter:
@@ -81,3 +90,135 @@ def test_an_unreachable_redis_only_costs_the_memo(app, caplog):
     finally:
         app.config["COUNTS_CACHE_URL"] = ""
         cache._redis.update(url=None, client=None, failed_at=0.0)
+
+
+# --------------------------------------------------------------------------
+# Report pages: the last figures while they are counted again in the background
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stale(app):
+    app.config["COUNTS_STALE_SECONDS"] = 300
+    yield
+    app.config["COUNTS_STALE_SECONDS"] = 0
+
+
+def _registered(html):
+    return int(re.search(r'data-mq-figure="collected">\s*<div class="panel-body"><div class="mq-num">(\d+)<', html)[1])
+
+
+def _dashboard(client, grid):
+    with clock.frozen(ON):
+        html = client.get(f"/dashboard/?grid={grid.id}&start=2026-11-01&end=2026-11-30").get_data(as_text=True)
+        cache.wait_for_recounts()
+    return _registered(html), 'data-mq-recounting="1"' in html
+
+
+def test_a_write_elsewhere_shows_the_last_figures_while_they_are_recounted(client, stale):
+    t = tree()
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    login(client, make_user("Leader", t["ta"]))
+    assert _dashboard(client, t["ta"]) == (1, False)
+    make_appeal(t["a2"], at="2026-11-04 09:00")  # a clerk's write somewhere else
+    # served at once with the figures counted before, saying so; a recount starts
+    assert _dashboard(client, t["ta"]) == (1, True)
+    # the recount (in a copy of the request, same user) has kept the new figures
+    assert _dashboard(client, t["ta"]) == (2, False)
+
+
+def test_the_user_who_wrote_waits_for_a_fresh_count(client, stale):
+    t = tree()
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    login(client, make_user("Leader", t["ta"]))
+    assert _dashboard(client, t["ta"]) == (1, False)
+    make_appeal(t["a2"], at="2026-11-04 09:00")
+    with client.session_transaction() as web:
+        web[cache.WROTE_AT] = time.time()  # this user wrote it (set by every commit in a request)
+    assert _dashboard(client, t["ta"]) == (2, False)
+
+
+def test_a_commit_in_a_request_marks_the_writer(app):
+    t = tree()
+    with app.test_request_context("/"):
+        flask.g._minqing_scope = (None, scope.EVERYTHING)  # this request may write anywhere
+        make_appeal(t["a1"])
+        assert flask.session[cache.WROTE_AT] >= time.time() - 5
+    with app.test_request_context("/"):
+        flask.g._minqing_scope = (None, scope.EVERYTHING)
+        t["a1"].name = "改名"  # grids are not counted by the report pages: no mark
+        db.session.commit()
+        assert cache.WROTE_AT not in flask.session
+
+
+def test_figures_too_old_are_counted_afresh(client, app, stale):
+    t = tree()
+    login(client, make_user("Leader", t["ta"]))
+    assert _dashboard(client, t["ta"]) == (0, False)
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    app.config["COUNTS_STALE_SECONDS"] = 0.001  # older than this: the viewer waits
+    time.sleep(0.01)
+    assert _dashboard(client, t["ta"]) == (1, False)
+
+
+def test_a_recount_keeps_nothing_for_another_scope(client, app, stale, caplog):
+    """The recount derives its key again from the copied request: if that key differs
+    (another user, another scope), its figures are not kept under the first key."""
+    t = tree()
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    login(client, make_user("Leader", t["ta"]))
+    _dashboard(client, t["ta"])
+    key = next(iter(cache._last))
+    make_appeal(t["a2"], at="2026-11-04 09:00")
+    calls = []
+    with app.test_request_context("/"):
+        cache._recount_later(None, key, lambda: (("another", "key"), lambda: calls.append(1)), 300)
+        cache.wait_for_recounts()
+    assert calls == [] and "key changed" in caplog.text
+    assert cache._last[key][2]["figures"]["collected"] == 1  # the last figures stay as they were
+
+
+def test_one_recount_at_a_time(client, stale):
+    t = tree()
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    login(client, make_user("Leader", t["ta"]))
+    _dashboard(client, t["ta"])
+    make_appeal(t["a2"], at="2026-11-04 09:00")
+    key = next(iter(cache._last))
+    assert cache._claim(None, key)  # a recount of these figures is under way
+    try:
+        with clock.frozen(ON):
+            html = client.get(f"/dashboard/?grid={t['ta'].id}&start=2026-11-01&end=2026-11-30").get_data(as_text=True)
+        assert 'data-mq-recounting="1"' in html and not [th for th in cache._threads if th.is_alive()]
+    finally:
+        cache._release(None, key)
+
+
+def test_recounted_in_redis_for_every_worker(client, shared, stale):
+    t = tree()
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    login(client, make_user("Leader", t["ta"]))
+    assert _dashboard(client, t["ta"]) == (1, False)
+    cache._last.clear()  # another worker: nothing of its own
+    make_appeal(t["a2"], at="2026-11-04 09:00")
+    assert _dashboard(client, t["ta"]) == (1, True)
+    assert _dashboard(client, t["ta"]) == (2, False)
+    assert not cache._last  # kept in Redis only
+
+
+def test_accountability_too_but_not_its_export(client, stale):
+    t = tree()
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    login(client, make_user("Leader", t["ta"]))
+    url = f"/accountability/?grid={t['ta'].id}&start=2026-11-01&end=2026-11-30"
+    with clock.frozen(ON):
+        assert 'data-mq-recounting="1"' not in client.get(url).get_data(as_text=True)
+        make_appeal(t["a2"], at="2026-11-04 09:00")
+        assert 'data-mq-recounting="1"' in client.get(url).get_data(as_text=True)
+        cache.wait_for_recounts()
+        make_appeal(t["a2"], at="2026-11-05 09:00")
+        # the Excel file is a document to file: counted afresh, with the newest appeal
+        sheet = load_workbook(io.BytesIO(client.get(url + "&format=xlsx").data)).worksheets[0]
+        cache.wait_for_recounts()
+    collected = [row[2] for row in sheet.iter_rows(values_only=True) if row[0] == "甲镇"]
+    assert collected == [3]

@@ -225,7 +225,7 @@ def test_accountability_table_and_its_export(client, example):  # noqa: F811
     with clock.frozen(ON):
         html = client.get(f"/accountability/?{OCT}").get_data(as_text=True)
         assert 'id="mq-account-grids"' in html and "甲一村书记" in html and "承办干部" in html
-        rows, people = dash.accountability(
+        rows, people, _at = dash.accountability(
             db.session, dash.choose_area(db.session, dash.scope_service.EVERYTHING, t["ta"].id), dash.Period(*OCTOBER)
         )
         response = client.get(f"/accountability/?{OCT}&format=xlsx")

@@ -17,6 +17,14 @@ Where they are kept:
 A write is forgotten twice: when it is flushed (this process's next read sees it)
 and when it is committed (so a figure computed by someone else between the two,
 without the uncommitted row, is not kept).
+
+The report pages (dashboard, accountability) count a county's appeals: a minute of
+clerks' work forgets their figures many times over, and a county-wide recount takes
+seconds. They pass `again` and may be shown the last figures counted, up to
+COUNTS_STALE_SECONDS old, while one recount runs in the background (one per figures
+and scope at a time, across workers with Redis); the page says how old they are. A
+user who wrote since those figures were counted waits for a fresh count instead, so
+everyone sees their own work.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ import pickle
 import threading
 import time
 
-from flask import current_app
+from flask import copy_current_request_context, current_app, g, has_request_context, request
+from flask import session as web_session
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -41,6 +50,14 @@ _redis = {"url": None, "client": None, "failed_at": 0.0}
 WATCHED = {"appeal", "appeal_event", "visit", "contact_record", "representative", "person", "quota_rule"}
 _WROTE = "minqing_memo_wrote"
 PREFIX = "minqing:memo:"
+# the last figures counted for report pages: {key: (generation, unix time, value)}
+_last: dict = {}
+_recounting: set = set()
+_threads: list = []
+WROTE_AT = "mq_wrote_at"  # in the user's session: when they last wrote a watched record
+USER_IN_G = ("user", "_login_user", "_minqing_scope")  # the request's user as FAB, Flask-Login and our scope keep it
+RECOUNT_LOCK_SECONDS = 300
+SERVED_LAST = "minqing.served_last_figures"  # in the request's environ: when the figures it was shown were counted  # a recount that died holds its Redis lock no longer than this
 
 
 def _canonical(value):
@@ -71,12 +88,19 @@ def _failed(err):
     log.warning("COUNTS_CACHE_URL unreachable, each worker keeps its own counts for a minute: %s", err)
 
 
-def memo(key, compute):
-    """compute() once per COUNTS_CACHE_SECONDS for `key` (hashable), unless a write intervened."""
+def memo(key, compute, again=None):
+    """compute() once per COUNTS_CACHE_SECONDS for `key` (hashable), unless a write intervened.
+
+    With `again` (a function giving (key, compute) anew, for a copy of this request) and
+    COUNTS_STALE_SECONDS, figures made stale by a write are still served, up to that
+    age, while `again` recounts them in the background (see the module's notes)."""
     ttl = float(current_app.config.get("COUNTS_CACHE_SECONDS") or 0)
     if ttl <= 0:
         return compute()
     client = _client()
+    stale = float(current_app.config.get("COUNTS_STALE_SECONDS") or 0)
+    if again is not None and stale > 0:
+        return _stale_while_recount(client, key, compute, again, ttl, stale)
     if client is not None:
         return _shared(client, key, compute, ttl)
     full_key = (key, _generation["n"])
@@ -111,6 +135,149 @@ def _shared(client, key, compute, ttl):
     return value
 
 
+# --------------------------------------------------------------------------
+# Report figures: the last count served while the next one runs
+# --------------------------------------------------------------------------
+
+
+def _name(key, kind):
+    return PREFIX + kind + hashlib.sha1(repr(_canonical(key)).encode()).hexdigest()
+
+
+def _generation_now(client):
+    if client is not None:
+        try:
+            return ("redis", int(client.get(PREFIX + "generation") or 0))
+        except Exception as err:  # noqa: BLE001
+            _failed(err)
+    return ("local", _generation["n"])
+
+
+def _read_last(client, key):
+    if client is not None:
+        try:
+            cached = client.get(_name(key, "last:"))
+            return pickle.loads(cached) if cached is not None else None  # noqa: S301 - our own values
+        except Exception as err:  # noqa: BLE001
+            _failed(err)
+    with _lock:
+        return _last.get(key)
+
+
+def _keep_last(client, key, entry, keep):
+    if client is not None:
+        try:
+            client.set(_name(key, "last:"), pickle.dumps(entry), px=max(1, int(keep * 1000)))
+            return
+        except Exception as err:  # noqa: BLE001
+            _failed(err)
+    with _lock:
+        if len(_last) > 2000:
+            _last.clear()
+        _last[key] = entry
+
+
+def _count(client, key, compute, keep):
+    """Count now, keep the figures with the generation and time they were counted at."""
+    generation, at = _generation_now(client), time.time()
+    value = compute()
+    _keep_last(client, key, (generation, at, value), keep)
+    return value
+
+
+def wrote_since(at):
+    """The current user wrote a watched record at or after `at` (unix time)."""
+    return has_request_context() and float(web_session.get(WROTE_AT) or 0) >= at
+
+
+def _stale_while_recount(client, key, compute, again, ttl, stale):
+    keep = max(ttl, stale)
+    entry = _read_last(client, key)
+    if entry is not None:
+        generation, at, value = entry
+        age = time.time() - at
+        if generation == _generation_now(client) and age < ttl:
+            return value
+        if age < stale and not wrote_since(at):
+            request.environ[SERVED_LAST] = at
+            _recount_later(client, key, again, keep)
+            return value
+    return _count(client, key, compute, keep)
+
+
+def served_last():
+    """This request was shown figures counted before a later write (being counted again)."""
+    return has_request_context() and SERVED_LAST in request.environ
+
+
+def _claim(client, key):
+    if client is not None:
+        try:
+            return bool(client.set(_name(key, "recount:"), 1, nx=True, px=RECOUNT_LOCK_SECONDS * 1000))
+        except Exception as err:  # noqa: BLE001
+            _failed(err)
+    with _lock:
+        if key in _recounting:
+            return False
+        _recounting.add(key)
+        return True
+
+
+def _release(client, key):
+    with _lock:
+        _recounting.discard(key)
+    if client is not None:
+        try:
+            client.delete(_name(key, "recount:"))
+        except Exception as err:  # noqa: BLE001
+            _failed(err)
+
+
+def _recount_later(client, key, again, keep):
+    """One recount of `key` in a thread, in a copy of this request (same user, same
+    arguments): `again()` derives the key and the count anew there, and the figures
+    are kept only if the key comes out the same (the same scope, nothing else)."""
+    if not has_request_context() or not _claim(client, key):
+        return
+    # who asked: the copy gets a new `g`, where FAB and the scope look for the user
+    who = {name: g.get(name) for name in USER_IN_G if name in g}
+
+    @copy_current_request_context
+    def run():
+        try:
+            for name, value in who.items():
+                setattr(g, name, value)
+            fresh_key, compute = again()
+            if fresh_key != key:
+                log.warning("background recount: the key changed (%r), figures not kept", fresh_key)
+                return
+            _count(client, key, compute, keep)
+        except Exception:  # noqa: BLE001 - a failed recount leaves the last figures; the next view tries again
+            log.exception("background recount of %r failed", key)
+        finally:
+            _release(client, key)
+
+    thread = threading.Thread(target=run, name="minqing-recount", daemon=True)
+    with _lock:
+        _threads[:] = [t for t in _threads if t.is_alive()]
+        _threads.append(thread)
+    thread.start()
+
+
+def wait_for_recounts(timeout=30.0):
+    """Wait for the background recounts under way (tests, the bench)."""
+    with _lock:
+        threads = list(_threads)
+    for thread in threads:
+        thread.join(timeout)
+
+
+def forget_last():
+    """Drop the last figures of the report pages too (tests, the bench's cold runs)."""
+    with _lock:
+        _last.clear()
+
+
 def forget():
     with _lock:
         _generation["n"] += 1
@@ -139,6 +306,8 @@ def _forget_on_write(session, flush_context):
 def _forget_on_commit(session):
     if session.info.pop(_WROTE, False):
         forget()
+        if has_request_context():  # this user sees their own write on the report pages
+            web_session[WROTE_AT] = time.time()
 
 
 @event.listens_for(Session, "after_rollback")

@@ -262,11 +262,8 @@ def cache_key(what, scope, area, period, on):
     return (what, scope.cache_key, area.paths, period.start, period.end, on)
 
 
-def figures(session, scope, area, period, on=None):
-    """Everything the dashboard shows, as plain values; kept for COUNTS_CACHE_SECONDS
-    (a county's figures read millions of rows; a write in this process forgets them)."""
-    from app.services.cache import memo
-
+def figures_job(session, scope, area, period, on=None):
+    """The dashboard's figures as (memo key, function counting them)."""
     on = on or today()
 
     def compute():
@@ -283,7 +280,18 @@ def figures(session, scope, area, period, on=None):
             "computed_at": now(),
         }
 
-    return memo(cache_key("dashboard", scope, area, period, on), compute)
+    return cache_key("dashboard", scope, area, period, on), compute
+
+
+def figures(session, scope, area, period, on=None, again=None):
+    """Everything the dashboard shows, as plain values; kept for COUNTS_CACHE_SECONDS
+    (a county's figures read millions of rows; a write forgets them). With `again`
+    (a function giving `figures_job(...)` anew), the last figures may be shown while
+    they are counted again in the background (COUNTS_STALE_SECONDS)."""
+    from app.services.cache import memo
+
+    key, compute = figures_job(session, scope, area, period, on)
+    return memo(key, compute, again=again)
 
 
 def attention(session, area, on=None):
@@ -455,17 +463,10 @@ def _quota_by_child(session, grid, on):
     return out
 
 
-def accountability(session, area, period, on=None):
-    """The accountability table of the chosen grid: itself (its whole subtree) and each
-    child grid, with their responsible people; then each responsible person's own
-    record. Bounded: two levels of the tree at a time."""
+def accountability_job(session, scope, area, period, on=None):
+    """The accountability table's counts over the subtree as (memo key, function counting them)."""
     on = on or today()
-    grid = area.grid
-    if grid is None:
-        raise DomainError(_l("Choose a grid."), field="grid")
-    children = area.roots
-    responsible = _responsible(session, [grid.id] + [c.id for c in children])
-    from app.services.cache import memo
+    grid, children = area.grid, area.roots
 
     def compute():
         rows = stats.appeal_breakdown(
@@ -476,9 +477,26 @@ def accountability(session, area, period, on=None):
             "quotas": dict(_quota_by_child(session, grid, on)),
             "whole": stats.with_rates(stats.add_counts(by_path.values())),
             "by_child": {c.id: stats.with_rates(by_path[c.path]) for c in children if c.path in by_path},
+            "computed_at": now(),
         }
 
-    heavy = memo(cache_key("accountability", scope_service.current(), area, period, on), compute)
+    return cache_key("accountability", scope, area, period, on), compute
+
+
+def accountability(session, area, period, on=None, again=None):
+    """The accountability table of the chosen grid: itself (its whole subtree) and each
+    child grid, with their responsible people; then each responsible person's own
+    record. Bounded: two levels of the tree at a time. The subtree's counts are kept
+    as the dashboard's are (`again`: see `figures`)."""
+    from app.services.cache import memo
+
+    on = on or today()
+    grid = area.grid
+    if grid is None:
+        raise DomainError(_l("Choose a grid."), field="grid")
+    children = area.roots
+    responsible = _responsible(session, [grid.id] + [c.id for c in children])
+    heavy = memo(*accountability_job(session, scope_service.current(), area, period, on), again=again)
     quotas = heavy["quotas"]
     own_quota = [r for rollups in quotas.values() for r in rollups]
     merged = _merge_rollups(own_quota)
@@ -488,7 +506,7 @@ def accountability(session, area, period, on=None):
         figures_ = heavy["by_child"].get(child.id) or stats.with_rates({c.key: 0 for c in stats.COUNTS})
         rows.append(GridRow(child, child.name, True, figures_, responsible.get(child.id, []), quota))
     people = _person_rows(session, responsible, {grid.id: grid, **{c.id: c for c in children}}, period, on)
-    return rows, people
+    return rows, people, heavy["computed_at"]
 
 
 def _merge_rollups(rollups):

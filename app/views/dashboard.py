@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.services import dashboard as dash
 from app.services import scope, stats
+from app.services.cache import served_last
 from app.services.clock import today
 from app.services.errors import DomainError, NotFound
 from app.services.excel import workbook_sheets
@@ -48,6 +49,16 @@ class _AreaPeriodView(BaseView):
         except NotFound:
             abort(404)
         return session, my_scope, area, period
+
+    def _again(self, job, on):
+        """For a background recount in a copy of this request: `job`'s (key, count) anew,
+        from this request's arguments and user (see app.services.cache)."""
+
+        def again():
+            session, my_scope, area, period = self._area_period()
+            return job(session, my_scope, area, period, on)
+
+        return again
 
     def _base_args(self, area, period):
         args = {"grid": area.grid.id if area.grid else None}
@@ -90,7 +101,7 @@ class DashboardView(_AreaPeriodView):
             return appeal_link(stat=key, **span, **extra)
 
         now_in = {"in": area.grid.id} if area.grid else {}
-        data = dash.figures(session, my_scope, area, period, on)
+        data = dash.figures(session, my_scope, area, period, on, again=self._again(dash.figures_job, on))
         figures, trend, categories, by_grid = data["figures"], data["trend"], data["categories"], data["by_grid"]
         base_args = self._base_args(area, period)
         charts = {
@@ -136,6 +147,7 @@ class DashboardView(_AreaPeriodView):
             visits=data["visits"],
             reps=data["reps"],
             computed_at=data["computed_at"],
+            recounting=served_last(),
             rep_year=rep_year,
             percent=percent,
             rates=stats.RATES,
@@ -189,8 +201,12 @@ class AccountabilityView(_AreaPeriodView):
                 people=[],
                 percent=percent,
             )
-        rows, people = dash.accountability(session, area, period, today())
-        if request.args.get("format") == "xlsx":
+        on = today()
+        export = request.args.get("format") == "xlsx"  # a document to file: never the last figures
+        rows, people, computed_at = dash.accountability(
+            session, area, period, on, again=None if export else self._again(dash.accountability_job, on)
+        )
+        if export:
             return self._xlsx(area, period, rows, people)
         return self.render_template(
             "minqing/accountability.html",
@@ -202,6 +218,8 @@ class AccountabilityView(_AreaPeriodView):
             base_args=self._base_args(area, period),
             rows=rows,
             people=people,
+            computed_at=computed_at,
+            recounting=served_last(),
             percent=percent,
             span={"from": period.start.isoformat(), "to": period.end.isoformat()},
         )
