@@ -27,6 +27,7 @@ def _act(page, action, **fields):
     page.click(f"[data-mq-action={action}]")
     form = page.locator(f"#mq-act-{action} form")
     form.wait_for(state="visible")
+    page.locator(f"#mq-act-{action}.collapse.in").wait_for()  # the panel has finished opening
     for name, value in fields.items():
         form.locator(f"[name={name}]").fill(value)
     with page.expect_navigation():
