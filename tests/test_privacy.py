@@ -60,10 +60,16 @@ def test_a_masked_number_cannot_be_found_by_searching_for_it(client, appeal, rol
     names = [row[2].value for row in export.iter_rows(min_row=2)]
     q = "(filters:!((col:reporter_phone,opr:ct,value:'1381234')))"
     api = client.get(f"/api/v1/appeal/?q={q}", headers=api_token(client, user)).json
+    offered = 'name="reporter_phone" class="filter"' in html
+    search_form = html.split("new AdminFilters", 1)[1].split(");", 1)[0]  # its choices and active conditions
     if full:
         assert "隐私甲" in html and "隐私乙" not in html
         assert names == ["隐私甲"] and api["count"] == 1
+        assert offered and '"reporter_phone"' in search_form
     else:
         assert "隐私甲" in html and "隐私乙" in html  # the search did not narrow anything
         assert "需要有完整查看的权限" in html
+        # nor is it offered again: neither in the "add filter" menu nor as an active condition
+        assert not offered and "reporter_phone" not in search_form
+        assert 'name="reporter_name" class="filter"' in html
         assert sorted(names) == ["隐私乙", "隐私甲"] and api["count"] == 2

@@ -462,6 +462,20 @@ def without_sensitive(filters, columns, warn=False):
     return kept
 
 
+class _ShownFilters:
+    """What FAB's search form reads of the filters: the choices of `every` (FAB's copies
+    lose them), the active conditions of `kept`."""
+
+    def __init__(self, every, kept):
+        self.every, self.kept = every, kept
+
+    def get_search_filters(self):
+        return self.every.get_search_filters()
+
+    def get_filters_values_tojson(self):
+        return self.kept.get_filters_values_tojson()
+
+
 class ScopedModelView(ModelView):
     """The base of every domain ModelView. Subclasses declare; services decide."""
 
@@ -507,6 +521,24 @@ class ScopedModelView(ModelView):
         if not self.appbuilder.sm.has_access("can_read", self.class_permission_name):
             return None
         return url_for(f"{self.endpoint}.export")
+
+    def _get_search_widget(self, form=None, exclude_cols=None, widgets=None):
+        """FAB's search form, without the phone/ID columns for users who may not search
+        them (offered, the condition would only be dropped with a message)."""
+        from app.services.privacy import can_see_personal_numbers
+
+        hidden = [c for c in self.sensitive_search_columns if c in self.search_columns]
+        if not hidden or can_see_personal_numbers():
+            return super()._get_search_widget(form=form, exclude_cols=exclude_cols, widgets=widgets)
+        widgets = widgets or {}
+        widgets["search"] = self.search_widget(
+            route_base=self.route_base,
+            form=form,
+            include_cols=[c for c in self.search_columns if c not in hidden],
+            exclude_cols=exclude_cols or [],
+            filters=_ShownFilters(self._filters, without_sensitive(self._filters, hidden)),
+        )
+        return widgets
 
     # -- forms: relations to big tables become server-side pickers ---------
 
