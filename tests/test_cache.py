@@ -151,6 +151,22 @@ def test_a_commit_in_a_request_marks_the_writer(app):
         assert cache.WROTE_AT not in flask.session
 
 
+def test_figures_only_aged_are_renewed_without_a_notice(client, app, stale):
+    """No write since: past COUNTS_CACHE_SECONDS the figures are recounted in the
+    background, but the page does not claim records have changed."""
+    t = tree()
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    login(client, make_user("Leader", t["ta"]))
+    assert _dashboard(client, t["ta"]) == (1, False)
+    key = next(iter(cache._last))
+    generation, at, value = cache._last[key]
+    cache._last[key] = (generation, at - 60, value)  # counted a minute ago (COUNTS_CACHE_SECONDS is 30)
+    before = list(cache._threads)
+    assert _dashboard(client, t["ta"]) == (1, False)
+    assert [th for th in cache._threads if th not in before]  # renewed in the background all the same
+    assert cache._last[key][1] > at - 60
+
+
 def test_figures_too_old_are_counted_afresh(client, app, stale):
     t = tree()
     login(client, make_user("Leader", t["ta"]))
@@ -186,10 +202,16 @@ def test_one_recount_at_a_time(client, stale):
     make_appeal(t["a2"], at="2026-11-04 09:00")
     key = next(iter(cache._last))
     assert cache._claim(None, key)  # a recount of these figures is under way
+    started = list(cache._threads)
     try:
         with clock.frozen(ON):
             html = client.get(f"/dashboard/?grid={t['ta'].id}&start=2026-11-01&end=2026-11-30").get_data(as_text=True)
-        assert 'data-mq-recounting="1"' in html and not [th for th in cache._threads if th.is_alive()]
+        assert 'data-mq-recounting="1"' in html
+        assert cache._threads == started  # no second recount was started
+        with clock.frozen(ON):
+            cache._release(None, key)  # the first one ends: the next view may start one
+            client.get(f"/dashboard/?grid={t['ta'].id}&start=2026-11-01&end=2026-11-30")
+        assert len([th for th in cache._threads if th not in started]) == 1
     finally:
         cache._release(None, key)
 

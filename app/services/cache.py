@@ -56,8 +56,8 @@ _recounting: set = set()
 _threads: list = []
 WROTE_AT = "mq_wrote_at"  # in the user's session: when they last wrote a watched record
 USER_IN_G = ("user", "_login_user", "_minqing_scope")  # the request's user as FAB, Flask-Login and our scope keep it
-RECOUNT_LOCK_SECONDS = 300
-SERVED_LAST = "minqing.served_last_figures"  # in the request's environ: when the figures it was shown were counted  # a recount that died holds its Redis lock no longer than this
+RECOUNT_LOCK_SECONDS = 300  # a recount that died holds its Redis lock no longer than this
+SERVED_LAST = "minqing.served_last_figures"  # in the request's environ: when the figures it was shown were counted
 
 
 def _canonical(value):
@@ -120,7 +120,7 @@ def memo(key, compute, again=None):
 def _shared(client, key, compute, ttl):
     try:
         generation = int(client.get(PREFIX + "generation") or 0)
-        name = PREFIX + hashlib.sha1(repr((_canonical(key), generation)).encode()).hexdigest()
+        name = _name((key, generation), "")
         cached = client.get(name)
     except Exception as err:  # noqa: BLE001 - any Redis failure: compute without it
         _failed(err)
@@ -195,11 +195,12 @@ def _stale_while_recount(client, key, compute, again, ttl, stale):
     entry = _read_last(client, key)
     if entry is not None:
         generation, at, value = entry
-        age = time.time() - at
-        if generation == _generation_now(client) and age < ttl:
+        age, written = time.time() - at, generation != _generation_now(client)
+        if not written and age < ttl:
             return value
         if age < stale and not wrote_since(at):
-            request.environ[SERVED_LAST] = at
+            if written:  # the page says so; figures only past COUNTS_CACHE_SECONDS are renewed quietly
+                request.environ[SERVED_LAST] = at
             _recount_later(client, key, again, keep)
             return value
     return _count(client, key, compute, keep)
