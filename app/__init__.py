@@ -52,7 +52,7 @@ def create_app(config=None):
     register_cli(app)
     init_web_security(app)
     app.before_request(_forget_request_state)
-    from app.services.reports import close_reports_session
+    from app.core.replica import close_reports_session
 
     app.teardown_request(close_reports_session)  # each request lets go of the replica's connection
     app.teardown_appcontext(close_reports_session)

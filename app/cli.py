@@ -37,7 +37,7 @@ def init_command(demo_if_empty):
     sync_roles(current_app.appbuilder)
     _ensure_admin()
     if demo_if_empty and db.session.scalar(select(func.count()).select_from(Grid)) == 0:
-        from app.services.demo import load_demo
+        from app.demo import load_demo
 
         summary = load_demo(db.session, current_app.appbuilder.sm)
         _print_demo(summary)
@@ -98,11 +98,11 @@ def demo_command(scale):
     if db.session.scalar(select(func.count()).select_from(Grid)):
         raise click.ClickException("The database already holds grids; demo data goes into an empty one.")
     if scale == "small":
-        from app.services.demo import load_demo
+        from app.demo import load_demo
 
         summary = load_demo(db.session, current_app.appbuilder.sm)
     else:
-        from app.services.demo_bulk import load_bulk
+        from app.demo.bulk import load_bulk
 
         summary = load_bulk(db.session, current_app.appbuilder.sm, scale, progress=_say)
     _print_demo(summary)
@@ -135,7 +135,7 @@ def rebuild_tallies_command():
 @click.option("--post", "post_name", help="Post held in the grid (default: 工作人员).")
 def create_user_command(username, password, roles, grid_code, name, email, post_name):
     """Create a login, link or create its person, and assign the grid."""
-    from app.services.errors import DomainError
+    from app.core.errors import DomainError
     from app.services.users import create_user
 
     try:
@@ -159,8 +159,8 @@ def remind_command(on, no_mail):
     when MAIL_SERVER is configured."""
     import datetime as dt
 
+    from app.core.mail import mail_configured
     from app.services import appeals as appeal_service
-    from app.services.mailer import mail_configured
 
     day = None
     if on:
@@ -185,7 +185,7 @@ def remind_command(on, no_mail):
 @click.option("--url", default="http://127.0.0.1:8080/", show_default=True)
 def info_command(url):
     """Print where MinQing listens and how to log in."""
-    from app.services.demo import demo_logins
+    from app.demo import demo_logins
 
     _say("")
     _say(f"民情通 MinQing: {url}")

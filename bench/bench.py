@@ -378,7 +378,7 @@ def measure(kind, scale, repeat):
             n = max(3, repeat // 4) if kind_ == "export" else repeat
 
             def before(kind_=kind_):
-                from app.services import cache
+                from app.core import cache
 
                 cache.wait_for_recounts(600)  # the last request's background recount, untimed
                 if kind_ in ("cold", "written"):

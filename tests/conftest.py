@@ -102,7 +102,7 @@ def _clean(app):
 
 
 def _wipe(app):
-    from app.services import cache
+    from app.core import cache
 
     cache.forget()  # memoized counts must not outlive the data they counted
     cache.wait_for_recounts()

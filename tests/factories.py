@@ -6,13 +6,13 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import select
 
+from app.core.clock import today
 from app.extensions import db
 from app.models.grids import Grid
 from app.models.lookups import ContactForm, GridLevel, PersonKind, VisitForm, VisitTarget
 from app.models.personnel import Assignment, Person, Post
 from app.models.representatives import Constituency, ContactRecord, Representative
 from app.models.visits import Visit
-from app.services.clock import today
 from tests.conftest import TEST_PASSWORD
 
 _seq = itertools.count(1)
@@ -193,10 +193,10 @@ def make_appeal(grid, status="registered", at=None, actor=None, **fields):
     ("2026-11-03 09:00") for the registration and every step."""
     import contextlib
 
+    from app.core import clock
     from app.models.appeals import Appeal
     from app.models.lookups import AppealCategory, AppealChannel
     from app.services import appeals as svc
-    from app.services import clock
 
     actor = actor or svc.system_actor("测试录入员")
     values = {

@@ -9,13 +9,13 @@ import threading
 import pytest
 from sqlalchemy import event, func, select
 
+from app.core import clock
+from app.core.errors import DomainError
 from app.extensions import db
 from app.models.appeals import Appeal, AppealCounter, AppealEvent
 from app.models.lookups import AppealCategory, AppealChannel
 from app.models.personnel import Person
 from app.services import appeals as svc
-from app.services import clock
-from app.services.errors import DomainError
 from app.services.validators import id_check_char
 from tests.conftest import api_token, login
 from tests.factories import lookup, make_appeal, make_person, make_user, tree
@@ -685,7 +685,7 @@ def test_remind_lists_per_handler_and_mails_when_configured(app, world, monkeypa
 
 
 def test_demo_has_a_year_of_appeals_in_every_state(app):
-    from app.services.demo import load_demo
+    from app.demo import load_demo
 
     summary = load_demo(db.session, app.appbuilder.sm)
     assert 300 <= summary["appeals"] == _count(Appeal)

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from app.core import clock
+from app.core.errors import DomainError, Forbidden
 from app.extensions import db
 from app.models.appeals import Appeal, AppealEvent, Status
 from app.security import ROLE_GRANTS
 from app.services import appeals as svc
-from app.services import clock
-from app.services.errors import DomainError, Forbidden
 from tests.factories import make_appeal, make_person, tree
 
 STATES = list(Status.ORDER)

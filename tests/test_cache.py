@@ -11,8 +11,9 @@ import flask
 import pytest
 from openpyxl import load_workbook
 
+from app.core import cache, clock
 from app.extensions import db
-from app.services import cache, clock, scope
+from app.services import scope
 from tests.conftest import login
 from tests.factories import make_appeal, make_user, tree
 

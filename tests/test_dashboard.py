@@ -9,11 +9,12 @@ import re
 from openpyxl import load_workbook
 from sqlalchemy import event, select
 
+from app.core import clock
 from app.extensions import db
 from app.models.appeals import Appeal
 from app.models.personnel import Person
-from app.services import clock, quotas
 from app.services import dashboard as dash
+from app.services import quotas
 from app.services import representatives as rep_service
 from tests.conftest import login
 from tests.factories import (

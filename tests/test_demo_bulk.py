@@ -4,6 +4,7 @@ import re
 
 from sqlalchemy import func, select
 
+from app.demo.bulk import SCALES
 from app.extensions import db
 from app.models.appeals import Appeal, AppealCounter, AppealEvent, Status
 from app.models.grids import Grid
@@ -11,7 +12,6 @@ from app.models.personnel import Assignment, Person
 from app.models.representatives import ContactRecord, Representative
 from app.models.visits import Visit, visit_visitors
 from app.services import scope
-from app.services.demo_bulk import SCALES
 from tests.conftest import login
 
 

@@ -5,9 +5,9 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from app.core.excel import safe_cell
 from app.extensions import db
 from app.models.audit import AuditLog
-from app.services.excel import safe_cell
 from tests.conftest import login
 from tests.factories import make_person, make_user, tree
 

@@ -2,10 +2,10 @@
 
 from sqlalchemy import func, select
 
+from app.core.errors import DomainError
 from app.extensions import db
 from app.models.grids import Grid
 from app.services import grids as grid_service
-from app.services.errors import DomainError
 from tests.conftest import login
 from tests.factories import level, make_assignment, make_grid, make_person, make_user, tree
 

@@ -12,12 +12,12 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
+from app.core import clock
 from app.extensions import db
 from app.models.appeals import Appeal, AppealCounter, AppealEvent
 from app.models.personnel import Person
 from app.models.representatives import Constituency, Representative, constituency_grids
 from app.services import appeals as appeal_service
-from app.services import clock
 from app.services.validators import id_check_char
 from tests.conftest import login
 from tests.factories import make_appeal, make_constituency, make_person, make_user, tree
@@ -387,8 +387,8 @@ def test_historical_appeals_stay_in_the_users_scope(client, frozen):
 def test_the_status_reached_needs_the_workflow_permissions(app):
     """Recording an archived appeal needs what archiving it would need."""
     t = tree()
+    from app.core.errors import Forbidden
     from app.models.appeals import Appeal as A
-    from app.services.errors import Forbidden
     from tests.factories import lookup
 
     actor = appeal_service.Actor(name="网格员", permissions=frozenset({"read", "write", "handle", "evaluate"}))

@@ -4,11 +4,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from app.core.clock import frozen
+from app.core.errors import DomainError
 from app.extensions import db
 from app.models.personnel import Assignment, Person, Post
 from app.services import personnel as personnel_service
-from app.services.clock import frozen
-from app.services.errors import DomainError
 from tests.conftest import login
 from tests.factories import make_assignment, make_person, make_user, post, tree
 

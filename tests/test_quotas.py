@@ -5,12 +5,12 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from app.core.clock import frozen
+from app.core.errors import DomainError
 from app.extensions import db
 from app.models.personnel import Person
 from app.models.visits import PersonKindChange, QuotaRule
 from app.services import quotas
-from app.services.clock import frozen
-from app.services.errors import DomainError
 from tests.conftest import api_token, login
 from tests.factories import make_kind, make_person, make_user, make_visit, tree
 

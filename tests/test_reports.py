@@ -5,9 +5,9 @@ from datetime import date
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app.core import replica as reports
+from app.core.clock import frozen
 from app.extensions import db
-from app.services import reports
-from app.services.clock import frozen
 from tests.conftest import login
 from tests.factories import make_appeal, make_person, make_user, make_visit, tree
 
@@ -40,7 +40,7 @@ def test_report_pages_read_the_replica_and_show_the_same(app, client):
         # the same database under another engine stands in for the replica
         app.config["REPORTS_DATABASE_URL"] = str(db.engine.url.render_as_string(hide_password=False))
         try:
-            from app.services import cache
+            from app.core import cache
 
             cache.forget()
             on_replica = _bodies(client)

@@ -7,13 +7,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from app.core.clock import frozen
+from app.core.errors import DomainError
 from app.extensions import db
 from app.models.lookups import ContactForm
 from app.models.personnel import Person
 from app.models.representatives import Constituency, ContactRecord, Representative
 from app.services import representatives as rep_service
-from app.services.clock import frozen
-from app.services.errors import DomainError
 from tests.conftest import api_token, login
 from tests.factories import (
     lookup,

@@ -253,7 +253,7 @@ def test_api_related_values_in_info_are_scoped(client, world):
 def test_backstop_refuses_out_of_scope_writes_in_a_request(app, world):
     """Even a view that forgot to check cannot save into another grid during a request."""
     user = make_user("Clerk", world["ta"])
-    from app.services.errors import NotFound
+    from app.core.errors import NotFound
 
     with app.test_request_context("/"):
         from flask import g

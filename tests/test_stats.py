@@ -7,10 +7,11 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import event, select
 
+from app.core import clock
 from app.extensions import db
 from app.models.lookups import AppealChannel
 from app.services import appeals as svc
-from app.services import clock, stats
+from app.services import stats
 from tests.factories import lookup, make_appeal, tree
 
 OCTOBER = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))

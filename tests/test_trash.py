@@ -4,10 +4,10 @@ from datetime import date
 
 from sqlalchemy import select
 
+from app.core.clock import frozen
 from app.extensions import db
 from app.models.audit import AuditLog
 from app.models.visits import Visit
-from app.services.clock import frozen
 from tests.conftest import login
 from tests.factories import make_person, make_user, make_visit, tree
 

@@ -5,13 +5,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app.core.clock import frozen
+from app.core.errors import DomainError
 from app.extensions import db
 from app.models.lookups import VisitForm, VisitTarget
 from app.models.personnel import Person
 from app.models.visits import Visit, household_key
 from app.services import visits as visit_service
-from app.services.clock import frozen
-from app.services.errors import DomainError
 from tests.conftest import api_token, login
 from tests.factories import lookup, make_person, make_user, make_visit, tree
 

@@ -3,7 +3,7 @@
 from flask_appbuilder import Model
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String
 
-from app.services.clock import now
+from app.core.clock import now
 
 
 class AuditLog(Model):

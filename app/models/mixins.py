@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import declared_attr
 
-from app.services.clock import now
+from app.core.clock import now
 
 
 class TimestampMixin:

@@ -269,7 +269,7 @@ def _person_after_update(mapper, connection, target):
     after = (target.kind_id, target.position)  # the foreign key is synced by now
     if after == before:
         return
-    from app.services.clock import now
+    from app.core.clock import now
 
     moment = now()
     connection.execute(

@@ -28,6 +28,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import OperationalError
 
+from app.core.clock import now, today
+from app.core.errors import DomainError, Forbidden, NotFound
 from app.models.appeals import (
     Appeal,
     AppealCounter,
@@ -41,8 +43,6 @@ from app.models.grids import Grid
 from app.models.lookups import AppealCategory, AppealChannel
 from app.models.personnel import Person
 from app.services import scope
-from app.services.clock import now, today
-from app.services.errors import DomainError, Forbidden, NotFound
 from app.services.validators import clean_text, normalize_id_number, normalize_phone, require
 
 log = logging.getLogger(__name__)
@@ -304,7 +304,7 @@ def attention_counts(session, where, cache_key=None):
     """Overdue, due soon, supervised-and-open and extensions awaiting approval, in one query
     (reused for COUNTS_CACHE_SECONDS under `cache_key`, e.g. the scope, when given)."""
     if cache_key is not None:
-        from app.services.cache import memo
+        from app.core.cache import memo
 
         return memo(("appeal_attention", today(), cache_key), lambda: attention_counts(session, where))
 
@@ -1223,7 +1223,7 @@ def reminder_texts(groups, on=None):
 def send_reminders(groups, on=None):
     """Mail each handler with a login e-mail their own list, and the whole report to
     APPEAL_REMIND_SUMMARY_TO. Returns the number of mails sent (0 without MAIL_SERVER)."""
-    from app.services.mailer import send_mails
+    from app.core.mail import send_mails
 
     on = on or today()
     report, per_group = reminder_texts(groups, on)

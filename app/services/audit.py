@@ -15,9 +15,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, attributes
 
+from app.core.clock import now
+from app.core.errors import Forbidden
 from app.models.audit import AuditLog
-from app.services.clock import now
-from app.services.errors import Forbidden
 
 TRAIL_READ_ONLY = _l("The audit trail cannot be changed.")
 

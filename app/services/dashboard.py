@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, true
 
+from app.core.clock import now, today
+from app.core.errors import DomainError
 from app.models.appeals import Appeal, Status
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
@@ -30,8 +32,6 @@ from app.services import representatives as rep_service
 from app.services import scope as scope_service
 from app.services import stats
 from app.services.appeals import attention_counts, open_clause
-from app.services.clock import now, today
-from app.services.errors import DomainError
 from app.services.grids import current_assignment_clause
 
 PRESETS = (
@@ -288,7 +288,7 @@ def figures(session, scope, area, period, on=None, again=None):
     (a county's figures read millions of rows; a write forgets them). With `again`
     (a function giving `figures_job(...)` anew), the last figures may be shown while
     they are counted again in the background (COUNTS_STALE_SECONDS)."""
-    from app.services.cache import memo
+    from app.core.cache import memo
 
     key, compute = figures_job(session, scope, area, period, on)
     return memo(key, compute, again=again)
@@ -488,7 +488,7 @@ def accountability(session, area, period, on=None, again=None):
     child grid, with their responsible people; then each responsible person's own
     record. Bounded: two levels of the tree at a time. The subtree's counts are kept
     as the dashboard's are (`again`: see `figures`)."""
-    from app.services.cache import memo
+    from app.core.cache import memo
 
     on = on or today()
     grid = area.grid

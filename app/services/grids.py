@@ -7,12 +7,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
+from app.core.clock import today
+from app.core.errors import DomainError
 from app.models.grids import Grid, subtree_bounds
 from app.models.lookups import GridLevel
 from app.models.personnel import Assignment, Post
 from app.services import scope
-from app.services.clock import today
-from app.services.errors import DomainError
 from app.services.validators import clean_text, non_negative, require
 
 

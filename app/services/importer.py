@@ -19,6 +19,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
+from app.core.errors import DomainError
 from app.models.grids import Grid
 from app.models.lookups import GridLevel, PersonKind
 from app.models.personnel import Assignment, Person, Post
@@ -26,7 +27,6 @@ from app.models.representatives import Constituency, Representative
 from app.services import grids as grid_service
 from app.services import personnel as personnel_service
 from app.services import scope
-from app.services.errors import DomainError
 
 YES = {"是", "yes", "y", "true", "1", "√", "✓"}
 NO = {"否", "no", "n", "false", "0", "×"}

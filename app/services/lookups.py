@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.core.errors import DomainError
 from app.models.lookups import (
     AppealCategory,
     AppealChannel,
@@ -13,7 +14,6 @@ from app.models.lookups import (
     VisitTarget,
 )
 from app.models.personnel import Post
-from app.services.errors import DomainError
 from app.services.grids import references_to
 from app.services.validators import require
 

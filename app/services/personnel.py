@@ -6,11 +6,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
+from app.core.clock import now, today
+from app.core.errors import DomainError
 from app.models.grids import Grid
 from app.models.personnel import GENDERS, Assignment, Person, Post
 from app.services import grids as grid_service
-from app.services.clock import now, today
-from app.services.errors import DomainError
 from app.services.validators import clean_text, normalize_phone, require
 
 GENDER_TITLES = {"M": _l("Male"), "F": _l("Female")}

@@ -33,11 +33,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
+from app.core.clock import today
+from app.core.errors import DomainError
 from app.models.lookups import PersonKind
 from app.models.personnel import Person
 from app.models.visits import PERIODS, UNITS, PersonKindChange, QuotaRule, VisitTally, split_words
-from app.services.clock import today
-from app.services.errors import DomainError
 from app.services.validators import clean_text, require
 
 PERIOD_TITLES = {"month": _l("per month"), "year": _l("per year")}
@@ -264,7 +264,7 @@ def _rule_people(rule, day, person_clause):
 def done_by_person(session, period):
     """{person id: (visits, households)} of the period, in one GROUP BY shared by every rule
     (and reused for COUNTS_CACHE_SECONDS: a county's month is ~100,000 visits)."""
-    from app.services.cache import memo
+    from app.core.cache import memo
 
     def compute():
         counts = _done_counts(period)
@@ -452,7 +452,7 @@ def quota_report(
     if cache_key is None:
         ranked, groups, summary_ = compute()
     else:
-        from app.services.cache import memo
+        from app.core.cache import memo
 
         ranked, groups, summary_ = memo(("quota_report", period.kind, period.start, on, grid_id, cache_key), compute)
     end = None if limit is None else offset + limit

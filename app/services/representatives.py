@@ -29,12 +29,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import defaultload, selectinload
 
+from app.core.clock import now, today
+from app.core.errors import DomainError, NotFound
 from app.models.grids import Grid
 from app.models.personnel import Person
 from app.models.representatives import LEVELS, Constituency, ContactRecord, Representative
 from app.services import scope
-from app.services.clock import now, today
-from app.services.errors import DomainError, NotFound
 from app.services.grids import references_to
 from app.services.quotas import expected_by
 from app.services.validators import clean_text, require
@@ -421,7 +421,7 @@ def progress_overview(session, year, clause, on=None, include_inactive=False, li
     if cache_key is None:
         page = rank()
     else:  # kept for COUNTS_CACHE_SECONDS: a county's 5,000 mandates are not ranked on every view
-        from app.services.cache import memo
+        from app.core.cache import memo
 
         page = memo(("rep_progress", year, on, include_inactive, limit, offset, cache_key), rank)
     # ...then those representatives, with what the page shows of them: the person's and the
@@ -495,7 +495,7 @@ def progress_rollup(session, year, clause, on=None, cache_key=None):
 
     if cache_key is None:
         return compute()
-    from app.services.cache import memo
+    from app.core.cache import memo
 
     return memo(("rep_rollup", year, on, cache_key), compute)
 

@@ -23,10 +23,10 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import MANYTOMANY, MANYTOONE, Session, attributes
 
+from app.core.clock import today
+from app.core.errors import NotFound
 from app.models.grids import Grid, subtree_bounds
 from app.models.personnel import Assignment, Person
-from app.services.clock import today
-from app.services.errors import NotFound
 
 OUT_OF_SCOPE = _l("The record does not exist or is outside your jurisdiction.")
 GRID_OUT_OF_SCOPE = _l("The chosen grid is outside your jurisdiction.")

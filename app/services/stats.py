@@ -22,11 +22,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
+from app.core.clock import today
 from app.models.appeals import Appeal, Satisfaction, Status
 from app.models.grids import Grid
 from app.models.lookups import AppealChannel
 from app.services.appeals import overdue_clause
-from app.services.clock import today
 from app.services.scope import Scope
 
 

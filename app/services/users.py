@@ -6,10 +6,10 @@ from flask_appbuilder.validators import default_password_complexity
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.core.clock import today
+from app.core.errors import DomainError
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person, Post
-from app.services.clock import today
-from app.services.errors import DomainError
 
 DEFAULT_POST = "工作人员"
 

@@ -5,7 +5,7 @@ import re
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from app.services.errors import DomainError
+from app.core.errors import DomainError
 
 
 def clean_text(value):

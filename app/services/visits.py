@@ -7,13 +7,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import aliased
 
+from app.core.clock import now, today
+from app.core.errors import DomainError, Forbidden
 from app.models.grids import Grid
 from app.models.lookups import VisitForm, VisitTarget
 from app.models.personnel import Person
 from app.models.visits import Visit
 from app.services import privacy
-from app.services.clock import now, today
-from app.services.errors import DomainError, Forbidden
 from app.services.grids import references_to
 from app.services.validators import clean_text, normalize_phone, require
 
@@ -132,7 +132,7 @@ def _follow_ups_base(clause, on, days_ahead):
 def follow_up_counts(session, clause, on=None, days_ahead=None, key=None):
     """How many follow-ups are overdue and due soon (one SQL count); with a `key` naming
     the clause (e.g. the user's scope) kept for COUNTS_CACHE_SECONDS."""
-    from app.services.cache import memo
+    from app.core.cache import memo
 
     on = on or today()
     if days_ahead is None:

@@ -29,6 +29,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
+from app.core.cache import memo
+from app.core.clock import now
+from app.core.errors import DomainError
 from app.extensions import db
 from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance, Satisfaction, Status
 from app.models.grids import Grid
@@ -41,9 +44,6 @@ from app.services import grids as grid_service
 from app.services import privacy, scope
 from app.services import stats as stats_service
 from app.services.appeals import PERMISSIONS, RESOURCE, TRANSITIONS, Actor
-from app.services.cache import memo
-from app.services.clock import now
-from app.services.errors import DomainError
 from app.views.base import SAVE_FAILED, ScopedInterface, ScopedModelApi, ScopedModelView, list_field
 
 log = logging.getLogger(__name__)

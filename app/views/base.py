@@ -42,10 +42,10 @@ from wtforms import BooleanField, Field, HiddenField
 from wtforms.validators import DataRequired, InputRequired
 from wtforms.validators import ValidationError as FormValidationError
 
+from app.core.clock import now
+from app.core.errors import DomainError, NotFound
 from app.extensions import db
 from app.services import scope
-from app.services.clock import now
-from app.services.errors import DomainError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -762,8 +762,8 @@ class ScopedModelView(ModelView):
     @has_access
     def export(self):
         """The list as the user sees it (filters, order, scope, masking) in Excel."""
+        from app.core.excel import workbook_bytes
         from app.services.audit import log_event
-        from app.services.excel import workbook_bytes
 
         limit = current_app.config.get("EXPORT_MAX_ROWS", 100000)
         try:

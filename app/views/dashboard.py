@@ -13,13 +13,13 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 
+from app.core.cache import served_last
+from app.core.clock import today
+from app.core.errors import DomainError, NotFound
+from app.core.excel import workbook_sheets
+from app.core.replica import reports_session
 from app.services import dashboard as dash
 from app.services import scope, stats
-from app.services.cache import served_last
-from app.services.clock import today
-from app.services.errors import DomainError, NotFound
-from app.services.excel import workbook_sheets
-from app.services.reports import reports_session
 from app.views.base import id_arg
 
 RESOURCE = "Dashboard"
@@ -52,7 +52,7 @@ class _AreaPeriodView(BaseView):
 
     def _again(self, job, on):
         """For a background recount in a copy of this request: `job`'s (key, count) anew,
-        from this request's arguments and user (see app.services.cache)."""
+        from this request's arguments and user (see app.core.cache)."""
 
         def again():
             session, my_scope, area, period = self._area_period()

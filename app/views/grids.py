@@ -6,13 +6,13 @@ from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.core.clock import now
 from app.extensions import db
 from app.models.grids import Grid
 from app.models.personnel import Post
 from app.services import grids as grid_service
 from app.services import personnel as personnel_service
 from app.services import scope
-from app.services.clock import now
 from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, register_picker
 
 GRID_LABELS = {

@@ -6,10 +6,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import Optional
 
+from app.core.errors import DomainError
 from app.extensions import db
 from app.models.personnel import Assignment, Person, Post
 from app.services import personnel as personnel_service
-from app.services.errors import DomainError
 from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, register_picker
 
 PERSON_LABELS = {

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from wtforms import IntegerField, SelectField
 from wtforms.validators import Optional
 
+from app.core.clock import now, today
+from app.core.errors import DomainError
+from app.core.replica import reports_session
 from app.extensions import db
 from app.models.representatives import Constituency, ContactRecord, Representative
 from app.services import representatives as rep_service
 from app.services import scope
-from app.services.clock import now, today
-from app.services.errors import DomainError
-from app.services.reports import reports_session
 from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, id_arg, register_picker
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -12,15 +12,15 @@ from sqlalchemy import select
 from wtforms import IntegerField, SelectField
 from wtforms.validators import Optional
 
+from app.core.clock import today
+from app.core.errors import DomainError
+from app.core.replica import reports_session
 from app.extensions import db
 from app.models.personnel import Person
 from app.models.visits import QuotaRule, Visit
 from app.services import privacy, scope
 from app.services import quotas as quota_service
 from app.services import visits as visit_service
-from app.services.clock import today
-from app.services.errors import DomainError
-from app.services.reports import reports_session
 from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, id_arg, register_picker
 
 VISIT_LABELS = {

@@ -31,9 +31,9 @@ def server():
     from flask_migrate import upgrade
 
     from app import create_app
+    from app.demo import load_demo
     from app.extensions import db
     from app.security import sync_roles
-    from app.services.demo import load_demo
     from app.services.lookups import seed_lookups
 
     workdir = tempfile.mkdtemp(prefix="minqing-e2e-")

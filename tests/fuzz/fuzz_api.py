@@ -25,9 +25,9 @@ def build_app(workdir):
     from flask_migrate import upgrade
 
     from app import create_app
+    from app.demo import load_demo
     from app.extensions import db
     from app.security import sync_roles
-    from app.services.demo import load_demo
     from app.services.lookups import seed_lookups
 
     app = create_app(
