@@ -56,7 +56,7 @@ def create_app(config=None):
 
     app.teardown_request(close_reports_session)  # each request lets go of the replica's connection
     app.teardown_appcontext(close_reports_session)
-    from app.views.base import valid_pk_or_404, valid_rison_or_400
+    from app.views.edge import valid_pk_or_404, valid_rison_or_400
 
     app.before_request(valid_pk_or_404)
     app.before_request(valid_rison_or_400)

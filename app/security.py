@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, g, has_request_context
+from flask import current_app, g
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import limit
-from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
@@ -23,6 +22,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from app.extensions import db
+from app.views.fab_compat import CompatSecurityManager
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class MinqingUserView(UserDBModelView):
     """
 
     def _person_field(self):
-        from app.views.base import AjaxSelectField
+        from app.views.pickers import AjaxSelectField
 
         return AjaxSelectField(
             _l("Person"),
@@ -179,32 +179,11 @@ class MinqingSecurityApi(SecurityApi):
         return super().login()
 
 
-class MinqingSecurityManager(SecurityManager):
+class MinqingSecurityManager(CompatSecurityManager):
     userdbmodelview = MinqingUserView
     security_api = MinqingSecurityApi
 
-    def _has_view_access(self, user, permission_name, view_name):
-        """FAB asks the database once per check, and a page checks every menu entry and
-        button (about 50 queries a page): within a request, load the user's permissions once."""
-        if not has_request_context():
-            return super()._has_view_access(user, permission_name, view_name)
-        from flask import request
-
-        # on the request, not on g: tests run many requests inside one app context
-        cached = getattr(request, "_minqing_permissions", None)
-        if cached is None or cached[0] != user.id:
-            roles = self.get_user_roles(user)
-            builtin = [r for r in roles if r.name in self.builtin_roles]
-            db_role_ids = [r.id for r in roles if r.name not in self.builtin_roles]
-            pairs = set(self._permission_pairs(db_role_ids)) if db_role_ids else set()
-            cached = (user.id, pairs, builtin)
-            request._minqing_permissions = cached
-        _, pairs, builtin = cached
-        if (permission_name, view_name) in pairs:
-            return True
-        return any(self._has_access_builtin_roles(r, permission_name, view_name) for r in builtin)
-
-    def _permission_pairs(self, role_ids):
+    def permission_pairs(self, role_ids):
         """(permission, view menu) names granted to any of the roles, in one query."""
         from flask_appbuilder.security.sqla.models import (
             Permission,

@@ -19,7 +19,7 @@ from app.models.audit import AuditLog
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.services import scope
-from app.views.base import PICKERS
+from app.views.pickers import PICKERS
 from tests.factories import make_assignment, make_person
 
 OK_REFUSALS = {302, 401, 403, 404, 405}

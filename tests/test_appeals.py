@@ -16,6 +16,7 @@ from app.models.appeals import Appeal, AppealCounter, AppealEvent
 from app.models.lookups import AppealCategory, AppealChannel
 from app.models.personnel import Person
 from app.services import appeals as svc
+from app.services.appeals import registration, steps
 from app.services.validators import id_check_char
 from tests.conftest import api_token, login
 from tests.factories import lookup, make_appeal, make_person, make_user, tree
@@ -110,7 +111,7 @@ def test_a_busy_sqlite_database_is_retried_not_refused(world, monkeypatch):
             raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
         return real(session, month)
 
-    monkeypatch.setattr(svc, "next_sequence", flaky)
+    monkeypatch.setattr(registration, "next_sequence", flaky)  # where register_appeal looks it up
     with clock.frozen(AT):
         appeal = make_appeal(world["a1"])
     assert len(calls) == 2 and appeal.number == "202611001"
@@ -747,7 +748,7 @@ def test_a_step_on_a_stale_copy_answers_409(client, world, monkeypatch):
             conn.execute(Appeal.__table__.update().where(Appeal.id == target.id).values(version=Appeal.version + 1))
         return result
 
-    monkeypatch.setattr(svc, "check_action", meanwhile)
+    monkeypatch.setattr(steps, "check_action", meanwhile)  # where perform looks it up
     response = client.post(f"/api/v1/appeal/{appeal.id}/feedback", json={"reply": "已办"}, headers=headers)
     assert response.status_code == 409 and "刚被其他人修改" in response.json["message"]
     monkeypatch.undo()

@@ -15,7 +15,7 @@ from app.security import ROLE_GRANTS
 from app.services import appeals as svc
 from tests.factories import make_appeal, make_person, tree
 
-STATES = list(Status.ORDER)
+STATES = list(Status.codes())
 AT = "2026-03-02 09:00"  # a Monday; every step of these tests happens at this moment
 
 # What the issue asks for, written out independently of services.appeals.TRANSITIONS:

@@ -58,7 +58,7 @@ def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
         assert counters[month] == len(seqs)
     # every state is present, deadlines set, every appeal has its register event
     statuses = set(session.scalars(select(Appeal.status).distinct()))
-    assert set(Status.ORDER) - {Status.ESCALATED} <= statuses
+    assert set(Status.codes()) - {Status.ESCALATED} <= statuses
     assert _count(select(Appeal.id).where(Appeal.due_date.is_(None)).subquery()) == 0
     assert _count(select(AppealEvent.id).where(AppealEvent.action == "register").subquery()) == shape.appeals
     assert _count(select(Appeal.id).where(Appeal.deleted_at.is_not(None)).subquery()) == 0

@@ -389,12 +389,13 @@ def test_the_status_reached_needs_the_workflow_permissions(app):
     t = tree()
     from app.core.errors import Forbidden
     from app.models.appeals import Appeal as A
+    from app.models.lookups import AppealCategory, AppealChannel
     from tests.factories import lookup
 
     actor = appeal_service.Actor(name="网格员", permissions=frozenset({"read", "write", "handle", "evaluate"}))
     appeal = A(reporter_name="甲", content="事", grid=t["a1"], importance="general", feedback="好",
-               satisfaction="satisfied", channel=lookup(appeal_service.AppealChannel),
-               category=lookup(appeal_service.AppealCategory))  # fmt: skip
+               satisfaction="satisfied", channel=lookup(AppealChannel),
+               category=lookup(AppealCategory))  # fmt: skip
     with clock.frozen(TODAY), pytest.raises(Forbidden):
         appeal_service.prepare_historical_appeal(
             db.session, actor, appeal, dt.datetime(2026, 1, 2), "archived", dt.date(2026, 1, 3)

@@ -8,7 +8,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from app import create_app
 from app.models.personnel import Person
 from app.security import ROLE_GRANTS
-from app.views.base import VIEW_PERMISSIONS
+from app.views.scoped import VIEW_PERMISSIONS
 from tests import scope_probe
 from tests.conftest import api_token
 from tests.factories import make_user, tree

@@ -1,10 +1,13 @@
 """Appeals (民情诉求/信访事项): the registration, its timeline of events, and the
 per-month counter that hands out registration numbers (登记编号)."""
 
+import datetime as dt
+from typing import NamedTuple
+
+from flask import current_app, has_app_context
 from flask_appbuilder import Model
 from flask_appbuilder.models.decorators import renders
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -21,12 +24,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
+from app.core.choices import Choice, labelled
+from app.core.clock import today
 from app.models.mixins import SoftDeleteMixin, TimestampMixin
 
 
-class Status:
-    """The states of an appeal. Titles are what the UI shows; the allowed moves
-    between them live in app.services.appeals.TRANSITIONS."""
+@labelled(
+    {
+        "registered": _l("Registered"),
+        "escalated": _l("Escalated"),
+        "assigned": _l("Assigned"),
+        "in_progress": _l("In progress"),
+        "answered": _l("Answered"),
+        "evaluated": _l("Evaluated"),
+        "archived": _l("Archived"),
+    }
+)
+class Status(Choice):
+    """The states of an appeal, in workflow order. The allowed moves between them live in
+    app.services.appeals.workflow.TRANSITIONS."""
 
     REGISTERED = "registered"  # 已登记, waiting to be assigned
     ESCALATED = "escalated"  # 已上报, waiting for the higher level to assign it
@@ -36,49 +52,28 @@ class Status:
     EVALUATED = "evaluated"  # 已评议
     ARCHIVED = "archived"  # 已归档
 
-    ORDER = (REGISTERED, ESCALATED, ASSIGNED, IN_PROGRESS, ANSWERED, EVALUATED, ARCHIVED)
-    OPEN = (REGISTERED, ESCALATED, ASSIGNED, IN_PROGRESS)  # the deadline is running
-    CLOSED = (ANSWERED, EVALUATED, ARCHIVED)  # a reply was given: 办结
-    TITLES = {
-        REGISTERED: _l("Registered"),
-        ESCALATED: _l("Escalated"),
-        ASSIGNED: _l("Assigned"),
-        IN_PROGRESS: _l("In progress"),
-        ANSWERED: _l("Answered"),
-        EVALUATED: _l("Evaluated"),
-        ARCHIVED: _l("Archived"),
-    }
-    CSS = {
-        REGISTERED: "label-default",
-        ESCALATED: "label-warning",
-        ASSIGNED: "label-info",
-        IN_PROGRESS: "label-primary",
-        ANSWERED: "label-success",
-        EVALUATED: "label-success",
-        ARCHIVED: "label-default",
-    }
+
+OPEN_STATUSES = (Status.REGISTERED, Status.ESCALATED, Status.ASSIGNED, Status.IN_PROGRESS)  # the deadline runs
+CLOSED_STATUSES = (Status.ANSWERED, Status.EVALUATED, Status.ARCHIVED)  # a reply was given: 办结
 
 
-class Importance:
+@labelled({"general": _l("General"), "important": _l("Important")})
+class Importance(Choice):
     GENERAL = "general"  # 一般
     IMPORTANT = "important"  # 重要
-    ORDER = (GENERAL, IMPORTANT)
-    TITLES = {GENERAL: _l("General"), IMPORTANT: _l("Important")}
 
 
-class Satisfaction:
+@labelled({"satisfied": _l("Satisfied"), "basic": _l("Basically satisfied"), "unsatisfied": _l("Unsatisfied")})
+class Satisfaction(Choice):
     SATISFIED = "satisfied"  # 满意
     BASIC = "basic"  # 基本满意
     UNSATISFIED = "unsatisfied"  # 不满意
-    ORDER = (SATISFIED, BASIC, UNSATISFIED)
-    TITLES = {SATISFIED: _l("Satisfied"), BASIC: _l("Basically satisfied"), UNSATISFIED: _l("Unsatisfied")}
 
 
-class EvaluationSource:
+@labelled({"reporter": _l("By the reporter"), "review": _l("At a review meeting")})
+class EvaluationSource(Choice):
     REPORTER = "reporter"  # the reporter judged the reply
     REVIEW = "review"  # a representatives' / villagers' review meeting (评议)
-    ORDER = (REPORTER, REVIEW)
-    TITLES = {REPORTER: _l("By the reporter"), REVIEW: _l("At a review meeting")}
 
 
 def _only_set(column):
@@ -99,6 +94,33 @@ def _live():
 
 def _in(column, values):
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class AppealRef(NamedTuple):
+    """An appeal's id and number: what a list shows (pages make it a link)."""
+
+    id: int
+    number: str
+
+    def __str__(self):
+        return self.number or ""
+
+
+class Deadline(NamedTuple):
+    """A due date and its state ("overdue", "due_soon" or None) on the day it was read."""
+
+    date: dt.date
+    state: str | None
+
+    def __str__(self):
+        return self.date.isoformat()
+
+
+def due_soon_days():
+    """APPEAL_DUE_SOON_DAYS: an open appeal due within this many days is "due soon"."""
+    if not has_app_context():
+        return 2
+    return int(current_app.config["APPEAL_DUE_SOON_DAYS"])
 
 
 class AppealCounter(Model):
@@ -206,13 +228,13 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
 
     __table_args__ = (
         UniqueConstraint("number_month", "number_seq", name="uq_appeal_month_seq"),
-        CheckConstraint(_in("status", Status.ORDER), name="ck_appeal_status"),
-        CheckConstraint(_in("importance", Importance.ORDER), name="ck_appeal_importance"),
+        CheckConstraint(_in("status", Status.codes()), name="ck_appeal_status"),
+        CheckConstraint(_in("importance", Importance.codes()), name="ck_appeal_importance"),
         CheckConstraint(
-            "satisfaction IS NULL OR " + _in("satisfaction", Satisfaction.ORDER), name="ck_appeal_satisfaction"
+            "satisfaction IS NULL OR " + _in("satisfaction", Satisfaction.codes()), name="ck_appeal_satisfaction"
         ),
         CheckConstraint(
-            "evaluation_source IS NULL OR " + _in("evaluation_source", EvaluationSource.ORDER),
+            "evaluation_source IS NULL OR " + _in("evaluation_source", EvaluationSource.codes()),
             name="ck_appeal_evaluation_source",
         ),
         # the overdue / due-soon lists and counts: open appeals by deadline
@@ -254,52 +276,46 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
 
     @renders("registered_at")
     def number_label(self):
-        """The number, linking to the appeal's page; sorts by registration time (= number order)."""
-        from flask import url_for
-
-        try:
-            url = url_for("AppealView.show", pk=self.id)
-        except Exception:  # outside a request
-            return self.number
-        return Markup('<a href="{}">{}</a>').format(url, self.number)
+        """The number (a link on pages: see app.views.appeals); sorts by registration time."""
+        return AppealRef(self.id, self.number)
 
     @property
     def status_title(self):
-        return Status.TITLES.get(self.status, self.status)
+        return Status.label_of(self.status)
 
     @renders("status")
     def status_label(self):
-        css = Status.CSS.get(self.status, "label-default")
-        return Markup('<span class="label {}">{}</span>').format(css, self.status_title)
+        return Status(self.status) if self.status in Status.codes() else self.status
 
     @renders("importance")
     def importance_label(self):
-        title = Importance.TITLES.get(self.importance, self.importance)
-        if self.importance == Importance.IMPORTANT:
-            return Markup('<strong class="text-danger">{}</strong>').format(title)
-        return Markup("{}").format(title)
+        return Importance(self.importance) if self.importance in Importance.codes() else self.importance
 
     @renders("due_date")
     def deadline(self):
-        """The due date, marked overdue / due soon (see services.appeals.due_state)."""
-        state = self.due_state
-        if self.due_date is None:
-            return ""
-        text = self.due_date.isoformat()
-        if state == "overdue":
-            return Markup('<span class="mq-overdue" title="{}">{} {}</span>').format(_l("Overdue"), text, _l("Overdue"))
-        if state == "due_soon":
-            return Markup('<span class="mq-due-soon" title="{}">{} {}</span>').format(
-                _l("Due soon"), text, _l("Due soon")
-            )
-        return text
+        """The due date with its state (overdue, due soon), for lists."""
+        return Deadline(self.due_date, self.due_state) if self.due_date is not None else None
+
+    @property
+    def is_duplicate(self):
+        """Marked as a duplicate (also before the link is flushed)."""
+        return self.duplicate_of_id is not None or self.__dict__.get("duplicate_of") is not None
+
+    def due_state_on(self, on, soon_days):
+        """ "overdue", "due_soon" or None on the day `on`. Only open appeals (no reply yet, not
+        a duplicate) run against their deadline; the deadline day itself is in time."""
+        if self.status not in OPEN_STATUSES or self.is_duplicate or self.due_date is None:
+            return None
+        if self.due_date < on:
+            return "overdue"
+        if self.due_date <= on + dt.timedelta(days=soon_days):
+            return "due_soon"
+        return None
 
     @property
     def due_state(self):
-        """ "overdue", "due_soon" or None (see services.appeals.due_state)."""
-        from app.services.appeals import due_state
-
-        return due_state(self)
+        """ "overdue", "due_soon" or None today (APPEAL_DUE_SOON_DAYS)."""
+        return self.due_state_on(today(), due_soon_days())
 
     @property
     def handler(self):
@@ -330,9 +346,7 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
 
     @renders("supervised")
     def supervised_label(self):
-        if not self.supervised:
-            return ""
-        return Markup('<span class="label label-danger">{}</span>').format(_l("Supervised"))
+        return bool(self.supervised)
 
 
 class AppealEvent(Model):

@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, select, true
 
 from app.core.clock import now, today
 from app.core.errors import DomainError
-from app.models.appeals import Appeal, Status
+from app.models.appeals import OPEN_STATUSES, Appeal
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.models.personnel import Assignment, Person, Post
@@ -307,16 +307,10 @@ def attention(session, area, on=None):
                 func.sum(case((and_(open_clause(), Appeal.due_date >= on, Appeal.due_date <= week_end), 1), else_=0)),
                 0,
             ),
-        ).where(where, Appeal.status.in_(Status.OPEN))  # open appeals only: an index range, not a scan
+        ).where(where, Appeal.status.in_(OPEN_STATUSES))  # open appeals only: an index range, not a scan
     ).one()
     counts["open"], counts["due_week"] = int(row[0]), int(row[1])
     return counts
-
-
-def week_clause(on=None):
-    """Open appeals due from today to the end of this week (Sunday)."""
-    on = on or today()
-    return and_(open_clause(), Appeal.due_date >= on, Appeal.due_date <= on + dt.timedelta(days=6 - on.weekday()))
 
 
 # --------------------------------------------------------------------------

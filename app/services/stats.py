@@ -23,7 +23,7 @@ from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from app.core.clock import today
-from app.models.appeals import Appeal, Satisfaction, Status
+from app.models.appeals import CLOSED_STATUSES, OPEN_STATUSES, Appeal, Satisfaction
 from app.models.grids import Grid
 from app.models.lookups import AppealChannel
 from app.services.appeals import overdue_clause
@@ -92,7 +92,7 @@ RATES = (
 
 def _conditions(on):
     """Each count of COUNTS as a SQL condition on Appeal (None: every row)."""
-    closed = Appeal.status.in_(Status.CLOSED)
+    closed = Appeal.status.in_(CLOSED_STATUSES)
     overdue = overdue_clause(on)
     channels = current_app.config.get("APPEAL_DISCOVERY_CHANNELS") or []
     discovered = (
@@ -101,7 +101,7 @@ def _conditions(on):
     return {
         "collected": true(),
         "closed": closed,
-        "pending": Appeal.status.in_(Status.OPEN),
+        "pending": Appeal.status.in_(OPEN_STATUSES),
         "overdue": overdue,
         "escalated": Appeal.escalation_count > 0,
         "closed_on_time": and_(closed, Appeal.closed_on_time.is_(True)),

@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 
 from app.models.audit import AuditLog
-from app.views.base import ScopedInterface, ScopedModelView
+from app.views.scoped import ScopedInterface, ScopedModelView
 
 ACTION_TITLES = {
     "insert": _l("Created"),

@@ -20,7 +20,7 @@ from app.core.excel import workbook_sheets
 from app.core.replica import reports_session
 from app.services import dashboard as dash
 from app.services import scope, stats
-from app.views.base import id_arg
+from app.views.edge import id_arg
 
 RESOURCE = "Dashboard"
 

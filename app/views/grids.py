@@ -1,6 +1,5 @@
 """Grid pages: the tree list, a grid's page, its public notice and contact card, coverage."""
 
-from flask import abort
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
@@ -13,7 +12,9 @@ from app.models.personnel import Post
 from app.services import grids as grid_service
 from app.services import personnel as personnel_service
 from app.services import scope
-from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, register_picker
+from app.views.api import ScopedModelApi
+from app.views.pickers import register_picker
+from app.views.scoped import ScopedInterface, ScopedModelView
 
 GRID_LABELS = {
     "code": _l("Grid code"),
@@ -91,10 +92,7 @@ class GridView(ScopedModelView):
         grid_service.check_grid_deletable(db.session, item)
 
     def _get_grid(self, pk):
-        grid = self.datamodel.get(pk, self._base_filters)
-        if grid is None:
-            abort(404)
-        return grid
+        return self.get_in_scope(pk)
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access

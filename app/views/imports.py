@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.services.audit import log_event
 from app.services.importer import IMPORTERS, import_file, template_bytes
+from app.views.appeals.common import current_actor
 
 
 class ImportView(BaseView):
@@ -60,8 +61,6 @@ class ImportView(BaseView):
         if upload is None or not upload.filename:
             flash(str(_l("Choose a file to upload.")), "danger")
             return redirect(url_for("ImportView.index"))
-        from app.views.appeals import current_actor
-
         result = import_file(
             db.session, kind, upload.stream, current_app.config["IMPORT_MAX_ROWS"], actor=current_actor()
         )

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models.lookups import LOOKUP_MODELS, GridLevel
 from app.services import lookups as lookup_service
-from app.views.base import ScopedInterface, ScopedModelView
+from app.views.scoped import ScopedInterface, ScopedModelView
 
 LOOKUP_LABELS = {
     "name": _l("Entry"),

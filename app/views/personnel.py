@@ -6,11 +6,13 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import Optional
 
-from app.core.errors import DomainError
+from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.personnel import Assignment, Person, Post
 from app.services import personnel as personnel_service
-from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, register_picker
+from app.views.api import ScopedModelApi
+from app.views.pickers import register_picker
+from app.views.scoped import ScopedInterface, ScopedModelView
 
 PERSON_LABELS = {
     "name": _l("Name"),
@@ -225,14 +227,10 @@ class AssignmentView(ScopedModelView):
     @action("end_now", _l("End today"), _l("End the selected assignments today?"), "fa-calendar-times-o")
     def end_now(self, items):
         items = items if isinstance(items, list) else [items]
-        try:
+        with unit_of_work() as work:
             for item in items:
                 personnel_service.end_assignment(db.session, item)
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            flash(str(err), "danger")
-        else:
+        if not work.failed:
             flash(str(_l("%(count)s assignment(s) ended.", count=len(items))), "success")
         return redirect(self.get_redirect())
 

@@ -15,11 +15,15 @@ from wtforms.validators import Optional
 from app.core.clock import now, today
 from app.core.errors import DomainError
 from app.core.replica import reports_session
+from app.core.uow import refusal_for
 from app.extensions import db
 from app.models.representatives import Constituency, ContactRecord, Representative
 from app.services import representatives as rep_service
 from app.services import scope
-from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, id_arg, register_picker
+from app.views.api import ScopedModelApi
+from app.views.edge import id_arg
+from app.views.pickers import register_picker
+from app.views.scoped import ScopedInterface, ScopedModelView
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -184,10 +188,7 @@ class RepresentativeView(ScopedModelView):
         rep_service.check_representative_deletable(db.session, item)
 
     def _get_rep(self, pk):
-        rep = self.datamodel.get(pk, self._base_filters)
-        if rep is None:
-            abort(404)
-        return rep
+        return self.get_in_scope(pk)
 
     def _year(self):
         try:
@@ -320,7 +321,7 @@ class RepresentativeApi(ScopedModelApi):
         try:
             year = year_arg()
         except DomainError as err:
-            return self._error(err)
+            return self.refusal(refusal_for(err))
         return self.response(200, **rep_service.progress(db.session, rep, year).as_dict())
 
 
@@ -413,9 +414,7 @@ class ContactRecordView(ScopedModelView):
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
-        record = self.datamodel.get(pk, self._base_filters)
-        if record is None:
-            abort(404)
+        record = self.get_in_scope(pk)
         widgets = self._show(pk)
         return self.render_template(
             self.show_template,

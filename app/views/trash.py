@@ -8,10 +8,13 @@ from flask import flash, redirect
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _l
 
+from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.representatives import ContactRecord
 from app.models.visits import Visit
-from app.views.base import ScopedInterface, ScopedModelView, scope_filters
+from app.services.records import restore_records
+from app.views.fab_compat import set_base_filters
+from app.views.scoped import ScopedInterface, ScopedModelView, scope_filters
 
 TRASH_LABELS = {
     "visit_date": _l("Visit date"),
@@ -23,13 +26,6 @@ TRASH_LABELS = {
     "deleted_at": _l("Deleted at"),
     "deleted_by_name": _l("Deleted by"),
 }
-
-
-def restore_records(session, items):
-    for item in items:
-        item.deleted_at = None
-        item.deleted_by_id = None
-    session.commit()
 
 
 class TrashView(ScopedModelView):
@@ -44,13 +40,15 @@ class TrashView(ScopedModelView):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         # the recycle bin lists only what was deleted (the base view lists only what was not)
-        self.base_filters = scope_filters(self.datamodel.obj, deleted_only=True)
-        self._base_filters = self.datamodel.get_filters().add_filter_list(self.base_filters)
+        set_base_filters(self, scope_filters(self.datamodel.obj, deleted_only=True))
 
     @action("restore", _l("Restore"), _l("Restore the selected records?"), "fa-undo")
     def restore(self, items):
         items = items if isinstance(items, list) else [items]
-        restore_records(db.session, items)
+        with unit_of_work() as work:
+            restore_records(db.session, items)
+        if work.failed:
+            return redirect(self.get_redirect())
         flash(str(_l("%(count)s record(s) restored.", count=len(items))), "success")
         return redirect(self.get_redirect())
 

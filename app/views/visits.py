@@ -15,13 +15,17 @@ from wtforms.validators import Optional
 from app.core.clock import today
 from app.core.errors import DomainError
 from app.core.replica import reports_session
+from app.core.uow import refusal_for
 from app.extensions import db
 from app.models.personnel import Person
 from app.models.visits import QuotaRule, Visit
 from app.services import privacy, scope
 from app.services import quotas as quota_service
 from app.services import visits as visit_service
-from app.views.base import ScopedInterface, ScopedModelApi, ScopedModelView, id_arg, register_picker
+from app.views.api import ScopedModelApi
+from app.views.edge import id_arg
+from app.views.pickers import register_picker
+from app.views.scoped import ScopedInterface, ScopedModelView
 
 VISIT_LABELS = {
     "visit_date": _l("Visit date"),
@@ -131,9 +135,7 @@ class VisitView(ScopedModelView):
     def prefill_add_form(self, form):
         original_id = id_arg("follow_up_of")
         if original_id:
-            original = self.datamodel.get(original_id, self._base_filters)
-            if original is None:
-                abort(404)
+            original = self.get_in_scope(original_id)
             data = visit_service.follow_up_prefill(db.session, original, scope.current_user())
             if not privacy.can_see_visit_content(scope.current(), original):
                 data.pop("visited_phone", None)
@@ -152,10 +154,7 @@ class VisitView(ScopedModelView):
                 field.data = value
 
     def _get_visit(self, pk):
-        visit = self.datamodel.get(pk, self._base_filters)
-        if visit is None:
-            abort(404)
-        return visit
+        return self.get_in_scope(pk)
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
@@ -234,15 +233,13 @@ class VisitApi(ScopedModelApi):
     def validate_delete(self, item):
         visit_service.check_visit_deletable(db.session, item, scope.current())
 
-    def put_headless(self, pk):
+    def api_update(self, item):
         # refuse before the body is merged: a masked visit must not be overwritten blind
-        item = self.datamodel.get(pk, self._base_filters)
-        if item is not None:
-            try:
-                visit_service.check_visit_editable(scope.current(), item)
-            except DomainError as err:
-                return self._error(err)
-        return super().put_headless(pk)
+        try:
+            visit_service.check_visit_editable(scope.current(), item)
+        except DomainError as err:
+            return self.refusal(refusal_for(err))
+        return super().api_update(item)
 
     def pre_get(self, data):
         privacy.mask_api_rows(db.session, [data["result"]], [data.get("id")])
@@ -412,7 +409,7 @@ class QuotaRuleApi(ScopedModelApi):
         try:
             period = quota_service.period_of(request.args.get("year", on.year), request.args.get("month"))
         except DomainError as err:
-            return self._error(err)
+            return self.refusal(refusal_for(err))
         grid_id = id_arg("grid")
         cap = current_app.config["QUOTA_REPORT_MAX_ROWS"]
         limit = min(cap, max(1, id_arg("limit") or cap))

@@ -1,0 +1,149 @@
+"""What the appeal list pages filter and count: the quick buttons above the list, the
+conditions a dashboard figure links to, and the counts per state.
+
+A quick filter travels as one key ("due:overdue", "status:assigned", "figures:12:2026-01-01:")
+so a list, its Excel export and a saved link all mean the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, false, func, select
+
+from app.core.cache import memo
+from app.models.appeals import Appeal, Status
+from app.models.grids import Grid
+from app.models.lookups import AppealCategory
+from app.services import scope, stats
+from app.services.appeals.deadlines import due_soon_clause, open_clause, overdue_clause, week_clause
+from app.services.appeals.queries import attention_counts
+
+QUICK_FLAGS = ("supervised", "extension", "mine", "open", "unassigned")
+DUE_KEYS = ("overdue", "soon", "week")
+
+
+def stat_keys():
+    return {c.key for c in stats.COUNTS}
+
+
+def _iso(value):
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _subtree_of(session, column, grid_id):
+    path = session.scalar(select(Grid.path).where(Grid.id == grid_id))
+    if not path:
+        return false()
+    return stats.in_subtrees(column, (path,))
+
+
+def quick_clause(session, key):
+    """The SQL condition a quick-filter key stands for; ValueError for an unknown key."""
+    kind, _, arg = (key or "").partition(":")
+    if kind == "status" and arg in Status.codes():
+        return Appeal.status == arg
+    if kind == "due" and arg == "overdue":
+        return overdue_clause()
+    if kind == "due" and arg == "soon":
+        return due_soon_clause()
+    if kind == "due" and arg == "week":
+        return week_clause()
+    if kind == "supervised":
+        return and_(open_clause(), Appeal.supervised.is_(True))
+    if kind == "extension":
+        return and_(open_clause(), Appeal.extension_until.is_not(None))
+    if kind == "mine":
+        return Appeal.handler_person_id == (scope.current().person_id or 0)
+    if kind == "open":
+        return open_clause()
+    if kind == "unassigned":
+        return and_(Appeal.status.in_((Status.REGISTERED, Status.ESCALATED)), Appeal.duplicate_of_id.is_(None))
+    if kind == "stat" and arg in stat_keys():
+        return stats.figure_clause(arg)
+    if kind == "category" and arg.isdigit():
+        return Appeal.category_id == int(arg)
+    if kind == "in" and arg.isdigit():
+        return _subtree_of(session, Appeal.grid_id, int(arg))
+    if kind == "figures":
+        # the appeals a dashboard figure counts: registered in a grid's subtree in a period
+        grid_id, start, end = arg.split(":")
+        paths = None
+        if grid_id != "all":
+            path = session.scalar(select(Grid.path).where(Grid.id == int(grid_id)))
+            paths = (path,) if path else ()
+        return stats.base_clause(paths, _iso(start), _iso(end))
+    raise ValueError(key)
+
+
+def quick_keys(args):
+    """The quick-button keys in a list URL's arguments (?status=assigned&due=overdue&mine=1)."""
+    keys = []
+    if args.get("status") in Status.codes():
+        keys.append("status:" + args["status"])
+    if args.get("due") in DUE_KEYS:
+        keys.append("due:" + args["due"])
+    for flag in QUICK_FLAGS:
+        if args.get(flag) == "1":
+            keys.append(flag)
+    return keys + drill_keys(args)
+
+
+def drill_keys(args):
+    """The list filters a dashboard link asks for (?stat=closed&origin=12&from=...),
+    checked: anything malformed is ignored rather than failing the page."""
+    keys = []
+    if args.get("stat") in stat_keys():
+        keys.append("stat:" + args["stat"])
+    if (args.get("category") or "").isdigit():
+        keys.append("category:" + args["category"])
+    if (args.get("in") or "").isdigit():
+        keys.append("in:" + args["in"])
+    origin = args.get("origin")
+    if origin is not None and (origin == "all" or origin.isdigit()):
+        try:
+            start, end = _iso(args.get("from")), _iso(args.get("to"))
+        except ValueError:
+            return keys
+        keys.append(f"figures:{origin}:{start or ''}:{end or ''}")
+    return keys
+
+
+def describe_drill(session, args):
+    """What a dashboard link filtered the list by, in words (None: no such filter)."""
+    if not drill_keys(args):
+        return None
+    parts = []
+    titles = {c.key: c.title for c in stats.COUNTS}
+    if args.get("stat") in titles:
+        parts.append(str(titles[args["stat"]]))
+    me = scope.current()
+    for arg in ("origin", "in"):
+        value = args.get(arg) or ""
+        if value.isdigit():
+            grid = session.get(Grid, int(value))
+            if grid is not None and me.contains_path(grid.path):
+                label = _l("registered in %(grid)s and below") if arg == "origin" else _l("now in %(grid)s and below")
+                parts.append(str(label) % {"grid": grid.name})
+    if (args.get("category") or "").isdigit():
+        category = session.get(AppealCategory, int(args["category"]))
+        if category is not None:
+            parts.append(str(_l("Category")) + "：" + category.name)
+    if args.get("origin") and (args.get("from") or args.get("to")):
+        parts.append(
+            str(_l("registered %(start)s to %(end)s"))
+            % {"start": args.get("from") or "…", "end": args.get("to") or "…"}
+        )
+    return " · ".join(parts)
+
+
+def list_counts(session):
+    """The counts above the appeal list, in the user's scope: per state, and what needs attention."""
+    where = scope.clause_for(Appeal)
+    me = scope.current()
+    by_status = memo(
+        ("appeal_by_status", me.cache_key),
+        lambda: dict(session.execute(select(Appeal.status, func.count()).where(where).group_by(Appeal.status)).all()),
+    )
+    return by_status, attention_counts(session, where, cache_key=me.cache_key)

@@ -1,0 +1,248 @@
+"""`/api/v1/appeal/`: the same rules as the pages, as JSON."""
+
+from __future__ import annotations
+
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
+from flask_appbuilder.const import API_RESULT_RES_KEY
+from flask_babel import lazy_gettext as _l
+
+from app.core.uow import unit_of_work
+from app.extensions import db
+from app.models.appeals import Appeal
+from app.services import appeals as appeal_service
+from app.services import privacy
+from app.services.appeals import RESOURCE, TRANSITIONS
+from app.views.api import SEND_JSON_OBJECT, ScopedModelApi
+from app.views.appeals.common import (
+    APPEAL_LABELS,
+    BASE_PERMISSIONS,
+    PERSONAL_IDS,
+    PERSONAL_PHONES,
+    REGISTRATION_COLUMNS,
+    FilterDueSoon,
+    FilterOverdue,
+    current_actor,
+)
+from app.views.fab_compat import get_in_scope
+from app.views.scoped import ScopedInterface
+
+# Relations to Person or to another Appeal are given through properties: FAB
+# loads dotted columns with contains_eager, and the related model's own
+# inner-joined eager loads would then drop the rows where the relation is empty.
+API_LIST_COLUMNS = [
+    "id",
+    "number",
+    "status",
+    "status_title",
+    "importance",
+    "reporter_name",
+    "category.name",
+    "channel.name",
+    "grid.id",
+    "grid.name",
+    "registered_at",
+    "due_date",
+    "due_state",
+    "handler",
+    "supervised",
+    "extension_until",
+    "closed_at",
+    "satisfaction",
+]
+
+
+def _event_json(item):
+    event = item["event"]
+    return {
+        "action": event.action,
+        "title": str(item["title"]),
+        "at": event.at.isoformat(sep=" "),
+        "actor": event.actor_name,
+        "note": event.note,
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "from_grid": item["from_grid"],
+        "to_grid": item["to_grid"],
+        "handler": event.handler_text,
+        "due_date": event.due_date.isoformat() if event.due_date else None,
+        "result": event.result,
+        "related_number": item["related_number"],
+        "data": event.data,
+    }
+
+
+def _state_json(appeal):
+    return {
+        "id": appeal.id,
+        "number": appeal.number,
+        "status": appeal.status,
+        "status_title": str(appeal.status_title),
+        "due_date": appeal.due_date.isoformat() if appeal.due_date else None,
+        "due_state": appeal_service.due_state(appeal),
+    }
+
+
+class AppealApi(ScopedModelApi):
+    """`/api/v1/appeal/`: GET list/one, POST registers, PUT corrects (same rules as
+    the page), no DELETE; `POST /<id>/<action>` runs a workflow step and
+    `GET /<id>/timeline` returns the events."""
+
+    list_title = _l("Appeals")
+    show_title = _l("Appeal")
+    add_title = _l("Appeal")
+    edit_title = _l("Appeal")
+    resource_name = "appeal"
+    resource = RESOURCE
+    base_permissions = BASE_PERMISSIONS
+    exclude_route_methods = {"delete"}
+    extra_permissions = {"act": "read", "timeline": "read"}
+    label_columns = APPEAL_LABELS
+    datamodel = ScopedInterface(Appeal)
+    list_columns = API_LIST_COLUMNS
+    show_columns = API_LIST_COLUMNS + [
+        "reporter_address",
+        "reporter_unit",
+        "reporter_phone",
+        "reporter_id_number",
+        "content",
+        "registered_in",
+        "filed_by_name",
+        "assigned_at",
+        "extension_reason",
+        "extension_progress",
+        "extension_count",
+        "supervision_note",
+        "feedback",
+        "feedback_by_name",
+        "closed_on_time",
+        "evaluation_source",
+        "evaluators",
+        "evaluation_comment",
+        "evaluated_at",
+        "archived_at",
+        "escalation_count",
+        "duplicate_of_number",
+        "raised_from_visit",
+        "raised_from_contact",
+    ]
+    add_columns = REGISTRATION_COLUMNS
+    edit_columns = REGISTRATION_COLUMNS
+    sensitive_search_columns = ("reporter_phone", "reporter_id_number")
+    search_columns = [
+        "number",
+        "reporter_name",
+        "reporter_phone",
+        "status",
+        "importance",
+        "category",
+        "channel",
+        "grid",
+        "handler_person",
+        "registered_at",
+        "due_date",
+        "supervised",
+    ]
+    search_filters = {"due_date": [FilterOverdue, FilterDueSoon]}
+    order_columns = ["number", "registered_at", "due_date", "status", "importance", "reporter_name"]
+    base_order = ("registered_at", "desc")
+
+    def pre_get(self, data):
+        privacy.mask_personal_rows([data["result"]], phones=PERSONAL_PHONES, ids=PERSONAL_IDS)
+
+    def pre_get_list(self, data):
+        privacy.mask_personal_rows(data["result"], phones=PERSONAL_PHONES, ids=PERSONAL_IDS)
+
+    def validate(self, item):
+        appeal_service.update_registration(db.session, current_actor(), item)
+
+    stale_message = appeal_service.CHANGED_MEANWHILE
+
+    def api_add(self):
+        body = self.json_body()
+        if body is None:
+            return self.response_400(message=str(SEND_JSON_OBJECT))
+        item, error = self.load_body(self.add_model_schema, body)
+        if error is not None:
+            return error
+        with unit_of_work(api=True, commit=False) as work:  # register_appeal commits (and retries)
+            appeal_service.register_appeal(db.session, current_actor(), item)
+        if work.failed:
+            return self.refusal(work.refusal)
+        body = _state_json(item)
+        body[API_RESULT_RES_KEY] = self.add_model_schema.dump(item, many=False)
+        return self.response(201, **body)
+
+    @api_expose("/<int:pk>/<action>", methods=["POST"])
+    @protect()
+    @safe
+    def act(self, pk, action):
+        """Run a workflow step.
+        ---
+        post:
+          summary: "assign, start, resolve_on_spot, escalate, extend, approve_extension,
+            feedback, evaluate, archive, supervise, reassign or duplicate"
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          - in: path
+            schema:
+              type: string
+            name: action
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+          responses:
+            200:
+              description: the appeal's new state and the event written
+            400:
+              $ref: '#/components/responses/400'
+            403:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        appeal = get_in_scope(self, pk)
+        if appeal is None or action not in TRANSITIONS:
+            return self.response_404()
+        body = self.json_body()
+        if body is None:
+            return self.response_400(message=str(SEND_JSON_OBJECT))
+        event = None
+        with unit_of_work(api=True, stale_message=self.stale_message) as work:
+            event = appeal_service.perform(db.session, current_actor(), appeal, action, body)
+        if work.failed:
+            return self.refusal(work.refusal)
+        item = {"event": event, "title": appeal_service.EVENT_TITLES[event.action], "from_grid": None,
+                "to_grid": None, "related_number": None}  # fmt: skip
+        return self.response(200, event=_event_json(item), **_state_json(appeal))
+
+    @api_expose("/<int:pk>/timeline", methods=["GET"])
+    @protect()
+    @safe
+    def timeline(self, pk):
+        """The appeal's timeline, oldest first.
+        ---
+        get:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: events
+            404:
+              $ref: '#/components/responses/404'
+        """
+        appeal = get_in_scope(self, pk)
+        if appeal is None:
+            return self.response_404()
+        events = appeal_service.timeline(db.session, appeal)
+        return self.response(200, result=[_event_json(e) for e in events], **_state_json(appeal))

@@ -1,0 +1,343 @@
+"""The appeal pages: register, the list with its quick buttons and counts, the appeal's page
+with its timeline and one button per workflow step, corrections, the three print forms.
+
+Views declare; app.services.appeals decides. Every workflow step goes through
+services.appeals.perform, whose check_action() is the one place where scope, role and
+state are checked."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.views import expose
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import HiddenField
+
+from app.core.clock import now
+from app.core.uow import unit_of_work
+from app.extensions import db
+from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance, Satisfaction, Status
+from app.models.grids import Grid
+from app.models.lookups import AppealCategory, AppealChannel
+from app.models.visits import Visit
+from app.services import appeals as appeal_service
+from app.services import grids as grid_service
+from app.services import privacy, scope
+from app.services.appeals import RESOURCE, TRANSITIONS
+from app.services.appeals import lists as appeal_lists
+from app.views.appeals.common import (
+    ACTION_DISPLAY_ORDER,
+    APPEAL_LABELS,
+    BASE_PERMISSIONS,
+    CORRECTION_FIELDS,
+    LIST_FORMATTERS,
+    REGISTRATION_COLUMNS,
+    CorrectionForm,
+    CsrfForm,
+    QuickFilter,
+    current_actor,
+    importance_field,
+    importance_search_field,
+    lookup_choice_field,
+    raise_prefill,
+    source_from,
+    status_badge,
+    status_search_field,
+)
+from app.views.fab_compat import filters_plus
+from app.views.scoped import ScopedInterface, ScopedModelView
+
+
+class AppealView(ScopedModelView):
+    datamodel = ScopedInterface(Appeal)
+    resource = RESOURCE
+    base_permissions = BASE_PERMISSIONS
+    # nobody deletes an appeal: its number is never reused and its history stays
+    exclude_route_methods = {"download", "delete"}
+    extra_permissions = {"act": "read", "print_form": "read", "delete": "delete"}
+    list_title = _l("Appeals")
+    show_title = _l("Appeal")
+    add_title = _l("Register an appeal")
+    edit_title = _l("Edit the registration")
+    label_columns = APPEAL_LABELS
+    list_columns = [
+        "number_label",
+        "reporter_name",
+        "category",
+        "importance_label",
+        "status_label",
+        "grid",
+        "deadline",
+        "handler_title",
+        "supervised_label",
+    ]
+    order_columns = ["number_label", "reporter_name", "importance_label", "status_label", "deadline"]
+    # the Excel export carries what a clerk needs to call people back (masked for who may not see it)
+    export_columns = [
+        "number", "registered_at", "reporter_name", "reporter_phone", "reporter_address", "content", "channel",
+        "category", "importance_label", "status_label", "grid", "deadline", "handler_title",
+    ]  # fmt: skip
+    formatters_columns = {
+        **LIST_FORMATTERS,
+        "reporter_phone": privacy.personal_phone,
+        "reporter_id_number": privacy.personal_id,
+    }
+    sensitive_search_columns = ("reporter_phone", "reporter_id_number")
+    search_columns = [
+        "number",
+        "reporter_name",
+        "reporter_phone",
+        "status",
+        "importance",
+        "category",
+        "channel",
+        "grid",
+        "handler_person",
+        "registered_at",
+        "due_date",
+        "supervised",
+    ]
+    search_form_extra_fields = {"status": status_search_field(), "importance": importance_search_field()}
+    add_columns = REGISTRATION_COLUMNS + ["from_visit", "from_contact"]
+    edit_columns = REGISTRATION_COLUMNS
+    add_form_extra_fields = {
+        "importance": importance_field(),
+        "channel": lookup_choice_field(AppealChannel, _l("Channel")),
+        "category": lookup_choice_field(AppealCategory, _l("Category")),
+        "from_visit": HiddenField(),
+        "from_contact": HiddenField(),
+    }
+    edit_form_extra_fields = {"importance": importance_field()}
+    description_columns = {
+        "reporter_phone": _l("Mobile 13812345678 or landline 0371-12345678."),
+        "reporter_id_number": _l("Optional. 18 characters; the check digit is verified."),
+        "content": _l("What the reporter asks or reports, in their words."),
+        "grid": _l("The grid where the reporter lives or the matter arose."),
+    }
+    base_order = ("number_label", "desc")
+    list_template = "minqing/appeals/list.html"
+    show_template = "minqing/appeals/show.html"
+
+    # -- list: quick filters and the counts above the table --------------
+
+    def list_filters(self, filters):
+        keys = appeal_lists.quick_keys(request.args)
+        return filters_plus(filters, [(QuickFilter("id", self.datamodel), key) for key in keys]) if keys else filters
+
+    def list_page(self):
+        self.update_redirect()
+        widgets = self.list_widgets()
+        by_status, attention = appeal_lists.list_counts(db.session)
+        return self.render_template(
+            self.list_template,
+            title=self.list_title,
+            widgets=widgets,
+            attention=attention,
+            by_status=by_status,
+            statuses=Status.choices(),
+            active={k: request.args.get(k) for k in ("status", "due", "supervised", "extension", "mine")},
+            drill=appeal_lists.describe_drill(db.session, request.args),
+            can_register=self.appbuilder.sm.has_access("can_write", RESOURCE),
+        )
+
+    # -- register: the number comes from the service, in one transaction ----
+
+    def prefill_add_form(self, form):
+        """?reporter_name=...&grid=<id>&channel=<id>...: a visit (or a link) raising an
+        appeal passes what it already knows; ids out of scope are ignored."""
+        session = db.session
+        for name in ("reporter_name", "reporter_phone", "reporter_address", "reporter_unit", "content"):
+            value = request.args.get(name, "").strip()
+            if value:
+                form[name].data = value[:2000]
+        importance = request.args.get("importance")
+        if importance in Importance.codes():
+            form.importance.data = importance
+        for name in ("grid", "channel", "category"):
+            value = request.args.get(name, "")
+            if not value.isdigit():
+                continue
+            model = Appeal.__mapper__.relationships[name].mapper.class_
+            obj = session.get(model, int(value))
+            if obj is not None and (not scope.is_scoped(model) or scope.visible(session, model, obj.id)):
+                form[name].data = obj
+        if form.grid.data is None:
+            me = scope.current()
+            if not me.all and len(me.paths) == 1:  # one jurisdiction: start there
+                form.grid.data = session.get(Grid, int(me.paths[0].strip("/").split("/")[-1]))
+        # raised from a visit or a representative's contact: the reporter is filled in from it
+        source = source_from(request.args.get("visit"), request.args.get("contact_record"))
+        if source is not None:
+            prefill = raise_prefill(source)
+            for name in ("reporter_name", "reporter_phone", "reporter_address", "content"):
+                if prefill.get(name) and not form[name].data:
+                    form[name].data = prefill[name]
+            if form.grid.data is None or request.args.get("grid") is None:
+                form.grid.data = prefill["grid"]
+            channel = session.scalar(select(AppealChannel).where(AppealChannel.name == prefill["channel_name"]))
+            if channel is not None and request.args.get("channel") is None:
+                form.channel.data = channel
+            if isinstance(source, Visit):
+                form.from_visit.data = str(source.id)
+            else:
+                form.from_contact.data = str(source.id)
+
+    stale_message = appeal_service.CHANGED_MEANWHILE
+
+    def save_form(self, form, item, is_new):
+        if not is_new:
+            return super().save_form(form, item, is_new)
+        source = source_from(form.from_visit.data, form.from_contact.data)
+        with unit_of_work(form=form, commit=False) as work:  # register_appeal commits (and retries)
+            form.populate_obj(item)
+            if isinstance(source, Visit):
+                item.visit = source
+            elif source is not None:
+                item.contact_record = source
+            appeal_service.register_appeal(db.session, current_actor(), item)
+        if work.failed:
+            return False
+        g._minqing_new_appeal = item.id
+        flash(str(_l("Registered as number %(number)s.", number=item.number)), "success")
+        return True
+
+    def post_add_redirect(self):
+        pk = g.pop("_minqing_new_appeal", None)
+        if pk is not None:
+            return redirect(url_for(".show", pk=pk))
+        return super().post_add_redirect()
+
+    def validate(self, item):
+        appeal_service.update_registration(db.session, current_actor(), item)
+
+    # -- edit: the full form before assignment, a correction form afterwards --
+
+    def _get_appeal(self, pk):
+        return self.get_in_scope(pk)
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        appeal = self._get_appeal(pk)
+        if appeal.status == Status.ARCHIVED:
+            flash(str(_l("An archived appeal can no longer be changed.")), "danger")
+            return redirect(url_for(".show", pk=appeal.id))
+        if appeal_service.registration_locked(appeal):
+            return self._correct(appeal)
+        return super().edit(pk)
+
+    def _correct(self, appeal):
+        form = CorrectionForm(obj=appeal)
+        if request.method == "POST" and form.validate():
+            session = db.session
+            actor = current_actor()  # before the changes: its query would flush them
+            event = None
+            with unit_of_work(form=form, stale_message=self.stale_message) as work:
+                with session.no_autoflush:  # the service compares with the stored row
+                    for name in CORRECTION_FIELDS:
+                        setattr(appeal, name, form[name].data)
+                    event = appeal_service.update_registration(session, actor, appeal, form.note.data)
+            if work.failed and work.refusal.status == 409:
+                return redirect(url_for(".show", pk=appeal.id))
+            if not work.failed:
+                if event is None:
+                    flash(str(_l("Nothing was changed.")), "info")
+                else:
+                    flash(str(_l("The correction is saved and recorded on the timeline.")), "success")
+                return redirect(url_for(".show", pk=appeal.id))
+        return self.render_template(
+            "minqing/appeals/correct.html", title=_l("Correct the registration"), appeal=appeal, form=form
+        )
+
+    # -- the appeal's page ---------------------------------------------------
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        appeal = self._get_appeal(pk)
+        session = db.session
+        actor = current_actor()
+        self.update_redirect()
+        return self.render_template(
+            self.show_template,
+            title=self.show_title,
+            appeal=appeal,
+            events=appeal_service.timeline(session, appeal),
+            actions=sorted(appeal_service.allowed_actions(session, actor, appeal), key=ACTION_DISPLAY_ORDER.index),
+            transitions=TRANSITIONS,
+            duplicates=appeal_service.duplicates_of(session, appeal),
+            chain=grid_service.ancestors(session, appeal.grid),
+            due_state=appeal_service.due_state(appeal),
+            can_write=actor.can("write"),
+            locked=appeal_service.registration_locked(appeal),
+            id_number=privacy.personal_id(appeal.reporter_id_number) or "",
+            phone=privacy.personal_phone(appeal.reporter_phone),
+            csrf_form=CsrfForm(),
+            field_titles=appeal_service.FIELD_TITLES,
+            importance_titles=dict(Importance.choices()),
+            satisfaction_choices=Satisfaction.choices(),
+            source_choices=EvaluationSource.choices(),
+            status_badge=status_badge(appeal.status),
+            importance_title=Importance.label_of(appeal.importance, ""),
+            satisfaction_title=Satisfaction.label_of(appeal.satisfaction, "") if appeal.satisfaction else "",
+            source_title=EvaluationSource.label_of(appeal.evaluation_source, "") if appeal.evaluation_source else "",
+        )
+
+    @expose("/act/<int:pk>/<action>", methods=["POST"])
+    @has_access
+    def act(self, pk, action):
+        appeal = self._get_appeal(pk)
+        if action not in TRANSITIONS:
+            abort(404)
+        if not CsrfForm().validate():
+            flash(str(_l("The form has expired. Please try again.")), "danger")
+            return redirect(url_for(".show", pk=appeal.id))
+        session = db.session
+        title = TRANSITIONS[action].title
+        with unit_of_work(stale_message=self.stale_message, flash_errors=False) as work:
+            appeal_service.perform(session, current_actor(), appeal, action, request.form.to_dict())
+        if work.failed:
+            if work.refusal.status == 404 and work.refusal.field is None:
+                abort(404)
+            flash(work.refusal.message, "danger")
+            return redirect(url_for(".show", pk=pk))
+        flash(str(_l("Done: %(action)s.", action=title)), "success")
+        if not scope.visible(session, Appeal, pk):  # escalated out of this user's jurisdiction
+            flash(str(_l("The appeal now lies with the higher level: %(grid)s.", grid=appeal.grid.name)), "info")
+            return redirect(url_for(".list"))
+        return redirect(url_for(".show", pk=pk))
+
+    # -- the paper forms ------------------------------------------------------
+
+    PRINT_FORMS = {
+        "register": "minqing/print/appeal_register.html",
+        "feedback": "minqing/print/appeal_feedback.html",
+        "review": "minqing/print/appeal_review.html",
+    }
+
+    @expose("/print/<int:pk>/<form>")
+    @has_access
+    def print_form(self, pk, form):
+        template = self.PRINT_FORMS.get(form)
+        if template is None:
+            abort(404)
+        appeal = self._get_appeal(pk)
+        recorded_by = db.session.scalar(
+            select(AppealEvent.actor_name)
+            .where(AppealEvent.appeal_id == appeal.id, AppealEvent.action == "evaluate")
+            .order_by(AppealEvent.at.desc(), AppealEvent.id.desc())
+            .limit(1)
+        )
+        return self.render_template(
+            template,
+            appeal=appeal,
+            printed_at=now(),
+            importance_title=Importance.label_of(appeal.importance, ""),
+            satisfaction=appeal.satisfaction,
+            satisfaction_choices=[(k, Satisfaction.label_of(k)) for k in Satisfaction.codes()],
+            source_title=EvaluationSource.label_of(appeal.evaluation_source, "") if appeal.evaluation_source else "",
+            id_number=privacy.personal_id(appeal.reporter_id_number) or "",
+            phone=privacy.personal_phone(appeal.reporter_phone),
+            recorded_by=recorded_by,
+        )

@@ -1,0 +1,352 @@
+"""Every place MinQing reaches into Flask-AppBuilder's private names, and only here.
+
+Written against FAB 5.3.0 (pinned in requirements.txt; `tests/test_fab_compat.py`
+checks the version and that every name listed in `PRIVATE_NAMES` still exists with
+the signature we call). A FAB upgrade starts by reading this file against the new
+FAB source: the rest of the app uses the public hooks defined below
+(`save_form`, `delete_item`, `list_page`, `search_columns_shown`, `clean_filters`,
+`api_add` / `api_update` / `api_delete`, `get_in_scope`, ...), never FAB's internals.
+
+Why each override exists (see shared/FAB-NOTES.md):
+
+* `_add` / `_edit` / `_delete`: FAB flashes any exception's text and keeps going
+  (half-written rows, English database errors); ours go through one unit of work.
+* `list.__wrapped__`: the list route, re-exposed so bad URL arguments are a 400.
+* `_get_list_widget`: clamp page size and page number (FAB accepts ?psize=1000000).
+* `_get_search_widget`: hide the phone/ID search fields from who may not read them.
+* `_init_forms`: relations become server-side pickers; FAB's Unique check dropped.
+* `_apply_inner_all`: a bounded count of ids instead of `count(*)` of full rows.
+* `_handle_filters_args`, `_get_field_info`, `_merge_update_item`, the `*_headless`
+  REST methods: scope, masking and one unit of work in the API.
+* `_has_view_access`: a user's permissions loaded once per request, not per check.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from flask import abort, has_request_context, request
+from flask_appbuilder import ModelView
+from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.models.filters import Filters
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
+
+FAB_VERSION = "5.3.0"
+
+# FAB's private (or internal) names this module overrides or calls, by class
+PRIVATE_NAMES = {
+    ModelView: (
+        "_add",
+        "_edit",
+        "_delete",
+        "_list",
+        "_get_list_widget",
+        "_get_search_widget",
+        "_init_forms",
+        "_fill_form_exclude_cols",
+        "_get_add_widget",
+        "_get_edit_widget",
+        "_get_related_views_widgets",
+        "_deserialize_pk_if_composite",
+    ),
+    ModelRestApi: (
+        "_handle_filters_args",
+        "_get_field_info",
+        "_merge_update_item",
+        "post_headless",
+        "put_headless",
+        "delete_headless",
+    ),  # fmt: skip
+    SQLAInterface: ("_apply_inner_all",),
+    Filters: ("_add_filter", "clear_filters"),
+    SecurityManager: ("_has_view_access", "_has_access_builtin_roles", "get_user_roles"),
+}
+
+
+def signatures():
+    """{"Class.name": "(signature)"} of every name in PRIVATE_NAMES, for the pinning test."""
+    out = {}
+    for cls, names in PRIVATE_NAMES.items():
+        for name in names:
+            out[f"{cls.__name__}.{name}"] = str(inspect.signature(getattr(cls, name)))
+    out["ModelView.list.__wrapped__"] = str(inspect.signature(ModelView.list.__wrapped__))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Filters
+# --------------------------------------------------------------------------
+
+
+def filters_plus(filters, extra):
+    """A copy of FAB's `filters` with (filter instance, value) pairs added."""
+    out = filters.copy()
+    for flt, value in extra:
+        out._add_filter(flt, value)
+    return out
+
+
+def filters_without(filters, columns):
+    """A copy of FAB's `filters` without the conditions on `columns`."""
+    kept = filters.copy()
+    kept.clear_filters()
+    for flt, value in zip(filters.filters, filters.values, strict=True):
+        if flt.column_name not in columns:
+            kept._add_filter(flt, value)
+    return kept
+
+
+def get_in_scope(view, pk):
+    """The record `pk` through the view's base filters (scope), or None."""
+    if isinstance(view, ModelView):
+        pk = view._deserialize_pk_if_composite(pk)
+    return view.datamodel.get(pk, view._base_filters)
+
+
+def set_base_filters(view, base_filters):
+    """Replace a view's base filters after FAB built them (the recycle bin's own scope)."""
+    view.base_filters = base_filters
+    view._base_filters = view.datamodel.get_filters().add_filter_list(base_filters)
+
+
+def joined_with_base(view, filters):
+    return filters.get_joined_filters(view._base_filters)
+
+
+def active_filters(view):
+    """The view's filters as the request's URL sets them."""
+    get_filter_args(view._filters)
+    return view._filters
+
+
+class _ShownFilters:
+    """What FAB's search form reads of the filters: the choices of `every` (FAB's copies
+    lose them), the active conditions of `kept`."""
+
+    def __init__(self, every, kept):
+        self.every, self.kept = every, kept
+
+    def get_search_filters(self):
+        return self.every.get_search_filters()
+
+    def get_filters_values_tojson(self):
+        return self.kept.get_filters_values_tojson()
+
+
+# --------------------------------------------------------------------------
+# Data interface
+# --------------------------------------------------------------------------
+
+
+class CompatInterface(SQLAInterface):
+    def filtered_ids(self, query, filters=None, select_columns=None):
+        """The query with filters applied, selecting ids only (what FAB counts)."""
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        return inner.with_entities(self.obj.id)
+
+
+# --------------------------------------------------------------------------
+# HTML views
+# --------------------------------------------------------------------------
+
+
+class CompatModelView(ModelView):
+    """FAB's ModelView with its private flows replaced by hooks a subclass fills in."""
+
+    # -- hooks ---------------------------------------------------------------
+
+    def save_form(self, form, item, is_new):
+        """Save `item` from a validated form; True when saved (the page redirects)."""
+        raise NotImplementedError
+
+    def delete_item(self, item):
+        """Delete `item` (already fetched in scope); flashes its own outcome."""
+        raise NotImplementedError
+
+    def prefill_add_form(self, form):
+        """Fill a new record's form on GET (e.g. from ?follow_up_of=12)."""
+
+    def prefill_edit_form(self, form, item):
+        """Fill the edit form on GET beyond the record's own values."""
+
+    def list_page(self):
+        """The list route's answer (a subclass may add figures around FAB's list)."""
+        return ModelView.list.__wrapped__(self)
+
+    def list_widgets(self):
+        """FAB's list and search widgets for the request's filters, order and page."""
+        return self._list()
+
+    def clamp_list_args(self, filters, kwargs):
+        """Called with the list widget's filters and arguments; returns the filters to use."""
+        return filters
+
+    def search_columns_shown(self):
+        """The search form's columns for this user (None: FAB's own)."""
+        return None
+
+    def build_form_fields(self):
+        """Before FAB builds the forms: set the *_form_extra_fields."""
+
+    def forms_built(self):
+        """After FAB built the forms."""
+
+    # -- FAB's private flows, rewired ----------------------------------------
+
+    def _init_forms(self):
+        self.build_form_fields()
+        super()._init_forms()
+        self.forms_built()
+
+    def _add(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                if self.save_form(form, self.datamodel.obj(), is_new=True):
+                    return None
+        else:
+            self.prefill_add_form(form)
+            self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+            form._id = pk
+            if form.validate():
+                self.process_form(form, False)
+                if self.save_form(form, item, is_new=False):
+                    return None
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prefill_edit_form(form, item)
+            self.prefill_form(form, pk)
+            self.update_redirect()
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(
+            item,
+            filters={},
+            orders=get_order_args(),
+            pages=get_page_args(),
+            page_sizes=get_page_size_args(),
+            widgets=widgets,
+        )
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        self.delete_item(item)
+
+    def _get_list_widget(self, filters, **kwargs):
+        filters = self.clamp_list_args(filters, kwargs)
+        return super()._get_list_widget(filters, **kwargs)
+
+    def _get_search_widget(self, form=None, exclude_cols=None, widgets=None):
+        shown = self.search_columns_shown()
+        if shown is None:
+            return super()._get_search_widget(form=form, exclude_cols=exclude_cols, widgets=widgets)
+        hidden = [c for c in self.search_columns if c not in shown]
+        widgets = widgets or {}
+        widgets["search"] = self.search_widget(
+            route_base=self.route_base,
+            form=form,
+            include_cols=shown,
+            exclude_cols=exclude_cols or [],
+            filters=_ShownFilters(self._filters, filters_without(self._filters, hidden)),
+        )
+        return widgets
+
+
+# --------------------------------------------------------------------------
+# REST APIs
+# --------------------------------------------------------------------------
+
+
+class CompatModelRestApi(ModelRestApi):
+    """FAB's ModelRestApi with its write flows replaced by hooks."""
+
+    def clean_filters(self, filters):
+        """The filters of a list request, joined with the base filters (scope)."""
+        return filters
+
+    def api_add(self):
+        raise NotImplementedError
+
+    def api_update(self, item):
+        raise NotImplementedError
+
+    def api_delete(self, item):
+        raise NotImplementedError
+
+    def field_info(self, field, info):
+        """Adjust the `_info` description of one field."""
+        return info
+
+    def merged_update(self, item, body):
+        """PUT as PATCH: the body completed with the item's current values."""
+        return self._merge_update_item(item, body)
+
+    def _handle_filters_args(self, rison_args):
+        return self.clean_filters(super()._handle_filters_args(rison_args))
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        return self.field_info(field, super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size))
+
+    def post_headless(self):
+        return self.api_add()
+
+    def put_headless(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        return self.api_update(item)
+
+    def delete_headless(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        return self.api_delete(item)
+
+
+# --------------------------------------------------------------------------
+# Security manager
+# --------------------------------------------------------------------------
+
+
+class CompatSecurityManager(SecurityManager):
+    def permission_pairs(self, role_ids):
+        """(permission, view menu) names granted to any of `role_ids`."""
+        raise NotImplementedError
+
+    def _has_view_access(self, user, permission_name, view_name):
+        """FAB asks the database once per check, and a page checks every menu entry and
+        button (about 50 queries a page): within a request, load the user's permissions once."""
+        if not has_request_context():
+            return super()._has_view_access(user, permission_name, view_name)
+        # on the request, not on g: tests run many requests inside one app context
+        cached = getattr(request, "_minqing_permissions", None)
+        if cached is None or cached[0] != user.id:
+            roles = self.get_user_roles(user)
+            builtin = [r for r in roles if r.name in self.builtin_roles]
+            db_role_ids = [r.id for r in roles if r.name not in self.builtin_roles]
+            pairs = set(self.permission_pairs(db_role_ids)) if db_role_ids else set()
+            cached = (user.id, pairs, builtin)
+            request._minqing_permissions = cached
+        _, pairs, builtin = cached
+        if (permission_name, view_name) in pairs:
+            return True
+        return any(self._has_access_builtin_roles(r, permission_name, view_name) for r in builtin)

@@ -1,0 +1,359 @@
+"""The base of every domain ModelView: scope, pickers, one unit of work, export.
+
+* row scope — one `ScopeFilter` in `base_filters`, applied to list, show, edit,
+  delete, single and mass actions and the export, with the admin bypass inside
+  `app.services.scope`;
+* writes — `validate()` (a service call) and `scope.check_writable()` before
+  every save, in one unit of work (`app.core.uow`): a broken rule is a message on
+  the form, and nothing is half-written;
+* pickers — a relation to a grid-bound model (grid, person ...) becomes a
+  search-as-you-type select (`app.views.pickers`), filtered by the same scope;
+* permissions — one resource per domain noun with `can_read` / `can_write`
+  (and named extras such as `can_print`), shared by the HTML view and the API.
+
+FAB's private flows are rewired in `app.views.fab_compat`; this module only fills
+in the hooks it defines.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, request
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.validators import Unique
+from flask_appbuilder.views import expose
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, HiddenField
+from wtforms.validators import DataRequired, InputRequired
+
+from app.core.uow import unit_of_work
+from app.extensions import db
+from app.services import scope
+from app.services.privacy import can_see_personal_numbers
+from app.services.records import check_version, delete_record, is_versioned
+from app.views.edge import parse_id
+from app.views.export import ExportMixin
+from app.views.fab_compat import CompatInterface, CompatModelView, filters_without, get_in_scope
+from app.views.pickers import AjaxSelectField, AjaxSelectMultipleField, list_field, picker_field, picker_kind_for
+
+log = logging.getLogger(__name__)
+
+READ, WRITE = "read", "write"
+VIEW_PERMISSIONS = {
+    "list": READ,
+    "export": READ,
+    "show": READ,
+    "download": READ,
+    "add": WRITE,
+    "edit": WRITE,
+    "delete": WRITE,
+}
+YES, NO = _l("Yes"), _l("No")
+SENSITIVE_SEARCH_REFUSED = _l(
+    "Searching by phone or ID number needs the permission to read them in full; that condition was ignored."
+)
+DELETED_ONLY = "deleted-only"
+
+
+class ScopeFilter(BaseFilter):
+    """Restricts any grid-bound model to the current user's scope (see services.scope)."""
+
+    name = "scope"
+    arg_name = None
+
+    def apply(self, query, value):
+        if value == DELETED_ONLY:  # the recycle bin: what was deleted, within the scope
+            return query.filter(scope.clause_for(self.model, include_deleted=True), self.model.deleted_at.is_not(None))
+        return query.filter(scope.clause_for(self.model))
+
+
+def scope_filters(model, deleted_only=False):
+    if not scope.is_scoped(model):
+        return []
+    return [["id", ScopeFilter, DELETED_ONLY if deleted_only else None]]
+
+
+class CappedCount(int):
+    """A list's row count that stopped counting at LIST_COUNT_CAP: shown as "10000+"."""
+
+    def __str__(self):
+        return f"{int(self) - 1}+"
+
+
+class ScopedInterface(CompatInterface):
+    """The data interface with a hook to load, in one query per page, what a list shows,
+    and a bounded count (FAB counts every matching row on each page render)."""
+
+    def __init__(self, obj, session=None, prefetch=None):
+        super().__init__(obj, session)
+        self.prefetch = prefetch
+
+    def query_count(self, query, filters=None, select_columns=None):
+        """Count at most LIST_COUNT_CAP + 1 rows: past a few hundred pages nobody pages by
+        number, and counting a county's million appeals costs more than the page itself."""
+        cap = current_app.config.get("LIST_COUNT_CAP") or 0
+        inner = self.filtered_ids(query, filters, select_columns)  # ids only: an index can answer
+        if cap <= 0:
+            return inner.count()
+        count = inner.limit(cap + 1).count()
+        return CappedCount(count) if count > cap else count
+
+    def apply_pagination(self, query, page, page_size):
+        """Find the page's ids first (filters, scope and order on ids only: an index-only scan
+        even at page 500), then load just those rows with what the list shows. OFFSET on the
+        full query makes the database fetch and join every skipped row."""
+        if not page_size or page_size > current_app.config.get("LIST_MAX_PAGE_SIZE", 200):
+            return super().apply_pagination(query, page, page_size)  # exports stream in one query
+        ids = query.with_entities(self.obj.id).offset((page or 0) * page_size).limit(page_size).all()
+        # literal ids: with a sub-select PostgreSQL re-plans the whole filtered, ordered list
+        return query.filter(self.obj.id.in_([row[0] for row in ids]))
+
+    def query(self, *args, **kwargs):
+        count, items = super().query(*args, **kwargs)
+        if self.prefetch and items:
+            self.prefetch(self.session, items)
+        return count, items
+
+
+def yes_no(value):
+    if value is None:
+        return ""
+    return str(YES) if value else str(NO)
+
+
+def blank_none(value):
+    return "" if value is None else value
+
+
+def _fix_form_validators(form_class):
+    """Two FAB defaults that hurt clerks: a bare "Already exists" check on unique
+    columns (the services say which record holds the value instead), and a
+    "required" check on NOT NULL flags, which makes an unticked box an error."""
+    for name in dir(form_class):
+        unbound = getattr(form_class, name, None)
+        if not hasattr(unbound, "field_class") or "validators" not in unbound.kwargs:
+            continue
+        validators = unbound.kwargs.get("validators") or []
+        keep = [v for v in validators if not isinstance(v, Unique)]
+        if issubclass(unbound.field_class, BooleanField):
+            keep = [v for v in keep if not isinstance(v, (DataRequired, InputRequired))]
+        unbound.kwargs["validators"] = keep
+
+
+def without_sensitive(filters, columns, warn=False):
+    """`filters` minus the conditions on `columns` when the user may not read those numbers in full."""
+    if not columns or not any(f.column_name in columns for f in filters.filters) or can_see_personal_numbers():
+        return filters
+    if warn:
+        flash(str(SENSITIVE_SEARCH_REFUSED), "warning")
+    return filters_without(filters, columns)
+
+
+class ScopedModelView(ExportMixin, CompatModelView):
+    """The base of every domain ModelView. Subclasses declare; services decide."""
+
+    # searchable columns holding phone or ID numbers: a search on them is a way to learn a
+    # masked number digit by digit, so it is dropped for users who may not read them in full
+    sensitive_search_columns = ()
+
+    resource = None  # permission resource, e.g. "Grid" (defaults to the model name)
+    extra_permissions = {}  # method or action name -> permission (e.g. {"notice": "print"})
+    list_template = "minqing/list.html"
+    exclude_route_methods = {"download"}
+    stale_message = None  # what a concurrent save is called (None: the generic reload message)
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        self.class_permission_name = self.resource or model.__name__
+        self.method_permission_name = {**VIEW_PERMISSIONS, **self.extra_permissions}
+        self.base_filters = scope_filters(model) + list(self.base_filters or [])
+        self.page_size = current_app.config.get("LIST_PAGE_SIZE", self.page_size)
+        super().__init__(**kwargs)
+        self._default_formatters()
+
+    def _default_formatters(self):
+        """Show yes/no for flags and nothing for empty values (FAB prints True/None)."""
+        formatters = dict(self.formatters_columns or {})
+        for column in set(self.list_columns) | set(self.show_columns) | set(self.export_columns or ()):
+            if column in formatters:
+                continue
+            if self.datamodel.is_boolean(column):
+                formatters[column] = yes_no
+            else:
+                formatters[column] = blank_none
+        self.formatters_columns = formatters
+
+    def render_template(self, template, **kwargs):
+        kwargs.setdefault("view", self)
+        kwargs.setdefault("export_url", self.export_url())
+        return super().render_template(template, **kwargs)
+
+    def get_in_scope(self, pk):
+        """The record `pk` if the user's scope holds it, else a 404."""
+        item = get_in_scope(self, pk) if parse_id(pk) is not None else None
+        if item is None:
+            abort(404)
+        return item
+
+    # -- search: no phone/ID conditions for who may not read them -----------
+
+    def filters_for_user(self, filters, warn=False):
+        return without_sensitive(filters, self.sensitive_search_columns, warn=warn)
+
+    def search_columns_shown(self):
+        hidden = [c for c in self.sensitive_search_columns if c in self.search_columns]
+        if not hidden or can_see_personal_numbers():
+            return None
+        return [c for c in self.search_columns if c not in hidden]
+
+    # -- forms: relations to big tables become server-side pickers ---------
+
+    def build_form_fields(self):
+        self.add_form_extra_fields = self._with_pickers(self.add_columns, self.add_form_extra_fields)
+        self.edit_form_extra_fields = self._with_pickers(self.edit_columns, self.edit_form_extra_fields)
+        self.search_form_extra_fields = self._with_pickers(
+            self.search_columns, self.search_form_extra_fields, search=True
+        )
+
+    def forms_built(self):
+        for form in (self.add_form, self.edit_form):
+            _fix_form_validators(form)
+        if is_versioned(self.datamodel.obj):
+            # the version the user started editing from travels with the form
+            self.edit_form.row_version = HiddenField()
+
+    def prefill_edit_form(self, form, item):
+        if hasattr(form, "row_version"):
+            form.row_version.data = item.version
+
+    def _with_pickers(self, columns, extra, search=False):
+        extra = dict(extra or {})
+        for column in columns or []:
+            if column in extra:
+                continue
+            label = self.label_columns.get(column, column)
+            description = self.description_columns.get(column, "")
+            if self.datamodel.is_relation_many_to_many(column):
+                kind = picker_kind_for(self.datamodel.get_related_model(column))
+                if kind is not None:
+                    field_class = AjaxSelectField if search else AjaxSelectMultipleField  # a filter matches one
+                    extra[column] = field_class(label, kind=kind, description=description)
+                continue
+            if not self.datamodel.is_relation_many_to_one(column):
+                continue
+            required = not search and not self.datamodel.is_nullable(self.datamodel.get_relation_fk(column).name)
+            related = self.datamodel.get_related_model(column)
+            if picker_kind_for(related) is None:
+                if hasattr(related, "sort_order") and hasattr(related, "active"):
+                    extra[column] = list_field(related, label, required, description)
+                continue
+            extra[column] = picker_field(self.datamodel, column, label, required, description)
+        return extra
+
+    # -- validation hooks (override in domain views: call the service) ------
+
+    def validate(self, item):
+        """Check the item before save; raise DomainError. Call the domain service."""
+
+    def validate_delete(self, item):
+        """Check the item may be deleted; raise DomainError."""
+
+    def pre_add(self, item):
+        with db.session.no_autoflush:
+            # scope first: validation messages must not reveal other grids' data
+            scope.check_writable(db.session, item)
+            self.validate(item)
+
+    def pre_update(self, item):
+        self.pre_add(item)
+
+    def pre_delete(self, item):
+        with db.session.no_autoflush:
+            self.validate_delete(item)
+            scope.check_writable(db.session, item)
+
+    # -- add / edit / delete: one unit of work, errors on the form ----------
+
+    def save_form(self, form, item, is_new):
+        with unit_of_work(form=form, stale_message=self.stale_message) as work:
+            if not is_new and hasattr(form, "row_version"):
+                check_version(item, form.row_version.data)
+            form.populate_obj(item)
+            if is_new:
+                self.pre_add(item)
+                db.session.add(item)
+            else:
+                self.pre_update(item)
+        if work.failed:
+            return False
+        if is_new:
+            self.post_add(item)
+            flash(str(self.add_row_message), "success")
+        else:
+            self.post_update(item)
+            flash(str(self.edit_row_message), "success")
+        return True
+
+    def delete_item(self, item):
+        with unit_of_work() as work:
+            self.pre_delete(item)
+            delete_record(db.session, item)
+        if work.failed:
+            return
+        self.post_delete(item)
+        flash(str(self.delete_row_message), "success")
+        self.update_redirect()
+
+    # -- lists: bounded page sizes, bad URL arguments are a 400, not a 500 ---
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        return self.guarded(self.list_page)
+
+    def guarded(self, fn, *args):
+        try:
+            return fn(*args)
+        except (ValueError, TypeError) as exc:
+            log.info("bad list arguments: %s", exc)
+            abort(400)
+
+    def list_filters(self, filters):
+        """The list's filters as shown: the URL's, plus what a subclass adds (quick buttons).
+
+        The list page and its Excel export both go through here, so the export
+        holds exactly the rows the user is looking at.
+        """
+        return filters
+
+    def clamp_list_args(self, filters, kwargs):
+        limit = current_app.config.get("LIST_MAX_PAGE_SIZE", 200)
+        page_size = kwargs.get("page_size") or self.page_size
+        kwargs["page_size"] = max(1, min(int(page_size), limit))
+        if kwargs.get("page") is not None:
+            kwargs["page"] = max(0, int(kwargs["page"]))
+        return self.list_filters(self.filters_for_user(filters, warn=True))
+
+    # -- actions: fetch rows through the scope (FAB's own do not) ------------
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        if request.method == "GET" and not self.is_get_mutation_allowed():
+            abort(405)
+        if name not in self.actions:
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            abort(403)
+        return self.actions[name].func(self.get_in_scope(pk))
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        name = request.form.get("action", "")
+        if name not in self.actions:
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            abort(403)
+        items = [self.get_in_scope(pk) for pk in request.form.getlist("rowid")]
+        return self.actions[name].func(items)
