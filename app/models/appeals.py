@@ -26,6 +26,7 @@ from sqlalchemy.orm import relationship
 
 from app.core.choices import Choice, labelled
 from app.core.clock import today
+from app.core.sensitive import ID_NUMBER, PHONE
 from app.models.mixins import SoftDeleteMixin, TimestampMixin
 
 
@@ -140,6 +141,8 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
     """One appeal, from the paper 民情民意收集登记表 to its archive."""
 
     __tablename__ = "appeal"
+    # the reporter's numbers: masked for roles without the sensitive-data permission
+    __sensitive__ = {"reporter_phone": PHONE, "reporter_id_number": ID_NUMBER}
 
     id = Column(Integer, primary_key=True)
     # 登记编号: year + month + sequence ("202611001"); month and seq kept apart for ordering

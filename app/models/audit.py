@@ -24,18 +24,5 @@ class AuditLog(Model):
 
     __table_args__ = (Index("ix_audit_log_record", "table_name", "record_id"),)
 
-    @classmethod
-    def scope_clause(cls, scope):
-        """Admin reads everything; others read what happened to records of their grids."""
-        from sqlalchemy import false, true
-
-        if scope.all:
-            return true()
-        if scope.empty:
-            return false()
-        from app.services.scope import grid_id_clause
-
-        return grid_id_clause(cls.grid_id, scope)
-
     def __str__(self):
         return f"{self.at} {self.username} {self.action} {self.table_name}#{self.record_id}"

@@ -1,7 +1,11 @@
 """People's congress representatives (人大代表), their constituencies (选区) and
 their contact records with voters (联系选民记录)."""
 
+from datetime import timedelta
+
+from flask import current_app, has_app_context
 from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -19,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import column_property, relationship
 
+from app.core.choices import Choice, labelled
+from app.core.clock import today
 from app.models.mixins import SoftDeleteMixin, TimestampMixin, VersionMixin
 from app.models.personnel import Person
 
@@ -99,15 +105,33 @@ class Representative(TimestampMixin, Model):
     def display_name(self):
         return self.person.name if self.person is not None else str(self.person_name or "")
 
-    @classmethod
-    def scope_clause(cls, scope):
-        from app.services.representatives import representative_scope_clause
-
-        return representative_scope_clause(scope)
-
     @property
     def term(self):
         return f"{self.term_start}–{self.term_end}"
+
+
+@labelled(
+    {
+        "reported": _l("Reported"),
+        "late": _l("Reported late"),
+        "pending": _l("To report"),
+        "overdue": _l("Not reported in time"),
+    }
+)
+class ReportState(Choice):
+    """Where an important opinion stands with its report to the 人大主席/副主席."""
+
+    REPORTED = "reported"
+    LATE = "late"
+    PENDING = "pending"
+    OVERDUE = "overdue"
+
+
+def report_days():
+    """REPRESENTATIVE_REPORT_DAYS: an important opinion is reported within this many days."""
+    if not has_app_context():
+        return 3
+    return int(current_app.config["REPRESENTATIVE_REPORT_DAYS"])
 
 
 # word for word what the query says, so both planners see the index applies
@@ -156,18 +180,22 @@ class ContactRecord(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     def __str__(self):
         return f"{self.contact_date} {self.place}"
 
-    @classmethod
-    def scope_clause(cls, scope):
-        from app.services.representatives import contact_scope_clause
-
-        return contact_scope_clause(scope)
-
     @property
     def representative_name(self):
         return self.representative.display_name
 
+    def report_state_on(self, on, days):
+        """For an important opinion: reported / late / pending / overdue on the day `on`,
+        when it is due within `days` days of the contact; None for other records."""
+        if not self.important:
+            return None
+        limit = self.contact_date + timedelta(days=days)
+        if self.reported_at is not None:
+            return "reported" if self.reported_at <= limit else "late"
+        return "pending" if on <= limit else "overdue"
+
     @property
     def report_status(self):
-        from app.services.representatives import report_status_title
-
-        return report_status_title(self)
+        """The report state today (REPRESENTATIVE_REPORT_DAYS), titled."""
+        state = self.report_state_on(today(), report_days())
+        return str(ReportState.label_of(state)) if state else ""

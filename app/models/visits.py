@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import attributes, relationship
 
+from app.core.sensitive import CONTENT, PHONE
 from app.models.mixins import SoftDeleteMixin, TimestampMixin, VersionMixin
 from app.models.personnel import Person
 
@@ -79,6 +80,9 @@ class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     __tablename__ = "visit"
 
     # confidential: the audit trail records that these changed, not what they say
+    # what a household told the visitor (民情日记 rules): masked for who may not read it, and
+    # never written into the audit trail (recorded as changed, without the values)
+    __sensitive__ = {"visited_phone": (PHONE, CONTENT), "situation": CONTENT, "problems": CONTENT}
     __audit_redact__ = ("situation", "problems", "visited_phone")
 
     id = Column(Integer, primary_key=True)
@@ -133,26 +137,6 @@ class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     @property
     def visitor_ids(self):
         return [p.id for p in self.visitors]
-
-    # What lists, pages and the API show: the confidential fields pass through
-    # app.services.privacy, which masks them for users who do not need them.
-    @property
-    def situation_shown(self):
-        from app.services.privacy import shown
-
-        return shown(self, "situation")
-
-    @property
-    def problems_shown(self):
-        from app.services.privacy import shown
-
-        return shown(self, "problems")
-
-    @property
-    def visited_phone_shown(self):
-        from app.services.privacy import shown
-
-        return shown(self, "visited_phone")
 
 
 @event.listens_for(Visit, "before_insert")

@@ -12,12 +12,14 @@ import decimal
 
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, inspect
+from sqlalchemy import event, false, inspect, true
 from sqlalchemy.orm import Session, attributes
 
 from app.core.clock import now
 from app.core.errors import Forbidden
+from app.core.sensitive import MARKS, declared
 from app.models.audit import AuditLog
+from app.services.scope import current_user, grid_id_clause, scope_rule
 
 TRAIL_READ_ONLY = _l("The audit trail cannot be changed.")
 
@@ -63,6 +65,9 @@ def _changes(obj, kind):
         if key in out:
             old, new = out[key]
             out[key] = [None if old is None else REDACTED, None if new is None else REDACTED]
+    marks = {key: list(kinds) for key, kinds in declared(type(obj)).items() if key in out}
+    if marks:
+        out[MARKS] = marks  # masked on render for who may not read them (app.services.privacy)
     return out
 
 
@@ -97,8 +102,6 @@ def actor():
     """(user id, username, client address) of the current request, or the CLI."""
     if not has_request_context():
         return None, "cli", None
-    from app.services.scope import current_user
-
     user = current_user()
     ip = request.remote_addr
     if user is None:
@@ -121,6 +124,16 @@ def _row(action, obj, changes, who):
         "summary": summary,
         "changes": changes or None,
     }
+
+
+@scope_rule(AuditLog)
+def audit_scope_clause(scope):
+    """Admin reads everything; others read what happened to records of their grids."""
+    if scope.all:
+        return true()
+    if scope.empty:
+        return false()
+    return grid_id_clause(AuditLog.grid_id, scope)
 
 
 @event.listens_for(Session, "before_flush")

@@ -114,33 +114,6 @@ def ancestors(session, grid):
     return [rows[i] for i in ids if i in rows]
 
 
-def chains(session, grids):
-    """{grid id: "县 › 镇 › 村"} for the parent chains of many grids, in one query."""
-    wanted = {i for grid in grids for i in grid.ancestor_ids}
-    names = {}
-    if wanted:
-        names = dict(session.execute(select(Grid.id, Grid.name).where(Grid.id.in_(wanted))).all())
-    return {grid.id: " › ".join(names.get(i, "?") for i in grid.ancestor_ids) for grid in grids}
-
-
-def prefetch_tree_info(session, grids):
-    """Parent chains and child counts of a page of grids: two queries, not two per row."""
-    chain_map = chains(session, grids)
-    counts = child_counts(session, [g.id for g in grids])
-    for grid in grids:
-        grid.__dict__["_chain"] = chain_map.get(grid.id, "")
-        grid.__dict__["_child_count"] = counts.get(grid.id, 0)
-
-
-def child_counts(session, grid_ids):
-    if not grid_ids:
-        return {}
-    rows = session.execute(
-        select(Grid.parent_id, func.count()).where(Grid.parent_id.in_(grid_ids)).group_by(Grid.parent_id)
-    )
-    return dict(rows.all())
-
-
 def subtree_clause(grid):
     low, high = subtree_bounds(grid.path)
     return and_(Grid.path >= low, Grid.path < high)

@@ -33,19 +33,15 @@ from app.core.clock import now, today
 from app.core.errors import DomainError, NotFound
 from app.models.grids import Grid
 from app.models.personnel import Person
-from app.models.representatives import LEVELS, Constituency, ContactRecord, Representative
+from app.models.representatives import LEVELS, Constituency, ContactRecord, ReportState, Representative, report_days
 from app.services import scope
 from app.services.grids import references_to
 from app.services.quotas import expected_by
+from app.services.scope import scope_rule
 from app.services.validators import clean_text, require
 
 LEVEL_TITLES = {"township": _l("Township"), "county": _l("County"), "city": _l("City")}
-REPORT_TITLES = {
-    "reported": _l("Reported"),
-    "late": _l("Reported late"),
-    "pending": _l("To report"),
-    "overdue": _l("Not reported in time"),
-}
+REPORT_TITLES = dict(ReportState.choices())
 APPEAL_CHANNEL_FOR_CONTACT = "人大代表转交"  # AppealChannel seeded by the foundation
 
 
@@ -93,6 +89,7 @@ def _own_reps(scope):
     return select(Representative.id).where(Representative.person_id == scope.person_id)
 
 
+@scope_rule(Representative)
 def representative_scope_clause(scope):
     if scope.all:
         return true()
@@ -104,6 +101,7 @@ def representative_scope_clause(scope):
     return or_(*clauses) if clauses else false()
 
 
+@scope_rule(ContactRecord)
 def contact_scope_clause(scope):
     if scope.all:
         return true()
@@ -275,23 +273,9 @@ def check_contact_deletable(session, record):
         raise DomainError(_l("Appeals were raised from this record: correct it instead of deleting it."))
 
 
-def report_days():
-    return current_app.config["REPRESENTATIVE_REPORT_DAYS"]
-
-
 def report_status(record, on=None):
     """For an important opinion: reported / late / pending / overdue; None otherwise."""
-    if not record.important:
-        return None
-    limit = record.contact_date + timedelta(days=report_days())
-    if record.reported_at is not None:
-        return "reported" if record.reported_at <= limit else "late"
-    return "pending" if (on or today()) <= limit else "overdue"
-
-
-def report_status_title(record):
-    status = report_status(record)
-    return str(REPORT_TITLES[status]) if status else ""
+    return record.report_state_on(on or today(), report_days())
 
 
 def overdue_reports_clause(on=None):

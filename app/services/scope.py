@@ -6,7 +6,8 @@ One mechanism for every list, page, form, action, export, picker and API:
   current assignments (Admin: everything; no person or no assignment: nothing);
 * `clause_for(Model)` turns it into a SQL condition for any grid-bound model
   (the Grid tree itself, or anything with a `grid_id`), and models with a
-  different notion of ownership define `scope_clause(scope)`;
+  different notion of ownership have a rule registered with `@scope_rule(Model)`
+  by the service that owns them;
 * `check_writable(obj)` refuses to save a record pointing into another grid,
   and the `before_flush` listener below repeats that check for every write made
   during a request, so a view or API that forgets it still cannot leak.
@@ -148,8 +149,23 @@ def current():
     return scope
 
 
+# models whose ownership is not simply a `grid_id`: model -> fn(scope) -> SQL condition,
+# registered by the service that owns the rule (`@scope_rule(Model)`)
+SCOPE_RULES = {}
+
+
+def scope_rule(model):
+    """Register `fn(scope)` as the scope condition of `model` (decorator)."""
+
+    def register(fn):
+        SCOPE_RULES[model] = fn
+        return fn
+
+    return register
+
+
 def is_scoped(model):
-    return model is Grid or hasattr(model, "scope_clause") or hasattr(model, "grid_id")
+    return model is Grid or model in SCOPE_RULES or hasattr(model, "grid_id")
 
 
 def clause_for(model, scope=None, include_deleted=False):
@@ -167,8 +183,8 @@ def clause_for(model, scope=None, include_deleted=False):
 def _scope_clause(model, scope):
     if model is Grid:
         return scope.path_clause(Grid.path)
-    if hasattr(model, "scope_clause"):
-        return model.scope_clause(scope)
+    if model in SCOPE_RULES:
+        return SCOPE_RULES[model](scope)
     if hasattr(model, "grid_id"):
         if scope.all:
             return true()

@@ -15,10 +15,11 @@ from marshmallow import ValidationError
 from app.core.uow import unit_of_work
 from app.extensions import db
 from app.services import scope
+from app.services.privacy import Reader
 from app.services.records import check_version, delete_record, is_versioned
 from app.views.edge import MAX_ID
 from app.views.fab_compat import CompatModelRestApi
-from app.views.scoped import READ, WRITE, ScopeFilter, scope_filters, without_sensitive
+from app.views.scoped import READ, WRITE, ScopeFilter, scope_filters, unsearchable, without_sensitive
 
 API_PERMISSIONS = {
     "get": READ,
@@ -61,7 +62,7 @@ class ScopedModelApi(CompatModelRestApi):
         }
 
     def clean_filters(self, filters):
-        return without_sensitive(filters, self.sensitive_search_columns)
+        return without_sensitive(filters, unsearchable(self.datamodel.obj, self.sensitive_search_columns))
 
     def field_info(self, field, info):
         if not self.description_columns.get(field.name):
@@ -75,6 +76,25 @@ class ScopedModelApi(CompatModelRestApi):
 
     def validate_delete(self, item):
         """Check the item may be deleted; raise DomainError."""
+
+    # -- every row the API returns passes through privacy -----------------------
+
+    def pre_get(self, data):
+        model = self.datamodel.obj
+        pk = data.get("id")
+        Reader().prepare(db.session, model, [pk]).mask_row(model, data[API_RESULT_RES_KEY], item_id=pk)
+
+    def pre_get_list(self, data):
+        model = self.datamodel.obj
+        reader = Reader().prepare(db.session, model, data.get("ids") or [])
+        for pk, row in zip(data.get("ids") or [], data[API_RESULT_RES_KEY], strict=False):
+            reader.mask_row(model, row, item_id=pk)
+
+    def dump_item(self, schema, item):
+        """A written record as the API answers it (masked like a GET)."""
+        row = schema.dump(item, many=False)
+        Reader().prepare(db.session, type(item), [item.id]).mask_row(type(item), row, item_id=item.id)
+        return row
 
     def refusal(self, refusal):
         """The HTTP answer to a refused write (a 404 says nothing about the record)."""
@@ -155,7 +175,7 @@ class ScopedModelApi(CompatModelRestApi):
         if work.failed:
             return self.refusal(work.refusal)
         schema = self.add_model_schema if is_new else self.edit_model_schema
-        body = {API_RESULT_RES_KEY: schema.dump(item, many=False)}
+        body = {API_RESULT_RES_KEY: self.dump_item(schema, item)}
         if is_new:
             self.post_add(item)
             return self.response(201, id=item.id, **body)

@@ -2,7 +2,9 @@
 
 from flask_babel import lazy_gettext as _l
 
+from app.core.sensitive import MARKS
 from app.models.audit import AuditLog
+from app.services.privacy import model_of_table
 from app.views.scoped import ScopedInterface, ScopedModelView
 
 ACTION_TITLES = {
@@ -27,11 +29,21 @@ def changes_text(value):
     return "\n".join(
         f"{field}: {old if old is not None else '∅'} → {new if new is not None else '∅'}"
         for field, (old, new) in value.items()
+        if field != MARKS
     )
 
 
+class AuditInterface(ScopedInterface):
+    """The trail's changes are masked as the changed record's own fields would be."""
+
+    def _revealed(self, reader, item, column, value):
+        if column == "changes" and isinstance(value, dict):
+            return reader.mask_changes(model_of_table(item.table_name), value)
+        return super()._revealed(reader, item, column, value)
+
+
 class AuditLogView(ScopedModelView):
-    datamodel = ScopedInterface(AuditLog)
+    datamodel = AuditInterface(AuditLog)
     resource = "AuditLog"
     route_base = "/audit"
     list_title = show_title = _l("Audit trail")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.core.clock import now
 from app.extensions import db
-from app.models.grids import Grid
+from app.models.grids import Grid, chains, prefetch_tree_info
 from app.models.personnel import Post
 from app.services import grids as grid_service
 from app.services import personnel as personnel_service
@@ -41,10 +41,10 @@ GRID_LABELS = {
 
 
 def grid_labels(session, grids):
-    chains = grid_service.chains(session, grids)
+    chain_of = chains(session, grids)
     out = {}
     for grid in grids:
-        chain = chains.get(grid.id)
+        chain = chain_of.get(grid.id)
         out[grid.id] = f"{grid.name}（{grid.code}）" + (f" · {chain}" if chain else "")
     return out
 
@@ -60,7 +60,7 @@ register_picker(
 
 
 class GridView(ScopedModelView):
-    datamodel = ScopedInterface(Grid, prefetch=grid_service.prefetch_tree_info)
+    datamodel = ScopedInterface(Grid, prefetch=prefetch_tree_info)
     resource = "Grid"
     list_title = _l("Grids")
     show_title = _l("Grid")
@@ -103,7 +103,7 @@ class GridView(ScopedModelView):
         children = session.scalars(
             select(Grid).where(Grid.parent_id == grid.id).order_by(Grid.sort_order, Grid.code).limit(500)
         ).all()
-        grid_service.prefetch_tree_info(session, children)
+        prefetch_tree_info(session, children)
         holders = personnel_service.holders(session, [grid.id], responsible_only=False)
         posts = {a.post for a in holders}
         return self.render_template(

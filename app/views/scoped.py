@@ -28,10 +28,11 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired, InputRequired
 
+from app.core.sensitive import declared
 from app.core.uow import unit_of_work
 from app.extensions import db
 from app.services import scope
-from app.services.privacy import can_see_personal_numbers
+from app.services.privacy import Reader, can_see_personal_numbers
 from app.services.records import check_version, delete_record, is_versioned
 from app.views.edge import parse_id
 from app.views.export import ExportMixin
@@ -116,6 +117,33 @@ class ScopedInterface(CompatInterface):
             self.prefetch(self.session, items)
         return count, items
 
+    # -- every value a list, a page or an export shows passes through privacy --
+
+    def _reader(self, items):
+        return Reader().prepare(db.session, self.obj, [getattr(i, "id", None) for i in items])
+
+    def _revealed(self, reader, item, column, value):
+        if "." in column:  # a related record's column: judged on that record
+            *path, last = column.split(".")
+            owner = item
+            for part in path:
+                owner = getattr(owner, part, None)
+                if owner is None:
+                    return value
+            return reader.show(type(owner), last, value, item=owner)
+        return reader.show(self.obj, column, value, item=item)
+
+    def get_values_item(self, item, show_columns):
+        values = super().get_values_item(item, show_columns)
+        reader = self._reader([item])
+        return [self._revealed(reader, item, c, v) for c, v in zip(show_columns, values, strict=True)]
+
+    def get_values(self, lst, list_columns):
+        lst = list(lst)
+        reader = self._reader(lst)
+        for item, row in zip(lst, super().get_values(lst, list_columns), strict=True):
+            yield {c: self._revealed(reader, item, c, v) for c, v in row.items()}
+
 
 def yes_no(value):
     if value is None:
@@ -142,9 +170,15 @@ def _fix_form_validators(form_class):
         unbound.kwargs["validators"] = keep
 
 
+def unsearchable(model, extra=()):
+    """Columns of `model` the current user may not search or sort by: a search on a masked
+    number is a way to learn it digit by digit (declared on the model, app.core.sensitive)."""
+    return set(Reader().hidden_columns(model)) | ({c for c in extra} if not can_see_personal_numbers() else set())
+
+
 def without_sensitive(filters, columns, warn=False):
-    """`filters` minus the conditions on `columns` when the user may not read those numbers in full."""
-    if not columns or not any(f.column_name in columns for f in filters.filters) or can_see_personal_numbers():
+    """`filters` minus the conditions on `columns` (the user may not read those values in full)."""
+    if not columns or not any(f.column_name in columns for f in filters.filters):
         return filters
     if warn:
         flash(str(SENSITIVE_SEARCH_REFUSED), "warning")
@@ -154,8 +188,8 @@ def without_sensitive(filters, columns, warn=False):
 class ScopedModelView(ExportMixin, CompatModelView):
     """The base of every domain ModelView. Subclasses declare; services decide."""
 
-    # searchable columns holding phone or ID numbers: a search on them is a way to learn a
-    # masked number digit by digit, so it is dropped for users who may not read them in full
+    # more columns than the model declares sensitive that must not be searched by who may not
+    # read personal numbers in full (the model's own declarations apply anyway)
     sensitive_search_columns = ()
 
     resource = None  # permission resource, e.g. "Grid" (defaults to the model name)
@@ -200,11 +234,11 @@ class ScopedModelView(ExportMixin, CompatModelView):
     # -- search: no phone/ID conditions for who may not read them -----------
 
     def filters_for_user(self, filters, warn=False):
-        return without_sensitive(filters, self.sensitive_search_columns, warn=warn)
+        return without_sensitive(filters, unsearchable(self.datamodel.obj, self.sensitive_search_columns), warn=warn)
 
     def search_columns_shown(self):
-        hidden = [c for c in self.sensitive_search_columns if c in self.search_columns]
-        if not hidden or can_see_personal_numbers():
+        hidden = unsearchable(self.datamodel.obj, self.sensitive_search_columns) & set(self.search_columns)
+        if not hidden:
             return None
         return [c for c in self.search_columns if c not in hidden]
 
@@ -227,6 +261,24 @@ class ScopedModelView(ExportMixin, CompatModelView):
     def prefill_edit_form(self, form, item):
         if hasattr(form, "row_version"):
             form.row_version.data = item.version
+        # a form is a page too: what the user may not read arrives masked ...
+        reader = Reader().prepare(db.session, self.datamodel.obj, [item.id])
+        for column in declared(self.datamodel.obj):
+            field = getattr(form, column, None)
+            if field is not None and field.data not in (None, ""):
+                field.data = reader.show(self.datamodel.obj, column, field.data, item=item)
+
+    def _keep_masked(self, form, item):
+        """... and comes back unchanged as the mask: then the stored value stays."""
+        reader = Reader().prepare(db.session, self.datamodel.obj, [item.id])
+        for column in declared(self.datamodel.obj):
+            field = getattr(form, column, None)
+            stored = getattr(item, column, None)
+            if field is None or stored in (None, ""):
+                continue
+            masked = reader.show(self.datamodel.obj, column, stored, item=item)
+            if masked != stored and field.data == masked:
+                field.data = stored
 
     def _with_pickers(self, columns, extra, search=False):
         extra = dict(extra or {})
@@ -278,8 +330,10 @@ class ScopedModelView(ExportMixin, CompatModelView):
 
     def save_form(self, form, item, is_new):
         with unit_of_work(form=form, stale_message=self.stale_message) as work:
-            if not is_new and hasattr(form, "row_version"):
-                check_version(item, form.row_version.data)
+            if not is_new:
+                if hasattr(form, "row_version"):
+                    check_version(item, form.row_version.data)
+                self._keep_masked(form, item)
             form.populate_obj(item)
             if is_new:
                 self.pre_add(item)
@@ -334,6 +388,8 @@ class ScopedModelView(ExportMixin, CompatModelView):
         kwargs["page_size"] = max(1, min(int(page_size), limit))
         if kwargs.get("page") is not None:
             kwargs["page"] = max(0, int(kwargs["page"]))
+        if kwargs.get("order_column") in unsearchable(self.datamodel.obj, self.sensitive_search_columns):
+            kwargs["order_column"] = ""  # the order of masked values would tell about them
         return self.list_filters(self.filters_for_user(filters, warn=True))
 
     # -- actions: fetch rows through the scope (FAB's own do not) ------------

@@ -36,13 +36,10 @@ VISIT_LABELS = {
     "target": _l("Target category"),
     "visited_name": _l("Household head / person visited"),
     "visited_phone": _l("Phone of the person visited"),
-    "visited_phone_shown": _l("Phone of the person visited"),
     "address": _l("Address"),
     "family_size": _l("Family size"),
     "situation": _l("Family situation"),
-    "situation_shown": _l("Family situation"),
     "problems": _l("Problems raised"),
-    "problems_shown": _l("Problems raised"),
     "actions": _l("What was done"),
     "result": _l("Visit result"),
     "follow_up_date": _l("Follow-up date"),
@@ -92,7 +89,7 @@ class VisitView(ScopedModelView):
     edit_title = _l("Edit visit")
     label_columns = VISIT_LABELS
     list_columns = [
-        "visit_date", "visitor_names", "form", "grid", "visited_name", "target", "problems_shown", "follow_up_date",
+        "visit_date", "visitor_names", "form", "grid", "visited_name", "target", "problems", "follow_up_date",
     ]  # fmt: skip
     order_columns = ["visit_date", "visited_name", "follow_up_date"]
     # the confidential fields are never searchable: a search would reveal them
@@ -103,8 +100,8 @@ class VisitView(ScopedModelView):
     ]  # fmt: skip
     edit_columns = add_columns
     show_columns = [
-        "visit_date", "form", "visitor_names", "grid", "target", "visited_name", "visited_phone_shown", "address",
-        "family_size", "situation_shown", "problems_shown", "actions", "result", "follow_up_date", "follow_up_of",
+        "visit_date", "form", "visitor_names", "grid", "target", "visited_name", "visited_phone", "address",
+        "family_size", "situation", "problems", "actions", "result", "follow_up_date", "follow_up_of",
         "recorded_by", "created_at",
     ]  # fmt: skip
     description_columns = {
@@ -240,12 +237,6 @@ class VisitApi(ScopedModelApi):
         except DomainError as err:
             return self.refusal(refusal_for(err))
         return super().api_update(item)
-
-    def pre_get(self, data):
-        privacy.mask_api_rows(db.session, [data["result"]], [data.get("id")])
-
-    def pre_get_list(self, data):
-        privacy.mask_api_rows(db.session, data["result"], data["ids"])
 
 
 # --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from app.models.appeals import (
 )
 from app.models.grids import Grid
 from app.services.appeals.workflow import EVENT_TITLES
+from app.services.privacy import Reader
 
 
 def timeline(session, appeal):
@@ -29,11 +30,16 @@ def timeline(session, appeal):
         if related_ids
         else {}
     )
+    reader = Reader()  # corrections of the reporter's phone or ID number are masked like the record
     out = []
     for event in events:
+        data = event.data
+        if event.action == "edit" and isinstance(data, dict):
+            data = reader.mask_changes(Appeal, data)
         out.append(
             {
                 "event": event,
+                "data": data,
                 "title": EVENT_TITLES.get(event.action, event.action),
                 "from_grid": grids.get(event.from_grid_id),
                 "to_grid": grids.get(event.to_grid_id),

@@ -11,14 +11,12 @@ from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.appeals import Appeal
 from app.services import appeals as appeal_service
-from app.services import privacy
 from app.services.appeals import RESOURCE, TRANSITIONS
+from app.services.privacy import Reader
 from app.views.api import SEND_JSON_OBJECT, ScopedModelApi
 from app.views.appeals.common import (
     APPEAL_LABELS,
     BASE_PERMISSIONS,
-    PERSONAL_IDS,
-    PERSONAL_PHONES,
     REGISTRATION_COLUMNS,
     FilterDueSoon,
     FilterOverdue,
@@ -68,7 +66,7 @@ def _event_json(item):
         "due_date": event.due_date.isoformat() if event.due_date else None,
         "result": event.result,
         "related_number": item["related_number"],
-        "data": event.data,
+        "data": item.get("data", event.data),
     }
 
 
@@ -128,7 +126,6 @@ class AppealApi(ScopedModelApi):
     ]
     add_columns = REGISTRATION_COLUMNS
     edit_columns = REGISTRATION_COLUMNS
-    sensitive_search_columns = ("reporter_phone", "reporter_id_number")
     search_columns = [
         "number",
         "reporter_name",
@@ -147,12 +144,6 @@ class AppealApi(ScopedModelApi):
     order_columns = ["number", "registered_at", "due_date", "status", "importance", "reporter_name"]
     base_order = ("registered_at", "desc")
 
-    def pre_get(self, data):
-        privacy.mask_personal_rows([data["result"]], phones=PERSONAL_PHONES, ids=PERSONAL_IDS)
-
-    def pre_get_list(self, data):
-        privacy.mask_personal_rows(data["result"], phones=PERSONAL_PHONES, ids=PERSONAL_IDS)
-
     def validate(self, item):
         appeal_service.update_registration(db.session, current_actor(), item)
 
@@ -170,7 +161,7 @@ class AppealApi(ScopedModelApi):
         if work.failed:
             return self.refusal(work.refusal)
         body = _state_json(item)
-        body[API_RESULT_RES_KEY] = self.add_model_schema.dump(item, many=False)
+        body[API_RESULT_RES_KEY] = self.dump_item(self.add_model_schema, item)
         return self.response(201, **body)
 
     @api_expose("/<int:pk>/<action>", methods=["POST"])
@@ -219,7 +210,8 @@ class AppealApi(ScopedModelApi):
             event = appeal_service.perform(db.session, current_actor(), appeal, action, body)
         if work.failed:
             return self.refusal(work.refusal)
-        item = {"event": event, "title": appeal_service.EVENT_TITLES[event.action], "from_grid": None,
+        data = Reader().mask_changes(Appeal, event.data) if isinstance(event.data, dict) else event.data
+        item = {"event": event, "data": data, "title": appeal_service.EVENT_TITLES[event.action], "from_grid": None,
                 "to_grid": None, "related_number": None}  # fmt: skip
         return self.response(200, event=_event_json(item), **_state_json(appeal))
 

@@ -90,8 +90,6 @@ APPEAL_LABELS = {
     "id": "ID",
 }
 
-PERSONAL_PHONES = ("reporter_phone",)
-PERSONAL_IDS = ("reporter_id_number",)
 
 REGISTRATION_COLUMNS = [
     "reporter_name",

@@ -80,10 +80,7 @@ class AppealView(ScopedModelView):
     ]  # fmt: skip
     formatters_columns = {
         **LIST_FORMATTERS,
-        "reporter_phone": privacy.personal_phone,
-        "reporter_id_number": privacy.personal_id,
     }
-    sensitive_search_columns = ("reporter_phone", "reporter_id_number")
     search_columns = [
         "number",
         "reporter_name",
@@ -271,8 +268,8 @@ class AppealView(ScopedModelView):
             due_state=appeal_service.due_state(appeal),
             can_write=actor.can("write"),
             locked=appeal_service.registration_locked(appeal),
-            id_number=privacy.personal_id(appeal.reporter_id_number) or "",
-            phone=privacy.personal_phone(appeal.reporter_phone),
+            id_number=privacy.reveal(appeal, "reporter_id_number") or "",
+            phone=privacy.reveal(appeal, "reporter_phone"),
             csrf_form=CsrfForm(),
             field_titles=appeal_service.FIELD_TITLES,
             importance_titles=dict(Importance.choices()),
@@ -337,7 +334,7 @@ class AppealView(ScopedModelView):
             satisfaction=appeal.satisfaction,
             satisfaction_choices=[(k, Satisfaction.label_of(k)) for k in Satisfaction.codes()],
             source_title=EvaluationSource.label_of(appeal.evaluation_source, "") if appeal.evaluation_source else "",
-            id_number=privacy.personal_id(appeal.reporter_id_number) or "",
-            phone=privacy.personal_phone(appeal.reporter_phone),
+            id_number=privacy.reveal(appeal, "reporter_id_number") or "",
+            phone=privacy.reveal(appeal, "reporter_phone"),
             recorded_by=recorded_by,
         )
