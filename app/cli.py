@@ -1,5 +1,6 @@
 """`flask --app run.py minqing ...`: setup, demo data and user accounts, for IT staff and cron."""
 
+import datetime as dt
 import os
 import secrets
 import sys
@@ -10,7 +11,20 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from app.core.errors import DomainError
+from app.core.mail import mail_configured
+from app.demo import demo_logins, load_demo
+from app.demo.bulk import load_bulk
 from app.extensions import db
+from app.models.grids import Grid
+from app.security import sync_roles
+from app.services import appeals as appeal_service
+from app.services import tally
+from app.services.appeals import system_actor
+from app.services.backup import BackupError, backup, restore
+from app.services.importer import import_file, template_bytes
+from app.services.lookups import seed_lookups
+from app.services.users import create_user
 
 minqing = AppGroup("minqing", help="MinQing setup and maintenance.")
 
@@ -27,9 +41,6 @@ def _say(text):
 @click.option("--demo-if-empty", is_flag=True, help="Load demo data when there are no grids yet.")
 def init_command(demo_if_empty):
     """Upgrade the schema, seed lookups and roles, make sure an admin exists (idempotent)."""
-    from app.models.grids import Grid
-    from app.security import sync_roles
-    from app.services.lookups import seed_lookups
 
     upgrade()
     seed_lookups(db.session)
@@ -37,8 +48,6 @@ def init_command(demo_if_empty):
     sync_roles(current_app.appbuilder)
     _ensure_admin()
     if demo_if_empty and db.session.scalar(select(func.count()).select_from(Grid)) == 0:
-        from app.demo import load_demo
-
         summary = load_demo(db.session, current_app.appbuilder.sm)
         _print_demo(summary)
     _say("MinQing is ready.")
@@ -93,17 +102,12 @@ def _print_demo(summary):
 )
 def demo_command(scale):
     """Load demo data into an empty database (default: a county, 3 townships, ~30 villages, ~500 people)."""
-    from app.models.grids import Grid
 
     if db.session.scalar(select(func.count()).select_from(Grid)):
         raise click.ClickException("The database already holds grids; demo data goes into an empty one.")
     if scale == "small":
-        from app.demo import load_demo
-
         summary = load_demo(db.session, current_app.appbuilder.sm)
     else:
-        from app.demo.bulk import load_bulk
-
         summary = load_bulk(db.session, current_app.appbuilder.sm, scale, progress=_say)
     _print_demo(summary)
 
@@ -112,7 +116,6 @@ def demo_command(scale):
 def rebuild_tallies_command():
     """Count the visit tally (what the quotas read) again from the visits: after a bulk
     load, a restore from another version, or hand-made SQL on the visits."""
-    from app.services import tally
 
     rows = tally.rebuild(db.session)
     db.session.commit()
@@ -135,8 +138,6 @@ def rebuild_tallies_command():
 @click.option("--post", "post_name", help="Post held in the grid (default: 工作人员).")
 def create_user_command(username, password, roles, grid_code, name, email, post_name):
     """Create a login, link or create its person, and assign the grid."""
-    from app.core.errors import DomainError
-    from app.services.users import create_user
 
     try:
         user, person = create_user(
@@ -157,10 +158,6 @@ def create_user_command(username, password, roles, grid_code, name, email, post_
 def remind_command(on, no_mail):
     """List overdue and due-soon appeals per handler (run daily from cron); mail them
     when MAIL_SERVER is configured."""
-    import datetime as dt
-
-    from app.core.mail import mail_configured
-    from app.services import appeals as appeal_service
 
     day = None
     if on:
@@ -185,7 +182,6 @@ def remind_command(on, no_mail):
 @click.option("--url", default="http://127.0.0.1:8080/", show_default=True)
 def info_command(url):
     """Print where MinQing listens and how to log in."""
-    from app.demo import demo_logins
 
     _say("")
     _say(f"民情通 MinQing: {url}")
@@ -202,7 +198,6 @@ def info_command(url):
 @click.argument("path")
 def backup_command(path):
     """Write a consistent copy of the whole database to PATH (safe while running)."""
-    from app.services.backup import BackupError, backup
 
     try:
         backup(db.engine, path)
@@ -216,7 +211,6 @@ def backup_command(path):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_command(path, yes):
     """Replace the whole database with the backup at PATH. Stop the app first."""
-    from app.services.backup import BackupError, restore
 
     if not yes:
         click.confirm(f"This replaces ALL data with {path}. 将用备份覆盖全部数据，确定吗?", abort=True)
@@ -237,8 +231,6 @@ IMPORT_KINDS = ["grids", "people", "posts", "assignments", "representatives", "a
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_command(kind, path):
     """Import an Excel file (all rows or none). `minqing template KIND` writes a blank one."""
-    from app.services.appeals import system_actor
-    from app.services.importer import import_file
 
     with open(path, "rb") as fh:
         result = import_file(db.session, kind, fh, current_app.config["IMPORT_MAX_ROWS"], actor=system_actor())
@@ -255,7 +247,6 @@ def import_command(kind, path):
 @click.argument("path")
 def template_command(kind, path):
     """Write the Excel template of KIND (Chinese headers, an example row) to PATH."""
-    from app.services.importer import template_bytes
 
     with open(path, "wb") as fh:
         fh.write(template_bytes(kind).read())

@@ -10,11 +10,13 @@ these, since init restores them.
 from __future__ import annotations
 
 import logging
+import secrets as _secrets
 
-from flask import current_app, g
+from flask import current_app, g, request, session
 from flask_appbuilder.api import safe
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import limit
+from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu, assoc_permissionview_role
 from flask_appbuilder.security.views import UserDBModelView
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
@@ -22,7 +24,10 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from app.extensions import db
+from app.models.personnel import Person
+from app.services.audit import log_event
 from app.views.fab_compat import CompatSecurityManager
+from app.views.pickers import AjaxSelectField
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +125,6 @@ class MinqingUserView(UserDBModelView):
     """
 
     def _person_field(self):
-        from app.views.pickers import AjaxSelectField
 
         return AjaxSelectField(
             _l("Person"),
@@ -138,7 +142,6 @@ class MinqingUserView(UserDBModelView):
         super().__init__(**kwargs)
 
     def prefill_form(self, form, pk):
-        from app.models.personnel import Person
 
         form.person.data = db.session.scalar(select(Person).where(Person.user_id == int(pk)))
 
@@ -155,7 +158,6 @@ class MinqingUserView(UserDBModelView):
 
 def link_person(session, user, person):
     """Make `person` the one person of `user` (or unlink when person is None)."""
-    from app.models.personnel import Person
 
     for other in session.scalars(select(Person).where(Person.user_id == user.id)):
         if person is None or other.id != person.id:
@@ -185,12 +187,6 @@ class MinqingSecurityManager(CompatSecurityManager):
 
     def permission_pairs(self, role_ids):
         """(permission, view menu) names granted to any of the roles, in one query."""
-        from flask_appbuilder.security.sqla.models import (
-            Permission,
-            PermissionView,
-            ViewMenu,
-            assoc_permissionview_role,
-        )
 
         return self.session.execute(
             select(Permission.name, ViewMenu.name)
@@ -202,7 +198,6 @@ class MinqingSecurityManager(CompatSecurityManager):
 
     def auth_user_db(self, username, password):
         """FAB's password check, with every success and failure on the audit trail."""
-        from app.services.audit import log_event
 
         user = super().auth_user_db(username, password)
         try:
@@ -234,9 +229,6 @@ def check_production_settings(app):
 
 def init_web_security(app):
     """CSP with per-request nonces (FAB's templates carry them), framing and sniffing off."""
-    import secrets as _secrets
-
-    from flask import g, request, session
 
     @app.before_request
     def _nonce():

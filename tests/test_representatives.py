@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.core.clock import frozen
 from app.core.errors import DomainError
+from app.core.excel import safe_cell
 from app.extensions import db
 from app.models.lookups import ContactForm
 from app.models.personnel import Person
@@ -384,9 +385,9 @@ def test_record_book_xlsx(client, book_world):
 
 
 def test_safe_cell():
-    assert rep_service.safe_cell("@SUM(A1)") == "'@SUM(A1)"
-    assert rep_service.safe_cell("+86 138") == "'+86 138"
-    assert rep_service.safe_cell("正常") == "正常" and rep_service.safe_cell(5) == 5
+    assert safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert safe_cell("+86 138") == "'+86 138"
+    assert safe_cell("正常") == "正常" and safe_cell(5) == 5
 
 
 # --- the link to appeals --------------------------------------------------------------------

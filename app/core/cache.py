@@ -35,6 +35,7 @@ import pickle
 import threading
 import time
 
+import redis
 from flask import copy_current_request_context, current_app, g, has_request_context, request
 from flask import session as web_session
 from sqlalchemy import event
@@ -76,8 +77,6 @@ def _client():
     if time.monotonic() - _redis["failed_at"] < 60:
         return None  # it failed a moment ago: do not wait on it for every request
     if _redis["url"] != url:
-        import redis
-
         _redis["client"] = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         _redis["url"] = url
     return _redis["client"]

@@ -4,13 +4,13 @@ import contextlib
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+
 _frozen = None
 
 
 def _tz():
     try:
-        from flask import current_app
-
         return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
     except RuntimeError:  # outside an application context
         return ZoneInfo("Asia/Shanghai")

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -40,7 +41,6 @@ def workbook_bytes(title, headers, rows, widths=None, total=None):
     for index, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
-    from openpyxl.cell import WriteOnlyCell
 
     header_cells = []
     for header in headers:

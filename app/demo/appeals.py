@@ -4,9 +4,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from app.core import clock
 from app.demo.records import secretary_of
+from app.models.appeals import Appeal
 from app.models.grids import Grid
+from app.models.lookups import AppealCategory, AppealChannel
 from app.models.personnel import Person
+from app.services import appeals as svc
+from app.services.validators import id_check_char
 
 CONTENTS = {
     "土地": ["反映承包地边界与邻户有争议，要求重新丈量确权。", "反映宅基地审批手续办理进度慢。"],
@@ -51,11 +56,6 @@ def load_demo_appeals(session, rnd, fake, townships, day_zero):
     driven through the workflow with the clock frozen at each step; what a step
     would do after today is not done, so recent appeals are still open and some
     are overdue. Returns the number of appeals."""
-    from app.core import clock
-    from app.models.appeals import Appeal
-    from app.models.lookups import AppealCategory, AppealChannel
-    from app.services import appeals as svc
-    from app.services.validators import id_check_char
 
     categories = list(session.scalars(select(AppealCategory).order_by(AppealCategory.sort_order)))
     channels = list(session.scalars(select(AppealChannel).order_by(AppealChannel.sort_order)))

@@ -27,6 +27,9 @@ from app.core.clock import today
 from app.demo.base import create_demo_logins
 from app.demo.bulk_rows import BATCH, _appeals, _dt, _grids, _names, _people, _representatives, _visits
 from app.models.grids import Grid
+from app.models.personnel import Person
+from app.models.representatives import Constituency, Representative
+from app.services import tally
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,6 @@ def load_bulk(session, sm, scale="county", progress=print):
         conn.exec_driver_sql(ddl)
     progress(f"  indices rebuilt ({len(indices)})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
-    from app.services import tally
 
     rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
     progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
@@ -181,8 +183,6 @@ def load_bulk(session, sm, scale="county", progress=print):
     county = session.get(Grid, grids["county"])
     townships = [session.get(Grid, gid) for gid in grids["townships"][:2]]
     villages = [session.get(Grid, gid) for gid in grids["villages"][:4]]
-    from app.models.personnel import Person
-    from app.models.representatives import Constituency, Representative
 
     kind = ids["person_kind"]["人大代表"]
 

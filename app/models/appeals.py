@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import relationship
 
@@ -79,7 +80,6 @@ class EvaluationSource(Choice):
 
 def _only_set(column):
     """Index only the rows where `column` is filled (both databases)."""
-    from sqlalchemy import text
 
     condition = text(f"{column} IS NOT NULL")
     return {"sqlite_where": condition, "postgresql_where": condition}
@@ -87,7 +87,6 @@ def _only_set(column):
 
 def _live():
     """Index only the rows that are not soft-deleted (what every list shows)."""
-    from sqlalchemy import text
 
     condition = text("deleted_at IS NULL")
     return {"sqlite_where": condition, "postgresql_where": condition}

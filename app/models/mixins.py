@@ -2,9 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String
-from sqlalchemy.orm import declared_attr
+from sqlalchemy.orm import declared_attr, object_session
 
 from app.core.clock import now
+from app.models import User
 
 
 class TimestampMixin:
@@ -63,9 +64,6 @@ class SoftDeleteMixin:
     def deleted_by_name(self):
         if self.deleted_by_id is None:
             return ""
-        from sqlalchemy.orm import object_session
-
-        from app.models import User
 
         user = object_session(self).get(User, self.deleted_by_id)
         return user.username if user is not None else ""

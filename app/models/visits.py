@@ -19,9 +19,11 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
 )
 from sqlalchemy.orm import attributes, relationship
 
+from app.core.clock import now
 from app.core.sensitive import CONTENT, PHONE
 from app.models.mixins import SoftDeleteMixin, TimestampMixin, VersionMixin
 from app.models.personnel import Person
@@ -60,7 +62,6 @@ def household_key(grid_id, address, name):
 
 def _only_set(column):
     """Index only the rows where `column` is filled (both databases)."""
-    from sqlalchemy import text
 
     condition = text(f"{column} IS NOT NULL")
     return {"sqlite_where": condition, "postgresql_where": condition}
@@ -68,7 +69,6 @@ def _only_set(column):
 
 def _live():
     """Index only the rows that are not soft-deleted (what every list shows)."""
-    from sqlalchemy import text
 
     condition = text("deleted_at IS NULL")
     return {"sqlite_where": condition, "postgresql_where": condition}
@@ -253,7 +253,6 @@ def _person_after_update(mapper, connection, target):
     after = (target.kind_id, target.position)  # the foreign key is synced by now
     if after == before:
         return
-    from app.core.clock import now
 
     moment = now()
     connection.execute(

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, true
 
+from app.core.cache import memo
 from app.core.clock import now, today
 from app.core.errors import DomainError
 from app.models.appeals import OPEN_STATUSES, Appeal
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.models.personnel import Assignment, Person, Post
-from app.models.representatives import Representative
+from app.models.representatives import Constituency, Representative
 from app.models.visits import Visit
 from app.services import quotas as quota_service
 from app.services import representatives as rep_service
@@ -288,7 +289,6 @@ def figures(session, scope, area, period, on=None, again=None):
     (a county's figures read millions of rows; a write forgets them). With `again`
     (a function giving `figures_job(...)` anew), the last figures may be shown while
     they are counted again in the background (COUNTS_STALE_SECONDS)."""
-    from app.core.cache import memo
 
     key, compute = figures_job(session, scope, area, period, on)
     return memo(key, compute, again=again)
@@ -352,8 +352,6 @@ def visits_made(session, area, period):
 def representatives(session, area, year, on=None):
     clause = scope_service.clause_for(Representative)
     if area.paths is not None:
-        from app.models.representatives import Constituency
-
         clause = and_(
             clause,
             Representative.constituency_id.in_(select(Constituency.id).where(area.grid_clause(Constituency.grid_id))),
@@ -482,7 +480,6 @@ def accountability(session, area, period, on=None, again=None):
     child grid, with their responsible people; then each responsible person's own
     record. Bounded: two levels of the tree at a time. The subtree's counts are kept
     as the dashboard's are (`again`: see `figures`)."""
-    from app.core.cache import memo
 
     on = on or today()
     grid = area.grid

@@ -15,6 +15,7 @@ from app.models.lookups import (
 )
 from app.models.personnel import Post
 from app.services.grids import references_to
+from app.services.quotas import seed_quota_rules
 from app.services.validators import require
 
 # Stored values are Chinese: they are data an administrator edits, not UI strings.
@@ -127,7 +128,6 @@ def seed_lookups(session):
             )
         )
     session.flush()
-    from app.services.quotas import seed_quota_rules
 
     seed_quota_rules(session)
 

@@ -33,8 +33,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
+from app.core.cache import memo
 from app.core.clock import today
 from app.core.errors import DomainError
+from app.models.grids import Grid
 from app.models.lookups import PersonKind
 from app.models.personnel import Person
 from app.models.visits import PERIODS, UNITS, PersonKindChange, QuotaRule, VisitTally, split_words
@@ -264,7 +266,6 @@ def _rule_people(rule, day, person_clause):
 def done_by_person(session, period):
     """{person id: (visits, households)} of the period, in one GROUP BY shared by every rule
     (and reused for COUNTS_CACHE_SECONDS: a county's month is ~100,000 visits)."""
-    from app.core.cache import memo
 
     def compute():
         counts = _done_counts(period)
@@ -305,7 +306,6 @@ class Assessed:
 def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None):
     """Every (person, rule) pair of the period as `Assessed` tuples: one narrow query per
     rule (ids, names, the grid's name), the counts from the period's tally (`done_by_person`)."""
-    from app.models.grids import Grid
 
     day = min(period.end, on)
     done = done_by_person(session, period)
@@ -452,8 +452,6 @@ def quota_report(
     if cache_key is None:
         ranked, groups, summary_ = compute()
     else:
-        from app.core.cache import memo
-
         ranked, groups, summary_ = memo(("quota_report", period.kind, period.start, on, grid_id, cache_key), compute)
     end = None if limit is None else offset + limit
     rows = _progress_rows(session, ranked[offset:end], period, on) if people else []

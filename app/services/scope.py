@@ -26,6 +26,7 @@ from sqlalchemy.orm import MANYTOMANY, MANYTOONE, Session, attributes
 
 from app.core.clock import today
 from app.core.errors import NotFound
+from app.extensions import db
 from app.models.grids import Grid, subtree_bounds
 from app.models.personnel import Assignment, Person
 
@@ -142,7 +143,6 @@ def current():
     user = current_user()
     if cached is not None and cached[0] == (user.id if user else None):
         return cached[1]
-    from app.extensions import db
 
     scope = for_user(db.session, user) if user else NOTHING
     g._minqing_scope = (user.id if user else None, scope)
@@ -214,7 +214,6 @@ def _listed_ids(scope):
     """The ids of the scope's grids, read once per request, on PostgreSQL; else None."""
     if not has_request_context():
         return None
-    from app.extensions import db
 
     if db.engine.dialect.name != "postgresql":
         return None

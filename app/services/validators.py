@@ -1,5 +1,6 @@
 """Checks of single values shared by forms, services and importers."""
 
+import datetime as dt
 import re
 
 from flask import current_app
@@ -45,7 +46,6 @@ ID_CHECK_CHARS = "10X98765432"
 def normalize_id_number(value, field="id_number"):
     """A resident ID number (GB 11643): 17 digits, a birth date inside, and a check
     character (digit or X) computed from the others. Returns it with an upper-case X."""
-    import datetime as dt
 
     value = clean_text(value)
     if value is None:

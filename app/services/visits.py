@@ -7,13 +7,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import aliased
 
+from app.core.cache import memo
 from app.core.clock import now, today
 from app.core.errors import DomainError, Forbidden
+from app.models.appeals import Appeal
 from app.models.grids import Grid
 from app.models.lookups import VisitForm, VisitTarget
 from app.models.personnel import Person
 from app.models.visits import Visit
-from app.services import privacy
+from app.services import privacy, scope
 from app.services.grids import references_to
 from app.services.validators import clean_text, normalize_phone, require
 
@@ -132,7 +134,6 @@ def _follow_ups_base(clause, on, days_ahead):
 def follow_up_counts(session, clause, on=None, days_ahead=None, key=None):
     """How many follow-ups are overdue and due soon (one SQL count); with a `key` naming
     the clause (e.g. the user's scope) kept for COUNTS_CACHE_SECONDS."""
-    from app.core.cache import memo
 
     on = on or today()
     if days_ahead is None:
@@ -198,8 +199,6 @@ def appeal_prefill_from_visit(visit, content=None):
 
 def linked_appeals(session, visit):
     """The appeals raised from `visit` that the user may see, oldest first."""
-    from app.models.appeals import Appeal
-    from app.services import scope
 
     query = select(Appeal).where(Appeal.visit_id == visit.id, scope.clause_for(Appeal)).order_by(Appeal.id)
     return session.scalars(query).all()

@@ -7,6 +7,8 @@ period; every figure links to the list it counts. The figures come from
 
 from __future__ import annotations
 
+import calendar
+
 from flask import abort, current_app, flash, request, send_file, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.security.decorators import has_access
@@ -161,7 +163,6 @@ def _month_start(month, period):
 
 
 def _month_end(month, period):
-    import calendar
 
     year, mon = (int(x) for x in month.split("-"))
     end = f"{month}-{calendar.monthrange(year, mon)[1]:02d}"

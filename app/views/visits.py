@@ -17,6 +17,7 @@ from app.core.errors import DomainError
 from app.core.replica import reports_session
 from app.core.uow import refusal_for
 from app.extensions import db
+from app.models.grids import Grid
 from app.models.personnel import Person
 from app.models.visits import QuotaRule, Visit
 from app.services import privacy, scope
@@ -334,8 +335,6 @@ class QuotaRuleView(ScopedModelView):
         grid_id = id_arg("grid")
         grid = None
         if grid_id:
-            from app.models.grids import Grid
-
             grid = db.session.get(Grid, grid_id)
             if grid is None or not scope.visible(db.session, Grid, grid_id):
                 abort(404)

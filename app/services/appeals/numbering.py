@@ -8,6 +8,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.errors import DomainError
 from app.models.appeals import (
@@ -35,9 +36,9 @@ def next_sequence(session, month):
     dialect = connection.dialect.name
     table = AppealCounter.__table__
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        insert = postgresql.insert
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        insert = sqlite.insert
 
         _sqlite_write_lock(connection)
     else:  # pragma: no cover - other databases are not supported targets
@@ -111,9 +112,9 @@ def reserve_number(session, month, seq, field_name="number"):
     connection = session.connection()
     table = AppealCounter.__table__
     if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        insert = postgresql.insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        insert = sqlite.insert
 
         _sqlite_write_lock(connection)
     statement = (

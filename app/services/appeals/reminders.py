@@ -7,10 +7,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.clock import today
+from app.core.mail import send_mails
 from app.models.appeals import (
     Appeal,
 )
@@ -32,7 +34,6 @@ def reminders(session, on=None):
     """Open appeals that are overdue or due within APPEAL_DUE_SOON_DAYS, grouped by
     handler: the person (with the email of their login), else the unit, else
     "unassigned in <grid>". One query."""
-    from flask_appbuilder.security.sqla.models import User
 
     on = on or today()
     rows = session.execute(
@@ -90,7 +91,6 @@ def reminder_texts(groups, on=None):
 def send_reminders(groups, on=None):
     """Mail each handler with a login e-mail their own list, and the whole report to
     APPEAL_REMIND_SUMMARY_TO. Returns the number of mails sent (0 without MAIL_SERVER)."""
-    from app.core.mail import send_mails
 
     on = on or today()
     report, per_group = reminder_texts(groups, on)

@@ -11,7 +11,7 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Optional
@@ -20,11 +20,15 @@ from app.extensions import db
 from app.models.appeals import Importance, Status
 from app.models.lookups import AppealCategory
 from app.models.personnel import Person
+from app.models.representatives import ContactRecord
 from app.models.visits import Visit
 from app.services import appeals as appeal_service
 from app.services import scope
 from app.services.appeals import PERMISSIONS, RESOURCE, Actor
 from app.services.appeals import lists as appeal_lists
+from app.services.privacy import can_see_visit_content
+from app.services.representatives import appeal_prefill_from_contact
+from app.services.visits import appeal_prefill_from_visit
 from app.views.pickers import list_field
 
 log = logging.getLogger(__name__)
@@ -118,7 +122,6 @@ class _DeadlineHelp:
         )
 
     def __html__(self):
-        from markupsafe import escape
 
         return str(escape(str(self)))
 
@@ -243,8 +246,6 @@ CORRECTION_FIELDS = ("reporter_phone", "reporter_address", "reporter_unit", "rep
 
 def source_from(visit_id, contact_id):
     """The visit or contact record an appeal is raised from, if the user may see it."""
-    from app.models.representatives import ContactRecord
-    from app.services.privacy import can_see_visit_content
 
     for model, raw in ((Visit, visit_id), (ContactRecord, contact_id)):
         raw = str(raw or "").strip()
@@ -258,8 +259,6 @@ def source_from(visit_id, contact_id):
 
 
 def raise_prefill(source):
-    from app.services.representatives import appeal_prefill_from_contact
-    from app.services.visits import appeal_prefill_from_visit
 
     if isinstance(source, Visit):
         return appeal_prefill_from_visit(source)

@@ -1,0 +1,214 @@
+"""Progress toward the yearly target (REPRESENTATIVE_YEARLY_CONTACTS person-times), per
+representative and ranked over a jurisdiction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import defaultload, selectinload
+
+from app.core.cache import memo
+from app.core.clock import today
+from app.core.errors import DomainError
+from app.models.personnel import Person
+from app.models.representatives import Constituency, ContactRecord, Representative
+from app.services.quotas import expected_by
+from app.services.representatives.rules import overdue_reports_clause
+
+# --------------------------------------------------------------------------
+# Progress toward the yearly target
+# --------------------------------------------------------------------------
+
+
+def yearly_target():
+    return current_app.config["REPRESENTATIVE_YEARLY_CONTACTS"]
+
+
+def check_year(year):
+    try:
+        year = int(year)
+    except (TypeError, ValueError):
+        raise DomainError(_l("Choose a valid year."), field="year") from None
+    if not 2000 <= year <= 2100:
+        raise DomainError(_l("Choose a valid year."), field="year")
+    return year
+
+
+@dataclass
+class RepProgress:
+    representative: Representative
+    year: int
+    target: int
+    done: int
+    records: int
+    expected: int
+    overdue_reports: int = 0
+
+    @property
+    def shortfall(self):
+        return max(0, self.target - self.done)
+
+    @property
+    def behind_pace(self):
+        return self.done < self.expected
+
+    @property
+    def rate(self):
+        return min(1.0, self.done / self.target) if self.target else 1.0
+
+    def as_dict(self):
+        return {
+            "representative_id": self.representative.id,
+            "year": self.year,
+            "target": self.target,
+            "done": self.done,
+            "records": self.records,
+            "shortfall": self.shortfall,
+            "expected_by_today": self.expected,
+            "behind_pace": self.behind_pace,
+            "overdue_reports": self.overdue_reports,
+        }
+
+
+def progress(session, rep, year, on=None):
+    """Person-times met by `rep` in `year` against the yearly target, with the pace."""
+    return progress_overview(session, year, Representative.id == rep.id, on=on, include_inactive=True)[0]
+
+
+def _yearly_counts(year, on, clause=None):
+    """Per representative in `year`: person-times met, records, important opinions reported
+    late; only of the representatives in `clause` when given (a township's, not the county's)."""
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    query = (
+        select(
+            ContactRecord.representative_id.label("rep_id"),
+            func.sum(ContactRecord.voter_count).label("done"),
+            func.count(ContactRecord.id).label("records"),
+            func.sum(case((overdue_reports_clause(on), 1), else_=0)).label("overdue"),
+        )
+        .where(
+            ContactRecord.contact_date >= start, ContactRecord.contact_date <= end, ContactRecord.deleted_at.is_(None)
+        )
+        .group_by(ContactRecord.representative_id)
+    )
+    if clause is not None:
+        query = query.where(ContactRecord.representative_id.in_(select(Representative.id).where(clause)))
+    return query.subquery()
+
+
+def _serving_in(year):
+    return and_(Representative.active.is_(True), Representative.term_start <= year, Representative.term_end >= year)
+
+
+def progress_overview(session, year, clause, on=None, include_inactive=False, limit=None, offset=0, cache_key=None):
+    """The representatives in `clause` serving in `year`: done / target, worst first.
+    Ranked and paged (`offset`, `limit`) in SQL (one GROUP BY, then the page), so a county's 5,000
+    mandates are not loaded to show the first few hundred; `progress_rollup` counts them."""
+    on = on or today()
+    year = check_year(year)
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    target = yearly_target()
+    counts = _yearly_counts(year, on, clause)
+    done = func.coalesce(counts.c.done, 0)
+    # the page's ids first, ranked on the counts alone (no person or constituency rows)...
+    ranked = (
+        select(
+            Representative.id,
+            done,
+            func.coalesce(counts.c.records, 0),
+            func.coalesce(counts.c.overdue, 0),
+        )
+        .outerjoin(counts, counts.c.rep_id == Representative.id)
+        .where(clause)
+        # worst first: the fewest person-times toward the target (all who met it rank alike)
+        .order_by(case((done >= target, target), else_=done), Representative.person_name, Representative.id)
+    )
+    if not include_inactive:
+        ranked = ranked.where(_serving_in(year))
+    if limit is not None:
+        ranked = ranked.limit(limit).offset(offset)
+
+    def rank():
+        return [tuple(row) for row in session.execute(ranked).all()]
+
+    if cache_key is None:
+        page = rank()
+    else:  # kept for COUNTS_CACHE_SECONDS: a county's 5,000 mandates are not ranked on every view
+        page = memo(("rep_progress", year, on, include_inactive, limit, offset, cache_key), rank)
+    # ...then those representatives, with what the page shows of them: the person's and the
+    # constituency's own grids and kinds (joined by default) are not shown, and left out
+    reps = (
+        {
+            rep.id: rep
+            for rep in session.scalars(
+                select(Representative)
+                .where(Representative.id.in_([row[0] for row in page]))
+                # people by their ids (joined, PostgreSQL merges through the whole person table)
+                .options(
+                    selectinload(Representative.person).lazyload(Person.grid),
+                    selectinload(Representative.person).lazyload(Person.kind),
+                    defaultload(Representative.constituency).lazyload(Constituency.grid),
+                    defaultload(Representative.constituency).lazyload(Constituency.grids),
+                )
+            ).unique()
+        }
+        if page
+        else {}
+    )
+    expected = expected_by(target, start, end, on)
+    return [
+        RepProgress(reps[rep_id], year, target, int(done_), int(records), expected, int(late or 0))
+        for rep_id, done_, records, late in page
+    ]
+
+
+@dataclass
+class ProgressRollup:
+    year: int
+    representatives: int
+    done: int
+    target: int
+    met: int
+    behind_pace: int
+    overdue_reports: int
+
+    @property
+    def rate(self):
+        return min(1.0, self.done / self.target) if self.target else None
+
+
+def progress_rollup(session, year, clause, on=None, cache_key=None):
+    """The representatives of `clause` serving in `year` together: person-times met
+    (each capped at the target), how many met it and how many are behind the
+    calendar's pace, and important opinions not yet reported. One query, in SQL."""
+    on = on or today()
+    year = check_year(year)
+    target = yearly_target()
+    expected = expected_by(target, date(year, 1, 1), date(year, 12, 31), on)
+    counts = _yearly_counts(year, on, clause)
+    done = func.coalesce(counts.c.done, 0)
+
+    def compute():
+        row = session.execute(
+            select(
+                func.count(Representative.id),
+                func.coalesce(func.sum(case((done >= target, target), else_=done)), 0),
+                func.coalesce(func.sum(case((done >= target, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((done < expected, 1), else_=0)), 0),
+                func.coalesce(func.sum(counts.c.overdue), 0),
+            )
+            .select_from(Representative)
+            .outerjoin(counts, counts.c.rep_id == Representative.id)
+            .where(clause, _serving_in(year))
+        ).one()
+        reps, capped, met, behind, overdue = (int(v) for v in row)
+        return ProgressRollup(year, reps, capped, reps * target, met, behind, overdue)
+
+    if cache_key is None:
+        return compute()
+
+    return memo(("rep_rollup", year, on, cache_key), compute)
