@@ -22,6 +22,7 @@ from app.services import representatives as rep_service
 from app.services import scope
 from app.views.api import ScopedModelApi
 from app.views.edge import id_arg
+from app.views.fab_compat import get_in_scope
 from app.views.pickers import register_picker
 from app.views.scoped import ScopedInterface, ScopedModelView
 
@@ -315,7 +316,7 @@ class RepresentativeApi(ScopedModelApi):
             404:
               description: not found or outside the user's scope
         """
-        rep = self.datamodel.get(pk, self._base_filters)
+        rep = get_in_scope(self, pk)
         if rep is None:
             return self.response_404()
         try:

@@ -1,0 +1,70 @@
+"""Every override of a Flask-AppBuilder private name lives in app/views/fab_compat.py and was
+written for one FAB version: this pins the version and the signatures it relies on, and
+checks that no other module reaches into FAB's private names. A FAB upgrade that changes
+any of them fails here first (read fab_compat.py against the new FAB source, then update
+the snapshot below)."""
+
+import pathlib
+import re
+
+import flask_appbuilder
+
+from app.views import fab_compat
+
+SIGNATURES = {
+    "ModelView._add": "(self)",
+    "ModelView._edit": "(self, pk)",
+    "ModelView._delete": "(self, pk)",
+    "ModelView._list": "(self, **kwargs)",
+    "ModelView._get_list_widget": "(self, filters, actions=None, order_column='', order_direction='', page=None, page_size=None, widgets=None, **kwargs)",
+    "ModelView._get_search_widget": "(self, form=None, exclude_cols=None, widgets=None)",
+    "ModelView._init_forms": "(self)",
+    "ModelView._fill_form_exclude_cols": "(self, exclude_cols, form)",
+    "ModelView._get_add_widget": "(self, form, exclude_cols=None, widgets=None)",
+    "ModelView._get_edit_widget": "(self, form, exclude_cols=None, widgets=None)",
+    "ModelView._get_related_views_widgets": "(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args)",
+    "ModelView._deserialize_pk_if_composite": "(self, pk)",
+    "ModelRestApi._handle_filters_args": "(self, rison_args: 'Dict[str, Any]') -> 'Filters'",
+    "ModelRestApi._get_field_info": "(self, field: 'Field', filter_rel_field: 'Dict[str, Any]', page: 'Optional[int]' = None, page_size: 'Optional[int]' = None) -> 'Dict[str, Any]'",
+    "ModelRestApi._merge_update_item": "(self, model_item: 'Model', data: 'Dict[str, Any]') -> 'Dict[str, Any]'",
+    "ModelRestApi.post_headless": "(self) -> 'Response'",
+    "ModelRestApi.put_headless": "(self, pk: 'ModelKeyType') -> 'Response'",
+    "ModelRestApi.delete_headless": "(self, pk: 'ModelKeyType') -> 'Response'",
+    "SQLAInterface._apply_inner_all": "(self, query: 'Query', filters: 'Filters | None' = None, order_column: 'str' = '', order_direction: 'str' = '', page: 'int | None' = None, page_size: 'int | None' = None, select_columns: 'list[str] | None' = None, aliases_mapping: 'dict[str, AliasedClass] | None' = None) -> 'Query'",
+    "Filters._add_filter": "(self, filter_instance, values)",
+    "Filters.clear_filters": "(self)",
+    "SecurityManager._has_view_access": "(self, user: 'object', permission_name: 'str', view_name: 'str') -> 'bool'",
+    "SecurityManager._has_access_builtin_roles": "(self, role, permission_name: 'str', view_name: 'str') -> 'bool'",
+    "SecurityManager.get_user_roles": "(self, user) -> 'List[object]'",
+    "ModelView.list.__wrapped__": "(self)",
+}
+
+
+def test_written_for_this_fab_version():
+    assert flask_appbuilder.__version__ == fab_compat.FAB_VERSION == "5.3.0"
+
+
+def test_every_private_name_relied_on_still_has_its_signature():
+    assert fab_compat.signatures() == SIGNATURES
+
+
+def test_views_keep_the_private_attributes_fab_compat_reads(app):
+    views = [v for v in app.appbuilder.baseviews if hasattr(v, "datamodel") and hasattr(v, "list_columns")]
+    html = [v for v in views if isinstance(v, flask_appbuilder.ModelView)]
+    assert html and all(hasattr(v, "_base_filters") and hasattr(v, "_filters") for v in html)
+
+
+def test_no_other_module_touches_fab_private_names():
+    """Overrides (def _add ...) and reads (self._base_filters ...) only in fab_compat."""
+    names = {name for names in fab_compat.PRIVATE_NAMES.values() for name in names if name.startswith("_")}
+    names |= {"_base_filters", "_filters", "__wrapped__"}
+    pattern = re.compile(r"(def |\.)(" + "|".join(re.escape(n) for n in sorted(names)) + r")\b")
+    root = pathlib.Path(__file__).resolve().parent.parent / "app"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.name == "fab_compat.py":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if pattern.search(line):
+                offenders.append(f"{path.relative_to(root.parent)}:{number}: {line.strip()}")
+    assert offenders == []
