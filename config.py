@@ -117,6 +117,10 @@ APPEAL_DISCOVERY_CHANNELS = [
 ]  # channels where the grid found the problem itself (发现率)
 APPEAL_REMIND_SUMMARY_TO = []  # e-mail addresses that get the whole reminder list (e.g. the 综治办)
 
+# --- Registers (台账) defined in the browser ----------------------------------
+REGISTERS_CHECK_SECONDS = 1  # how often a server looks for register definitions changed on another server
+REGISTER_PRINT_MAX_ROWS = 2000  # the most entries one printed ledger holds (narrow it with filters)
+
 # --- Mail (appeal reminders) -----------------------------------------------
 MAIL_SERVER = ""  # SMTP host; empty: `flask minqing remind` only prints
 MAIL_PORT = 25  # 465 with MAIL_USE_SSL, 587 with MAIL_USE_TLS

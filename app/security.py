@@ -26,6 +26,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models.personnel import Person
 from app.services.audit import log_event
+from app.services.registers.runtime import REGISTER_MENU_PREFIX, REGISTER_RESOURCE_PREFIX, register_menu_resources
 from app.views.fab_compat import CompatSecurityManager
 from app.views.pickers import AjaxSelectField
 
@@ -115,6 +116,7 @@ SELF_SERVICE = [
     ("can_this_form_post", "UserInfoEditView"),
     ("can_get", "OpenApi"),  # the API description (it holds no data)
     ("can_show", "SwaggerView"),
+    ("can_read", "RegisterApi"),  # the list of registers (each register's own permission decides the rest)
 ]
 
 
@@ -195,6 +197,16 @@ class MinqingSecurityManager(CompatSecurityManager):
             .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
             .where(assoc_permissionview_role.c.role_id.in_(role_ids))
         ).all()
+
+    def has_access(self, permission_name, view_name):
+        """A register's menu entry (and its group) opens for whoever may read the register:
+        their grants are edited once, as can_read, not twice."""
+        if permission_name == "menu_access" and view_name.startswith(REGISTER_RESOURCE_PREFIX):
+            return super().has_access("can_read", view_name)
+        if permission_name == "menu_access" and view_name.startswith(REGISTER_MENU_PREFIX):
+            return any(super(MinqingSecurityManager, self).has_access("can_read", resource)
+                       for resource in register_menu_resources(view_name))  # fmt: skip
+        return super().has_access(permission_name, view_name)
 
     def auth_user_db(self, username, password):
         """FAB's password check, with every success and failure on the audit trail."""
@@ -284,7 +296,8 @@ def sync_roles(appbuilder):
                 pv = sm.find_permission_view_menu("menu_access", menu_name)
                 if pv is not None:
                     wanted.append(pv)
-        role.permissions = list(dict.fromkeys(wanted))
+        kept = [pv for pv in role.permissions if pv.view_menu.name.startswith(REGISTER_RESOURCE_PREFIX)]
+        role.permissions = list(dict.fromkeys(wanted + kept))
     admin = sm.find_role(current_app.config["AUTH_ROLE_ADMIN"])
     session.commit()
     return admin

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_appbuilder import Model
 
 import app.models  # noqa: F401  (every table on the metadata)
+from app.models.registers import include_in_schema
 
 config = context.config
 if config.config_file_name and not logging.getLogger().handlers:
@@ -47,6 +48,7 @@ def run_migrations_online():
             process_revision_directives=process_revision_directives,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_in_schema,  # register tables (reg_*) are data, made by the app
         )
         with context.begin_transaction():
             context.run_migrations()

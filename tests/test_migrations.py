@@ -33,7 +33,10 @@ def _round_trip(app, url):
             from alembic.migration import MigrationContext
             from flask_appbuilder import Model
 
-            diff = compare_metadata(MigrationContext.configure(connection), Model.metadata)
+            from app.models.registers import include_in_schema
+
+            context = MigrationContext.configure(connection, opts={"include_object": include_in_schema})
+            diff = compare_metadata(context, Model.metadata)
             assert diff == [], diff
             command.downgrade(cfg, "base")
             left = set(inspect(connection).get_table_names()) - {"alembic_version"}

@@ -6,7 +6,8 @@ A model lists its sensitive columns and what kind of secret each holds:
         __sensitive__ = {"reporter_phone": PHONE, "reporter_id_number": ID_NUMBER}
 
 * PHONE, ID_NUMBER — personal numbers of the public (reporters, people visited):
-  readable in full only with the sensitive-data permission;
+  readable in full only with the sensitive-data permission; PERSONAL — any other
+  field a register marks sensitive, under the same permission;
 * CONTENT — what a household told a visitor (民情日记 rules): readable only by the
   visit-content roles and the visitors themselves.
 
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 PHONE = "phone"
 ID_NUMBER = "id_number"
+PERSONAL = "personal"  # other personal data a register marks sensitive: read with the same permission
 CONTENT = "content"
-KINDS = (PHONE, ID_NUMBER, CONTENT)
+KINDS = (PHONE, ID_NUMBER, PERSONAL, CONTENT)
+NUMBER_KINDS = (PHONE, ID_NUMBER, PERSONAL)  # readable in full with the sensitive-data permission
 MASK = "******"
 # the audit trail stores, beside a row's changes, which of the changed fields were sensitive
 # ({"__sensitive__": {"reporter_phone": ["phone"]}}), so the row is masked on every render

@@ -32,7 +32,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.core.errors import DomainError
+from app.core.errors import DomainError, DomainErrors
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 SAVE_FAILED = _l("The record could not be saved: it conflicts with existing data.")
 STALE = _l("Someone else saved this record after you opened it. Reload the page and make your change again.")
 DB_BUSY = _l("The database is busy. Please submit again.")
+SEVERAL_PROBLEMS = _l("%(n)s problems to correct: each is shown at its field.")
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,25 @@ class Refusal:
     message: str
     status: int = 422
     field: str | None = None
+    errors: tuple = ()  # ((field, message), ...) when several rules were broken at once
 
     def body(self):
-        """The REST answer's JSON body."""
+        """The REST answer's JSON body: the message, and every problem by field."""
         out = {"message": self.message}
         if self.field:
             out["field"] = self.field
+        if self.errors:
+            by_field = {}
+            for field, message in self.errors:
+                by_field.setdefault(field or "_", []).append(message)
+            out["errors"] = by_field
         return out
 
 
 def refusal_for(exc, stale_message=None):
     """The Refusal an expected failure deserves, or None for an unexpected one."""
+    if isinstance(exc, DomainErrors):
+        return Refusal(str(exc), exc.status, exc.field, tuple((e.field, str(e)) for e in exc.errors))
     if isinstance(exc, DomainError):
         return Refusal(str(exc), exc.status, exc.field)
     if isinstance(exc, StaleDataError):
@@ -121,7 +130,17 @@ class unit_of_work:  # noqa: N801 (used as a statement: `with unit_of_work(...)`
         return True
 
     def _show(self, refusal):
-        field = getattr(self.form, refusal.field, None) if (self.form is not None and refusal.field) else None
-        if field is not None:
-            field.errors = list(field.errors or []) + [refusal.message]
-        flash(refusal.message, "danger")
+        problems = refusal.errors or ((refusal.field, refusal.message),)
+        unplaced = []
+        for name, message in problems:
+            field = getattr(self.form, name, None) if (self.form is not None and name) else None
+            if field is not None:
+                field.errors = list(field.errors or []) + [message]
+            else:
+                unplaced.append(message)
+        if refusal.errors:  # several: each by its field, and one line saying how many
+            flash(str(SEVERAL_PROBLEMS % {"n": len(problems)}), "danger")
+            for message in unplaced:
+                flash(message, "danger")
+        else:
+            flash(refusal.message, "danger")

@@ -16,5 +16,14 @@ from app.models.lookups import (  # noqa: F401
     VisitTarget,
 )
 from app.models.personnel import Assignment, Person, Post  # noqa: F401
+from app.models.registers import (  # noqa: F401
+    ChoiceList,
+    ChoiceValue,
+    RegisterDef,
+    RegisterField,
+    RegisterRollup,
+    RuntimeGeneration,
+)
 from app.models.representatives import Constituency, ContactRecord, Representative  # noqa: F401
+from app.models.settings import Setting  # noqa: F401
 from app.models.visits import PersonKindChange, QuotaRule, Visit, VisitTally  # noqa: F401

@@ -23,7 +23,7 @@ from flask_appbuilder import Model
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
-from app.core.sensitive import CONTENT, ID_NUMBER, MARKS, MASK, PHONE, declared, mask, mask_id_number, mask_phone
+from app.core.sensitive import CONTENT, MARKS, MASK, NUMBER_KINDS, declared, mask, mask_id_number, mask_phone
 from app.models.visits import Visit, visit_visitors
 from app.services import scope as scope_mod
 
@@ -114,7 +114,7 @@ class Reader:
         return self
 
     def may_read(self, kinds, item=None, item_id=None):
-        if (PHONE in kinds or ID_NUMBER in kinds) and not self.numbers:
+        if any(k in NUMBER_KINDS for k in kinds) and not self.numbers:
             return False
         if CONTENT in kinds and not self.all_content:
             if self.own is not None:
@@ -133,7 +133,7 @@ class Reader:
         """Columns of `model` this user never reads in full (whatever the record): not searchable."""
         out = []
         for column, kinds in declared(model).items():
-            if (PHONE in kinds or ID_NUMBER in kinds) and not self.numbers:
+            if any(k in NUMBER_KINDS for k in kinds) and not self.numbers:
                 out.append(column)
             elif CONTENT in kinds:
                 out.append(column)  # content is never a search condition (it would reveal it)

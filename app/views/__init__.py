@@ -1,5 +1,6 @@
 """Every view, API and menu, registered in one place."""
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.views.appeals import AppealApi, AppealView
@@ -10,6 +11,10 @@ from app.views.imports import ImportView
 from app.views.lookups import lookup_views
 from app.views.personnel import AssignmentApi, AssignmentView, PersonApi, PersonView, PostApi, PostView
 from app.views.pickers import PickerView
+from app.views.registers import menu as register_menu
+from app.views.registers.api import RegisterApi
+from app.views.registers.designer import ChoiceListView, ChoiceValueView, RegisterDefView, RegisterFieldView
+from app.views.registers.entries import RegisterEntryView, fill_register_code
 from app.views.representatives import (
     ConstituencyApi,
     ConstituencyView,
@@ -105,9 +110,21 @@ def register_views(appbuilder):
         ImportView, "Import from Excel", label=_l("Import from Excel"), icon="fa-upload",
         category="Lookup lists",
     )  # fmt: skip
+    appbuilder.add_view(
+        RegisterDefView, "Register design", label=_l("Register design"), icon="fa-wrench", category="Lookup lists"
+    )
+    appbuilder.add_view(
+        ChoiceListView, "Choice lists", label=_l("Choice lists"), icon="fa-list-ul", category="Lookup lists"
+    )
+    appbuilder.add_view_no_menu(RegisterFieldView)
+    appbuilder.add_view_no_menu(ChoiceValueView)
     appbuilder.add_view_no_menu(PickerView)
+    appbuilder.add_view_no_menu(RegisterEntryView)
+    current_app.url_defaults(fill_register_code)
+    register_menu.bind(current_app._get_current_object())
+    current_app.before_request(register_menu.refresh)
     for api in (
         GridApi, PersonApi, PostApi, AssignmentApi, AppealApi, VisitApi, QuotaRuleApi, RepresentativeApi,
-        ConstituencyApi, ContactRecordApi,
+        ConstituencyApi, ContactRecordApi, RegisterApi,
     ):  # fmt: skip
         appbuilder.add_api(api)

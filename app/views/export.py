@@ -58,10 +58,8 @@ class ExportMixin:
             return None
         return url_for(f"{self.endpoint}.export")
 
-    @expose("/export/")
-    @has_access
-    def export(self):
-        limit = current_app.config.get("EXPORT_MAX_ROWS", 100000)
+    def filtered_query(self, limit):
+        """The list's rows as the user sees them (URL filters, quick buttons, scope, order), at most `limit`."""
         try:
             filters = active_filters(self)
             orders = get_order_args().get(self.__class__.__name__)
@@ -69,9 +67,15 @@ class ExportMixin:
             abort(400)
         order_column, order_direction = orders or (self.base_order or ("", ""))
         joined = joined_with_base(self, self.list_filters(self.filters_for_user(filters)))
-        query = self.datamodel.apply_all(
+        return self.datamodel.apply_all(
             db.session.query(self.datamodel.obj), joined, order_column, order_direction, page=0, page_size=limit
         )
+
+    @expose("/export/")
+    @has_access
+    def export(self):
+        limit = current_app.config.get("EXPORT_MAX_ROWS", 100000)
+        query = self.filtered_query(limit)
         columns = self.export_columns or self.list_columns
         headers = [self.label_columns.get(c, c) for c in columns]
 

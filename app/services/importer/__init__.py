@@ -14,8 +14,9 @@ from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
-from app.core.errors import DomainError
+from app.core.errors import DomainError, DomainErrors
 from app.services import scope
 from app.services.importer.appeals import AppealImporter
 from app.services.importer.base import ImportResult, RowError, cell_text
@@ -33,9 +34,10 @@ def register_importer(cls):
     return cls
 
 
-def template_bytes(kind):
-    """The template of a kind: Chinese headers, an example row, and a sheet of notes."""
-    importer = IMPORTERS[kind]
+def template_bytes(kind, importer=None, dropdowns=None):
+    """The template of a kind: Chinese headers, an example row, and a sheet of notes; choice
+    columns (`dropdowns`: {column index: [values]}) get a drop-down list of their values."""
+    importer = importer or IMPORTERS[kind]
     wb = Workbook()
     ws = wb.active
     ws.title = str(importer.title)[:31]
@@ -47,6 +49,8 @@ def template_bytes(kind):
         ws.cell(row=2, column=index, value=col.example)
         ws.column_dimensions[get_column_letter(index)].width = max(12, len(str(col.header)) * 2 + 6)
     ws.freeze_panes = "A2"
+    if dropdowns:
+        _add_dropdowns(wb, ws, dropdowns)
     notes = wb.create_sheet(str(_l("Notes")))
     notes.append([str(_l("Column")), str(_l("Required")), str(_l("Notes"))])
     for col in importer.columns:
@@ -57,6 +61,24 @@ def template_bytes(kind):
     wb.save(buffer)
     buffer.seek(0)
     return buffer
+
+
+def _add_dropdowns(wb, ws, dropdowns):
+    """Each choice column offers its values (kept on a hidden sheet) for rows 2-2000."""
+    lists = wb.create_sheet("lists")
+    lists.sheet_state = "hidden"
+    for n, (index, values) in enumerate(sorted(dropdowns.items()), start=1):
+        letter = get_column_letter(n)
+        for row, value in enumerate(values, start=1):
+            lists.cell(row=row, column=n, value=value)
+        if not values:
+            continue
+        check = DataValidation(type="list", formula1=f"=lists!${letter}$1:${letter}${len(values)}", allow_blank=True)
+        check.error = str(_l("Choose a value from the list."))
+        check.showErrorMessage = True
+        ws.add_data_validation(check)
+        column = get_column_letter(index + 1)
+        check.add(f"{column}2:{column}2000")
 
 
 def _header_keys(importer, header_row):
@@ -72,9 +94,9 @@ def _header_keys(importer, header_row):
     return keys
 
 
-def import_file(session, kind, stream, max_rows=20000, actor=None):
+def import_file(session, kind, stream, max_rows=20000, actor=None, importer_class=None):
     """Check and import a whole file in one transaction. Returns an ImportResult."""
-    importer = IMPORTERS[kind](session, actor)
+    importer = (importer_class or IMPORTERS[kind])(session, actor)
     result = ImportResult(kind=kind)
     try:
         wb = load_workbook(stream, read_only=True, data_only=True)
@@ -107,16 +129,22 @@ def import_file(session, kind, stream, max_rows=20000, actor=None):
     made = []
     with session.no_autoflush:
         for row_no, row in importer.order(rows):
-            for col in importer.columns:
-                if col.required and cell_text(row.get(col.key)) is None:
-                    result.errors.append((row_no, str(col.header), str(_l("This cell is required."))))
-            if any(e[0] == row_no for e in result.errors):
-                continue
+            if not importer.checks_required:  # else build() reports a missing cell with the row's other problems
+                for col in importer.columns:
+                    if col.required and cell_text(row.get(col.key)) is None:
+                        result.errors.append((row_no, str(col.header), str(_l("This cell is required."))))
+                if any(e[0] == row_no for e in result.errors):
+                    continue
             try:
                 obj = importer.build(row, row_no)
                 scope.check_writable(session, obj)
             except RowError as err:
                 result.errors.append((row_no, str(err.column.header), str(err.message)))
+                continue
+            except DomainErrors as errs:  # every problem of the row, each at its column
+                for err in errs.errors:
+                    col = importer.field_column(err.field) if err.field else None
+                    result.errors.append((row_no, str(col.header) if col else "", str(err.message)))
                 continue
             except DomainError as err:
                 col = importer.field_column(err.field) if err.field else None

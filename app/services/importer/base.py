@@ -110,6 +110,7 @@ class Importer:
     title = ""
     resource = ""
     columns: list[Col] = []
+    checks_required = False  # True: build() reports missing required cells itself, with every other problem
 
     def __init__(self, session, actor=None):
         self.session = session

@@ -17,7 +17,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.extensions import db
-from app.models.appeals import Importance, Status
+from app.models.appeals import Appeal, Importance, Status
 from app.models.lookups import AppealCategory
 from app.models.personnel import Person
 from app.models.representatives import ContactRecord
@@ -29,7 +29,7 @@ from app.services.appeals import lists as appeal_lists
 from app.services.privacy import can_see_visit_content
 from app.services.representatives import appeal_prefill_from_contact
 from app.services.visits import appeal_prefill_from_visit
-from app.views.pickers import list_field
+from app.views.pickers import list_field, register_picker
 
 log = logging.getLogger(__name__)
 
@@ -323,3 +323,17 @@ LIST_FORMATTERS = {
     "deadline": deadline_text,
     "supervised_label": supervised_badge,
 }
+
+
+def appeal_labels(session, appeals):
+    return {a.id: f"{a.number} · {a.reporter_name}" for a in appeals}
+
+
+register_picker(
+    "appeal",
+    Appeal,
+    resource="Appeal",
+    search=[Appeal.number, Appeal.reporter_name],
+    label=appeal_labels,
+    order=[Appeal.registered_at.desc(), Appeal.id.desc()],
+)

@@ -1,0 +1,71 @@
+"""The tables of register entries, kept in step with their definitions.
+
+Every register's entries live in `reg_<code>` (and one `reg_<code>__<field>` table per
+multiple-choice field). `sync_schema()` compares what a definition needs with what the
+database has and adds what is missing — tables, columns, indexes — inside the caller's
+transaction (PostgreSQL and SQLite both roll DDL back with it). It never drops: a removed
+field keeps its column and data (restorable), and a type change writes the converted
+values into a new column, leaving the old one as it was.
+
+This is the one place the application writes DDL itself; the migrations own every other
+table (the register tables are left out of their comparisons, see migrations/env.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect as sa_inspect
+
+from app.models.registers import FieldType, index_name, multi_table, multi_table_name, physical_column
+
+
+def _existing(connection):
+    inspector = sa_inspect(connection)
+    tables = set(inspector.get_table_names())
+    return inspector, tables
+
+
+def sync_schema(connection, spec, entry_class):
+    """Create or extend the tables of register `spec` (its built `entry_class`)."""
+    inspector, tables = _existing(connection)
+    table = entry_class.__table__
+    if spec.table_name not in tables:
+        table.create(connection)
+    else:
+        have = {c["name"] for c in inspector.get_columns(spec.table_name)}
+        for field in spec.fields:
+            column = physical_column(field)
+            if column is not None and column.name not in have:
+                _add_column(connection, spec.table_name, column)
+        have_indexes = {i["name"] for i in inspector.get_indexes(spec.table_name)}
+        for index in table.indexes:
+            if index.name not in have_indexes:
+                index.create(connection)
+    for field in spec.fields:
+        if field.type == FieldType.MULTICHOICE and multi_table_name(spec, field) not in tables:
+            entry_class.metadata.tables[multi_table_name(spec, field)].create(connection)
+
+
+def _add_column(connection, table_name, column):
+    """ALTER TABLE … ADD COLUMN, nullable, with its foreign key where the database can say it."""
+    preparer = connection.dialect.identifier_preparer
+    type_sql = column.type.compile(dialect=connection.dialect)
+    sql = f"ALTER TABLE {preparer.quote(table_name)} ADD COLUMN {preparer.quote(column.name)} {type_sql}"
+    for fk in column.foreign_keys:
+        target = fk.target_fullname.split(".")
+        sql += f" REFERENCES {preparer.quote(target[0])} ({preparer.quote(target[1])})"
+    connection.exec_driver_sql(sql)
+
+
+def multi_table_for(metadata, spec, field):
+    """The association table of a multiple-choice field (built on demand)."""
+    name = multi_table_name(spec, field)
+    return metadata.tables.get(name) or multi_table(metadata, spec, field)
+
+
+def column_exists(connection, table_name, column_name):
+    inspector = sa_inspect(connection)
+    return any(c["name"] == column_name for c in inspector.get_columns(table_name))
+
+
+def index_exists(connection, spec, field):
+    return index_name(spec, field) in {i["name"] for i in sa_inspect(connection).get_indexes(spec.table_name)}

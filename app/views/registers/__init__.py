@@ -1,0 +1,1 @@
+"""Registers (台账): the designer (Admin), every register's pages, and its REST resource."""
