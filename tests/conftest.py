@@ -13,6 +13,7 @@ from app import create_app
 from app.extensions import db
 from app.security import sync_roles
 from app.services.lookups import seed_lookups
+from app.services.registers import runtime
 
 PG_URL = os.environ.get("MINQING_TEST_DATABASE_URL")
 TEST_PASSWORD = "TeSt@Pass99xyz"
@@ -66,6 +67,8 @@ def app():
             "SERVER_NAME": None,
             # figures count afresh after each write (test_cache turns the background recount on)
             "COUNTS_STALE_SECONDS": 0,
+            # one process: its own definition changes rebuild at once (runtime.bump); no polling
+            "REGISTERS_CHECK_SECONDS": 3600,
         }
     )
     with app.app_context():
@@ -105,6 +108,7 @@ def _wipe(app):
     from app.core import cache
 
     cache.forget()  # memoized counts must not outlive the data they counted
+    runtime.forget()  # nor entry classes the definitions they were built from
     cache.wait_for_recounts()
     cache.forget_last()
     meta = MetaData()

@@ -14,8 +14,9 @@ import time
 import uuid
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models.registers import RegisterDef, RuntimeGeneration, build_entry_class
@@ -30,14 +31,29 @@ _state = {"token": None, "checked": 0.0, "specs": {}, "classes": {}, "listeners"
 
 
 def bump(session, name=NAME):
-    """A new token for `name`, written in the caller's transaction."""
+    """A new token for `name`, written in the caller's transaction. This process rebuilds at
+    once (its next `ensure_current`), and again if the transaction rolls back."""
     token = uuid.uuid4().hex
     row = session.get(RuntimeGeneration, name)
     if row is None:
         session.add(RuntimeGeneration(name=name, token=token))
     else:
         row.token = token
+    session.info.setdefault("runtime_bumped", set()).add(name)
+    _state["checked"] = 0.0
     return token
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session):
+    """A definition change that did not happen: rebuild from what is stored."""
+    if session.info.pop("runtime_bumped", None):
+        forget()
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session):
+    session.info.pop("runtime_bumped", None)
 
 
 def stored_token(session, name=NAME):
