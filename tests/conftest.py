@@ -21,9 +21,9 @@ TEST_PASSWORD = "TeSt@Pass99xyz"
 # seed rows (made by init) stay between tests; anything a test adds is removed
 SEED_TABLES = (
     "alembic_version",
+    "ab_permission_view",  # before what it points at (a register's permissions are made in tests)
     "ab_permission",
     "ab_view_menu",
-    "ab_permission_view",
     "ab_role",
     "ab_permission_view_role",
     "quota_rule",  # before person_kind: a test's rule may point at a test's kind

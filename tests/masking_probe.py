@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from flask_appbuilder import Model
 
-from app.core.sensitive import CONTENT, ID_NUMBER, PHONE, declared
+from app.core.sensitive import CONTENT, ID_NUMBER, NUMBER_KINDS, PERSONAL, PHONE, declared
 from app.extensions import db
 from app.views.pickers import PICKERS
 
@@ -37,13 +37,14 @@ def _id_number(n):
 VALUES = {
     PHONE: lambda n: f"1390{n:03d}5{n:03d}",
     ID_NUMBER: _id_number,
+    PERSONAL: lambda n: f"个人信息{n:03d}丁戊己",
     CONTENT: lambda n: f"机密内容{n:03d}甲乙丙",
 }
 
 
 def value_for(kinds, n):
     """A full value for a column of `kinds` (a phone when a phone, else an ID, else text)."""
-    for kind in (PHONE, ID_NUMBER, CONTENT):
+    for kind in (PHONE, ID_NUMBER, PERSONAL, CONTENT):
         if kind in kinds:
             return VALUES[kind](n)
     raise ValueError(kinds)
@@ -91,8 +92,17 @@ class Report:
 
 
 def sensitive_models(app, extra=()):
-    """Every model with declared secrets: mapped on FAB's metadata, or behind a registered view."""
-    found = {m.class_ for m in Model.registry.mappers if declared(m.class_)}
+    """Every model with declared secrets: mapped on FAB's metadata (registers: the classes of
+    the live definitions), or behind a registered view."""
+    from app.models.registers import EntryBase
+    from app.services.registers import runtime
+
+    live = set(runtime.entry_classes().values())
+    found = {
+        m.class_
+        for m in Model.registry.mappers
+        if declared(m.class_) and (not issubclass(m.class_, EntryBase) or m.class_ in live)
+    }
     for view in app.appbuilder.baseviews:
         model = getattr(getattr(view, "datamodel", None), "obj", None)
         if model is not None and declared(model):
@@ -115,6 +125,8 @@ def seed(app, world, editor_headers, client, models, report):
     n = 0
     for model in models:
         factory = FACTORIES.get(model)
+        if factory is None and getattr(model, "__register__", None) is not None:
+            factory = _register_entry
         if factory is None:
             report.missing_factories.add(model.__name__)
             continue
@@ -123,7 +135,7 @@ def seed(app, world, editor_headers, client, models, report):
         for column, kinds in columns.items():
             n += 1
             first[column] = value_for(kinds, n)
-        record = factory(world, first)
+        record = factory(world, first) if factory is not _register_entry else factory(model, world, first)
         records[model] = record
         second = {}
         for column, kinds in columns.items():
@@ -139,8 +151,16 @@ def seed(app, world, editor_headers, client, models, report):
     return secrets, records
 
 
+def _register_entry(model, world, values):
+    from tests.registers_kit import probe_entry
+
+    return probe_entry(model, world, "a", **values)
+
+
 def _api_of(app, model):
-    for view in app.appbuilder.baseviews:
+    from app.views.registers.api import api_objects
+
+    for view in list(app.appbuilder.baseviews) + api_objects():
         if getattr(getattr(view, "datamodel", None), "obj", None) is model and hasattr(view, "resource_name"):
             if "put" in (view.include_route_methods or {"put"}) and "put" not in (view.exclude_route_methods or ()):
                 return view
@@ -169,6 +189,10 @@ def _candidates(app, rule, records):
             options[arg] = sorted(set(PICKERS) | set(IMPORTERS))
         elif arg == "version":
             options[arg] = ["v1"]
+        elif arg == "code":  # a register's pages and API
+            from app.services.registers import runtime
+
+            options[arg] = sorted(runtime.specs())
         else:
             return []
     urls = [rule.rule]
@@ -204,7 +228,7 @@ def readable(kinds, role_names):
     grants = current_app.config.get("_PROBE_GRANTS") or {}
     numbers = any("SensitiveData" in grants.get(r, {}) for r in role_names) or "Admin" in role_names
     content = any(r in current_app.config.get("VISIT_CONTENT_ROLES", ()) for r in role_names)
-    if (PHONE in kinds or ID_NUMBER in kinds) and not numbers:
+    if any(k in NUMBER_KINDS for k in kinds) and not numbers:
         return False
     if CONTENT in kinds and not content:
         return False

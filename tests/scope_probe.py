@@ -65,6 +65,7 @@ class Report:
     probes: int = 0
     leaks: list = field(default_factory=list)
     missing_factories: set = field(default_factory=set)
+    views: set = field(default_factory=set)  # the route bases and API addresses probed
 
     def check(self, ok, what):
         self.probes += 1
@@ -73,8 +74,12 @@ class Report:
 
 
 def scoped_views(app):
+    """Every scoped view and API: those FAB registered, and every live register's pages and API."""
+    from app.views.registers.api import api_objects
+    from app.views.registers.entries import page_objects
+
     html, apis = [], []
-    for view in app.appbuilder.baseviews:
+    for view in list(app.appbuilder.baseviews) + page_objects() + api_objects():
         model = getattr(getattr(view, "datamodel", None), "obj", None)
         if model is None or not scope.is_scoped(model):
             continue
@@ -95,9 +100,14 @@ def _snapshot(obj):
 
 
 def _records(world, models, report):
+    from app.models.registers import EntryBase
+    from tests.registers_kit import probe_entry
+
     out = {}
     for model in models:
         factory = FACTORIES.get(model)
+        if factory is None and issubclass(model, EntryBase):  # any register: every field filled
+            factory = lambda world, side, model=model: probe_entry(model, world, side)  # noqa: E731
         if factory is None:
             report.missing_factories.add(model.__name__)
             continue
@@ -108,6 +118,7 @@ def _records(world, models, report):
 def _custom_pk_rules(app, view):
     """GET endpoints of the view that take a record id, other than FAB's CRUD ones."""
     skip = {"show", "edit", "delete", "action", "download"}
+    spec = getattr(view, "spec", None)  # a register's pages: its code is part of every address
     out = []
     for rule in app.url_map.iter_rules():
         endpoint, _, method = rule.endpoint.partition(".")
@@ -115,6 +126,8 @@ def _custom_pk_rules(app, view):
             continue
         if set(rule.arguments) == {"pk"}:
             out.append(rule.rule)
+        elif spec is not None and set(rule.arguments) == {"code", "pk"}:
+            out.append(rule.rule.replace("<code>", spec.code))
     return out
 
 
@@ -137,6 +150,7 @@ def probe(app, client, world, users, api_headers):
                 continue
             mine, theirs = records[model]
             base = view.route_base
+            report.views.add(base)
             name = type(view).__name__
             before = _snapshot(theirs)
             body = client.get(f"{base}/list/?psize_{name}=200").get_data(as_text=True)
@@ -172,6 +186,7 @@ def probe(app, client, world, users, api_headers):
                 continue
             mine, theirs = records[model]
             url = f"/api/v1/{api.resource_name}"
+            report.views.add(url)
             before = _snapshot(theirs)
             report.check(
                 client.get(f"{url}/{theirs.id}", headers=headers).status_code in OK_REFUSALS, f"{label} API GET {url}"

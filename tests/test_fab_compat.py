@@ -30,6 +30,7 @@ SIGNATURES = {
     "ModelRestApi.post_headless": "(self) -> 'Response'",
     "ModelRestApi.put_headless": "(self, pk: 'ModelKeyType') -> 'Response'",
     "ModelRestApi.delete_headless": "(self, pk: 'ModelKeyType') -> 'Response'",
+    "ModelRestApi._init_model_schemas": "(self) -> 'None'",
     "SQLAInterface._apply_inner_all": "(self, query: 'Query', filters: 'Filters | None' = None, order_column: 'str' = '', order_direction: 'str' = '', page: 'int | None' = None, page_size: 'int | None' = None, select_columns: 'list[str] | None' = None, aliases_mapping: 'dict[str, AliasedClass] | None' = None) -> 'Query'",
     "Filters._add_filter": "(self, filter_instance, values)",
     "Filters.clear_filters": "(self)",

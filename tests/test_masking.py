@@ -6,6 +6,7 @@ from app.security import ROLE_GRANTS
 from tests import masking_probe
 from tests.conftest import api_token
 from tests.factories import make_user, tree
+from tests.registers_kit import make_register
 
 
 def _users(world):
@@ -17,6 +18,12 @@ def _users(world):
 
 def test_no_route_shows_a_full_value_to_a_role_that_may_not_read_it(app, client, capsys):
     world = tree()
+    # a register created here, with a phone and a field marked sensitive, is probed like any model
+    make_register(code="assist", name="帮扶台账", fields=[
+        {"code": "household", "label": "帮扶对象", "type": "text", "required": True},
+        {"code": "phone", "label": "联系电话", "type": "phone"},
+        {"code": "difficulty", "label": "困难情况", "type": "textarea", "sensitive": True},
+    ])  # fmt: skip
     users = _users(world)
     editor = make_user("Clerk", world["ta"])
     report = masking_probe.probe(app, client, world, users, lambda u: api_token(client, u), editor)
@@ -27,6 +34,7 @@ def test_no_route_shows_a_full_value_to_a_role_that_may_not_read_it(app, client,
         )
     assert not report.missing_factories, f"add a factory in tests/masking_probe.py for {report.missing_factories}"
     assert {"Appeal", "Visit"} <= set(report.models)
+    assert any(name.startswith("Entry_assist_") for name in report.models)
     assert report.probes > 1000
     assert report.leaks == []
 

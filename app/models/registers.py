@@ -177,7 +177,8 @@ class RegisterDef(TimestampMixin, VersionMixin, Model):
         return RegisterSpec(
             id=self.id, code=self.code, name=self.name, menu_group=self.menu_group, description=self.description,
             date_field=self.date_field, dashboard_card=self.dashboard_card, active=self.active,
-            sort_order=self.sort_order, fields=tuple(f.spec() for f in self.fields),
+            sort_order=self.sort_order,
+            fields=tuple(f.spec() for f in sorted(self.fields, key=lambda f: (f.position or 0, f.id or 0))),
         )  # fmt: skip
 
     def __str__(self):
@@ -468,7 +469,7 @@ def build_entry_class(definition, token):
             continue
         column = physical_column(field)
         if field.type in LINK_TYPES:
-            attrs[f"{field.code}_id"] = column
+            attrs[field.column] = column  # FAB reads a foreign key by its column name
             attrs[field.code] = relationship(link_model_name(field), foreign_keys=[column], lazy="joined")
         else:
             attrs[field.code] = column

@@ -51,6 +51,7 @@ PRIVATE_NAMES = {
         "_get_related_views_widgets",
         "_deserialize_pk_if_composite",
     ),
+    SQLAInterface: ("_apply_inner_all",),
     ModelRestApi: (
         "_handle_filters_args",
         "_get_field_info",
@@ -58,8 +59,8 @@ PRIVATE_NAMES = {
         "post_headless",
         "put_headless",
         "delete_headless",
+        "_init_model_schemas",
     ),  # fmt: skip
-    SQLAInterface: ("_apply_inner_all",),
     Filters: ("_add_filter", "clear_filters"),
     SecurityManager: ("_has_view_access", "_has_access_builtin_roles", "get_user_roles"),
 }
@@ -274,6 +275,16 @@ class CompatModelView(ModelView):
 # --------------------------------------------------------------------------
 # One registered view serving many page objects (registers)
 # --------------------------------------------------------------------------
+
+
+def serve_unregistered(view, appbuilder, endpoint):
+    """Make a view or API object answer requests without a blueprint of its own (a
+    DelegatingView's routes call it): what FAB's add_view / create_blueprint would set."""
+    view.appbuilder = appbuilder
+    view.endpoint = endpoint
+    if isinstance(view, ModelRestApi):
+        view._init_model_schemas()
+    return view
 
 
 class DelegatingView(BaseView):

@@ -21,7 +21,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import or_, select
 from wtforms import Field
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 from wtforms.validators import ValidationError as FormValidationError
 
 from app.extensions import db
@@ -199,7 +199,7 @@ def list_field(model, label, required, description=""):
 
     return QuerySelectField(
         label,
-        validators=[InputRequired()] if required else [Optional()],
+        validators=[DataRequired()] if required else [Optional()],  # data: a related view fills it from its filter
         description=description,
         query_func=query,
         get_pk_func=lambda obj: obj.id,

@@ -221,8 +221,9 @@ def apply(session, register):
 
     Runs in the caller's transaction (the definition rows are flushed first), so a failure
     anywhere leaves neither the definition nor the table half-changed."""
+    if register not in session:
+        session.add(register)
     session.flush()
-    session.refresh(register)
     spec = register.spec()
     token = runtime.bump(session)
     sync_schema(session.connection(), spec, build_entry_class(spec, token))
@@ -440,7 +441,7 @@ def check_choice_value_deletable(session, value):
                 continue
             if field.type == FieldType.CHOICE:
                 used = session.scalar(
-                    select(func.count()).select_from(cls).where(getattr(cls, f"{field.code}_id") == value.id)
+                    select(func.count()).select_from(cls).where(getattr(cls, field.column) == value.id)
                 )
             else:
                 used = session.scalar(

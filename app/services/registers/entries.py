@@ -22,7 +22,7 @@ def field_value(entry, field):
     if field.type == FieldType.GRID:
         return entry.__dict__.get("grid") or entry.grid_id
     if field.type in (FieldType.CHOICE, FieldType.PERSON, FieldType.APPEAL):
-        return entry.__dict__.get(field.code) or getattr(entry, f"{field.code}_id")
+        return entry.__dict__.get(field.code) or getattr(entry, field.column)
     return getattr(entry, field.code)
 
 
@@ -109,9 +109,7 @@ def _check_choices(entry, field, values):
 def _check_unique(session, entry, field, value):
     cls = type(entry)
     column = (
-        getattr(cls, f"{field.code}_id")
-        if field.type in (FieldType.CHOICE, FieldType.PERSON)
-        else getattr(cls, field.code)
+        getattr(cls, field.column) if field.type in (FieldType.CHOICE, FieldType.PERSON) else getattr(cls, field.code)
     )
     if hasattr(value, "id"):
         value = value.id

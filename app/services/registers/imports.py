@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.core.errors import Collector, DomainError
+from app.core.errors import Collector, DomainError, DomainErrors
 from app.models.appeals import Appeal
 from app.models.personnel import Person
 from app.models.registers import ChoiceValue, FieldType
@@ -27,7 +27,7 @@ NOTES = {
     FieldType.PERSON: _l("The person's name (add the phone after a space when two share it)"),
     FieldType.APPEAL: _l("The registration number of the appeal"),
     FieldType.MULTICHOICE: _l("Several values separated by 、"),
-    FieldType.DATE: _l("2026-01-15"),
+    FieldType.DATE: "2026-01-15",
     FieldType.BOOLEAN: _l("是 or 否"),
 }
 
@@ -70,9 +70,19 @@ def importer_for(spec, entry_class):
             errors = Collector()
             for field in spec.live_fields:
                 with errors.check():
-                    self._set(entry, field, row.get(field.code))
+                    try:
+                        self._set(entry, field, row.get(field.code))
+                    except RowError as err:  # a cell the shared parsers refused: one of the row's problems
+                        raise DomainError(err.message, field=field.code) from None
+            unreadable = {e.field for e in errors.errors}
+            try:  # the register's rules, for the cells that could be read
+                check_entry(self.session, entry, None)
+            except DomainErrors as more:
+                errors.errors.extend(e for e in more.errors if e.field not in unreadable)
+            except DomainError as one:
+                if one.field not in unreadable:
+                    errors.add(one)
             errors.raise_if_any()
-            check_entry(self.session, entry, None)
             if self.actor is not None and self.actor.user_id:
                 entry.created_by_id = self.actor.user_id
             return entry

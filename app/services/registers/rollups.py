@@ -58,7 +58,7 @@ def _keys(obj, old=False):
     keys = [(spec.id, grid_id, day, TOTAL, TOTAL)]
     for field in cls.__fields__:
         if field.type == FieldType.CHOICE:
-            value = read(f"{field.code}_id")
+            value = read(field.column)
             if value is None and not old and obj.__dict__.get(field.code) is not None:
                 value = obj.__dict__[field.code].id
             keys.append((spec.id, grid_id, day, field.id, value or TOTAL))
@@ -79,7 +79,7 @@ def _changed(obj):
         names.append(cls.__register__.date_field)
     for field in cls.__fields__:
         if field.type == FieldType.CHOICE:
-            names += [field.code, f"{field.code}_id"]
+            names += [field.code, field.column]
         elif field.type == FieldType.MULTICHOICE:
             names.append(field.code)
     return any(attributes.get_history(obj, name).has_changes() for name in names)

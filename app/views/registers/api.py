@@ -16,6 +16,7 @@ from app.services import scope
 from app.services.registers import entries as entry_service
 from app.services.registers import runtime
 from app.views.api import ScopedModelApi
+from app.views.fab_compat import serve_unregistered
 from app.views.scoped import ScopedInterface
 
 
@@ -83,8 +84,7 @@ def api_for(code):
         entry_class = runtime.entry_class(code)
         if spec is None or entry_class is None or not spec.active:
             abort(404)
-        api = api_class(spec, entry_class)()
-        api.appbuilder = current_app.appbuilder
+        api = serve_unregistered(api_class(spec, entry_class)(), current_app.appbuilder, "RegisterApi")
         _apis["apis"][code] = api
     g.delegated_api = api
     return api
@@ -242,3 +242,8 @@ class RegisterApi(BaseApi):
               $ref: '#/components/responses/404'
         """
         return api_for(code).delete(pk)
+
+
+def api_objects():
+    """The entry APIs of every live register (for the probes)."""
+    return [api_for(code) for code, spec in runtime.specs().items() if spec.active]

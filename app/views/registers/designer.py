@@ -9,13 +9,13 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import attributes
-from wtforms import SelectField, TextAreaField
+from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.validators import Optional
 
 from app.core.errors import DomainError
@@ -36,11 +36,11 @@ FIELD_LABELS = {
     "help_text": _l("Help text"),
     "type": _l("Type"),
     "type_label": _l("Type"),
-    "position": _l("Position"),
+    "position": _l("Order in the form"),
     "required": _l("Required"),
     "unique_within": _l("Unique"),
-    "min_value": _l("Minimum"),
-    "max_value": _l("Maximum"),
+    "min_value": _l("Least value or length"),
+    "max_value": _l("Largest value or length"),
     "pattern": _l("Pattern"),
     "pattern_message": _l("Message when the pattern does not match"),
     "default_value": _l("Default"),
@@ -101,6 +101,13 @@ class RegisterFieldView(ScopedModelView):
     base_order = ("position", "asc")
     extra_permissions = {"remove_fields": "write", "restore_fields": "write"}
     add_form_extra_fields = {
+        "position": IntegerField(
+            _l("Position"),
+            default=10,
+            validators=[Optional()],
+            widget=BS3TextFieldWidget(),
+            description=_l("Fields are shown in this order (smaller first)."),
+        ),  # fmt: skip
         "type": SelectField(_l("Type"), choices=FieldType.choices(), default=FieldType.TEXT),
         "unique_within": SelectField(_l("Unique"), choices=UniqueWithin.choices(), default=""),
         "choice_list": choice_list_field(),
@@ -127,6 +134,8 @@ class RegisterFieldView(ScopedModelView):
         del form.new_values
 
     def validate(self, item):
+        if item.position is None:
+            item.position = 10
         values = getattr(self, "_new_values", [])
         if values:
             item.choice_list = definitions.new_choice_list(db.session, item, values)
@@ -192,7 +201,14 @@ class RegisterDefView(ScopedModelView):
         "dashboard_card": _l("Show this register's count on the leaders' dashboard."),
     }
 
+    add_form_extra_fields = {
+        "sort_order": IntegerField(_l("Sort order"), default=0, validators=[Optional()], widget=BS3TextFieldWidget()),
+    }
+    edit_form_extra_fields = add_form_extra_fields
+
     def validate(self, item):
+        if item.sort_order is None:
+            item.sort_order = 0
         definitions.save_register(db.session, item)
 
     def render_template(self, template, **kwargs):

@@ -40,7 +40,7 @@ from app.services.registers.values import parse_value
 from app.views.appeals.common import CsrfForm, current_actor
 from app.views.edge import id_arg
 from app.views.export import export_value, xlsx_response
-from app.views.fab_compat import DelegatingView, filters_plus
+from app.views.fab_compat import DelegatingView, filters_plus, serve_unregistered
 from app.views.pickers import AjaxSelectField
 from app.views.scoped import ScopedInterface, ScopedModelView
 
@@ -75,7 +75,9 @@ class RegisterEntryPages(ScopedModelView):
     spec = None
     list_template = "minqing/registers/list.html"
     show_template = "minqing/registers/show.html"
-    extra_permissions = {"print_entry": "read", "print_list": "read"}
+    extra_permissions = {
+        "print_entry": "read", "print_list": "read", "summary": "read", "import_page": "write", "import_template": "read",
+    }  # fmt: skip
 
     def validate(self, item):
         entry_service.check_entry(db.session, item, scope.current_user())
@@ -276,13 +278,20 @@ def pages_for(code):
         entry_class = runtime.entry_class(code)
         if spec is None or entry_class is None or not spec.active:
             abort(404)
-        view = page_class(spec, entry_class)()
-        view.appbuilder = current_app.appbuilder
-        view.endpoint = "RegisterEntryView"  # the dispatcher's routes serve it
+        view = serve_unregistered(page_class(spec, entry_class)(), current_app.appbuilder, "RegisterEntryView")
         _pages["views"][code] = view
     g.register_code = code
     g.delegated_page = view
     return view
+
+
+def page_objects():
+    """The page objects of every live register (the scope and masking probes walk them)."""
+    out = []
+    for code, spec in runtime.specs().items():
+        if spec.active:
+            out.append(pages_for(code))
+    return out
 
 
 def fill_register_code(endpoint, values):
@@ -385,5 +394,5 @@ class DrillFilter(BaseFilter):
             field = spec.field(code)
             if field.type == FieldType.MULTICHOICE:
                 return query.filter(getattr(model, code).any(id=int(value_id)))
-            return query.filter(getattr(model, f"{code}_id") == int(value_id))
+            return query.filter(getattr(model, field.column) == int(value_id))
         raise ValueError(value)
