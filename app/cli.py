@@ -1,6 +1,7 @@
 """`flask --app run.py minqing ...`: setup, demo data and user accounts, for IT staff and cron."""
 
 import datetime as dt
+import json
 import os
 import secrets
 import sys
@@ -24,6 +25,9 @@ from app.services.appeals import system_actor
 from app.services.backup import BackupError, backup, restore
 from app.services.importer import import_file, template_bytes
 from app.services.lookups import seed_lookups
+from app.services.registers import packages, runtime
+from app.services.registers import rollups as register_rollups
+from app.services.registers.packages import seed_registers
 from app.services.users import create_user
 
 minqing = AppGroup("minqing", help="MinQing setup and maintenance.")
@@ -46,6 +50,10 @@ def init_command(demo_if_empty):
     seed_lookups(db.session)
     db.session.commit()
     sync_roles(current_app.appbuilder)
+    seeded = seed_registers(db.session)
+    db.session.commit()
+    if seeded.created:
+        _say(f"台账：新建 {seeded.created} 项（说事登记簿等）。Registers seeded: {seeded.created}.")
     _ensure_admin()
     if demo_if_empty and db.session.scalar(select(func.count()).select_from(Grid)) == 0:
         summary = load_demo(db.session, current_app.appbuilder.sm)
@@ -251,3 +259,51 @@ def template_command(kind, path):
     with open(path, "wb") as fh:
         fh.write(template_bytes(kind).read())
     _say(f"Template written to {path}.")
+
+
+registers = AppGroup("registers", help="Registers (台账): configuration packages and roll-ups.")
+minqing.add_command(registers)
+
+
+@registers.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def registers_export_command(path):
+    """Write every register definition, its fields and choice lists to PATH (JSON)."""
+    package = packages.export_package(db.session)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(package, fh, ensure_ascii=False, indent=1)
+    _say(f"已导出 {len(package['registers'])} 本台账。Exported {len(package['registers'])} registers to {path}.")
+
+
+@registers.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def registers_import_command(path):
+    """Create or update the registers of a package (importing it twice changes nothing)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        report = packages.import_package(db.session, data)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+    _say(f"{report.summary()} / created {report.created}, updated {report.updated}, unchanged {report.unchanged}.")
+
+
+@registers.command("rollups")
+@click.argument("action", type=click.Choice(["check", "rebuild"]))
+def registers_rollups_command(action):
+    """check: compare every register's statistics with a recount; rebuild: recount them."""
+    failed = False
+    for code, cls in sorted(runtime.entry_classes().items()):
+        if action == "rebuild":
+            rows = register_rollups.rebuild(db.session, cls)
+            db.session.commit()
+            _say(f"{code}: {rows} 行 rows")
+        else:
+            differences = register_rollups.check(db.session, cls)
+            failed = failed or bool(differences)
+            _say(f"{code}: {'一致 OK' if not differences else f'{len(differences)} 处不一致 differences'}")
+    if failed:
+        sys.exit(1)

@@ -339,3 +339,62 @@ def test_a_configuration_package_moves_registers_and_imports_twice_without_chang
     db.session.commit()
     assert (again.created, again.updated) == (0, 0) and again.unchanged >= 1
     assert runtime.spec("speakup").name == "说事登记簿（县版）"
+
+
+def test_init_seeds_the_registers_of_the_source_documents_once(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["minqing", "registers", "rollups", "check"]).exit_code == 0
+    from app.services.registers.packages import seed_registers
+
+    first = seed_registers(db.session)
+    db.session.commit()
+    assert first.created >= 5
+    codes = set(runtime.specs())
+    assert {"speakup", "dispute", "meeting", "assistance", "pledge"} <= codes
+    dispute = runtime.spec("dispute")
+    assert [f.label for f in dispute.live_fields][:4] == ["网格", "排查日期", "当事人", "当事人电话"]
+    # the IT staff rename it; seeding again keeps their change
+    register = db.session.scalar(select(RegisterDef).where(RegisterDef.code == "dispute"))
+    register.name = "矛盾纠纷台账（本县）"
+    from app.services.registers import definitions
+
+    definitions.save_register(db.session, register)
+    db.session.commit()
+    again = seed_registers(db.session)
+    db.session.commit()
+    assert again.created == 0 and runtime.spec("dispute").name == "矛盾纠纷台账（本县）"
+
+
+def test_cli_exports_and_imports_a_package_and_checks_rollups(app, tmp_path):
+    speakup()
+    t = tree()
+    make_entry(t["a1"], day=dt.date(2026, 11, 3), speaker="甲", matter="事")
+    runner = app.test_cli_runner()
+    path = tmp_path / "registers.json"
+    result = runner.invoke(args=["minqing", "registers", "export", str(path)])
+    assert result.exit_code == 0 and "speakup" in path.read_text(encoding="utf-8")
+    result = runner.invoke(args=["minqing", "registers", "import", str(path)])
+    assert result.exit_code == 0 and "created 0, updated 0" in result.output
+    assert runner.invoke(args=["minqing", "registers", "rollups", "check"]).exit_code == 0
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    assert runner.invoke(args=["minqing", "registers", "import", str(tmp_path / "bad.json")]).exit_code == 1
+
+
+def test_a_register_marked_for_the_dashboard_shows_its_count_there(client):
+    t = tree()
+    register = speakup()
+    register = db.session.get(RegisterDef, register.id)
+    register.dashboard_card = True
+    from app.services.registers import definitions
+
+    definitions.save_register(db.session, register)
+    db.session.commit()
+    from app.core.clock import today as today_
+
+    today = today_()
+    make_entry(t["a1"], day=today, speaker="甲", matter="事")
+    make_entry(t["b1"], day=today, speaker="乙", matter="事")
+    login(client, make_user("Leader", t["ta"]))
+    page = client.get("/dashboard/?preset=year").get_data(as_text=True)
+    card = page.split('data-mq-register="speakup"', 1)[1][:600]
+    assert '<div class="mq-num">1</div>' in card and "说事登记簿" in card

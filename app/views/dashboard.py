@@ -22,6 +22,8 @@ from app.core.excel import workbook_sheets
 from app.core.replica import reports_session
 from app.services import dashboard as dash
 from app.services import scope, stats
+from app.services.registers import runtime as register_runtime
+from app.services.registers import summary as register_summary
 from app.views.edge import id_arg
 
 RESOURCE = "Dashboard"
@@ -129,8 +131,13 @@ class DashboardView(_AreaPeriodView):
             },
         }
         rep_year = period.end.year
+        sm = self.appbuilder.sm
+        card_specs = [s for s in register_runtime.specs().values()
+                      if s.active and s.dashboard_card and sm.has_access("can_read", s.resource)]  # fmt: skip
+        register_cards = register_summary.cards(session, my_scope, card_specs, period.start, period.end, area.grid)
         return self.render_template(
             "minqing/dashboard.html",
+            register_cards=register_cards,
             title=_l("Dashboard"),
             area=area,
             crumbs=dash.ancestors(session, area.grid, my_scope),

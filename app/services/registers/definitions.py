@@ -76,10 +76,8 @@ def check_register(session, register):
         if code in RESERVED_CODES:
             raise DomainError(_l("“%(code)s” is reserved: choose another code.", code=code), field="code")
         with session.no_autoflush:
-            other = session.scalar(
-                select(RegisterDef.id).where(RegisterDef.code == code, RegisterDef.id != register.id)
-            )
-        if other is not None:
+            others = session.scalars(select(RegisterDef.id).where(RegisterDef.code == code)).all()
+        if any(other != register.id for other in others):
             raise DomainError(_l("Another register already has the code %(code)s.", code=code), field="code")
         if register.id is not None:
             stored = session.execute(
@@ -406,8 +404,9 @@ def check_choice_list(session, lst):
             raise DomainError(
                 _l("The code is 2 to 30 lower-case latin letters, digits or _, starting with a letter."), field="code"
             )
-        other = session.scalar(select(ChoiceList.id).where(ChoiceList.code == lst.code, ChoiceList.id != lst.id))
-        if other is not None:
+        with session.no_autoflush:
+            others = session.scalars(select(ChoiceList.id).where(ChoiceList.code == lst.code)).all()
+        if any(other != lst.id for other in others):
             raise DomainError(_l("Another list already has the code %(code)s.", code=lst.code), field="code")
     with errors.check():
         lst.name = (lst.name or "").strip()
@@ -422,12 +421,10 @@ def check_choice_value(session, value):
         raise DomainError(_l("Enter the value."), field="name")
     list_id = value.list.id if value.list is not None else value.list_id
     with session.no_autoflush:
-        other = session.scalar(
-            select(ChoiceValue.id).where(
-                ChoiceValue.list_id == list_id, ChoiceValue.name == value.name, ChoiceValue.id != value.id
-            )
-        )
-    if other is not None:
+        others = session.scalars(
+            select(ChoiceValue.id).where(ChoiceValue.list_id == list_id, ChoiceValue.name == value.name)
+        ).all()
+    if any(other != value.id for other in others):
         raise DomainError(_l("The list already has the value %(name)s.", name=value.name), field="name")
     runtime.bump(session)  # forms and templates list the values: rebuild them everywhere
 

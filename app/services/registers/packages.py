@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import dataclass
 
 from flask import send_file
@@ -112,13 +113,20 @@ def _set(obj, values, keys, report_changed):
     return changed or report_changed
 
 
-def import_package(session, data):
-    """Create or update what the package holds; the caller commits. Returns an ImportReport."""
+def import_package(session, data, only_new=False):
+    """Create or update what the package holds; the caller commits. Returns an ImportReport.
+
+    `only_new`: create what is missing and leave existing registers and lists as they are
+    (the seeded registers: IT staff's later changes are theirs)."""
     data = _load(data)
     report = ImportReport()
     lists = {}
     for item in data.get("choice_lists") or []:
         lst = session.scalar(select(ChoiceList).where(ChoiceList.code == item.get("code")))
+        if lst is not None and only_new:
+            lists[lst.code] = lst
+            report.unchanged += 1
+            continue
         changed = False
         if lst is None:
             lst = ChoiceList(code=item.get("code"), name=item.get("name"))
@@ -143,6 +151,9 @@ def import_package(session, data):
     session.flush()
     for item in data.get("registers") or []:
         register = session.scalar(select(RegisterDef).where(RegisterDef.code == item.get("code")))
+        if register is not None and only_new:
+            report.unchanged += 1
+            continue
         created = register is None
         if created:
             register = RegisterDef(code=item.get("code"))
@@ -180,3 +191,13 @@ def import_package(session, data):
             continue
         definitions.save_register(session, register)
     return report
+
+
+SEED = os.path.join(os.path.dirname(__file__), "seed_registers.json")
+
+
+def seed_registers(session):
+    """The registers the source documents ask for (说事登记簿, 矛盾纠纷排查调处台账, 会议记录,
+    帮扶台账, 为民办实事), created once; afterwards they are the IT staff's to change."""
+    with open(SEED, "rb") as fh:
+        return import_package(session, fh.read(), only_new=True)

@@ -126,3 +126,19 @@ def _by_child(session, scope, root, per_grid):
 
 def this_year(today):
     return dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
+
+
+def cards(session, scope, specs, start, end, root=None):
+    """[(spec, count)] of the registers shown as dashboard cards, in one query over their roll-ups."""
+    wanted = {s.id: s for s in specs}
+    if not wanted:
+        return []
+    query = (
+        select(RegisterRollup.register_id, func.sum(RegisterRollup.count))
+        .join(Grid, Grid.id == RegisterRollup.grid_id)
+        .where(RegisterRollup.register_id.in_(list(wanted)), RegisterRollup.field_id == TOTAL,
+               scope.path_clause(Grid.path), *_period(start, end), *_under(root))
+        .group_by(RegisterRollup.register_id)
+    )  # fmt: skip
+    counts = dict(session.execute(query).all())
+    return [(spec, int(counts.get(spec.id) or 0)) for spec in specs]
