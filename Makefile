@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test test-pg lint fmt babel translations install serve init clean fuzz screenshots bench bench-load
+.PHONY: run test test-pg lint fmt babel translations install serve init clean fuzz screenshots bench bench-load bench-registers
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ BENCH_DB ?= both
 BENCH_REPEAT ?= 20
 bench: translations
 	BENCH_SCALE=$(BENCH_SCALE) BENCH_DB=$(BENCH_DB) BENCH_REPEAT=$(BENCH_REPEAT) $(BIN)/python bench/bench.py
+
+# registers at scale: one register with BENCH_REGISTER_ROWS entries (default 1M) on both databases
+bench-registers: translations
+	BENCH_DB=$(BENCH_DB) BENCH_REPEAT=$(BENCH_REPEAT) $(BIN)/python bench/registers.py
 
 # a time-bounded load run (BENCH_DURATION s, BENCH_USERS users) against gunicorn with 2 workers
 # on the PostgreSQL bench database; appends its figures to bench/results.md

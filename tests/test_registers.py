@@ -398,3 +398,20 @@ def test_a_register_marked_for_the_dashboard_shows_its_count_there(client):
     page = client.get("/dashboard/?preset=year").get_data(as_text=True)
     card = page.split('data-mq-register="speakup"', 1)[1][:600]
     assert '<div class="mq-num">1</div>' in card and "说事登记簿" in card
+
+
+def test_the_designer_page_exports_and_imports_a_package(client):
+    t = tree()
+    speakup()
+    login(client, make_user("Admin", t["ta"]))
+    listing = client.get("/registerdesign/list/").get_data(as_text=True)
+    assert 'id="mq-package-export"' in listing and 'id="mq-package-import"' in listing
+    exported = client.get("/registerdesign/package/export/")
+    assert exported.status_code == 200 and exported.json["registers"][0]["code"] == "speakup"
+    data = exported.get_data()
+    response = client.post("/registerdesign/package/import/", data={"file": (io.BytesIO(data), "p.json")},
+                           content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    assert "配置包已导入" in response.get_data(as_text=True)
+    response = client.post("/registerdesign/package/import/", data={"file": (io.BytesIO(b"not json"), "p.json")},
+                           content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    assert "不是台账配置包" in response.get_data(as_text=True)

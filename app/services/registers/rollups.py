@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import Date, cast, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, attributes
 
@@ -119,12 +119,53 @@ def add(connection, rows):
     connection.execute(statement, rows)
 
 
+def _day_expr(session, cls):
+    """SQL: the day an entry counts on (its date field, else the day it was recorded)."""
+    spec = cls.__register__
+    column = cls.created_at
+    if spec.date_field and spec.field(spec.date_field) is not None:
+        column = func.coalesce(getattr(cls, spec.date_field), cls.created_at)
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(column, Date)
+    return func.date(column)
+
+
 def recount(session, cls):
-    """{key: count} computed from the entries themselves."""
+    """{key: count} computed from the entries themselves, with a few GROUP BYs."""
+    spec = cls.__register__
+    day = _day_expr(session, cls).label("day")
+    live = cls.deleted_at.is_(None)
     counts = Counter()
-    for entry in session.scalars(select(cls).where(cls.deleted_at.is_(None))).unique():
-        counts.update(_keys(entry))
+
+    for grid_id, on, n in session.execute(
+        select(cls.grid_id, day, func.count()).where(live).group_by(cls.grid_id, day)
+    ):
+        counts[(spec.id, grid_id, _as_date(on), TOTAL, TOTAL)] += n
+    for field in cls.__fields__:
+        if field.type == FieldType.CHOICE:
+            column = getattr(cls, field.column)
+            rows = session.execute(
+                select(cls.grid_id, day, column, func.count()).where(live).group_by(cls.grid_id, day, column)
+            )
+            for grid_id, on, value, n in rows:
+                counts[(spec.id, grid_id, _as_date(on), field.id, value or TOTAL)] += n
+        elif field.type == FieldType.MULTICHOICE:
+            secondary = getattr(cls, field.code).property.secondary
+            rows = session.execute(
+                select(cls.grid_id, day, secondary.c.value_id, func.count())
+                .join(secondary, secondary.c.entry_id == cls.id)
+                .where(live)
+                .group_by(cls.grid_id, day, secondary.c.value_id)
+            )
+            for grid_id, on, value, n in rows:
+                counts[(spec.id, grid_id, _as_date(on), field.id, value)] += n
     return counts
+
+
+def _as_date(value):
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    return _day(value)
 
 
 def stored(session, register_id):

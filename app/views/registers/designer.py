@@ -174,6 +174,7 @@ class RegisterDefView(ScopedModelView):
     show_title = add_title = edit_title = _l("Register")
     related_views = [RegisterFieldView]
     show_template = "minqing/registers/design_show.html"
+    list_template = "minqing/registers/design_list.html"
     label_columns = {
         "code": _l("Code"),
         "name": _l("Name"),
