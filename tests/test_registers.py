@@ -415,3 +415,17 @@ def test_the_designer_page_exports_and_imports_a_package(client):
     response = client.post("/registerdesign/package/import/", data={"file": (io.BytesIO(b"not json"), "p.json")},
                            content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
     assert "不是台账配置包" in response.get_data(as_text=True)
+
+
+def test_a_period_is_read_as_whole_months_and_the_days_at_its_edges():
+    from app.services.registers.summary import spans
+
+    d = dt.date
+    assert spans(d(2026, 1, 1), d(2026, 12, 31)) == ([], (d(2026, 1, 1), d(2026, 12, 31)))
+    assert spans(d(2026, 1, 15), d(2026, 3, 10)) == (
+        [(d(2026, 1, 15), d(2026, 1, 31)), (d(2026, 3, 1), d(2026, 3, 10))],
+        (d(2026, 2, 1), d(2026, 2, 28)),
+    )
+    assert spans(d(2026, 2, 3), d(2026, 2, 20)) == ([(d(2026, 2, 3), d(2026, 2, 20))], None)
+    assert spans(d(2026, 2, 1), d(2026, 2, 28)) == ([], (d(2026, 2, 1), d(2026, 2, 28)))
+    assert spans(d(2026, 1, 31), d(2026, 2, 1)) == ([(d(2026, 1, 31), d(2026, 2, 1))], None)

@@ -22,6 +22,7 @@ from app.models.registers import (  # noqa: F401
     RegisterDef,
     RegisterField,
     RegisterRollup,
+    RegisterRollupMonth,
     RuntimeGeneration,
 )
 from app.models.representatives import Constituency, ContactRecord, Representative  # noqa: F401

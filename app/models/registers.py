@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import declared_attr, relationship
 
@@ -312,6 +313,23 @@ class RegisterRollup(Model):
     __table_args__ = (Index("ix_register_rollup_day", "register_id", "field_id", "day", "grid_id"),)
 
 
+class RegisterRollupMonth(Model):
+    """The same counts by calendar month (`day` is the month's first day): a summary over full
+    months reads these, and the day rows only for the partial months at a period's edges."""
+
+    __tablename__ = "register_rollup_month"
+    __audit__ = False
+
+    register_id = Column(Integer, primary_key=True)
+    grid_id = Column(Integer, primary_key=True)
+    day = Column(Date, primary_key=True)
+    field_id = Column(Integer, primary_key=True, default=0)
+    value_id = Column(Integer, primary_key=True, default=0)
+    count = Column(Integer, nullable=False, default=0)
+
+    __table_args__ = (Index("ix_register_rollup_month", "register_id", "field_id", "day", "grid_id"),)
+
+
 # --------------------------------------------------------------------------
 # Entry classes
 # --------------------------------------------------------------------------
@@ -456,7 +474,18 @@ def build_entry_class(definition, token):
         "__module__": __name__,
     }
     sensitive = {}
-    indexes = [Index(f"ix_{definition.code}_grid_live", "grid_id", "id")]
+    # the list's page of ids in a jurisdiction, newest first by the register's date: covering,
+    # partial indexes (as the appeal list's), so both planners answer from the index alone
+    order = definition.field(definition.date_field) if definition.date_field else None
+    order_column = order.column if order is not None and order.removed_at is None else "created_at"
+    live = {"sqlite_where": text("deleted_at IS NULL"), "postgresql_where": text("deleted_at IS NULL")}
+    indexes = [
+        Index(f"ix_{definition.code}_grid_live", "grid_id", "id"),
+        Index(
+            f"ix_{definition.code}_live_grid_{order_column}"[:60], "grid_id", order_column, "id", "deleted_at", **live
+        ),
+        Index(f"ix_{definition.code}_live_{order_column}"[:60], order_column, "id", "grid_id", "deleted_at", **live),
+    ]
     for field in fields:
         if field.type == FieldType.GRID:
             continue
@@ -475,6 +504,9 @@ def build_entry_class(definition, token):
             attrs[field.code] = column
         if field.filterable or field.sortable or field.unique_within:
             indexes.append(Index(index_name(definition, field), field.column, "id"))
+        if field.filterable and field.type == FieldType.CHOICE:  # a filtered list's page, in a jurisdiction
+            name = f"ix_{definition.code}_live_{field.code}_grid"[:60]
+            indexes.append(Index(name, field.column, "grid_id", order_column, "id", "deleted_at", **live))
     attrs["__sensitive__"] = sensitive
     attrs["__table_args__"] = tuple(indexes)
     _serial[0] += 1

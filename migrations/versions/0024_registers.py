@@ -22,6 +22,9 @@ def _stamps():
 
 
 def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        # trigram indexes serve "contains" searches on a register's text fields (a trusted extension)
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.create_table(
         "choice_list",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -95,6 +98,19 @@ def upgrade():
         sa.Column("count", sa.Integer(), nullable=False, server_default="0"),
     )
     op.create_index("ix_register_rollup_day", "register_rollup", ["register_id", "field_id", "day", "grid_id"])
+    # the same counts by calendar month (day = the 1st): a year's summary reads 12 rows a grid, not 365
+    op.create_table(
+        "register_rollup_month",
+        sa.Column("register_id", sa.Integer(), primary_key=True),
+        sa.Column("grid_id", sa.Integer(), primary_key=True),
+        sa.Column("day", sa.Date(), primary_key=True),
+        sa.Column("field_id", sa.Integer(), primary_key=True),
+        sa.Column("value_id", sa.Integer(), primary_key=True),
+        sa.Column("count", sa.Integer(), nullable=False, server_default="0"),
+    )
+    op.create_index(
+        "ix_register_rollup_month", "register_rollup_month", ["register_id", "field_id", "day", "grid_id"]
+    )
     op.create_table(
         "setting",
         sa.Column("key", sa.String(64), primary_key=True),
@@ -106,6 +122,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table("setting")
+    op.drop_index("ix_register_rollup_month", table_name="register_rollup_month")
+    op.drop_table("register_rollup_month")
     op.drop_index("ix_register_rollup_day", table_name="register_rollup")
     op.drop_table("register_rollup")
     op.drop_table("runtime_generation")

@@ -16,7 +16,7 @@ from sqlalchemy import Date, cast, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, attributes
 
-from app.models.registers import EntryBase, FieldType, RegisterRollup
+from app.models.registers import EntryBase, FieldType, RegisterRollup, RegisterRollupMonth
 
 TOTAL = 0  # field_id / value_id of the register's total
 
@@ -107,16 +107,37 @@ def _keep_rollups(session, flush_context):
         add(session.connection(), rows)
 
 
+def month_of(day):
+    return day.replace(day=1)
+
+
+def by_month(rows):
+    """Day rows added up into month rows (day = the month's first day)."""
+    months = Counter()
+    for row in rows:
+        months[(row["register_id"], row["grid_id"], month_of(row["day"]), row["field_id"], row["value_id"])] += row[
+            "count"
+        ]
+    return [
+        {"register_id": k[0], "grid_id": k[1], "day": k[2], "field_id": k[3], "value_id": k[4], "count": n}
+        for k, n in months.items()
+        if n
+    ]
+
+
 def add(connection, rows):
-    """count += n for each roll-up row (created at n when new)."""
+    """count += n for each roll-up row, by day and by month (created at n when new)."""
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    table = RegisterRollup.__table__
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.register_id, table.c.grid_id, table.c.day, table.c.field_id, table.c.value_id],
-        set_={"count": table.c.count + statement.excluded.count},
-    )
-    connection.execute(statement, rows)
+    for table, batch in ((RegisterRollup.__table__, rows), (RegisterRollupMonth.__table__, by_month(rows))):
+        if not batch:
+            continue
+        statement = insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.register_id, table.c.grid_id, table.c.day, table.c.field_id, table.c.value_id],
+            set_={"count": table.c.count + statement.excluded.count},
+        )
+        for start in range(0, len(batch), 5000):
+            connection.execute(statement, batch[start : start + 5000])
 
 
 def _day_expr(session, cls):
@@ -168,28 +189,36 @@ def _as_date(value):
     return _day(value)
 
 
-def stored(session, register_id):
+def stored(session, register_id, model=RegisterRollup):
     rows = session.execute(
-        select(
-            RegisterRollup.register_id, RegisterRollup.grid_id, RegisterRollup.day, RegisterRollup.field_id,
-            RegisterRollup.value_id, RegisterRollup.count,
-        ).where(RegisterRollup.register_id == register_id, RegisterRollup.count != 0)
-    ).all()  # fmt: skip
-    return Counter({tuple(r[:5]): r[5] for r in rows})
+        select(model.register_id, model.grid_id, model.day, model.field_id, model.value_id, model.count).where(
+            model.register_id == register_id, model.count != 0
+        )
+    ).all()
+    return Counter({(r[0], r[1], _as_date(r[2]), r[3], r[4]): r[5] for r in rows})
 
 
 def check(session, cls):
-    """The differences between the roll-ups and a recount ({} when they agree)."""
+    """The differences between the roll-ups (by day and by month) and a recount ({} when they agree)."""
     expected = +recount(session, cls)
-    have = +stored(session, cls.__register__.id)
-    keys = set(expected) | set(have)
-    return {k: (have.get(k, 0), expected.get(k, 0)) for k in keys if have.get(k, 0) != expected.get(k, 0)}
+    rows = [{"register_id": k[0], "grid_id": k[1], "day": k[2], "field_id": k[3], "value_id": k[4], "count": n}
+            for k, n in expected.items()]  # fmt: skip
+    expected_months = Counter({(r["register_id"], r["grid_id"], r["day"], r["field_id"], r["value_id"]): r["count"]
+                               for r in by_month(rows)})  # fmt: skip
+    out = {}
+    for model, want in ((RegisterRollup, expected), (RegisterRollupMonth, expected_months)):
+        have = +stored(session, cls.__register__.id, model)
+        for k in set(want) | set(have):
+            if have.get(k, 0) != want.get(k, 0):
+                out[(model.__tablename__, *k)] = (have.get(k, 0), want.get(k, 0))
+    return out
 
 
 def rebuild(session, cls):
     """Replace a register's roll-ups by a recount. The caller commits."""
     register_id = cls.__register__.id
     session.execute(delete(RegisterRollup).where(RegisterRollup.register_id == register_id))
+    session.execute(delete(RegisterRollupMonth).where(RegisterRollupMonth.register_id == register_id))
     counts = recount(session, cls)
     rows = [
         {"register_id": k[0], "grid_id": k[1], "day": k[2], "field_id": k[3], "value_id": k[4], "count": n}

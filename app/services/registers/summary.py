@@ -1,18 +1,24 @@
 """A register's statistics, added up from its roll-ups (never from the entries): the entries of
-a period in a jurisdiction, by sub-grid, by month and by the values of each choice field."""
+a period in a jurisdiction, by sub-grid, by month and by the values of each choice field.
+
+A period is read as its full calendar months (month roll-ups: 12 rows a grid a year) plus the
+days of the partial months at its edges (day roll-ups), so a year's summary of a township
+reads a few thousand rows whatever the number of entries.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from app.models.grids import Grid, subtree_bounds
-from app.models.registers import ChoiceValue, FieldType, RegisterRollup
+from app.models.registers import ChoiceValue, FieldType, RegisterRollup, RegisterRollupMonth
 from app.services.registers.definitions import LOOKUPS
 from app.services.registers.rollups import TOTAL
+from app.services.scope import grid_id_clause
 
 
 @dataclass
@@ -24,71 +30,73 @@ class Summary:
     by_field: list = field(default_factory=list)  # (field, [(value id, name, count)])
 
 
-def _base(spec, scope, start, end, root):
-    query = (
-        select(RegisterRollup.grid_id, func.sum(RegisterRollup.count))
-        .join(Grid, Grid.id == RegisterRollup.grid_id)
-        .where(RegisterRollup.register_id == spec.id, scope.path_clause(Grid.path))
-    )
-    if start:
-        query = query.where(RegisterRollup.day >= start)
-    if end:
-        query = query.where(RegisterRollup.day <= end)
+def _next_month(day):
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def spans(start, end):
+    """(day ranges, month range) covering [start, end]: whole months by month, the rest by day."""
+    start = start or dt.date(1990, 1, 1)
+    end = end or dt.date(2100, 12, 31)
+    first_full = start if start.day == 1 else _next_month(start)
+    after_last_full = _next_month(end) if _next_month(end) - dt.timedelta(days=1) == end else end.replace(day=1)
+    if first_full >= after_last_full:
+        return [(start, end)], None
+    days = []
+    if start < first_full:
+        days.append((start, first_full - dt.timedelta(days=1)))
+    if after_last_full <= end:
+        days.append((after_last_full, end))
+    return days, (first_full, after_last_full - dt.timedelta(days=1))
+
+
+def _where(model, spec, scope, root, field_id):
+    conditions = [model.register_id == spec.id, model.field_id == field_id]
+    if not scope.all:
+        conditions.append(grid_id_clause(model.grid_id, scope) if not scope.empty else model.grid_id.is_(None))
     if root is not None:
         low, high = subtree_bounds(root.path)
-        query = query.where(Grid.path >= low, Grid.path < high)
-    return query
+        conditions.append(model.grid_id.in_(select(Grid.id).where(Grid.path >= low, Grid.path < high)))
+    return conditions
+
+
+def _sum(session, spec, scope, root, start, end, field_id, by):
+    """Counter of counts grouped by `by` ("grid", "month" or "value") over the period."""
+    days, months = spans(start, end)
+    out = Counter()
+    for model, ranges in ((RegisterRollupMonth, [months] if months else []), (RegisterRollup, days)):
+        if not ranges:
+            continue
+        group = {"grid": model.grid_id, "month": model.day, "value": model.value_id}[by]
+        period = or_(*[and_(model.day >= a, model.day <= b) for a, b in ranges])
+        rows = session.execute(
+            select(group, func.sum(model.count))
+            .where(*_where(model, spec, scope, root, field_id), period)
+            .group_by(group)
+        ).all()
+        for key, n in rows:
+            if by == "month":
+                key = (key if isinstance(key, dt.date) else dt.date.fromisoformat(str(key)[:10])).strftime("%Y-%m")
+            out[key] += int(n or 0)
+    return out
 
 
 def summarize(session, spec, scope, start=None, end=None, root=None):
     """The figures of register `spec` in `scope` between `start` and `end` (dates, inclusive),
     under grid `root` (None: the whole scope)."""
     out = Summary(root=root)
-    base = _base(spec, scope, start, end, root).where(RegisterRollup.field_id == TOTAL)
-    per_grid = dict(session.execute(base.group_by(RegisterRollup.grid_id)).all())
-    out.total = int(sum(per_grid.values()))
+    per_grid = _sum(session, spec, scope, root, start, end, TOTAL, "grid")
+    out.total = sum(per_grid.values())
     out.by_grid = _by_child(session, scope, root, per_grid)
-    months = defaultdict(int)
-    day_rows = session.execute(
-        select(RegisterRollup.day, func.sum(RegisterRollup.count))
-        .join(Grid, Grid.id == RegisterRollup.grid_id)
-        .where(RegisterRollup.register_id == spec.id, RegisterRollup.field_id == TOTAL, scope.path_clause(Grid.path),
-               *_period(start, end), *_under(root))
-        .group_by(RegisterRollup.day)
-    ).all()  # fmt: skip
-    for day, count in day_rows:
-        months[day.strftime("%Y-%m")] += int(count)
-    out.by_month = sorted(months.items())
+    out.by_month = sorted(_sum(session, spec, scope, root, start, end, TOTAL, "month").items())
     for fld in spec.live_fields:
         if fld.type not in (FieldType.CHOICE, FieldType.MULTICHOICE):
             continue
-        rows = session.execute(
-            select(RegisterRollup.value_id, func.sum(RegisterRollup.count))
-            .join(Grid, Grid.id == RegisterRollup.grid_id)
-            .where(RegisterRollup.register_id == spec.id, RegisterRollup.field_id == fld.id,
-                   scope.path_clause(Grid.path), *_period(start, end), *_under(root))
-            .group_by(RegisterRollup.value_id)
-        ).all()  # fmt: skip
-        names = _value_names(session, fld, [r[0] for r in rows])
-        values = sorted(((vid, names.get(vid, "—"), int(n)) for vid, n in rows if n), key=lambda r: -r[2])
+        counts = _sum(session, spec, scope, root, start, end, fld.id, "value")
+        names = _value_names(session, fld, list(counts))
+        values = sorted(((vid, names.get(vid, "—"), n) for vid, n in counts.items() if n), key=lambda r: -r[2])
         out.by_field.append((fld, values))
     return out
-
-
-def _period(start, end):
-    out = []
-    if start:
-        out.append(RegisterRollup.day >= start)
-    if end:
-        out.append(RegisterRollup.day <= end)
-    return out
-
-
-def _under(root):
-    if root is None:
-        return []
-    low, high = subtree_bounds(root.path)
-    return [Grid.path >= low, Grid.path < high]
 
 
 def _value_names(session, fld, ids):
@@ -124,21 +132,6 @@ def _by_child(session, scope, root, per_grid):
     return out
 
 
-def this_year(today):
-    return dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
-
-
 def cards(session, scope, specs, start, end, root=None):
-    """[(spec, count)] of the registers shown as dashboard cards, in one query over their roll-ups."""
-    wanted = {s.id: s for s in specs}
-    if not wanted:
-        return []
-    query = (
-        select(RegisterRollup.register_id, func.sum(RegisterRollup.count))
-        .join(Grid, Grid.id == RegisterRollup.grid_id)
-        .where(RegisterRollup.register_id.in_(list(wanted)), RegisterRollup.field_id == TOTAL,
-               scope.path_clause(Grid.path), *_period(start, end), *_under(root))
-        .group_by(RegisterRollup.register_id)
-    )  # fmt: skip
-    counts = dict(session.execute(query).all())
-    return [(spec, int(counts.get(spec.id) or 0)) for spec in specs]
+    """[(spec, count)] of the registers shown as dashboard cards."""
+    return [(spec, sum(_sum(session, spec, scope, root, start, end, TOTAL, "grid").values())) for spec in specs]
