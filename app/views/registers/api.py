@@ -49,6 +49,7 @@ def api_class(spec, entry_class):
             shown.append(field.code)
             writable.append(field.code)
     labels = {f.code: f.label for f in live}
+    order = spec.date_field if spec.date_field and spec.field(spec.date_field) else "created_at"
     attrs = {
         "spec": spec,
         "datamodel": ScopedInterface(entry_class),
@@ -64,9 +65,9 @@ def api_class(spec, entry_class):
         "add_columns": writable,
         "edit_columns": writable,
         "search_columns": ["grid"] + [f.code for f in live if f.filterable and f.type != FieldType.GRID],
-        "order_columns": ["id", "created_at"] + [f.code for f in live if f.sortable and f.type not in (
+        "order_columns": ["id", "created_at", order] + [f.code for f in live if f.sortable and f.type not in (
             FieldType.CHOICE, FieldType.PERSON, FieldType.APPEAL, FieldType.MULTICHOICE)],
-        "base_order": ("id", "desc"),
+        "base_order": (order, "desc"),  # as the pages: the jurisdiction's covering index answers
     }  # fmt: skip
     return type("RegisterEntryApi", (RegisterEntryApiBase,), attrs)
 
