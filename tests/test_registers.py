@@ -429,3 +429,23 @@ def test_a_period_is_read_as_whole_months_and_the_days_at_its_edges():
     assert spans(d(2026, 2, 3), d(2026, 2, 20)) == ([(d(2026, 2, 3), d(2026, 2, 20))], None)
     assert spans(d(2026, 2, 1), d(2026, 2, 28)) == ([], (d(2026, 2, 1), d(2026, 2, 28)))
     assert spans(d(2026, 1, 31), d(2026, 2, 1)) == ([(d(2026, 1, 31), d(2026, 2, 1))], None)
+
+
+def test_a_deleted_entry_goes_to_the_recycle_bin_and_an_admin_restores_it(client):
+    t = tree()
+    speakup()
+    entry = make_entry(t["a1"], day=dt.date(2026, 11, 3), speaker="删甲", matter="事")
+    clerk = make_user("Clerk", t["ta"])
+    login(client, clerk)
+    assert client.post(f"/registers/speakup/delete/{entry.id}").status_code == 302
+    assert "删甲" not in client.get("/registers/speakup/list/").get_data(as_text=True)
+    assert client.get("/registers/speakup/trash/").status_code == 403  # restoring is the Admin's
+    _assert_rollups_agree()
+    login(client, make_user("Admin", t["ta"]))
+    assert "删甲" in client.get("/registers/speakup/trash/").get_data(as_text=True)
+    assert client.post(f"/registers/speakup/trash/restore/{entry.id}").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(entry_class(), entry.id).deleted_at is None
+    actions = [a for (a,) in db.session.execute(select(AuditLog.action).where(AuditLog.table_name == "reg_speakup"))]
+    assert "delete" in actions and "restore" in actions
+    _assert_rollups_agree()

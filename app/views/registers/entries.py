@@ -26,19 +26,21 @@ from sqlalchemy import false, select
 from wtforms.validators import Optional
 
 from app.core.clock import now
+from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.grids import Grid, subtree_bounds
 from app.models.registers import ChoiceValue, FieldType
 from app.services import scope
 from app.services.audit import log_event
 from app.services.importer import import_file, template_bytes
+from app.services.records import restore_records
 from app.services.registers import entries as entry_service
 from app.services.registers import runtime
 from app.services.registers.imports import choice_lists, importer_for
 from app.services.registers.summary import summarize
 from app.services.registers.values import parse_value
 from app.views.appeals.common import CsrfForm, current_actor
-from app.views.edge import id_arg
+from app.views.edge import id_arg, parse_id
 from app.views.export import export_value, xlsx_response
 from app.views.fab_compat import DelegatingView, filters_plus, serve_unregistered
 from app.views.pickers import AjaxSelectField
@@ -77,6 +79,7 @@ class RegisterEntryPages(ScopedModelView):
     show_template = "minqing/registers/show.html"
     extra_permissions = {
         "print_entry": "read", "print_list": "read", "summary": "read", "import_page": "write", "import_template": "read",
+        "trash": "read", "restore": "read",
     }  # fmt: skip
 
     def validate(self, item):
@@ -173,6 +176,44 @@ class RegisterEntryPages(ScopedModelView):
                 extra.append((DrillFilter("id", self.datamodel), f"value:{field.code}:{id_arg(f'v_{field.code}')}"))
         return filters_plus(filters, extra) if extra else filters
 
+    # -- the recycle bin: deleted entries, restored by who may restore (Trash) ---
+
+    @expose("/trash/", methods=["GET"])
+    @has_access
+    def trash(self):
+        if not self.appbuilder.sm.has_access("can_restore", "Trash"):
+            abort(403)
+        cls = self.datamodel.obj
+        items = db.session.scalars(
+            select(cls).where(scope.clause_for(cls, include_deleted=True), cls.deleted_at.is_not(None))
+            .order_by(cls.deleted_at.desc()).limit(500)
+        ).unique().all()  # fmt: skip
+        columns = list(self.list_columns)
+        rows = [(item, [export_value(self.formatters_columns.get(c), values[c]) for c in columns])
+                for item, values in zip(items, self.datamodel.get_values(items, columns), strict=True)]  # fmt: skip
+        return self.render_template(
+            "minqing/registers/trash.html", title=str(_l("Deleted entries: %(name)s", name=self.spec.name)),
+            headers=[self.label_columns.get(c, c) for c in columns], rows=rows, csrf_form=CsrfForm(),
+        )  # fmt: skip
+
+    @expose("/trash/restore/<pk>", methods=["POST"])
+    @has_access
+    def restore(self, pk):
+        if not self.appbuilder.sm.has_access("can_restore", "Trash") or not CsrfForm().validate():
+            abort(403)
+        cls = self.datamodel.obj
+        item = db.session.scalar(
+            select(cls).where(cls.id == parse_id(pk), cls.deleted_at.is_not(None),
+                              scope.clause_for(cls, include_deleted=True))
+        )  # fmt: skip
+        if item is None:
+            abort(404)
+        with unit_of_work() as work:
+            restore_records(db.session, [item])
+        if not work.failed:
+            flash(str(_l("%(count)s record(s) restored.", count=1)), "success")
+        return redirect(url_for("RegisterEntryView.trash", code=self.spec.code))
+
     # -- Excel in ----------------------------------------------------------------
 
     @expose("/import/", methods=["GET", "POST"])
@@ -213,6 +254,7 @@ class RegisterEntryPages(ScopedModelView):
     def render_template(self, template, **kwargs):
         kwargs.setdefault("register", self.spec)
         kwargs.setdefault("can_write", self.appbuilder.sm.has_access("can_write", self.class_permission_name))
+        kwargs.setdefault("can_restore", self.appbuilder.sm.has_access("can_restore", "Trash"))
         return super().render_template(template, **kwargs)
 
 
@@ -358,6 +400,14 @@ class RegisterEntryView(DelegatingView):
     @expose("/<code>/template/")
     def import_template(self, code):
         return pages_for(code).import_template()
+
+    @expose("/<code>/trash/")
+    def trash(self, code):
+        return pages_for(code).trash()
+
+    @expose("/<code>/trash/restore/<pk>", methods=["POST"])
+    def restore(self, code, pk):
+        return pages_for(code).restore(pk)
 
 
 class DrillFilter(BaseFilter):
