@@ -431,3 +431,23 @@ def test_visits_list_links_to_a_visitor_and_period(client, world):
                f"&_flt_2_visit_date={end + timedelta(days=1)}")  # fmt: skip
         body = client.get(url).get_data(as_text=True)
         assert "三月户" in body and "二月户" not in body and "别人的户" not in body
+
+
+def test_the_visit_form_shows_every_problem_at_once(client, world):
+    """A bad phone, a family of 0 and a follow-up before the visit: three messages in one answer."""
+    from tests.factories import make_user as _make_user
+
+    clerk = _make_user("Clerk", world["ta"])
+    login(client, clerk)
+    from app.models.lookups import VisitForm, VisitTarget
+    from tests.factories import lookup
+
+    response = client.post("/visitview/add", data={
+        "visit_date": "2026-11-20", "form": str(lookup(VisitForm).id), "visitors": [str(world["a1_person"].id)]
+        if "a1_person" in world else [], "grid": str(world["a1"].id), "target": str(lookup(VisitTarget).id),
+        "visited_name": "王大娘", "visited_phone": "12", "family_size": "0", "follow_up_date": "2026-11-01",
+    })  # fmt: skip
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "不是有效的电话号码" in body and "家庭人数" in body and "回访日期" in body
+    assert "处问题" in body

@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 
 from app.core.cache import memo
 from app.core.clock import now, today
-from app.core.errors import DomainError, Forbidden
+from app.core.errors import Collector, DomainError, Forbidden
 from app.models.appeals import Appeal
 from app.models.grids import Grid
 from app.models.lookups import VisitForm, VisitTarget
@@ -30,53 +30,69 @@ def validate_visit(session, visit, user=None):
 
 
 def _validate_visit(session, visit, user):
-    if visit.visit_date is None:
-        raise DomainError(_l("Enter the date of the visit."), field="visit_date")
-    if visit.visit_date > today():
-        raise DomainError(
-            _l("The visit date %(date)s is in the future: record a visit once it has taken place.",
-               date=visit.visit_date.isoformat()),
-            field="visit_date",
-        )  # fmt: skip
-    if visit.form is None and not (visit.form_id and session.get(VisitForm, visit.form_id)):
-        raise DomainError(_l("Choose the form of the visit."), field="form")
-    if visit.grid is None and not (visit.grid_id and session.get(Grid, visit.grid_id)):
-        raise DomainError(_l("Choose the grid visited."), field="grid")
-    if visit.target is None and not (visit.target_id and session.get(VisitTarget, visit.target_id)):
-        raise DomainError(_l("Choose the category of the person visited."), field="target")
-    visitors = list(visit.visitors or [])
-    if not visitors:
-        raise DomainError(_l("Choose at least one visitor."), field="visitors")
-    if visit.id is None:
-        for person in visitors:
-            if not person.active:
-                raise DomainError(
-                    _l("%(name)s is marked inactive and cannot be entered as a visitor.", name=person.name),
-                    field="visitors",
-                )
-    visit.visited_name = require(
-        visit.visited_name, _l("Enter the name of the household head or person visited."), "visited_name"
-    )
-    visit.visited_phone = normalize_phone(visit.visited_phone, field="visited_phone")
+    """Every rule, each on its own: a clerk sees all the problems of the form at once."""
+    errors = Collector()
+    with errors.check():
+        if visit.visit_date is None:
+            raise DomainError(_l("Enter the date of the visit."), field="visit_date")
+        if visit.visit_date > today():
+            raise DomainError(
+                _l("The visit date %(date)s is in the future: record a visit once it has taken place.",
+                   date=visit.visit_date.isoformat()),
+                field="visit_date",
+            )  # fmt: skip
+    with errors.check():
+        if visit.form is None and not (visit.form_id and session.get(VisitForm, visit.form_id)):
+            raise DomainError(_l("Choose the form of the visit."), field="form")
+    with errors.check():
+        if visit.grid is None and not (visit.grid_id and session.get(Grid, visit.grid_id)):
+            raise DomainError(_l("Choose the grid visited."), field="grid")
+    with errors.check():
+        if visit.target is None and not (visit.target_id and session.get(VisitTarget, visit.target_id)):
+            raise DomainError(_l("Choose the category of the person visited."), field="target")
+    with errors.check():
+        visitors = list(visit.visitors or [])
+        if not visitors:
+            raise DomainError(_l("Choose at least one visitor."), field="visitors")
+        if visit.id is None:
+            for person in visitors:
+                if not person.active:
+                    raise DomainError(
+                        _l("%(name)s is marked inactive and cannot be entered as a visitor.", name=person.name),
+                        field="visitors",
+                    )
+    with errors.check():
+        visit.visited_name = require(
+            visit.visited_name, _l("Enter the name of the household head or person visited."), "visited_name"
+        )
+    with errors.check():
+        visit.visited_phone = normalize_phone(visit.visited_phone, field="visited_phone")
     visit.address = clean_text(visit.address)
-    if visit.family_size is not None and visit.family_size < 1:
-        raise DomainError(_l("The family size must be at least 1 (leave it empty if unknown)."), field="family_size")
+    with errors.check():
+        if visit.family_size is not None and visit.family_size < 1:
+            raise DomainError(
+                _l("The family size must be at least 1 (leave it empty if unknown)."), field="family_size"
+            )
     for field in ("situation", "problems", "actions", "result"):
         setattr(visit, field, clean_text(getattr(visit, field)))
-    if visit.follow_up_date is not None and visit.follow_up_date <= visit.visit_date:
-        raise DomainError(
-            _l("The follow-up date must be after the visit date (%(date)s).", date=visit.visit_date.isoformat()),
-            field="follow_up_date",
-        )
-    original = visit.follow_up_of or (visit.follow_up_of_id and session.get(Visit, visit.follow_up_of_id))
-    if original is not None:
-        if visit.id is not None and original.id == visit.id:
-            raise DomainError(_l("A visit cannot follow itself up."), field="follow_up_of")
-        if original.visit_date > visit.visit_date:
+    with errors.check():
+        if visit.follow_up_date is not None and visit.visit_date and visit.follow_up_date <= visit.visit_date:
             raise DomainError(
-                _l("The visit followed up (%(date)s) is later than this one.", date=original.visit_date.isoformat()),
-                field="follow_up_of",
+                _l("The follow-up date must be after the visit date (%(date)s).", date=visit.visit_date.isoformat()),
+                field="follow_up_date",
             )
+    with errors.check():
+        original = visit.follow_up_of or (visit.follow_up_of_id and session.get(Visit, visit.follow_up_of_id))
+        if original is not None:
+            if visit.id is not None and original.id == visit.id:
+                raise DomainError(_l("A visit cannot follow itself up."), field="follow_up_of")
+            if visit.visit_date and original.visit_date > visit.visit_date:
+                raise DomainError(
+                    _l("The visit followed up (%(date)s) is later than this one.",
+                       date=original.visit_date.isoformat()),
+                    field="follow_up_of",
+                )  # fmt: skip
+    errors.raise_if_any()
     if visit.id is None and visit.recorded_by_id is None and user is not None:
         visit.recorded_by_id = user.id
 
