@@ -5,6 +5,11 @@ overridden from the environment as MINQING_<KEY> (numbers, true/false and JSON
 are parsed), e.g. MINQING_APPEAL_DAYS_GENERAL=5. DATABASE_URL and SECRET_KEY are
 also read without the prefix. A deployment may keep its own values in
 local_config.py beside this file (imported last, not tracked by git).
+
+The rule numbers a county changes (deadlines, due-soon days, the 40 contacts a year, report
+days, page sizes ...) are also editable by the Admin in 基础数据 › 系统参数 (the list is
+app/services/settings.py). A value saved there overrides the one here on every server without
+a restart; "restore default" brings back the value of this file again.
 """
 
 import json
@@ -120,6 +125,9 @@ APPEAL_REMIND_SUMMARY_TO = []  # e-mail addresses that get the whole reminder li
 # --- Registers (台账) defined in the browser ----------------------------------
 REGISTERS_CHECK_SECONDS = 1  # how often a server looks for register definitions changed on another server
 REGISTER_PRINT_MAX_ROWS = 2000  # the most entries one printed ledger holds (narrow it with filters)
+
+# --- Settings (系统参数) edited in the browser --------------------------------------
+SETTINGS_CHECK_SECONDS = 1  # how often a server looks for settings changed on another server
 
 # --- Mail (appeal reminders) -----------------------------------------------
 MAIL_SERVER = ""  # SMTP host; empty: `flask minqing remind` only prints

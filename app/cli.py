@@ -1,6 +1,7 @@
 """`flask --app run.py minqing ...`: setup, demo data and user accounts, for IT staff and cron."""
 
 import datetime as dt
+import functools
 import json
 import os
 import secrets
@@ -20,6 +21,7 @@ from app.extensions import db
 from app.models.grids import Grid
 from app.security import sync_roles
 from app.services import appeals as appeal_service
+from app.services import settings as settings_service
 from app.services import tally
 from app.services.appeals import system_actor
 from app.services.backup import BackupError, backup, restore
@@ -30,7 +32,26 @@ from app.services.registers import rollups as register_rollups
 from app.services.registers.packages import seed_registers
 from app.services.users import create_user
 
-minqing = AppGroup("minqing", help="MinQing setup and maintenance.")
+
+class SettingsGroup(AppGroup):
+    """Its commands run with the settings (系统参数) stored in the database, as the web does."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(callback):
+            @functools.wraps(callback)
+            def with_stored_settings(*a, **kw):
+                settings_service.refresh()  # nothing stored yet (a database before init): the defaults
+                db.session.commit()  # end its read: a migration must not wait on it
+                return callback(*a, **kw)
+
+            return register(with_stored_settings)
+
+        return decorator
+
+
+minqing = SettingsGroup("minqing", help="MinQing setup and maintenance.")
 
 
 def register_cli(app):
@@ -261,7 +282,7 @@ def template_command(kind, path):
     _say(f"Template written to {path}.")
 
 
-registers = AppGroup("registers", help="Registers (台账): configuration packages and roll-ups.")
+registers = SettingsGroup("registers", help="Registers (台账): configuration packages and roll-ups.")
 minqing.add_command(registers)
 
 

@@ -17,6 +17,7 @@ from app.cli import register_cli
 from app.core.replica import close_reports_session
 from app.extensions import csrf, db, migrate
 from app.security import check_production_settings, init_web_security
+from app.services import settings as settings_service
 from app.views import register_views
 from app.views.edge import valid_pk_or_404, valid_rison_or_400
 
@@ -42,6 +43,9 @@ def create_app(config=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT_DIR, "migrations"))
     csrf.init_app(app)
+    settings_service.init_app(app)
+    # first of all: the request sees the settings (系统参数) stored on any server
+    app.before_request(settings_service.refresh)
 
     with app.app_context():
         appbuilder = AppBuilder(update_perms=False)

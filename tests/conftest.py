@@ -12,6 +12,7 @@ from sqlalchemy import MetaData, func, select, text
 from app import create_app
 from app.extensions import db
 from app.security import sync_roles
+from app.services import settings
 from app.services.lookups import seed_lookups
 from app.services.registers import runtime
 
@@ -69,6 +70,7 @@ def app():
             "COUNTS_STALE_SECONDS": 0,
             # one process: its own definition changes rebuild at once (runtime.bump); no polling
             "REGISTERS_CHECK_SECONDS": 3600,
+            "SETTINGS_CHECK_SECONDS": 3600,  # the same for settings (系统参数)
         }
     )
     with app.app_context():
@@ -109,6 +111,7 @@ def _wipe(app):
 
     cache.forget()  # memoized counts must not outlive the data they counted
     runtime.forget()  # nor entry classes the definitions they were built from
+    settings.restore_defaults(app)  # nor settings the emptied `setting` table overrode
     cache.wait_for_recounts()
     cache.forget_last()
     meta = MetaData()

@@ -61,6 +61,9 @@ def _changes(obj, kind):
     personal numbers) are recorded as changed without their values."""
     redact = getattr(type(obj), "__audit_redact__", ())
     out = _raw_changes(obj, kind)
+    adjust = getattr(obj, "audit_changes", None)  # a model's own reading of its change (Setting)
+    if adjust is not None:
+        out = adjust(kind, out)
     for key in redact:
         if key in out:
             old, new = out[key]

@@ -23,6 +23,7 @@ from app.views.representatives import (
     RepresentativeApi,
     RepresentativeView,
 )
+from app.views.settings import SettingsView
 from app.views.trash import TRASH_VIEWS
 from app.views.visits import QuotaRuleApi, QuotaRuleView, VisitApi, VisitView
 
@@ -115,6 +116,9 @@ def register_views(appbuilder):
     )
     appbuilder.add_view(
         ChoiceListView, "Choice lists", label=_l("Choice lists"), icon="fa-list-ul", category="Lookup lists"
+    )
+    appbuilder.add_view(
+        SettingsView, "System settings", label=_l("System settings"), icon="fa-cogs", category="Lookup lists"
     )
     appbuilder.add_view_no_menu(RegisterFieldView)
     appbuilder.add_view_no_menu(ChoiceValueView)

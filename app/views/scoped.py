@@ -202,12 +202,16 @@ class ScopedModelView(ExportMixin, CompatModelView):
     exclude_route_methods = {"download"}
     stale_message = None  # what a concurrent save is called (None: the generic reload message)
 
+    @property
+    def page_size(self):
+        """LIST_PAGE_SIZE, read on each request: the Admin changes it in 系统参数 (no restart)."""
+        return current_app.config.get("LIST_PAGE_SIZE", 25)
+
     def __init__(self, **kwargs):
         model = self.datamodel.obj
         self.class_permission_name = self.resource or model.__name__
         self.method_permission_name = {**VIEW_PERMISSIONS, **self.extra_permissions}
         self.base_filters = scope_filters(model) + list(self.base_filters or [])
-        self.page_size = current_app.config.get("LIST_PAGE_SIZE", self.page_size)
         super().__init__(**kwargs)
         self._default_formatters()
 
