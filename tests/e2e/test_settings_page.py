@@ -26,7 +26,7 @@ def test_admin_changes_a_deadline_and_restores_the_default(as_user, server):
     page.fill("#APPEAL_DAYS_IMPORTANT", "0")
     with page.expect_navigation():
         page.click("#group-appeals button.btn-primary")
-    assert "有 2 处需要更正" in page.content()
+    assert "有 2 处问题需要更正" in page.content()
     assert "请填写整数" in page.locator("#setting-APPEAL_DAYS_GENERAL").inner_text()
     assert "不能小于 1" in page.locator("#setting-APPEAL_DAYS_IMPORTANT").inner_text()
     admin.shot("15-admin-settings-errors")
