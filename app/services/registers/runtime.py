@@ -102,3 +102,25 @@ def set_menu_groups(groups):
 
 def register_menu_resources(group_name):
     return _menu_groups.get(group_name, [])
+
+
+class PerRegister:
+    """Objects built from a live register's definition (its pages, its API), dropped when the
+    definitions change: `get(code, build)` calls `build(spec, entry_class)` once per token,
+    and answers None for a register that does not exist or is switched off."""
+
+    def __init__(self):
+        self.token = None
+        self.objects = {}
+
+    def get(self, code, build):
+        token = ensure_current()
+        if self.token != token:
+            self.token, self.objects = token, {}
+        obj = self.objects.get(code)
+        if obj is None:
+            definition, cls = spec(code), entry_class(code)
+            if definition is None or cls is None or not definition.active:
+                return None
+            obj = self.objects[code] = build(definition, cls)
+        return obj

@@ -18,6 +18,7 @@ from app.views.appeals.common import (
     APPEAL_LABELS,
     BASE_PERMISSIONS,
     REGISTRATION_COLUMNS,
+    SEARCH_COLUMNS,
     FilterDueSoon,
     FilterOverdue,
     current_actor,
@@ -126,20 +127,7 @@ class AppealApi(ScopedModelApi):
     ]
     add_columns = REGISTRATION_COLUMNS
     edit_columns = REGISTRATION_COLUMNS
-    search_columns = [
-        "number",
-        "reporter_name",
-        "reporter_phone",
-        "status",
-        "importance",
-        "category",
-        "channel",
-        "grid",
-        "handler_person",
-        "registered_at",
-        "due_date",
-        "supervised",
-    ]
+    search_columns = SEARCH_COLUMNS
     search_filters = {"due_date": [FilterOverdue, FilterDueSoon]}
     order_columns = ["number", "registered_at", "due_date", "status", "importance", "reporter_name"]
     base_order = ("registered_at", "desc")

@@ -38,19 +38,10 @@ log = logging.getLogger(__name__)
 BASE_PERMISSIONS = [f"can_{p}" for p in PERMISSIONS]
 
 APPEAL_LABELS = {
+    **appeal_service.FIELD_TITLES,  # the registration's fields, named as the corrections name them
     "number": _l("Registration number"),
     "number_label": _l("Registration number"),
-    "reporter_name": _l("Reporter"),
-    "reporter_address": _l("Home address"),
-    "reporter_unit": _l("Work unit"),
-    "reporter_phone": _l("Phone"),
-    "reporter_id_number": _l("ID number"),
-    "content": _l("Content"),
-    "channel": _l("Channel"),
-    "category": _l("Category"),
-    "importance": _l("Importance"),
     "importance_label": _l("Importance"),
-    "grid": _l("Grid"),
     "origin_grid": _l("Registered in"),
     "filed_by_name": _l("Filled in by"),
     "registered_at": _l("Registered at"),
@@ -94,6 +85,12 @@ APPEAL_LABELS = {
     "id": "ID",
 }
 
+
+# what a list (page or API) may be searched by
+SEARCH_COLUMNS = [
+    "number", "reporter_name", "reporter_phone", "status", "importance", "category", "channel", "grid",
+    "handler_person", "registered_at", "due_date", "supervised",
+]  # fmt: skip
 
 REGISTRATION_COLUMNS = [
     "reporter_name",

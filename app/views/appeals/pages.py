@@ -33,6 +33,7 @@ from app.views.appeals.common import (
     CORRECTION_FIELDS,
     LIST_FORMATTERS,
     REGISTRATION_COLUMNS,
+    SEARCH_COLUMNS,
     CorrectionForm,
     CsrfForm,
     QuickFilter,
@@ -81,20 +82,7 @@ class AppealView(ScopedModelView):
     formatters_columns = {
         **LIST_FORMATTERS,
     }
-    search_columns = [
-        "number",
-        "reporter_name",
-        "reporter_phone",
-        "status",
-        "importance",
-        "category",
-        "channel",
-        "grid",
-        "handler_person",
-        "registered_at",
-        "due_date",
-        "supervised",
-    ]
+    search_columns = SEARCH_COLUMNS
     search_form_extra_fields = {"status": status_search_field(), "importance": importance_search_field()}
     add_columns = REGISTRATION_COLUMNS + ["from_visit", "from_contact"]
     edit_columns = REGISTRATION_COLUMNS

@@ -72,21 +72,14 @@ def api_class(spec, entry_class):
     return type("RegisterEntryApi", (RegisterEntryApiBase,), attrs)
 
 
-_apis = {"token": None, "apis": {}}
+_apis = runtime.PerRegister()  # one entry API per register, rebuilt with the definitions
 
 
 def api_for(code):
-    token = runtime.ensure_current()
-    if _apis["token"] != token:
-        _apis.update(token=token, apis={})
-    api = _apis["apis"].get(code)
+    api = _apis.get(code, lambda spec, cls: serve_unregistered(api_class(spec, cls)(), current_app.appbuilder,
+                                                                "RegisterApi"))  # fmt: skip
     if api is None:
-        spec = runtime.spec(code)
-        entry_class = runtime.entry_class(code)
-        if spec is None or entry_class is None or not spec.active:
-            abort(404)
-        api = serve_unregistered(api_class(spec, entry_class)(), current_app.appbuilder, "RegisterApi")
-        _apis["apis"][code] = api
+        abort(404)
     g.delegated_api = api
     return api
 

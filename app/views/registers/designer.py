@@ -145,25 +145,23 @@ class RegisterFieldView(ScopedModelView):
     def validate_delete(self, item):
         raise DomainError(_l("A field is removed with the action “Remove”: its data is kept and it can be restored."))
 
-    @action("remove_fields", _l("Remove"), _l("Remove the selected fields? Their data is kept."), "fa-eye-slash")
-    def remove_fields(self, items):
+    def _each(self, items, change, done):
+        """`change` every selected field in one unit of work, then say `done` (a lazy text with count)."""
         items = items if isinstance(items, list) else [items]
         with unit_of_work() as work:
             for item in items:
-                definitions.remove_field(db.session, item)
+                change(db.session, item)
         if not work.failed:
-            flash(str(_l("%(count)s field(s) removed; their data is kept.", count=len(items))), "success")
+            flash(str(done % {"count": len(items)}), "success")
         return redirect(self.get_redirect())
+
+    @action("remove_fields", _l("Remove"), _l("Remove the selected fields? Their data is kept."), "fa-eye-slash")
+    def remove_fields(self, items):
+        return self._each(items, definitions.remove_field, _l("%(count)s field(s) removed; their data is kept."))
 
     @action("restore_fields", _l("Restore"), _l("Restore the selected fields?"), "fa-undo")
     def restore_fields(self, items):
-        items = items if isinstance(items, list) else [items]
-        with unit_of_work() as work:
-            for item in items:
-                definitions.restore_field(db.session, item)
-        if not work.failed:
-            flash(str(_l("%(count)s field(s) restored.", count=len(items))), "success")
-        return redirect(self.get_redirect())
+        return self._each(items, definitions.restore_field, _l("%(count)s field(s) restored."))
 
 
 class RegisterDefView(ScopedModelView):

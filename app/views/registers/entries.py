@@ -305,23 +305,16 @@ def page_class(spec, entry_class):
     return type("RegisterEntryView", (RegisterEntryPages,), attrs)
 
 
-# one page object per register and runtime token (rebuilt with the definitions)
-_pages = {"token": None, "views": {}}
+_pages = runtime.PerRegister()  # one page object per register, rebuilt with the definitions
 
 
 def pages_for(code):
     """The page object of register `code` (404 when there is no such live register)."""
-    token = runtime.ensure_current()
-    if _pages["token"] != token:
-        _pages.update(token=token, views={})
-    view = _pages["views"].get(code)
+    view = _pages.get(
+        code, lambda spec, cls: serve_unregistered(page_class(spec, cls)(), current_app.appbuilder, "RegisterEntryView")
+    )
     if view is None:
-        spec = runtime.spec(code)
-        entry_class = runtime.entry_class(code)
-        if spec is None or entry_class is None or not spec.active:
-            abort(404)
-        view = serve_unregistered(page_class(spec, entry_class)(), current_app.appbuilder, "RegisterEntryView")
-        _pages["views"][code] = view
+        abort(404)
     g.register_code = code
     g.delegated_page = view
     return view
