@@ -147,6 +147,7 @@ def _register_in_parallel(app, grid_id, count):
     return numbers, errors
 
 
+@pytest.mark.commits  # fifty threads, each with its own session and connection
 def test_fifty_parallel_registrations_get_fifty_numbers_without_gaps(app, world):
     """Threads with their own sessions and connections: SQLite (write lock, BEGIN
     IMMEDIATE, retry) or PostgreSQL (row lock of the month's counter)."""
@@ -159,6 +160,7 @@ def test_fifty_parallel_registrations_get_fifty_numbers_without_gaps(app, world)
     assert _count(AppealEvent, AppealEvent.action == "register") == 50
 
 
+@pytest.mark.commits  # a second thread's registration holds the counter's row lock
 @pytest.mark.skipif(not __import__("os").environ.get("MINQING_TEST_DATABASE_URL"), reason="PostgreSQL only")
 def test_postgresql_counter_waits_for_an_open_registration(app, world):
     """On PostgreSQL a registration that has taken a number but not committed makes
@@ -736,6 +738,7 @@ def test_representatives_have_no_access_to_appeals(client, world):
     assert db.session.get(Appeal, appeal.id).status == "registered"
 
 
+@pytest.mark.commits  # db.engine.begin(): another connection writes meanwhile
 def test_a_step_on_a_stale_copy_answers_409(client, world, monkeypatch):
     appeal = make_appeal(world["a1"], status="in_progress", at=AT)
     headers = api_token(client, make_user("Clerk", world["ta"]))

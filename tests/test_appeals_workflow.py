@@ -411,6 +411,7 @@ def test_changing_importance_before_assignment_moves_the_deadline(world):
     assert event.action == "edit" and event.data == {"importance": ["general", "important"]}
 
 
+@pytest.mark.commits  # the second clerk's commit must outlive the first one's rollback
 def test_two_people_acting_at_once_cannot_both_pass(app, world):
     """Optimistic locking: the second step, decided on a stale copy, is refused."""
     from sqlalchemy.orm.exc import StaleDataError
