@@ -1,6 +1,6 @@
 """Test fixtures: one migrated database per run and per xdist worker (SQLite, or
 PostgreSQL when MINQING_TEST_DATABASE_URL is set); a client per test; login helpers
-for the web form and the JWT API.
+for the web form and the JWT API; the shared `world` of grids and people.
 
 Isolation: each test runs inside one outer transaction on one connection, which
 db.session joins with SAVEPOINTs (join_transaction_mode="create_savepoint"), so the
@@ -323,6 +323,16 @@ def session(app):
 @pytest.fixture
 def sm(app):
     return app.appbuilder.sm
+
+
+@pytest.fixture
+def world(app):
+    """The grid tree of tests.factories.tree() and one person in each township's first
+    village: pa in a1 (甲村干部), pb in b1 (乙村干部). A test file adds its own parts on
+    top by overriding it: `def world(world): world["x"] = ...; return world`."""
+    from tests.factories import world as build
+
+    return build()
 
 
 def login(client, user_or_name, password=TEST_PASSWORD):

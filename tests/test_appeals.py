@@ -18,17 +18,9 @@ from app.models.personnel import Person
 from app.services import appeals as svc
 from app.services.validators import id_check_char
 from tests.conftest import api_token, login
-from tests.factories import lookup, make_appeal, make_person, make_user, tree
+from tests.factories import lookup, make_appeal, make_user
 
 AT = "2026-11-03 09:00"
-
-
-@pytest.fixture
-def world():
-    t = tree()
-    t["pa"] = make_person(t["a1"], name="甲村干部")
-    t["pb"] = make_person(t["b1"], name="乙村干部")
-    return t
 
 
 def _form(grid, **kw):

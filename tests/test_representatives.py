@@ -23,7 +23,6 @@ from tests.factories import (
     make_person,
     make_representative,
     make_user,
-    tree,
 )
 
 TODAY = "2026-07-01 10:00"  # day 182 of 365: 20 of 40 person-times expected by today
@@ -35,8 +34,8 @@ def link(user, person):
 
 
 @pytest.fixture
-def world():
-    t = tree()
+def world(world):
+    t = world
     t["ca"] = make_constituency([t["a1"], t["a2"]], name="甲镇第一选区")
     t["cb"] = make_constituency([t["b1"]], name="乙镇第一选区")
     term = (2021, 2026)
