@@ -678,24 +678,6 @@ def test_remind_lists_per_handler_and_mails_when_configured(app, world, monkeypa
 # --- demo data -------------------------------------------------------------------------------------
 
 
-def test_demo_has_a_year_of_appeals_in_every_state(app):
-    from app.demo import load_demo
-
-    summary = load_demo(db.session, app.appbuilder.sm)
-    assert 300 <= summary["appeals"] == _count(Appeal)
-    statuses = set(db.session.scalars(select(Appeal.status).distinct()))
-    assert statuses == {"registered", "escalated", "assigned", "in_progress", "answered", "evaluated", "archived"}
-    assert _count(Appeal, svc.overdue_clause()) > 0
-    assert _count(Appeal, Appeal.satisfaction.is_not(None)) > 100
-    assert _count(Appeal, Appeal.duplicate_of_id.is_not(None)) > 0
-    months = set(db.session.scalars(select(Appeal.number_month).distinct()))
-    assert len(months) >= 12
-    # every number is the month's sequence without gaps
-    for month in months:
-        seqs = sorted(db.session.scalars(select(Appeal.number_seq).where(Appeal.number_month == month)))
-        assert seqs == list(range(1, len(seqs) + 1))
-
-
 def test_action_forms_carry_a_csrf_token(app, client, world):
     appeal = make_appeal(world["a1"], at=AT)
     login(client, make_user("Clerk", world["ta"]))

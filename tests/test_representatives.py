@@ -423,19 +423,6 @@ def test_an_opinion_maps_onto_an_appeal_forwarded_by_the_representative(client, 
         assert "人大代表转交" in client.get(f"/appealview/show/{appeal.id}").get_data(as_text=True)
 
 
-def test_demo_has_visits_representatives_and_a_rep_login_with_its_own_records(app):
-    from app.models.visits import Visit
-
-    result = app.test_cli_runner().invoke(args=["minqing", "demo"])
-    assert result.exit_code == 0, result.output
-    assert db.session.scalar(select(func.count()).select_from(Visit)) >= 300
-    assert 10 <= db.session.scalar(select(func.count()).select_from(Representative)) <= 20
-    rep_login = app.appbuilder.sm.find_user(username="rep")
-    (mandate,) = rep_service.own_representatives(db.session, rep_login)
-    assert contact_count(mandate) > 0
-    assert db.session.scalar(select(func.count()).select_from(Constituency).where(Constituency.grid_id.is_(None))) == 0
-
-
 def test_progress_pages_are_ranked_in_the_database(app, client, world):
     """Worst first across pages, with the jurisdiction's summary above them."""
     with frozen(TODAY):
