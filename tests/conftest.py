@@ -53,6 +53,30 @@ SEED_TABLES = (
 
 
 # --------------------------------------------------------------------------
+# pytest-xdist: which tests must share a worker
+# --------------------------------------------------------------------------
+
+# each of these runs whole on one worker, in order: the browser tests (one server, one
+# Chromium) and the module that loads the demo once for its tests; other tests go one by one
+XDIST_TOGETHER = ("tests/e2e/", "tests/test_demo.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`-n N` (--dist load) with XDIST_TOGETHER kept together. xdist's own `--dist loadgroup`
+    cannot do it here: it renames grouped tests through an attribute pytest 9 no longer reads."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TogetherScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return next((prefix for prefix in XDIST_TOGETHER if nodeid.startswith(prefix)), nodeid)
+
+    return TogetherScheduling(config, log)
+
+
+# --------------------------------------------------------------------------
 # The database: one per run (and per xdist worker)
 # --------------------------------------------------------------------------
 

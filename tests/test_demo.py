@@ -3,6 +3,7 @@
 The demo takes seconds to load, so it is loaded once for this module, by the
 command, inside a transaction of the module's own that is rolled back after its
 last test; each test nests in it (a SAVEPOINT) as tests nest in theirs elsewhere.
+Under pytest-xdist the module runs on one worker (XDIST_TOGETHER in conftest).
 (These tests were in test_cli, test_representatives and test_appeals, each
 loading the demo itself.)"""
 
@@ -21,9 +22,6 @@ from app.services import appeals as svc
 from app.services import representatives as rep_service
 from app.services import scope
 from tests.conftest import joined_transaction
-
-# under pytest-xdist (--dist loadgroup) the module's tests go to one worker: one load
-pytestmark = pytest.mark.xdist_group("demo")
 
 
 def _count(model, *where):
