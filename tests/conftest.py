@@ -14,6 +14,7 @@ is emptied of everything but the seed afterwards.
 
 import contextlib
 import os
+import shutil
 import tempfile
 import threading
 
@@ -154,6 +155,7 @@ def app():
         db.engine.dispose()
     if PG_URL:
         _drop_worker_database(pg_url)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _read_schema(app):
