@@ -62,7 +62,7 @@ SEED_TABLES = (
 XDIST_TOGETHER = ("tests/e2e/", "tests/test_demo.py")
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: pytest runs without xdist too
 def pytest_xdist_make_scheduler(config, log):
     """`-n N` (--dist load) with XDIST_TOGETHER kept together. xdist's own `--dist loadgroup`
     cannot do it here: it renames grouped tests through an attribute pytest 9 no longer reads."""
