@@ -26,13 +26,16 @@ run: init
 	@$(FLASK) minqing info --url http://$(HOST):$(PORT)/
 	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - "run:app"
 
+# the suite on TEST_JOBS pytest-xdist workers, each with its own database (TEST_JOBS=0: in one
+# process); the browser tests share one worker (tests/conftest.py, XDIST_TOGETHER)
+TEST_JOBS ?= 2
 test: translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
-# the same suite on PostgreSQL (the local server, database "test")
+# the same suite on PostgreSQL (the local server, database "test"; xdist workers use test_gw0, ...)
 test-pg: translations
 	MINQING_TEST_DATABASE_URL=$${MINQING_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
-		$(BIN)/python -m pytest --ignore=tests/e2e $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n $(TEST_JOBS) --ignore=tests/e2e $(PYTEST_ARGS)
 
 # the browser tests, keeping their screenshots for the README
 screenshots: translations

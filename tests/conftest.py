@@ -1,13 +1,27 @@
-"""Test fixtures: one migrated database per run (SQLite, or PostgreSQL when
-MINQING_TEST_DATABASE_URL is set), emptied of everything but the seed after each
-test; a client per test; login helpers for the web form and the JWT API."""
+"""Test fixtures: one migrated database per run and per xdist worker (SQLite, or
+PostgreSQL when MINQING_TEST_DATABASE_URL is set); a client per test; login helpers
+for the web form and the JWT API; the shared `world` of grids and people.
 
+Isolation: each test runs inside one outer transaction on one connection, which
+db.session joins with SAVEPOINTs (join_transaction_mode="create_savepoint"), so the
+tests' and the app's session.commit() calls release a savepoint and the rollback at
+the end leaves the seed (roles, permissions, lookups) as it was. Tests that need real
+commits seen by other connections or threads (background recounts, parallel
+registrations, backup, CLI bulk loads, a second engine...) are marked
+@pytest.mark.commits: they run against the engine as the app does, and the database
+is emptied of everything but the seed afterwards.
+"""
+
+import contextlib
 import os
+import shutil
 import tempfile
+import threading
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import MetaData, create_engine, func, literal, select, text, union_all
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
@@ -17,6 +31,8 @@ from app.services.lookups import seed_lookups
 from app.services.registers import runtime
 
 PG_URL = os.environ.get("MINQING_TEST_DATABASE_URL")
+# under pytest-xdist each worker ("gw0", "gw1", ...) has a database of its own
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 TEST_PASSWORD = "TeSt@Pass99xyz"
 
 # seed rows (made by init) stay between tests; anything a test adds is removed
@@ -39,10 +55,56 @@ SEED_TABLES = (
 )
 
 
-def _reset_postgres(url):
-    """Start from an empty public schema: every run migrates from nothing."""
-    from sqlalchemy import create_engine
+# --------------------------------------------------------------------------
+# pytest-xdist: which tests must share a worker
+# --------------------------------------------------------------------------
 
+# each of these runs whole on one worker, in order: the browser tests (one server, one
+# Chromium) and the module that loads the demo once for its tests; other tests go one by one
+XDIST_TOGETHER = ("tests/e2e/", "tests/test_demo.py")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: pytest runs without xdist too
+def pytest_xdist_make_scheduler(config, log):
+    """`-n N` (--dist load) with XDIST_TOGETHER kept together. xdist's own `--dist loadgroup`
+    cannot do it here: it renames grouped tests through an attribute pytest 9 no longer reads."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TogetherScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return next((prefix for prefix in XDIST_TOGETHER if nodeid.startswith(prefix)), nodeid)
+
+    return TogetherScheduling(config, log)
+
+
+# --------------------------------------------------------------------------
+# The database: one per run (and per xdist worker)
+# --------------------------------------------------------------------------
+
+
+def _postgres_url():
+    """The configured database, or under xdist "<its name>_<worker>" on the same server."""
+    url = make_url(PG_URL)
+    if WORKER:
+        url = url.set(database=f"{url.database}_{WORKER}")
+    return url
+
+
+def _admin_engine():
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def _prepare_postgres(url):
+    """Start from nothing: every run migrates from an empty database."""
+    if url.database != make_url(PG_URL).database:  # a worker's own database: made afresh
+        admin = _admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+        admin.dispose()
+        return
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -50,12 +112,23 @@ def _reset_postgres(url):
     engine.dispose()
 
 
+def _drop_worker_database(url):
+    if url.database == make_url(PG_URL).database:
+        return  # the configured one stays (emptied again by the next run)
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def app():
     workdir = tempfile.mkdtemp(prefix="minqing-test-")
-    url = PG_URL or f"sqlite:///{workdir}/test.db"
+    url = f"sqlite:///{workdir}/test.db"
     if PG_URL:
-        _reset_postgres(PG_URL)
+        pg_url = _postgres_url()
+        _prepare_postgres(pg_url)
+        url = pg_url.render_as_string(hide_password=False)
     app = create_app(
         {
             "TESTING": True,
@@ -78,59 +151,196 @@ def app():
         seed_lookups(db.session)
         db.session.commit()
         sync_roles(app.appbuilder)
-        app.config["_SEED_MAX_IDS"] = _max_ids()
+        _read_schema(app)
+        _wipe(app)  # what setting up wrote beside the seed (the audit trail of sync_roles...)
+    _let_sessions_join_a_connection()
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    if PG_URL:
+        _drop_worker_database(pg_url)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _max_ids():
+def _read_schema(app):
+    """Once per run: the tables the wipe empties, and how far the seed's ids go."""
     meta = MetaData()
     meta.reflect(bind=db.engine)
-    out = {}
+    seed_max = {}
     for name in SEED_TABLES:
         table = meta.tables.get(name)
         if table is not None and "id" in table.c:
-            out[name] = db.session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
-    return out
+            seed_max[name] = db.session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
+    app.config["_SEED_MAX_IDS"] = seed_max
+    app.config["_TEST_SCHEMA"] = meta
+    # one query naming each table that holds more than the seed (none, between tests)
+    probes = [
+        select(literal(t.name)).select_from(t).limit(1).subquery().select()
+        for t in meta.sorted_tables
+        if t.name not in SEED_TABLES
+    ]
+    probes += [
+        select(literal(name)).select_from(meta.tables[name]).where(meta.tables[name].c.id > max_id).limit(1)
+        .subquery().select()
+        for name, max_id in seed_max.items()
+    ]  # fmt: skip
+    app.config["_LEFTOVERS"] = union_all(*probes)
+    db.session.rollback()
+
+
+def _leftovers(app):
+    with db.engine.connect() as conn:
+        return sorted(conn.scalars(app.config["_LEFTOVERS"]))
+
+
+# --------------------------------------------------------------------------
+# Isolation: a transaction rolled back after each test
+# --------------------------------------------------------------------------
+
+
+def _let_sessions_join_a_connection():
+    """Flask-SQLAlchemy's Session.get_bind() answers the app's engine and ignores a
+    `bind` given to the session factory; a subclass that honours it lets db.session
+    (and FAB's security manager, which uses the same scoped session) join the test's
+    connection. Only used while a test's transaction is open."""
+    factory = db.session.session_factory
+    base = factory.class_
+
+    class JoinedSession(base):
+        def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+            if bind is None and self.bind is not None:
+                if threading.get_ident() != _Outer.thread:
+                    # one connection must not serve two threads; the thread may swallow
+                    # this (a background recount logs it), so the test fails at its end too
+                    _Outer.misuse.append(threading.current_thread().name)
+                    raise RuntimeError(MISUSE)
+                return self.bind
+            return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+    factory.class_ = JoinedSession
+
+
+MISUSE = (
+    "db.session was used from another thread inside a test's rolled-back transaction "
+    "(one connection cannot serve two threads): mark the test @pytest.mark.commits"
+)
+
+
+class _Outer:
+    """The connection, in its outer transaction, that db.session joins. When one is
+    open already (data a module's tests share), a test nests in it with a SAVEPOINT."""
+
+    conn = None
+    thread = None
+    misuse: list = []
+
+
+@contextlib.contextmanager
+def joined_transaction():
+    """Run the block in a transaction that is rolled back at its end; db.session (in
+    any app context of this thread) joins it and turns its commits into SAVEPOINTs."""
+    factory = db.session.session_factory
+    db.session.remove()
+    outermost = _Outer.conn is None
+    sqlite = raw = legacy_level = None
+    if outermost:
+        conn = db.engine.connect()
+        raw = conn.connection.dbapi_connection
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # pysqlite neither BEGINs before a SAVEPOINT nor keeps a released one in the
+            # enclosing transaction: take transaction control from it and BEGIN ourselves
+            # (the SQLAlchemy SQLite docs' recipe). The app's connect-time pragmas (WAL,
+            # foreign keys) ran already, outside any transaction, as they must.
+            legacy_level = raw.isolation_level
+            raw.isolation_level = None
+        trans = conn.begin()
+        if sqlite:
+            conn.exec_driver_sql("BEGIN")
+        _Outer.conn, _Outer.thread = conn, threading.get_ident()
+    else:
+        conn = _Outer.conn
+        trans = conn.begin_nested()
+    factory.configure(bind=conn, join_transaction_mode="create_savepoint")
+    try:
+        yield conn
+    finally:
+        db.session.remove()
+        if trans.is_active:
+            trans.rollback()
+        if outermost:
+            if sqlite:
+                raw.isolation_level = legacy_level
+            conn.close()
+            _Outer.conn = _Outer.thread = None
+            factory.configure(bind=None)
+            factory.kw.pop("join_transaction_mode", None)
+
+
+def _forget_memos(app):
+    from app.core import cache
+
+    cache.wait_for_recounts()
+    cache.forget()  # memoized counts must not outlive the data they counted
+    cache.forget_last()
+    runtime.forget()  # nor entry classes the definitions they were built from
+    settings.restore_defaults(app)  # nor settings a rolled-back or emptied `setting` table overrode
 
 
 @pytest.fixture(autouse=True)
-def _clean(app):
+def _clean(request, app):
     """Each test starts from the seed (roles, permissions, lookups) and nothing else."""
     with app.app_context():
-        yield
-        db.session.rollback()
-        db.session.remove()
-        _wipe(app)
+        if request.node.get_closest_marker("commits"):
+            try:
+                yield
+            finally:
+                db.session.rollback()
+                db.session.remove()
+                _forget_memos(app)
+                _wipe(app)
+        else:
+            from app.core import cache
+
+            _Outer.misuse.clear()
+            try:
+                with joined_transaction():
+                    yield
+                    cache.wait_for_recounts()  # nothing may still use the connection
+            finally:
+                _forget_memos(app)
+            assert not _Outer.misuse, f"{MISUSE} (threads: {_Outer.misuse})"
+            # what a test committed past its transaction (another connection) would leak into the next ones
+            left = _leftovers(app)
+            if left:
+                _wipe(app)
+                pytest.fail(
+                    f"rows left in {left} after the rolled-back transaction: mark the test @pytest.mark.commits"
+                )
 
 
 def _wipe(app):
-    from app.core import cache
-
-    cache.forget()  # memoized counts must not outlive the data they counted
-    runtime.forget()  # nor entry classes the definitions they were built from
-    settings.restore_defaults(app)  # nor settings the emptied `setting` table overrode
-    cache.wait_for_recounts()
-    cache.forget_last()
-    meta = MetaData()
-    meta.reflect(bind=db.engine)
+    """Delete what a committing test left: every non-seed row (schema read once per run)."""
+    meta = app.config["_TEST_SCHEMA"]
     seed_max = app.config["_SEED_MAX_IDS"]
+    data_tables = [t for t in reversed(meta.sorted_tables) if t.name not in SEED_TABLES]
     with db.engine.begin() as conn:
-        data_tables = [t for t in reversed(meta.sorted_tables) if t.name not in SEED_TABLES]
-        if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in data_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in data_tables:
-                conn.execute(table.delete())
+        # DELETE, children first: on the few rows tests leave, much quicker than PostgreSQL's
+        # TRUNCATE (ids are not restarted: the rolled-back tests do not restart them either)
+        for table in data_tables:
+            conn.execute(table.delete())
         assoc = meta.tables["ab_permission_view_role"]
         conn.execute(assoc.delete().where(assoc.c.role_id > seed_max["ab_role"]))
         for name, max_id in seed_max.items():
             if name != "ab_permission_view_role":
                 table = meta.tables[name]
                 conn.execute(table.delete().where(table.c.id > max_id))
+
+
+# --------------------------------------------------------------------------
+# Shared fixtures and helpers
+# --------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -146,6 +356,16 @@ def session(app):
 @pytest.fixture
 def sm(app):
     return app.appbuilder.sm
+
+
+@pytest.fixture
+def world(app):
+    """The grid tree of tests.factories.tree() and one person in each township's first
+    village: pa in a1 (甲村干部), pb in b1 (乙村干部). A test file adds its own parts on
+    top by overriding it: `def world(world): world["x"] = ...; return world`."""
+    from tests.factories import world as build
+
+    return build()
 
 
 def login(client, user_or_name, password=TEST_PASSWORD):

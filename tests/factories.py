@@ -216,3 +216,11 @@ def make_appeal(grid, status="registered", at=None, actor=None, **fields):
             svc.perform(db.session, actor, appeal, action, data)
         db.session.commit()
     return appeal
+
+
+def world():
+    """tree() and one person in a1 and one in b1: the `world` fixture of tests/conftest.py."""
+    t = tree()
+    t["pa"] = make_person(t["a1"], name="甲村干部")
+    t["pb"] = make_person(t["b1"], name="乙村干部")
+    return t

@@ -19,17 +19,9 @@ from app.services import appeals as svc
 from app.services.appeals import registration, steps
 from app.services.validators import id_check_char
 from tests.conftest import api_token, login
-from tests.factories import lookup, make_appeal, make_person, make_user, tree
+from tests.factories import lookup, make_appeal, make_user
 
 AT = "2026-11-03 09:00"
-
-
-@pytest.fixture
-def world():
-    t = tree()
-    t["pa"] = make_person(t["a1"], name="甲村干部")
-    t["pb"] = make_person(t["b1"], name="乙村干部")
-    return t
 
 
 def _form(grid, **kw):
@@ -148,6 +140,7 @@ def _register_in_parallel(app, grid_id, count):
     return numbers, errors
 
 
+@pytest.mark.commits  # fifty threads, each with its own session and connection
 def test_fifty_parallel_registrations_get_fifty_numbers_without_gaps(app, world):
     """Threads with their own sessions and connections: SQLite (write lock, BEGIN
     IMMEDIATE, retry) or PostgreSQL (row lock of the month's counter)."""
@@ -160,6 +153,7 @@ def test_fifty_parallel_registrations_get_fifty_numbers_without_gaps(app, world)
     assert _count(AppealEvent, AppealEvent.action == "register") == 50
 
 
+@pytest.mark.commits  # a second thread's registration holds the counter's row lock
 @pytest.mark.skipif(not __import__("os").environ.get("MINQING_TEST_DATABASE_URL"), reason="PostgreSQL only")
 def test_postgresql_counter_waits_for_an_open_registration(app, world):
     """On PostgreSQL a registration that has taken a number but not committed makes
@@ -685,24 +679,6 @@ def test_remind_lists_per_handler_and_mails_when_configured(app, world, monkeypa
 # --- demo data -------------------------------------------------------------------------------------
 
 
-def test_demo_has_a_year_of_appeals_in_every_state(app):
-    from app.demo import load_demo
-
-    summary = load_demo(db.session, app.appbuilder.sm)
-    assert 300 <= summary["appeals"] == _count(Appeal)
-    statuses = set(db.session.scalars(select(Appeal.status).distinct()))
-    assert statuses == {"registered", "escalated", "assigned", "in_progress", "answered", "evaluated", "archived"}
-    assert _count(Appeal, svc.overdue_clause()) > 0
-    assert _count(Appeal, Appeal.satisfaction.is_not(None)) > 100
-    assert _count(Appeal, Appeal.duplicate_of_id.is_not(None)) > 0
-    months = set(db.session.scalars(select(Appeal.number_month).distinct()))
-    assert len(months) >= 12
-    # every number is the month's sequence without gaps
-    for month in months:
-        seqs = sorted(db.session.scalars(select(Appeal.number_seq).where(Appeal.number_month == month)))
-        assert seqs == list(range(1, len(seqs) + 1))
-
-
 def test_action_forms_carry_a_csrf_token(app, client, world):
     appeal = make_appeal(world["a1"], at=AT)
     login(client, make_user("Clerk", world["ta"]))
@@ -737,6 +713,7 @@ def test_representatives_have_no_access_to_appeals(client, world):
     assert db.session.get(Appeal, appeal.id).status == "registered"
 
 
+@pytest.mark.commits  # db.engine.begin(): another connection writes meanwhile
 def test_a_step_on_a_stale_copy_answers_409(client, world, monkeypatch):
     appeal = make_appeal(world["a1"], status="in_progress", at=AT)
     headers = api_token(client, make_user("Clerk", world["ta"]))

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models.appeals import Appeal, AppealEvent, Status
 from app.security import ROLE_GRANTS
 from app.services import appeals as svc
-from tests.factories import make_appeal, make_person, tree
+from tests.factories import make_appeal, make_person
 
 STATES = list(Status.codes())
 AT = "2026-03-02 09:00"  # a Monday; every step of these tests happens at this moment
@@ -57,11 +57,6 @@ def _input(action, appeal):
 
 def _events(appeal):
     return db.session.scalar(select(func.count()).select_from(AppealEvent).where(AppealEvent.appeal_id == appeal.id))
-
-
-@pytest.fixture
-def world():
-    return tree()
 
 
 def test_the_table_covers_exactly_the_issue_actions():
@@ -411,6 +406,7 @@ def test_changing_importance_before_assignment_moves_the_deadline(world):
     assert event.action == "edit" and event.data == {"importance": ["general", "important"]}
 
 
+@pytest.mark.commits  # the second clerk's commit must outlive the first one's rollback
 def test_two_people_acting_at_once_cannot_both_pass(app, world):
     """Optimistic locking: the second step, decided on a stale copy, is refused."""
     from sqlalchemy.orm.exc import StaleDataError

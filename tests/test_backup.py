@@ -2,6 +2,7 @@
 
 import hashlib
 
+import pytest
 from sqlalchemy import MetaData, select, text
 
 from app.extensions import db
@@ -20,6 +21,7 @@ def _fingerprint():
     return out
 
 
+@pytest.mark.commits  # the backup reads the database file / a dump, the restore replaces it
 def test_backup_wipe_restore_round_trip(app, tmp_path):
     t = tree()
     for key in ("a1", "b1", "a1a"):

@@ -116,6 +116,7 @@ def _dashboard(client, grid):
     return _registered(html), 'data-mq-recounting="1"' in html
 
 
+@pytest.mark.commits  # the stale figures are recounted in a background thread
 def test_a_write_elsewhere_shows_the_last_figures_while_they_are_recounted(client, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -128,6 +129,7 @@ def test_a_write_elsewhere_shows_the_last_figures_while_they_are_recounted(clien
     assert _dashboard(client, t["ta"]) == (2, False)
 
 
+@pytest.mark.commits  # the stale figures are recounted in a background thread
 def test_the_user_who_wrote_waits_for_a_fresh_count(client, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -152,6 +154,7 @@ def test_a_commit_in_a_request_marks_the_writer(app):
         assert cache.WROTE_AT not in flask.session
 
 
+@pytest.mark.commits  # the stale figures are recounted in a background thread
 def test_figures_only_aged_are_renewed_without_a_notice(client, app, stale):
     """No write since: past COUNTS_CACHE_SECONDS the figures are recounted in the
     background, but the page does not claim records have changed."""
@@ -168,6 +171,7 @@ def test_figures_only_aged_are_renewed_without_a_notice(client, app, stale):
     assert cache._last[key][1] > at - 60
 
 
+@pytest.mark.commits  # the stale figures are recounted in a background thread
 def test_figures_too_old_are_counted_afresh(client, app, stale):
     t = tree()
     login(client, make_user("Leader", t["ta"]))
@@ -178,6 +182,7 @@ def test_figures_too_old_are_counted_afresh(client, app, stale):
     assert _dashboard(client, t["ta"]) == (1, False)
 
 
+@pytest.mark.commits  # the stale figures are recounted in a background thread
 def test_a_recount_keeps_nothing_for_another_scope(client, app, stale, caplog):
     """The recount derives its key again from the copied request: if that key differs
     (another user, another scope), its figures are not kept under the first key."""
@@ -195,6 +200,7 @@ def test_a_recount_keeps_nothing_for_another_scope(client, app, stale, caplog):
     assert cache._last[key][2]["figures"]["collected"] == 1  # the last figures stay as they were
 
 
+@pytest.mark.commits  # the stale figures are recounted in a background thread
 def test_one_recount_at_a_time(client, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -217,6 +223,7 @@ def test_one_recount_at_a_time(client, stale):
         cache._release(None, key)
 
 
+@pytest.mark.commits  # the stale figures are recounted in a background thread
 def test_recounted_in_redis_for_every_worker(client, shared, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -229,6 +236,7 @@ def test_recounted_in_redis_for_every_worker(client, shared, stale):
     assert not cache._last  # kept in Redis only
 
 
+@pytest.mark.commits  # the stale figures are recounted in a background thread
 def test_accountability_too_but_not_its_export(client, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")

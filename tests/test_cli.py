@@ -1,9 +1,8 @@
-"""`flask minqing ...`: init is idempotent, create-user links a person and a grid, demo loads."""
+"""`flask minqing ...`: init is idempotent, create-user links a person and a grid (the demo: test_demo)."""
 
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models.grids import Grid
 from app.models.lookups import AppealCategory, GridLevel
 from app.models.personnel import Assignment, Person
 from app.services import scope
@@ -69,19 +68,3 @@ def test_create_user_refuses_bad_input_and_changes_nothing(app):
     assert no_role.exit_code == 1
     assert app.appbuilder.sm.find_user(username="li") is None
     assert _count(Person) == before
-
-
-def test_demo_loads_a_county_with_one_login_per_role(app):
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["minqing", "demo"])
-    assert result.exit_code == 0, result.output
-    assert 200 <= _count(Grid) <= 260
-    assert 400 <= _count(Person) <= 650
-    roles = set()
-    for username in ("clerk", "gridworker", "leader", "countyleader", "rep"):
-        user = app.appbuilder.sm.find_user(username=username)
-        roles.update(r.name for r in user.roles)
-        assert not scope.for_user(db.session, user).empty, username
-    assert roles == {"Clerk", "GridWorker", "Leader", "Representative"}
-    again = runner.invoke(args=["minqing", "demo"])
-    assert again.exit_code != 0  # never on top of real data

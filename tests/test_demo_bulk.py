@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from app.demo.bulk import SCALES
@@ -19,6 +20,7 @@ def _count(model_or_table):
     return db.session.scalar(select(func.count()).select_from(model_or_table))
 
 
+@pytest.mark.commits  # the bulk loader sets pragmas and drops indices outside a transaction
 def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
     shape = SCALES["tiny"]
     runner = app.test_cli_runner()

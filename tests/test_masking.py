@@ -2,6 +2,8 @@
 columns, every GET route, every role that may not read them; and a throwaway model
 whose careless route forgets the mechanism makes the prober fail."""
 
+import pytest
+
 from app.security import ROLE_GRANTS
 from tests import masking_probe
 from tests.conftest import api_token
@@ -39,6 +41,7 @@ def test_no_route_shows_a_full_value_to_a_role_that_may_not_read_it(app, client,
     assert report.leaks == []
 
 
+@pytest.mark.commits  # a second app on the same database, and DDL of its own
 def test_the_prober_catches_a_route_that_forgets_to_mask(app):
     """A throwaway model declares a sensitive column; its list and page mask it through
     the mechanism, but one careless route renders the raw value: the prober names it."""

@@ -12,7 +12,7 @@ from app.models.personnel import Person
 from app.models.visits import PersonKindChange, QuotaRule
 from app.services import quotas
 from tests.conftest import api_token, login
-from tests.factories import make_kind, make_person, make_user, make_visit, tree
+from tests.factories import make_kind, make_person, make_user, make_visit
 
 TODAY = "2026-03-15 10:00"
 
@@ -32,8 +32,8 @@ def progress(period, **kw):
 
 
 @pytest.fixture
-def world():
-    t = tree()
+def world(world):
+    t = world
     t["monthly"] = make_kind("测试月度类")
     t["yearly"] = make_kind("测试年度类")
     t["r_month"] = rule("每月3次", kind=t["monthly"], minimum=3)

@@ -67,7 +67,7 @@ def test_admin_designs_a_register_in_the_browser_and_it_is_live_at_once(client):
     db.session.expire_all()
     register = db.session.get(RegisterDef, register.id)
     assert [f.code for f in register.fields] == ["grid", "parties", "kind", "found_on"]
-    columns = {c["name"] for c in inspect(db.engine).get_columns("reg_dispute")}
+    columns = {c["name"] for c in inspect(db.session.connection()).get_columns("reg_dispute")}
     assert {"grid_id", "f_parties", "f_kind", "f_found_on", "version", "deleted_at"} <= columns
     # live: the list answers, the menu lists it, the definition change is audited
     page = client.get("/registers/dispute/list/")

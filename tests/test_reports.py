@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -24,6 +25,7 @@ def _bodies(client):
     return {url: client.get(url).get_data(as_text=True) for url in REPORT_PAGES}
 
 
+@pytest.mark.commits  # the replica is a second engine: it sees committed rows only
 def test_report_pages_read_the_replica_and_show_the_same(app, client):
     t = tree()
     with frozen("2026-03-15 10:00"):

@@ -24,7 +24,6 @@ from tests.factories import (
     make_person,
     make_representative,
     make_user,
-    tree,
 )
 
 TODAY = "2026-07-01 10:00"  # day 182 of 365: 20 of 40 person-times expected by today
@@ -36,8 +35,8 @@ def link(user, person):
 
 
 @pytest.fixture
-def world():
-    t = tree()
+def world(world):
+    t = world
     t["ca"] = make_constituency([t["a1"], t["a2"]], name="甲镇第一选区")
     t["cb"] = make_constituency([t["b1"]], name="乙镇第一选区")
     term = (2021, 2026)
@@ -423,19 +422,6 @@ def test_an_opinion_maps_onto_an_appeal_forwarded_by_the_representative(client, 
         assert appeal.contact_record_id == record.id and "人大代表" in appeal.events[0].note
         assert appeal.number in client.get(f"/contactrecordview/show/{record.id}").get_data(as_text=True)
         assert "人大代表转交" in client.get(f"/appealview/show/{appeal.id}").get_data(as_text=True)
-
-
-def test_demo_has_visits_representatives_and_a_rep_login_with_its_own_records(app):
-    from app.models.visits import Visit
-
-    result = app.test_cli_runner().invoke(args=["minqing", "demo"])
-    assert result.exit_code == 0, result.output
-    assert db.session.scalar(select(func.count()).select_from(Visit)) >= 300
-    assert 10 <= db.session.scalar(select(func.count()).select_from(Representative)) <= 20
-    rep_login = app.appbuilder.sm.find_user(username="rep")
-    (mandate,) = rep_service.own_representatives(db.session, rep_login)
-    assert contact_count(mandate) > 0
-    assert db.session.scalar(select(func.count()).select_from(Constituency).where(Constituency.grid_id.is_(None))) == 0
 
 
 def test_progress_pages_are_ranked_in_the_database(app, client, world):

@@ -10,16 +10,15 @@ from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.services import scope
 from tests.conftest import api_token, login
-from tests.factories import level, make_assignment, make_grid, make_person, make_user, post, tree
+from tests.factories import level, make_assignment, make_grid, make_person, make_user, post
 
 SCOPED_ROLES = ["Clerk", "GridWorker", "Leader"]
 
 
 @pytest.fixture
-def world():
-    t = tree()
-    t["pa"] = make_person(t["a1"], name="甲村民兵")
-    t["pb"] = make_person(t["b1"], name="乙村会计")
+def world(world):
+    """The shared world, pa and pb with a post in their villages."""
+    t = world
     t["asg_a"] = make_assignment(t["pa"], t["a1"], "网格员")
     t["asg_b"] = make_assignment(t["pb"], t["b1"], "网格员")
     return t
@@ -34,9 +33,9 @@ def test_lists_show_only_the_users_subtree(client, world, role):
     grids = client.get("/gridview/list/?psize_GridView=100").get_data(as_text=True)
     assert "甲一村" in grids and "乙一村" not in grids and "乙镇" not in grids
     people = client.get("/personview/list/?psize_PersonView=100").get_data(as_text=True)
-    assert "甲村民兵" in people and "乙村会计" not in people
+    assert "甲村干部" in people and "乙村干部" not in people
     assignments = client.get("/assignmentview/list/?psize_AssignmentView=100").get_data(as_text=True)
-    assert "甲村民兵" in assignments and "乙村会计" not in assignments
+    assert "甲村干部" in assignments and "乙村干部" not in assignments
 
 
 @pytest.mark.parametrize("role", SCOPED_ROLES)
@@ -67,7 +66,7 @@ def test_clerk_cannot_edit_or_delete_another_grids_records(client, world):
     db.session.expire_all()
     assert db.session.get(Grid, b1.id).name == "乙一村"
     assert db.session.get(Grid, world["b1a"].id) is not None
-    assert db.session.get(Person, pb.id).name == "乙村会计"
+    assert db.session.get(Person, pb.id).name == "乙村干部"
 
 
 def test_actions_by_id_respect_scope(client, world):
@@ -92,7 +91,7 @@ def test_read_only_roles_cannot_write_at_all(client, world):
         assert client.post(f"/personview/edit/{world['pa'].id}", data={"name": "x"}).status_code in (302, 403)
     db.session.expire_all()
     assert db.session.get(Grid, world["a1a"].id) is not None
-    assert db.session.get(Person, world["pa"].id).name == "甲村民兵"
+    assert db.session.get(Person, world["pa"].id).name == "甲村干部"
 
 
 # --- forms and pickers ----------------------------------------------------
@@ -281,13 +280,13 @@ def test_a_grid_added_during_a_request_is_in_scope_at_once(app, world):
 
     with app.test_request_context("/"):
         g._minqing_scope = (None, township)
-        assert people() == {"甲村民兵"}
+        assert people() == {"甲村干部"}
         new_group = make_grid("新组", parent=world["a1"])
         make_person(new_group, name="新组组长")
-        assert people() == {"甲村民兵", "新组组长"}
+        assert people() == {"甲村干部", "新组组长"}
     with app.test_request_context("/"):
         g._minqing_scope = (None, township)  # a new request (a shared `g` in tests) reads them again
-        assert people() == {"甲村民兵", "新组组长"}
+        assert people() == {"甲村干部", "新组组长"}
 
 
 def test_listed_ids_and_the_subquery_find_the_same_records(app, world):

@@ -1,7 +1,6 @@
 """Scope proven by enumeration: every registered view and API, every role, every
 operation; and a deliberately unscoped view makes the prober fail."""
 
-import pytest
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
@@ -13,11 +12,6 @@ from tests import scope_probe
 from tests.conftest import api_token
 from tests.factories import make_user, tree
 from tests.registers_kit import speakup
-
-
-@pytest.fixture
-def world():
-    return tree()
 
 
 def _users(world):

@@ -172,6 +172,7 @@ def test_a_rolled_back_change_is_not_applied(app):
     assert db.session.scalar(select(Setting)) is None
 
 
+@pytest.mark.commits  # the threads read through connections of their own
 def test_many_threads_load_a_change_once(app, monkeypatch):
     """gunicorn threads: whoever comes first loads the new values, the others wait and find them loaded."""
     _save(APPEAL_DAYS_GENERAL=5)

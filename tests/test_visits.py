@@ -48,11 +48,12 @@ def form_data(t, people, **overrides):
 
 
 @pytest.fixture
-def world():
-    t = tree()
-    t["cadre"] = make_person(t["a1"], name="李干部")
+def world(world):
+    """The shared world: its a1 person is the cadre, its b1 person the stranger; a second cadre in a1."""
+    t = world
+    t["cadre"] = t["pa"]
     t["cadre2"] = make_person(t["a1"], name="张干部")
-    t["stranger"] = make_person(t["b1"], name="乙村干部")
+    t["stranger"] = t["pb"]
     return t
 
 
@@ -68,12 +69,12 @@ def test_clerk_records_a_visit_made_by_two_cadres(client, world):
         )
         assert "记录已添加" in response.get_data(as_text=True)
         visit = db.session.scalar(select(Visit).where(Visit.visited_name == "王大娘"))
-        assert {p.name for p in visit.visitors} == {"李干部", "张干部"}
+        assert {p.name for p in visit.visitors} == {"甲村干部", "张干部"}
         assert visit.visited_phone == "13900001111" and visit.family_size == 4
         assert visit.recorded_by_id == clerk.id
         assert visit.household_key == f"{world['a1a'].id}:@甲一村一组12号"
         body = client.get("/visitview/list/").get_data(as_text=True)
-        assert "王大娘" in body and "张干部、李干部" in body and "低保申请没有回音" in body
+        assert "王大娘" in body and "张干部、甲村干部" in body and "低保申请没有回音" in body
 
 
 def test_the_add_form_starts_with_today_and_the_user_as_visitor(client, world):
@@ -179,7 +180,7 @@ def test_another_grids_visits_are_invisible_and_answer_404(client, world):
         listing = client.get("/api/v1/visit/", headers=headers).json
         assert listing["ids"] == [mine.id]
         assert listing["result"][0]["visitor_ids"] == [world["cadre"].id]
-        assert listing["result"][0]["visitor_names"] == "李干部"
+        assert listing["result"][0]["visitor_names"] == "甲村干部"
         assert db.session.get(Visit, theirs.id) is not None
 
 

@@ -441,6 +441,14 @@ def include_in_schema(obj, name, type_, reflected, compare_to):
     return not is_register_table(table_name)
 
 
+def forget_register_tables():
+    """Take every register table off the metadata (their classes are rebuilt from the definitions;
+    a table of a register gone, or of a rolled-back change, must not linger in the schema)."""
+    metadata = Model.metadata
+    for name in [t for t in metadata.tables if is_register_table(t)]:
+        metadata.remove(metadata.tables[name])
+
+
 def index_name(definition, field):
     return f"ix_{definition.code}_{field.code}"[:60]
 

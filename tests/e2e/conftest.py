@@ -94,7 +94,8 @@ class Session:
         self.page.goto(self.url + "/login/")
         self.page.fill("#username", username)
         self.page.fill("#password", server["password"])
-        self.page.click("input[type=submit], button[type=submit]")
+        with self.page.expect_navigation():  # not only a load state the old page already had
+            self.page.click("input[type=submit], button[type=submit]")
         self.page.wait_for_load_state()
 
     def go(self, path):

@@ -15,7 +15,8 @@ def test_clerk_adds_a_grid_with_the_search_picker_and_prints_its_notice(as_user,
     clerk.pick("parent", "城关")
     page.fill("#households", "260")
     clerk.shot("02-clerk-add-grid")
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     page.wait_for_load_state()
     assert "记录已添加" in page.content()
     page = clerk.go("/gridview/list/?_flt_0_name=新建示范村")

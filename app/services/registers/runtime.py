@@ -14,7 +14,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models.registers import RegisterDef, build_entry_class
+from app.models.registers import RegisterDef, build_entry_class, forget_register_tables
 from app.services import runtime as generations
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def _interval():
 
 
 def _rebuild(session, token):
+    forget_register_tables()
     with session.no_autoflush:
         specs = {d.code: d.spec() for d in session.scalars(select(RegisterDef).order_by(RegisterDef.sort_order))}
     classes = {code: build_entry_class(spec, token) for code, spec in specs.items()}
@@ -68,6 +69,8 @@ def ensure_current(session=None, force=False):
 def forget():
     """Drop what this process built (tests; the next call rebuilds)."""
     _generation.forget()
+    forget_register_tables()
+    _state.update(specs={}, classes={})
 
 
 def specs():
