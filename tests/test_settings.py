@@ -19,6 +19,7 @@ from app.models.audit import AuditLog
 from app.models.lookups import AppealCategory, AppealChannel
 from app.models.settings import Setting
 from app.services import runtime, settings
+from app.services import runtime as generations
 from app.views.registers import menu as register_menu
 from tests.conftest import TEST_PASSWORD, login
 from tests.factories import lookup, make_user, tree
@@ -348,3 +349,16 @@ def test_a_cli_command_reads_the_stored_settings_first(app):
     result = app.test_cli_runner().invoke(args=["minqing", "remind", "--no-mail"])
     assert result.exit_code == 0, result.output
     assert app.config["APPEAL_DUE_SOON_DAYS"] == 9
+
+
+def test_a_change_is_seen_at_once_even_just_after_the_server_booted(app, monkeypatch):
+    """`recheck` must mean "read the stored token next time" whatever the clock says (a server
+    up for less than the interval used to keep its old copy)."""
+    built = []
+    generation = generations.Generation("probe", lambda session, token: built.append(token), lambda: 3600.0)
+    monkeypatch.setattr(generations.time, "monotonic", lambda: 5.0)  # five seconds after boot
+    generation.ensure_current(db.session)
+    generations.bump(db.session, "probe")
+    db.session.flush()
+    generation.ensure_current(db.session)
+    assert len(built) == 2 and built[1] == generations.stored_token(db.session, "probe")

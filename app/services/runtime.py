@@ -44,13 +44,18 @@ class Generation:
         self._interval = interval
         self.app = app
         self.token = None
-        self.checked = 0.0
+        self.checked = None  # when the stored token was last read (None: read it next time)
         self.lock = threading.RLock()
         _generations.setdefault(name, weakref.WeakSet()).add(self)
 
     def ensure_current(self, session, force=False):
         """Rebuild if the stored token changed since this copy was built; returns the token."""
-        if not force and self.token is not None and time.monotonic() - self.checked < self._interval():
+        if (
+            not force
+            and self.token is not None
+            and self.checked is not None
+            and time.monotonic() - self.checked < self._interval()
+        ):
             return self.token
         try:
             with session.no_autoflush:
@@ -69,13 +74,13 @@ class Generation:
 
     def recheck(self):
         """Look at the stored token on the next `ensure_current`."""
-        self.checked = 0.0
+        self.checked = None
 
     def forget(self):
         """Rebuild on the next `ensure_current`, whatever the stored token."""
         with self.lock:
             self.token = None
-            self.checked = 0.0
+            self.checked = None
 
     def _mine(self):
         """Whether the current application is the one this generation belongs to."""
