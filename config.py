@@ -62,7 +62,9 @@ FAB_BASE_TEMPLATE = "minqing/base.html"
 AUTH_RATE_LIMITED = True  # limit login attempts on the web form
 AUTH_RATE_LIMIT = "10 per 5 minute"  # per client address
 RATELIMIT_ENABLED = True
-RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")  # redis://... for several workers
+# where login attempts are counted: minqing+db:// = in the app's database, shared by every worker (and
+# every server on PostgreSQL); redis://host:6379/2 = in Redis; memory:// = per worker (the limit multiplies)
+RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "minqing+db://")
 WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = None  # forms stay valid for the whole session
 PERMANENT_SESSION_LIFETIME = 8 * 3600  # seconds a login lasts
@@ -94,7 +96,9 @@ IMPORT_MAX_ROWS = 20000  # the most data rows one imported file may hold
 MAX_CONTENT_LENGTH = 10 * 1024 * 1024  # largest upload (bytes); larger ones are refused
 
 # --- Domain rules ----------------------------------------------------------
-PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$"  # mobile or landline
+# a mobile (1[3-9] + 9 digits) or a landline: optional area code (0 + 2-3 digits), a local number of
+# 7-8 digits that starts with 2-9 (local numbers never start with 0 or 1), optional extension
+PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?[2-9]\d{6,7}(-\d{1,6})?|[2-9]\d{6,7})$"
 CORRECTION_WINDOW_HOURS = 24  # a mistaken assignment may be deleted this long after entry
 GRID_CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"  # allowed grid codes
 

@@ -8,6 +8,8 @@ import secrets
 import sys
 
 import click
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
@@ -24,7 +26,7 @@ from app.services import appeals as appeal_service
 from app.services import settings as settings_service
 from app.services import tally
 from app.services.appeals import system_actor
-from app.services.backup import BackupError, backup, restore
+from app.services.backup import BackupError, backup, check_revision, restore, revision_of
 from app.services.importer import import_file, template_bytes
 from app.services.lookups import seed_lookups
 from app.services.registers import packages, runtime
@@ -244,11 +246,25 @@ def restore_command(path, yes):
     if not yes:
         click.confirm(f"This replaces ALL data with {path}. 将用备份覆盖全部数据，确定吗?", abort=True)
     db.session.remove()
+    script = _migrations()
+    head = script.get_current_head()
     try:
+        revision = revision_of(db.engine, path)  # a file that is no backup of ours is refused here
+        older = check_revision(revision, head, {rev.revision for rev in script.walk_revisions()})
         restore(db.engine, path)
     except BackupError as err:
         raise click.ClickException(str(err)) from err
-    _say(f"Restored from {path}. Run `flask --app run.py minqing init` if the backup is from an older version.")
+    if older:
+        upgrade()
+        _say(f"Restored from {path} (schema {revision}, now upgraded to {head}).")
+    else:
+        _say(f"Restored from {path}.")
+
+
+def _migrations():
+    config = AlembicConfig()
+    config.set_main_option("script_location", current_app.extensions["migrate"].directory)
+    return ScriptDirectory.from_config(config)
 
 
 # the kinds of app.services.importer.IMPORTERS (listed here: the CLI loads before the models)

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models.personnel import Person
+from app.services import ratelimit  # noqa: F401 (registers the minqing+db:// login counter storage)
 from app.services.audit import log_event
 from app.services.registers.runtime import REGISTER_MENU_PREFIX, REGISTER_RESOURCE_PREFIX, register_menu_resources
 from app.views.fab_compat import CompatSecurityManager
@@ -180,6 +181,39 @@ class MinqingSecurityApi(SecurityApi):
     @limit(_login_limit, key_func=get_remote_address, methods=["POST"])
     @safe
     def login(self):
+        """Log in: a JWT access token (and a refresh token when asked).
+        ---
+        post:
+          description: Authenticate and get a JWT access token (and a refresh token with refresh true).
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [username, password, provider]
+                  properties:
+                    username: {type: string, example: clerk}
+                    password: {type: string, example: complex-password}
+                    provider: {type: string, enum: [db]}
+                    refresh: {type: boolean}
+          responses:
+            200:
+              description: Logged in
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      access_token: {type: string}
+                      refresh_token: {type: string}
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            429:
+              description: Too many login attempts from this address (AUTH_RATE_LIMIT)
+        """
         return super().login()
 
 

@@ -143,7 +143,8 @@ def seed(app, world, editor_headers, client, models, report):
             second[column] = value_for(kinds, n)
         api = _api_of(app, model)
         if api is not None:
-            response = client.put(f"/api/v1/{api.resource_name}/{record.id}", json=second, headers=editor_headers)
+            body = {**second, "version": record.version} if hasattr(record, "version") else second
+            response = client.put(f"/api/v1/{api.resource_name}/{record.id}", json=body, headers=editor_headers)
             assert response.status_code == 200, response.get_data(as_text=True)
         for column, kinds in columns.items():
             values = [first[column]] + ([second[column]] if api is not None else [])

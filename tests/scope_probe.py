@@ -211,6 +211,8 @@ def probe(app, client, world, users, api_headers):
             }
             if pointers:
                 snap = _snapshot(mine)
+                if hasattr(mine, "version"):
+                    pointers["version"] = mine.version
                 status = client.put(f"{url}/{mine.id}", json=pointers, headers=headers).status_code
                 report.check(status in OK_REFUSALS, f"{label} API PUT {url} pointing at B answered {status}")
                 report.check(_snapshot(mine) == snap, f"{label} API PUT moved A#{mine.id} of {url} to B")

@@ -34,7 +34,11 @@ def test_clerk_creates_reads_updates_deletes_a_grid(client):
     pk = created.json["id"]
     got = client.get(f"/api/v1/grid/{pk}", headers=headers).json["result"]
     assert got["name"] == "甲九村" and got["parent"]["name"] == "甲镇" and got["path"].startswith(t["ta"].path)
-    assert client.put(f"/api/v1/grid/{pk}", json={"name": "甲九村（新）"}, headers=headers).status_code == 200
+    version = client.get(f"/api/v1/grid/{pk}", headers=headers).json["result"]["version"]
+    assert (
+        client.put(f"/api/v1/grid/{pk}", json={"name": "甲九村（新）", "version": version}, headers=headers).status_code
+        == 200
+    )
     assert db.session.get(Grid, pk).name == "甲九村（新）"
     assert client.delete(f"/api/v1/grid/{pk}", headers=headers).status_code == 200
     assert db.session.get(Grid, pk) is None
@@ -109,7 +113,12 @@ def test_fuzz_findings_are_client_errors_not_server_errors(client):
         headers=headers,
     )  # fmt: skip
     assert nested.status_code == 422 and "level" in nested.json["message"]
-    assert client.put(f"/api/v1/grid/{t['a1'].id}", json={"parent": {"": 1}}, headers=headers).status_code == 422
+    assert (
+        client.put(
+            f"/api/v1/grid/{t['a1'].id}", json={"parent": {"": 1}, "version": t["a1"].version}, headers=headers
+        ).status_code
+        == 422
+    )
     assert db.session.scalar(select(db.func.count()).select_from(Grid)) == before
     # ids beyond any integer column
     assert client.get("/api/v1/grid/36893488147419103232", headers=headers).status_code == 404

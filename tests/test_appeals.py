@@ -487,6 +487,7 @@ def test_before_assignment_the_whole_registration_can_be_edited(client, world):
     page = client.get(f"/appealview/edit/{appeal.id}").get_data(as_text=True)
     assert "民情民意事项" in page
     data = _form(world["a2"], content="路灯坏了（更正：是甲二村）", importance="important")
+    data["row_version"] = str(appeal.version)
     with clock.frozen("2026-11-03 10:00"):
         assert client.post(f"/appealview/edit/{appeal.id}", data=data).status_code == 302
     db.session.expire_all()
@@ -516,9 +517,14 @@ def test_after_assignment_only_contact_details_and_category_can_be_corrected(cli
     assert edit.note == "电话登记错误" and edit.data["reporter_phone"] == ["13800000000", "13912345678"]
     # the API applies the same rule
     headers = api_token(client, clerk)
-    locked = client.put(f"/api/v1/appeal/{appeal.id}", json={"content": "改写诉求"}, headers=headers)
+    version = appeal.version
+    locked = client.put(
+        f"/api/v1/appeal/{appeal.id}", json={"content": "改写诉求", "version": version}, headers=headers
+    )
     assert locked.status_code == 422 and "不能修改：民情民意事项" in locked.json["message"]
-    ok = client.put(f"/api/v1/appeal/{appeal.id}", json={"reporter_unit": "县一中"}, headers=headers)
+    ok = client.put(
+        f"/api/v1/appeal/{appeal.id}", json={"reporter_unit": "县一中", "version": version}, headers=headers
+    )
     assert ok.status_code == 200
     db.session.expire_all()
     assert db.session.get(Appeal, appeal.id).content == "反映村道路灯损坏，夜间出行不便。"
@@ -532,7 +538,9 @@ def test_an_archived_appeal_cannot_be_changed(client, world):
     assert response.status_code == 302
     assert "已归档的诉求不能再修改" in client.get(f"/appealview/show/{appeal.id}").get_data(as_text=True)
     headers = api_token(client, clerk)
-    response = client.put(f"/api/v1/appeal/{appeal.id}", json={"reporter_unit": "x"}, headers=headers)
+    response = client.put(
+        f"/api/v1/appeal/{appeal.id}", json={"reporter_unit": "x", "version": appeal.version}, headers=headers
+    )
     assert response.status_code == 400
 
 

@@ -64,9 +64,11 @@ def test_trail_is_read_only_and_scoped(client):
     admin = make_user("Admin")
     login(client, admin)
     client.post(f"/gridview/edit/{t['a1'].id}", data={"code": "TA1", "name": "甲一村（改）", "level": str(level(2).id),
-                                                       "parent": str(t["ta"].id), "sort_order": "0", "active": "y"})  # fmt: skip
+                                                       "parent": str(t["ta"].id), "sort_order": "0", "active": "y",
+                                                       "row_version": str(t["a1"].version)})  # fmt: skip
     client.post(f"/gridview/edit/{t['b1'].id}", data={"code": "TB1", "name": "乙一村（改）", "level": str(level(2).id),
-                                                       "parent": str(t["tb"].id), "sort_order": "0", "active": "y"})  # fmt: skip
+                                                       "parent": str(t["tb"].id), "sort_order": "0", "active": "y",
+                                                       "row_version": str(t["b1"].version)})  # fmt: skip
     body = client.get("/audit/list/").get_data(as_text=True)
     assert "甲一村（改）" in body and "乙一村（改）" in body
     rid = _trail(table_name="grid", record_id=t["b1"].id)[0].id
@@ -127,3 +129,57 @@ def test_confidential_visit_content_is_redacted_in_the_trail(client):
     assert row.changes["situation"] == [None, "***"] and row.changes["problems"] == [None, "***"]
     assert "家中困难情况" not in str(row.changes) and "低保问题" not in str(row.changes)
     assert row.changes["visited_name"] == [None, "王大娘"]
+
+
+def _read_by(user):
+    """What `user` reads of the trail: (table, record, the new values) of each row."""
+    from app.services.audit import audit_scope_clause
+    from app.services.scope import for_user
+
+    scope = for_user(db.session, user)
+    rows = db.session.scalars(select(AuditLog).where(audit_scope_clause(scope)).order_by(AuditLog.id)).all()
+    return [(row.table_name, row.record_id, {k: v[1] for k, v in (row.changes or {}).items() if k != "_marks"})
+            for row in rows]  # fmt: skip
+
+
+def _notes(rows, table, record_id, field):
+    return [changes.get(field) for t, r, changes in rows if t == table and r == record_id and field in changes]
+
+
+def test_history_stays_with_the_jurisdiction_that_owned_the_record(client):
+    """Issue 18, item 7: each audit row belongs to the jurisdiction that owned the record when
+    it was written (a move to both); a person or grid moving away takes none of its history
+    along and leaves none of its later history behind."""
+    t = tree()
+    leader_a, leader_b = make_user("Leader", t["ta"]), make_user("Leader", t["tb"])
+    person = make_person(t["a1"], name="迁出人")
+    person.note = "在甲镇时"
+    db.session.commit()
+    person.grid = db.session.get(Grid, t["b1"].id)  # the person moves to township B
+    db.session.commit()
+    person.note = "到乙镇后"
+    db.session.commit()
+    grid = db.session.get(Grid, t["a2"].id)
+    grid.description = "在甲镇时"
+    db.session.commit()
+    grid.parent = db.session.get(Grid, t["tb"].id)  # the village moves to township B
+    db.session.commit()
+    grid.description = "到乙镇后"
+    db.session.commit()
+
+    seen_a, seen_b = _read_by(leader_a), _read_by(leader_b)
+    assert _notes(seen_a, "person", person.id, "note") == ["在甲镇时"]
+    assert _notes(seen_b, "person", person.id, "note") == ["到乙镇后"]
+    assert _notes(seen_a, "person", person.id, "grid_id") == [t["a1"].id, t["b1"].id]  # created, moved away
+    assert _notes(seen_b, "person", person.id, "grid_id") == [t["b1"].id]  # moved in
+    assert _notes(seen_a, "grid", grid.id, "description") == ["在甲镇时"]
+    assert _notes(seen_b, "grid", grid.id, "description") == ["到乙镇后"]
+    assert _notes(seen_a, "grid", grid.id, "parent_id") == [t["ta"].id, t["tb"].id]
+    assert _notes(seen_b, "grid", grid.id, "parent_id") == [t["tb"].id]
+    # the audit page applies the same rule
+    login(client, leader_a)
+    page = client.get("/audit/list/?psize_AuditLogView=100").get_data(as_text=True)
+    assert page.count("迁出人") >= 3
+    login(client, leader_b)
+    shown = client.get(f"/audit/list/?_flt_0_table_name=person&_flt_0_record_id={person.id}").get_data(as_text=True)
+    assert shown.count("迁出人") == 2

@@ -1,12 +1,20 @@
 """Backup → wipe → restore gives back every table, row for row."""
 
 import hashlib
+import os
+import subprocess
 
 import pytest
-from sqlalchemy import MetaData, select, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, create_engine, inspect, select, text
+from sqlalchemy.engine import make_url
 
 from app.extensions import db
+from app.services import backup as backup_service
 from tests.factories import make_assignment, make_person, make_user, tree
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _fingerprint():
@@ -46,3 +54,97 @@ def test_backup_wipe_restore_round_trip(app, tmp_path):
 def test_restore_of_a_missing_file_fails_cleanly(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["minqing", "restore", str(tmp_path / "nope"), "--yes"])
     assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def _restore(app, path):
+    return app.test_cli_runner().invoke(args=["minqing", "restore", str(path), "--yes"])
+
+
+def test_restoring_a_file_that_is_no_backup_fails_cleanly_and_keeps_the_data(app, tmp_path):
+    """Issue 18, item 6: a garbage file is refused with a message, not a traceback."""
+    t = tree()
+    before = _fingerprint()
+    garbage = tmp_path / "garbage.backup"
+    garbage.write_bytes(b"this is not a database \x00\x01\x02" * 100)
+    result = _restore(app, garbage)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "not a MinQing backup" in result.output
+    db.session.remove()
+    assert _fingerprint() == before and t
+
+
+@pytest.mark.commits  # the backup and restore use connections of their own
+def test_a_backup_of_an_unknown_schema_version_is_refused(app, tmp_path):
+    tree()
+    path = tmp_path / "future.backup"
+    with db.engine.begin() as conn:
+        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    try:
+        assert app.test_cli_runner().invoke(args=["minqing", "backup", str(path)]).exit_code == 0
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
+    before = _fingerprint()
+    result = _restore(app, path)
+    assert result.exit_code == 1 and "9999_future" in result.output and "newer version" in result.output
+    db.session.remove()
+    assert _fingerprint() == before
+
+
+@pytest.mark.commits  # the backup and restore use connections of their own
+def test_restoring_replaces_the_schema_exactly(app, tmp_path):
+    """A table the backup does not hold (added after it was made) does not survive the restore."""
+    tree()
+    path = tmp_path / "plain.backup"
+    assert app.test_cli_runner().invoke(args=["minqing", "backup", str(path)]).exit_code == 0
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE zz_added_later (id INTEGER PRIMARY KEY)"))
+    result = _restore(app, path)
+    assert result.exit_code == 0, result.output
+    db.session.remove()
+    assert "zz_added_later" not in inspect(db.engine).get_table_names()
+
+
+def test_an_older_sqlite_backup_is_restored_and_migrated(app, tmp_path):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("made here with a SQLite file; PostgreSQL takes the same path (revision, restore, upgrade)")
+    old = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{old}")
+    with engine.connect() as connection:
+        cfg = Config(os.path.join(ROOT, "migrations", "alembic.ini"))
+        cfg.set_main_option("script_location", os.path.join(ROOT, "migrations"))
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0024_registers")
+        connection.commit()
+    engine.dispose()
+    saved = tmp_path / "current.backup"
+    assert app.test_cli_runner().invoke(args=["minqing", "backup", str(saved)]).exit_code == 0
+    try:
+        result = _restore(app, old)
+        assert result.exit_code == 0 and "0024_registers" in result.output, result.output
+        db.session.remove()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() != "0024_registers"
+        assert "rate_limit_counter" in inspect(db.engine).get_table_names()
+    finally:
+        assert _restore(app, saved).exit_code == 0
+        db.session.remove()
+
+
+def test_the_postgresql_password_stays_off_the_command_line(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(argv, **kwargs):
+        calls.append((argv, kwargs.get("env") or {}))
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(backup_service.subprocess, "run", fake_run)
+    monkeypatch.setattr(backup_service.shutil, "which", lambda name: f"/usr/bin/{name}")
+    url = make_url("postgresql+psycopg://minqing:s3cr3t-Pass@db.example:5433/county")
+    backup_service.backup(url, str(tmp_path / "x.backup"))
+    argv, env = calls[0]
+    assert argv[0] == "pg_dump" and not any("s3cr3t" in part for part in argv)
+    assert (env["PGPASSWORD"], env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGDATABASE"]) == (
+        "s3cr3t-Pass", "db.example", "5433", "minqing", "county"
+    )  # fmt: skip

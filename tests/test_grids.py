@@ -73,8 +73,9 @@ def test_moving_a_grid_under_its_own_child_is_refused(client):
     login(client, make_user("Admin"))
     response = client.post(
         f"/gridview/edit/{t['ta'].id}",
-        data=_grid_form(code="TA", name="甲镇", level=level(1).id, parent=t["a1"].id),
-    )
+        data={**_grid_form(code="TA", name="甲镇", level=level(1).id, parent=t["a1"].id),
+              "row_version": t["ta"].version},
+    )  # fmt: skip
     body = response.get_data(as_text=True)
     assert "网格不能移到自身或其下级之下" in body or "不能放在" in body
     db.session.expire_all()

@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.core.clock import frozen
@@ -50,6 +51,16 @@ def test_landlines_and_mobiles_are_accepted():
         p = Person(name="x", grid=t["a1"], phone=raw)
         personnel_service.validate_person(db.session, p)
         assert p.phone == stored
+    db.session.rollback()
+
+
+@pytest.mark.parametrize("raw", ["1381234", "13812345", "0381234", "0371-1234567", "0371-01234567", "12345678"])
+def test_local_numbers_do_not_start_with_0_or_1(raw):
+    """A 7-digit number starting with 1 is a truncated mobile, not a landline (issue 18, item 9)."""
+    t = tree()
+    p = Person(name="x", grid=t["a1"], phone=raw)
+    with pytest.raises(DomainError, match="不是有效的电话号码"):
+        personnel_service.validate_person(db.session, p)
     db.session.rollback()
 
 
@@ -108,10 +119,13 @@ def test_end_today_action_and_delete_rules(client):
     login(client, make_user("Clerk", t["ta"]))
     response = client.post(f"/assignmentview/delete/{old.id}", follow_redirects=True)
     assert "请使用“今日离任”结束任职" in response.get_data(as_text=True)
-    response = client.post(
-        "/assignmentview/action_post", data={"action": "end_now", "rowid": [str(old.id)]}, follow_redirects=True
+    client.get("/")
+    client.get(f"/assignmentview/list/?_flt_0_person={person.id}")  # the action is chosen on this page
+    response = client.post("/assignmentview/action_post", data={"action": "end_now", "rowid": [str(old.id)]})
+    assert response.status_code == 302 and response.location.endswith(
+        f"/assignmentview/list/?_flt_0_person={person.id}"
     )
-    assert "已结束 1 条任职" in response.get_data(as_text=True)
+    assert "已结束 1 条任职" in client.get(response.location).get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Assignment, old.id).end_date is not None
     fresh = make_assignment(person, t["a2"], "网格员")  # a mistaken entry, just made: may be deleted

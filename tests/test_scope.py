@@ -235,7 +235,11 @@ def test_api_post_pointing_at_another_grid_is_refused(client, world):
 
 def test_api_put_moving_a_record_into_another_grid_is_refused(client, world):
     headers = api_token(client, make_user("Clerk", world["ta"]))
-    response = client.put(f"/api/v1/person/{world['pa'].id}", json={"grid": world["b1"].id}, headers=headers)
+    response = client.put(
+        f"/api/v1/person/{world['pa'].id}",
+        json={"grid": world["b1"].id, "version": world["pa"].version},
+        headers=headers,
+    )
     assert response.status_code == 404
     db.session.expire_all()
     assert db.session.get(Person, world["pa"].id).grid_id == world["a1"].id

@@ -2,6 +2,7 @@
 
 import pytest
 
+import config as shipped
 from app import create_app
 from tests.factories import make_user
 
@@ -37,6 +38,31 @@ def test_api_login_is_rate_limited(app):
     body = {"username": "target2", "password": "bad", "provider": "db"}
     codes = [client.post("/api/v1/security/login", json=body).status_code for _ in range(5)]
     assert codes[0] == 401 and codes[-1] == 429
+
+
+def _failed_logins(workers, post, n=40):
+    """`n` failed logins from one address, spread over `workers` in turn (as gunicorn does)."""
+    clients = [worker.test_client() for worker in workers]
+    return [post(clients[i % len(clients)]).status_code for i in range(n)]
+
+
+@pytest.mark.commits  # two apps (workers) count through connections of their own
+@pytest.mark.parametrize("route", ["web", "api"])
+def test_the_shipped_login_limit_holds_across_workers(app, route):
+    """`make run` starts two workers: the documented limit (AUTH_RATE_LIMIT, 10 per 5 minutes)
+    must hold for the address as a whole, not per worker (issue 18, item 3)."""
+    make_user("Clerk", username=f"spread_{route}")
+    workers = [
+        _limited_app(app, RATELIMIT_STORAGE_URI=shipped.RATELIMIT_STORAGE_URI, AUTH_RATE_LIMIT=shipped.AUTH_RATE_LIMIT)
+        for _ in range(2)
+    ]
+    if route == "web":
+        codes = _failed_logins(workers, lambda c: c.post("/login/", data={"username": "spread_web", "password": "x"}))
+    else:
+        body = {"username": "spread_api", "password": "x", "provider": "db"}
+        codes = _failed_logins(workers, lambda c: c.post("/api/v1/security/login", json=body))
+    assert shipped.AUTH_RATE_LIMIT.startswith("10 ")
+    assert sum(code != 429 for code in codes) == 10, codes
 
 
 def test_pages_carry_security_headers_and_a_nonce_csp(client):

@@ -260,7 +260,8 @@ def test_whoever_cannot_read_a_visit_cannot_edit_or_delete_it(client, private_vi
         client.post(f"/visitview/edit/{w['visit'].id}", data={"problems": "覆盖"})
         client.post(f"/visitview/delete/{w['visit'].id}")
         headers = api_token(client, other)
-        response = client.put(f"/api/v1/visit/{w['visit'].id}", json={"problems": "覆盖"}, headers=headers)
+        body = {"problems": "覆盖", "version": w["visit"].version}
+        response = client.put(f"/api/v1/visit/{w['visit'].id}", json=body, headers=headers)
         assert response.status_code == 403 and "只有走访人" in response.json["message"]
         db.session.expire_all()
         visit = db.session.get(Visit, w["visit"].id)

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 
 from flask import flash
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import MANYTOONE
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import DomainError, DomainErrors
@@ -144,3 +146,16 @@ class unit_of_work:  # noqa: N801 (used as a statement: `with unit_of_work(...)`
                 flash(message, "danger")
         else:
             flash(refusal.message, "danger")
+
+
+def discard_new(session, item):
+    """A new record that was refused: undo what filling it in did to the records it points
+    to (a backref put it into their collections), so no later flush of the same session
+    writes the refused row, or warns about it."""
+    state = inspect(item)
+    for relationship in state.mapper.relationships:
+        if relationship.direction is MANYTOONE and relationship.key not in state.unloaded:
+            if getattr(item, relationship.key) is not None:
+                setattr(item, relationship.key, None)
+    if item in session:
+        session.expunge(item)

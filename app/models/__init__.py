@@ -26,5 +26,6 @@ from app.models.registers import (  # noqa: F401
     RuntimeGeneration,
 )
 from app.models.representatives import Constituency, ContactRecord, Representative  # noqa: F401
+from app.models.security import RateLimitCounter  # noqa: F401
 from app.models.settings import Setting  # noqa: F401
 from app.models.visits import PersonKindChange, QuotaRule, Visit, VisitTally  # noqa: F401

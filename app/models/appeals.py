@@ -19,7 +19,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -28,7 +27,7 @@ from sqlalchemy.orm import relationship
 from app.core.choices import Choice, labelled
 from app.core.clock import today
 from app.core.sensitive import ID_NUMBER, PHONE
-from app.models.mixins import SoftDeleteMixin, TimestampMixin
+from app.models.mixins import LONG_TEXT_LENGTH, NOTE_LENGTH, LongText, SoftDeleteMixin, TimestampMixin
 
 
 @labelled(
@@ -155,7 +154,7 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
     reporter_unit = Column(String(100), nullable=True)
     reporter_phone = Column(String(20), nullable=True, index=True)
     reporter_id_number = Column(String(18), nullable=True)
-    content = Column(Text, nullable=False)
+    content = Column(LongText(LONG_TEXT_LENGTH), nullable=False)
     channel_id = Column(Integer, ForeignKey("appeal_channel.id"), nullable=False, index=True)
     category_id = Column(Integer, ForeignKey("appeal_category.id"), nullable=False, index=True)
     importance = Column(String(10), nullable=False, default=Importance.GENERAL, index=True)
@@ -180,17 +179,17 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
 
     # 延期: a pending request waits for a leader's approval
     extension_until = Column(Date, nullable=True)
-    extension_reason = Column(Text, nullable=True)
-    extension_progress = Column(Text, nullable=True)
+    extension_reason = Column(LongText(NOTE_LENGTH), nullable=True)
+    extension_progress = Column(LongText(NOTE_LENGTH), nullable=True)
     extension_count = Column(Integer, nullable=False, default=0)
 
     # 督办
     supervised = Column(Boolean, nullable=False, default=False, index=True)
-    supervision_note = Column(Text, nullable=True)
+    supervision_note = Column(LongText(NOTE_LENGTH), nullable=True)
     supervised_at = Column(DateTime, nullable=True)
 
     # 反馈 (办结)
-    feedback = Column(Text, nullable=True)
+    feedback = Column(LongText(LONG_TEXT_LENGTH), nullable=True)
     feedback_by_name = Column(String(100), nullable=True)  # 经办人 as printed
     closed_at = Column(DateTime, nullable=True)
     closed_on_time = Column(Boolean, nullable=True)  # fixed when the reply is given
@@ -199,7 +198,7 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
     satisfaction = Column(String(20), nullable=True)
     evaluation_source = Column(String(20), nullable=True)
     evaluators = Column(String(200), nullable=True)  # 评议人 / 参加人员
-    evaluation_comment = Column(Text, nullable=True)
+    evaluation_comment = Column(LongText(NOTE_LENGTH), nullable=True)
     evaluated_at = Column(DateTime, nullable=True)
 
     archived_at = Column(DateTime, nullable=True)
@@ -368,7 +367,7 @@ class AppealEvent(Model):
     at = Column(DateTime, nullable=False, index=True)
     actor_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True, index=True)
     actor_name = Column(String(100), nullable=False)
-    note = Column(Text, nullable=True)
+    note = Column(LongText(LONG_TEXT_LENGTH), nullable=True)
     # escalation: from and to which grid (plain ids: the target is outside the
     # escalating user's scope by design, see services.appeals.escalate_appeal)
     from_grid_id = Column(Integer, ForeignKey("grid.id"), nullable=True)

@@ -7,7 +7,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Text,
     event,
     func,
     literal,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import attributes, object_session, relationship
 
-from app.models.mixins import TimestampMixin, VersionMixin
+from app.models.mixins import NOTE_LENGTH, LongText, TimestampMixin, VersionMixin
 
 # Byte-wise ordering on every database: subtree queries are range scans on this
 # index ("/1/5/" <= path < "/1/50"), which a locale collation would break.
@@ -36,7 +35,7 @@ class Grid(VersionMixin, TimestampMixin, Model):
     depth = Column(Integer, nullable=False, default=0)
     households = Column(Integer, nullable=True)  # 户数, for visit coverage
     address = Column(String(200), nullable=True)
-    description = Column(Text, nullable=True)
+    description = Column(LongText(NOTE_LENGTH), nullable=True)
     sort_order = Column(Integer, nullable=False, default=0)
     active = Column(Boolean, nullable=False, default=True)
 

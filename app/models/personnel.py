@@ -10,11 +10,10 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
 )
 from sqlalchemy.orm import relationship
 
-from app.models.mixins import TimestampMixin, VersionMixin
+from app.models.mixins import LONG_TEXT_LENGTH, NOTE_LENGTH, LongText, TimestampMixin, VersionMixin
 
 GENDERS = ("M", "F")
 
@@ -34,7 +33,7 @@ class Person(VersionMixin, TimestampMixin, Model):
     grid_id = Column(Integer, ForeignKey("grid.id"), nullable=False, index=True)  # 所属网格
     active = Column(Boolean, nullable=False, default=True, index=True)
     user_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True, unique=True)
-    note = Column(Text, nullable=True)
+    note = Column(LongText(NOTE_LENGTH), nullable=True)
 
     kind = relationship("PersonKind", lazy="joined")
     grid = relationship("Grid", lazy="joined")  # outer: people are outer-joined as handlers
@@ -55,8 +54,8 @@ class Post(VersionMixin, TimestampMixin, Model):
     id = Column(Integer, primary_key=True)
     name = Column(String(100), nullable=False, unique=True)
     level_id = Column(Integer, ForeignKey("grid_level.id"), nullable=True)  # where it applies
-    duty = Column(Text, nullable=True)
-    reward_penalty = Column(Text, nullable=True)
+    duty = Column(LongText(LONG_TEXT_LENGTH), nullable=True)
+    reward_penalty = Column(LongText(LONG_TEXT_LENGTH), nullable=True)
     # a holder of this post is a responsible person of the grid (公示, coverage)
     is_responsible = Column(Boolean, nullable=False, default=True)
     # a leader's 包村/分包 post: shown on contact cards of the grid's subtree
@@ -81,7 +80,7 @@ class Assignment(VersionMixin, TimestampMixin, Model):
     post_id = Column(Integer, ForeignKey("post.id"), nullable=False, index=True)
     start_date = Column(Date, nullable=False)
     end_date = Column(Date, nullable=True)  # empty: still in post
-    duty_note = Column(Text, nullable=True)  # this person's own duty in this grid
+    duty_note = Column(LongText(NOTE_LENGTH), nullable=True)  # this person's own duty in this grid
 
     person = relationship("Person", back_populates="assignments", lazy="joined", innerjoin=True)
     grid = relationship("Grid", lazy="joined", innerjoin=True)

@@ -35,7 +35,7 @@ from sqlalchemy.orm import declared_attr, relationship
 from app.core.choices import Choice, labelled
 from app.core.sensitive import ID_NUMBER, PERSONAL, PHONE
 from app.models.lookups import LOOKUP_MODELS
-from app.models.mixins import SoftDeleteMixin, TimestampMixin, VersionMixin
+from app.models.mixins import NOTE_LENGTH, LongText, SoftDeleteMixin, TimestampMixin, VersionMixin
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{1,29}$"  # register and field codes: latin, stable, used in URLs and columns
 TEXT_MAX = 200  # the longest single-line text
@@ -96,7 +96,7 @@ class UniqueWithin(Choice):
     REGISTER = "register"
 
 
-class ChoiceList(TimestampMixin, Model):
+class ChoiceList(TimestampMixin, VersionMixin, Model):
     """A list of values a choice field draws on (处理方式: 当场解决 / 两委讨论 / ...), shared by
     any register that wants it; values in use are deactivated, not deleted."""
 
@@ -115,7 +115,7 @@ class ChoiceList(TimestampMixin, Model):
         return self.name
 
 
-class ChoiceValue(Model):
+class ChoiceValue(VersionMixin, Model):
     __tablename__ = "choice_value"
 
     id = Column(Integer, primary_key=True)
@@ -141,7 +141,7 @@ class RegisterDef(TimestampMixin, VersionMixin, Model):
     code = Column(String(30), nullable=False, unique=True)  # latin, stable: URLs, the table, permissions
     name = Column(String(64), nullable=False)
     menu_group = Column(String(64), nullable=False, default="台账")
-    description = Column(Text, nullable=True)
+    description = Column(LongText(NOTE_LENGTH), nullable=True)
     sort_order = Column(Integer, nullable=False, default=0)
     active = Column(Boolean, nullable=False, default=True)
     # the date field that places an entry in a period (statistics, the list's default order);
@@ -186,7 +186,7 @@ class RegisterDef(TimestampMixin, VersionMixin, Model):
         return self.name
 
 
-class RegisterField(TimestampMixin, Model):
+class RegisterField(TimestampMixin, VersionMixin, Model):
     """One field of a register. `column` is the physical column holding its values: it stays
     when the label changes, and a type change moves the values to a new column."""
 

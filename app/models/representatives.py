@@ -16,7 +16,6 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    Text,
     UniqueConstraint,
     select,
     text,
@@ -25,7 +24,7 @@ from sqlalchemy.orm import column_property, relationship
 
 from app.core.choices import Choice, labelled
 from app.core.clock import today
-from app.models.mixins import SoftDeleteMixin, TimestampMixin, VersionMixin
+from app.models.mixins import LONG_TEXT_LENGTH, NOTE_LENGTH, LongText, SoftDeleteMixin, TimestampMixin, VersionMixin
 from app.models.personnel import Person
 
 constituency_grids = Table(
@@ -36,7 +35,7 @@ constituency_grids = Table(
 )
 
 
-class Constituency(TimestampMixin, Model):
+class Constituency(VersionMixin, TimestampMixin, Model):
     """An electoral district: a name and the grids (villages, communities ...) it covers.
 
     `grid_id` is derived, never typed: the lowest grid containing every covered
@@ -49,7 +48,7 @@ class Constituency(TimestampMixin, Model):
     id = Column(Integer, primary_key=True)
     name = Column(String(100), nullable=False, index=True)
     grid_id = Column(Integer, ForeignKey("grid.id"), nullable=False, index=True)
-    note = Column(Text, nullable=True)
+    note = Column(LongText(NOTE_LENGTH), nullable=True)
 
     grid = relationship("Grid", lazy="joined", innerjoin=True)
     grids = relationship("Grid", secondary=constituency_grids, lazy="selectin", order_by="Grid.code")
@@ -69,7 +68,7 @@ class Constituency(TimestampMixin, Model):
 LEVELS = ("township", "county", "city")
 
 
-class Representative(TimestampMixin, Model):
+class Representative(VersionMixin, TimestampMixin, Model):
     """A person's mandate as a representative at one level, for one term."""
 
     __tablename__ = "representative"
@@ -81,7 +80,7 @@ class Representative(TimestampMixin, Model):
     term_start = Column(Integer, nullable=False)  # first year of the term (届期)
     term_end = Column(Integer, nullable=False)
     active = Column(Boolean, nullable=False, default=True, index=True)
-    note = Column(Text, nullable=True)
+    note = Column(LongText(NOTE_LENGTH), nullable=True)
 
     person = relationship("Person", lazy="joined", innerjoin=True)
     constituency = relationship("Constituency", lazy="joined", innerjoin=True)
@@ -153,9 +152,9 @@ class ContactRecord(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     place = Column(String(200), nullable=False)
     form_id = Column(Integer, ForeignKey("contact_form.id"), nullable=False, index=True)
     voter_count = Column(Integer, nullable=False, default=1)
-    voter_names = Column(Text, nullable=True)
-    opinions = Column(Text, nullable=True)  # 意见建议
-    replies = Column(Text, nullable=True)  # 答复情况
+    voter_names = Column(LongText(LONG_TEXT_LENGTH), nullable=True)
+    opinions = Column(LongText(LONG_TEXT_LENGTH), nullable=True)  # 意见建议
+    replies = Column(LongText(LONG_TEXT_LENGTH), nullable=True)  # 答复情况
     important = Column(Boolean, nullable=False, default=False, index=True)
     reported_to = Column(String(50), nullable=True)  # 人大主席 / 副主席
     reported_at = Column(Date, nullable=True)

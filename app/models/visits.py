@@ -15,7 +15,6 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    Text,
     event,
     insert,
     select,
@@ -25,7 +24,7 @@ from sqlalchemy.orm import attributes, relationship
 
 from app.core.clock import now
 from app.core.sensitive import CONTENT, PHONE
-from app.models.mixins import SoftDeleteMixin, TimestampMixin, VersionMixin
+from app.models.mixins import LONG_TEXT_LENGTH, NOTE_LENGTH, LongText, SoftDeleteMixin, TimestampMixin, VersionMixin
 from app.models.personnel import Person
 
 # A visit counts once for each of its visitors (two cadres at one door: one visit each).
@@ -94,10 +93,10 @@ class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     visited_phone = Column(String(20), nullable=True)
     address = Column(String(200), nullable=True)
     family_size = Column(Integer, nullable=True)  # 家庭人数
-    situation = Column(Text, nullable=True)  # 家庭情况 (confidential)
-    problems = Column(Text, nullable=True)  # 反映的问题 (confidential)
-    actions = Column(Text, nullable=True)  # 采取的措施
-    result = Column(Text, nullable=True)  # 办理结果
+    situation = Column(LongText(LONG_TEXT_LENGTH), nullable=True)  # 家庭情况 (confidential)
+    problems = Column(LongText(LONG_TEXT_LENGTH), nullable=True)  # 反映的问题 (confidential)
+    actions = Column(LongText(LONG_TEXT_LENGTH), nullable=True)  # 采取的措施
+    result = Column(LongText(LONG_TEXT_LENGTH), nullable=True)  # 办理结果
     follow_up_date = Column(Date, nullable=True, index=True)  # 计划回访日期
     # a 定期回访 points at the visit it follows up; that visit's follow-up is then done
     follow_up_of_id = Column(Integer, ForeignKey("visit.id"), nullable=True)  # partial index below
@@ -168,7 +167,7 @@ PERIODS = ("month", "year")
 UNITS = ("visits", "households")
 
 
-class QuotaRule(TimestampMixin, Model):
+class QuotaRule(VersionMixin, TimestampMixin, Model):
     """A visit quota an administrator edits: who (person kind and/or words of the
     position), per month or year, at least how many visits or distinct households."""
 
@@ -184,7 +183,7 @@ class QuotaRule(TimestampMixin, Model):
     minimum = Column(Integer, nullable=False)
     sort_order = Column(Integer, nullable=False, default=0)
     active = Column(Boolean, nullable=False, default=True)
-    note = Column(Text, nullable=True)
+    note = Column(LongText(NOTE_LENGTH), nullable=True)
 
     kind = relationship("PersonKind", lazy="joined")
 

@@ -12,14 +12,15 @@ import decimal
 
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, false, inspect, true
+from sqlalchemy import event, false, inspect, or_, select, true
 from sqlalchemy.orm import Session, attributes
 
 from app.core.clock import now
 from app.core.errors import Forbidden
 from app.core.sensitive import MARKS, declared
 from app.models.audit import AuditLog
-from app.services.scope import current_user, grid_id_clause, scope_rule
+from app.models.grids import Grid
+from app.services.scope import current_user, scope_rule
 
 TRAIL_READ_ONLY = _l("The audit trail cannot be changed.")
 
@@ -101,6 +102,49 @@ def _grid_id(obj):
     return getattr(obj, "grid_id", None)
 
 
+MOVES = "_minqing_audit_moves"
+
+
+def _grid_changed(obj):
+    if not inspect(type(obj)).has_property("grid_id"):
+        return False
+    if attributes.get_history(obj, "grid_id").has_changes():
+        return True
+    return inspect(type(obj)).has_property("grid") and attributes.get_history(obj, "grid").has_changes()
+
+
+@event.listens_for(Session, "before_flush")
+def _remember_moves(session, flush_context, instances):
+    """The grid a record is about to leave, read before the UPDATE: a relation set on a
+    record loaded earlier (`person.grid = other`) keeps no old value of its own."""
+    moving = [obj for obj in session.dirty if not isinstance(obj, AuditLog) and _audited(obj) and _grid_changed(obj)]
+    if not moving:
+        return
+    left = session.info.setdefault(MOVES, {})
+    for obj in moving:
+        table = type(obj).__table__
+        left[id(obj)] = session.connection().scalar(select(table.c.grid_id).where(table.c.id == obj.id))
+
+
+def _moved_from(session, obj):
+    """(grid id, None) the record left, or (None, old path) for a grid that moved; else None."""
+    if getattr(obj, "__tablename__", "") == "grid":
+        old = attributes.get_history(obj, "path").deleted
+        return (None, old[0]) if old and old[0] else None
+    left = session.info.get(MOVES, {}).pop(id(obj), None)
+    if left is None or left == getattr(obj, "grid_id", None):
+        return None
+    return left, None
+
+
+def _paths(session, grid_ids):
+    """{grid id: path} as the database holds them now (this flush included)."""
+    ids = {i for i in grid_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(session.connection().execute(select(Grid.id, Grid.path).where(Grid.id.in_(ids))).all())
+
+
 def actor():
     """(user id, username, client address) of the current request, or the CLI."""
     if not has_request_context():
@@ -124,6 +168,9 @@ def _row(action, obj, changes, who):
         "table_name": getattr(obj, "__tablename__", None),
         "record_id": getattr(obj, "id", None),
         "grid_id": _grid_id(obj),
+        # a grid's own path is on it (even when it is being deleted); others' by _place()
+        "grid_path": obj.__dict__.get("path") if getattr(obj, "__tablename__", "") == "grid" else None,
+        "from_grid_path": None,
         "summary": summary,
         "changes": changes or None,
     }
@@ -131,12 +178,24 @@ def _row(action, obj, changes, who):
 
 @scope_rule(AuditLog)
 def audit_scope_clause(scope):
-    """Admin reads everything; others read what happened to records of their grids."""
+    """Admin reads everything; others read what happened in their jurisdiction: each row
+    belongs to where its record's grid stood when the row was written (and a move to where
+    the record came from too), whatever moved since."""
     if scope.all:
         return true()
     if scope.empty:
         return false()
-    return grid_id_clause(AuditLog.grid_id, scope)
+    return or_(scope.path_clause(AuditLog.grid_path), scope.path_clause(AuditLog.from_grid_path))
+
+
+def _place(session, rows, moves):
+    """Fill in each row's grid path (and the path a moved record left) as they are now."""
+    paths = _paths(session, [row["grid_id"] for row in rows] + [m[0] for m in moves if m])
+    for row, move in zip(rows, moves, strict=True):
+        row["grid_path"] = row["grid_path"] or paths.get(row["grid_id"])
+        if move is not None:
+            left_id, left_path = move
+            row["from_grid_path"] = left_path if left_path is not None else paths.get(left_id)
 
 
 @event.listens_for(Session, "before_flush")
@@ -148,7 +207,7 @@ def _protect_trail(session, flush_context, instances):
 
 @event.listens_for(Session, "after_flush")
 def _write_trail(session, flush_context):
-    rows = []
+    rows, moves = [], []
     who = None
     for kind, objects in (("insert", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
@@ -157,6 +216,9 @@ def _write_trail(session, flush_context):
             if kind == "update" and not session.is_modified(obj, include_collections=False):
                 continue
             changes = _changes(obj, kind)
+            left = session.info.get(MOVES, {}).get(id(obj))
+            if kind == "update" and left is not None and "grid_id" in changes and changes["grid_id"][0] is None:
+                changes["grid_id"][0] = left  # the relation was set without its old value loaded
             action = kind
             if kind == "update" and "deleted_at" in changes:
                 action = "restore" if changes["deleted_at"][1] is None else "delete"
@@ -164,7 +226,10 @@ def _write_trail(session, flush_context):
                 continue
             who = who or actor()
             rows.append(_row(action, obj, changes, who))
+            moves.append(_moved_from(session, obj) if kind == "update" else None)
+    session.info.pop(MOVES, None)
     if rows:
+        _place(session, rows, moves)
         session.connection().execute(AuditLog.__table__.insert(), rows)
 
 

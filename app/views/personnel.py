@@ -1,6 +1,6 @@
 """People, posts and assignments."""
 
-from flask import flash, redirect
+from flask import flash
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
@@ -232,7 +232,7 @@ class AssignmentView(ScopedModelView):
                 personnel_service.end_assignment(db.session, item)
         if not work.failed:
             flash(str(_l("%(count)s assignment(s) ended.", count=len(items))), "success")
-        return redirect(self.get_redirect())
+        return self.back_to_list()
 
 
 class AssignmentApi(ScopedModelApi):

@@ -24,6 +24,7 @@ from wtforms import Field
 from wtforms.validators import DataRequired, InputRequired, Optional
 from wtforms.validators import ValidationError as FormValidationError
 
+from app.core.inputs import parse_id, parse_page
 from app.extensions import db
 from app.services import scope
 
@@ -99,9 +100,8 @@ class AjaxSelectField(Field):
             return
         spec = PICKERS[self.kind]
         model = spec["model"]
-        try:
-            pk = int(raw)
-        except ValueError:
+        pk = parse_id(raw)
+        if pk is None:
             self.data, self._bad_id = None, True
             return
         obj = db.session.get(model, pk)
@@ -157,11 +157,11 @@ class AjaxSelectMultipleField(Field):
         if not raw:
             self.data = []
             return
-        if not all(v.isdigit() for v in raw):
+        if any(parse_id(v) is None for v in raw):
             self.data, self._bad_id = [], True
             return
         model = PICKERS[self.kind]["model"]
-        ids = list(dict.fromkeys(int(v) for v in raw))
+        ids = list(dict.fromkeys(parse_id(v) for v in raw))
         query = select(model).where(model.id.in_(ids))
         if scope.is_scoped(model):
             query = query.where(scope.clause_for(model))
@@ -241,16 +241,16 @@ class PickerView(BaseView):
         page_size = current_app.config.get("PICKER_PAGE_SIZE", 20)
         wanted_id = request.args.get("id", "").strip()
         if wanted_id:
-            if not wanted_id.isdigit():
+            if parse_id(wanted_id) is None:
                 abort(400)
-            query = query.where(model.id == int(wanted_id))
+            query = query.where(model.id == parse_id(wanted_id))
             page = 0
         else:
             term = request.args.get("q", "").strip()[:50]
-            try:
-                page = max(0, int(request.args.get("page", "1")) - 1)
-            except ValueError:
+            page = parse_page(request.args.get("page", "1"))
+            if page is None:
                 abort(400)
+            page = max(0, page - 1)
             if term:
                 like = f"%{term}%"
                 query = query.where(or_(*[col.ilike(like) for col in spec["search"]]))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, current_app, flash, request
+from flask import abort, current_app, flash, redirect, request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.validators import Unique
@@ -29,7 +29,7 @@ from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired, InputRequired
 
 from app.core.sensitive import declared
-from app.core.uow import unit_of_work
+from app.core.uow import discard_new, unit_of_work
 from app.extensions import db
 from app.services import scope
 from app.services.privacy import Reader, can_see_personal_numbers
@@ -349,6 +349,8 @@ class ScopedModelView(ExportMixin, CompatModelView):
             else:
                 self.pre_update(item)
         if work.failed:
+            if is_new:
+                discard_new(db.session, item)
             return False
         if is_new:
             self.post_add(item)
@@ -357,6 +359,12 @@ class ScopedModelView(ExportMixin, CompatModelView):
             self.post_update(item)
             flash(str(self.edit_row_message), "success")
         return True
+
+    def back_to_list(self):
+        """After an action: back to the page it was chosen on (FAB's history holds the list
+        under the action's own URL, so the action's URL goes on first)."""
+        self.update_redirect()
+        return redirect(self.get_redirect())
 
     def delete_item(self, item):
         with unit_of_work() as work:

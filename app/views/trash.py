@@ -4,7 +4,7 @@ Nothing a user deletes in these lists is lost: deletion only hides it (and takes
 it out of every count); the audit trail shows who deleted and who restored.
 """
 
-from flask import flash, redirect
+from flask import flash
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _l
 
@@ -48,9 +48,9 @@ class TrashView(ScopedModelView):
         with unit_of_work() as work:
             restore_records(db.session, items)
         if work.failed:
-            return redirect(self.get_redirect())
+            return self.back_to_list()
         flash(str(_l("%(count)s record(s) restored.", count=len(items))), "success")
-        return redirect(self.get_redirect())
+        return self.back_to_list()
 
 
 class VisitTrashView(TrashView):

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, func, select
 
 from app.core.cache import memo
+from app.core.inputs import parse_id
 from app.models.appeals import Appeal, Status
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
@@ -62,16 +63,16 @@ def quick_clause(session, key):
         return and_(Appeal.status.in_((Status.REGISTERED, Status.ESCALATED)), Appeal.duplicate_of_id.is_(None))
     if kind == "stat" and arg in stat_keys():
         return stats.figure_clause(arg)
-    if kind == "category" and arg.isdigit():
-        return Appeal.category_id == int(arg)
-    if kind == "in" and arg.isdigit():
-        return _subtree_of(session, Appeal.grid_id, int(arg))
+    if kind == "category" and parse_id(arg) is not None:
+        return Appeal.category_id == parse_id(arg)
+    if kind == "in" and parse_id(arg) is not None:
+        return _subtree_of(session, Appeal.grid_id, parse_id(arg))
     if kind == "figures":
         # the appeals a dashboard figure counts: registered in a grid's subtree in a period
         grid_id, start, end = arg.split(":")
         paths = None
         if grid_id != "all":
-            path = session.scalar(select(Grid.path).where(Grid.id == int(grid_id)))
+            path = session.scalar(select(Grid.path).where(Grid.id == parse_id(grid_id)))
             paths = (path,) if path else ()
         return stats.base_clause(paths, _iso(start), _iso(end))
     raise ValueError(key)
@@ -96,12 +97,12 @@ def drill_keys(args):
     keys = []
     if args.get("stat") in stat_keys():
         keys.append("stat:" + args["stat"])
-    if (args.get("category") or "").isdigit():
-        keys.append("category:" + args["category"])
-    if (args.get("in") or "").isdigit():
-        keys.append("in:" + args["in"])
-    origin = args.get("origin")
-    if origin is not None and (origin == "all" or origin.isdigit()):
+    if parse_id(args.get("category")) is not None:
+        keys.append("category:" + args["category"].strip())
+    if parse_id(args.get("in")) is not None:
+        keys.append("in:" + args["in"].strip())
+    origin = (args.get("origin") or "").strip() or None
+    if origin is not None and (origin == "all" or parse_id(origin) is not None):
         try:
             start, end = _iso(args.get("from")), _iso(args.get("to"))
         except ValueError:
@@ -120,14 +121,14 @@ def describe_drill(session, args):
         parts.append(str(titles[args["stat"]]))
     me = scope.current()
     for arg in ("origin", "in"):
-        value = args.get(arg) or ""
-        if value.isdigit():
-            grid = session.get(Grid, int(value))
+        grid_id = parse_id(args.get(arg))
+        if grid_id is not None:
+            grid = session.get(Grid, grid_id)
             if grid is not None and me.contains_path(grid.path):
                 label = _l("registered in %(grid)s and below") if arg == "origin" else _l("now in %(grid)s and below")
                 parts.append(str(label) % {"grid": grid.name})
-    if (args.get("category") or "").isdigit():
-        category = session.get(AppealCategory, int(args["category"]))
+    if parse_id(args.get("category")) is not None:
+        category = session.get(AppealCategory, parse_id(args["category"]))
         if category is not None:
             parts.append(str(_l("Category")) + "：" + category.name)
     if args.get("origin") and (args.get("from") or args.get("to")):

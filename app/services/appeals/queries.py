@@ -11,6 +11,7 @@ from sqlalchemy import and_, case, func, select
 from app.core.cache import memo
 from app.core.clock import today
 from app.core.errors import NotFound
+from app.core.inputs import parse_id
 from app.models.appeals import (
     OPEN_STATUSES,
     Appeal,
@@ -56,8 +57,8 @@ def find_visible_appeal(session, number_or_id, field_name="original"):
     if text is None:
         return None
     appeal = session.scalar(select(Appeal).where(Appeal.number == text, scope.clause_for(Appeal)))
-    if appeal is None and text.isdigit() and len(text) < 9:
-        appeal = session.scalar(select(Appeal).where(Appeal.id == int(text), scope.clause_for(Appeal)))
+    if appeal is None and parse_id(text) is not None:
+        appeal = session.scalar(select(Appeal).where(Appeal.id == parse_id(text), scope.clause_for(Appeal)))
     if appeal is None:
         raise NotFound(_l("There is no appeal %(number)s within your jurisdiction.", number=text), field=field_name)
     return appeal

@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from app.core.clock import now, today
 from app.core.errors import DomainError, NotFound
+from app.core.inputs import parse_id
 from app.models.appeals import (
     CLOSED_STATUSES,
     Appeal,
@@ -279,10 +280,9 @@ def _parse_bool(value):
 def _load(session, model, value, field_name):
     if value in (None, ""):
         return None
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        raise DomainError(_l("Choose a valid record."), field=field_name) from None
+    pk = parse_id(value)
+    if pk is None:
+        raise DomainError(_l("Choose a valid record."), field=field_name)
     obj = session.get(model, pk)
     if obj is None or not scope.visible(session, model, pk):
         raise NotFound(scope.RECORD_OUT_OF_SCOPE, field=field_name)

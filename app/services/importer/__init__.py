@@ -22,6 +22,7 @@ from app.services.importer.appeals import AppealImporter
 from app.services.importer.base import ImportResult, RowError, cell_text
 from app.services.importer.basics import AssignmentImporter, GridImporter, PersonImporter, PostImporter
 from app.services.importer.representatives import RepresentativeImporter
+from app.services.records import check_bounds
 
 IMPORTERS = {
     cls.kind: cls
@@ -138,6 +139,7 @@ def import_file(session, kind, stream, max_rows=20000, actor=None, importer_clas
             try:
                 obj = importer.build(row, row_no)
                 scope.check_writable(session, obj)
+                check_bounds(obj)  # a cell longer (or a number larger) than its field holds
             except RowError as err:
                 result.errors.append((row_no, str(err.column.header), str(err.message)))
                 continue

@@ -243,6 +243,8 @@ def save_register(session, register):
 def save_field(session, field, previous_type=None):
     """Check and apply one field (new or edited); a changed type converts the stored values."""
     check_field(session, field)
+    if field not in session:  # a new field: flushed with its register below
+        session.add(field)
     if previous_type and previous_type != field.type and field.id is not None:
         _convert(session, field, previous_type)
     return apply(session, field.register)

@@ -6,6 +6,7 @@ from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.const import API_RESULT_RES_KEY
 from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
 
 from app.core.uow import unit_of_work
 from app.extensions import db
@@ -23,6 +24,7 @@ from app.views.appeals.common import (
     FilterOverdue,
     current_actor,
 )
+from app.views.appeals.steps_api import STEP_DESCRIPTION, STEP_SCHEMAS, STEP_SUMMARIES
 from app.views.fab_compat import get_in_scope
 from app.views.scoped import ScopedInterface
 
@@ -95,7 +97,9 @@ class AppealApi(ScopedModelApi):
     resource = RESOURCE
     base_permissions = BASE_PERMISSIONS
     exclude_route_methods = {"delete"}
-    extra_permissions = {"act": "read", "timeline": "read"}
+    # each step is its own route (below); the step's own permission is checked by the workflow
+    extra_permissions = {"timeline": "read", **{f"step_{action}": "read" for action in TRANSITIONS}}
+    openapi_spec_component_schemas = tuple(STEP_SCHEMAS.values())
     label_columns = APPEAL_LABELS
     datamodel = ScopedInterface(Appeal)
     list_columns = API_LIST_COLUMNS
@@ -152,50 +156,26 @@ class AppealApi(ScopedModelApi):
         body[API_RESULT_RES_KEY] = self.dump_item(self.add_model_schema, item)
         return self.response(201, **body)
 
-    @api_expose("/<int:pk>/<action>", methods=["POST"])
-    @protect()
-    @safe
-    def act(self, pk, action):
-        """Run a workflow step.
-        ---
-        post:
-          summary: "assign, start, resolve_on_spot, escalate, extend, approve_extension,
-            feedback, evaluate, archive, supervise, reassign or duplicate"
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
-          - in: path
-            schema:
-              type: string
-            name: action
-          requestBody:
-            content:
-              application/json:
-                schema:
-                  type: object
-          responses:
-            200:
-              description: the appeal's new state and the event written
-            400:
-              $ref: '#/components/responses/400'
-            403:
-              $ref: '#/components/responses/401'
-            404:
-              $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422'
-        """
+    def run_step(self, pk, action):
+        """One workflow step: scope (404), role and state (403/400) before the body is read,
+        then the body against the step's schema (422), then the step itself."""
         appeal = get_in_scope(self, pk)
-        if appeal is None or action not in TRANSITIONS:
+        if appeal is None:
             return self.response_404()
+        with unit_of_work(api=True, commit=False) as gate:
+            appeal_service.check_action(db.session, current_actor(), appeal, action)
+        if gate.failed:
+            return self.refusal(gate.refusal)
         body = self.json_body()
         if body is None:
             return self.response_400(message=str(SEND_JSON_OBJECT))
+        try:
+            data = STEP_SCHEMAS[action]().load(body)
+        except ValidationError as err:
+            return self.response_422(message=err.messages)
         event = None
         with unit_of_work(api=True, stale_message=self.stale_message) as work:
-            event = appeal_service.perform(db.session, current_actor(), appeal, action, body)
+            event = appeal_service.perform(db.session, current_actor(), appeal, action, data)
         if work.failed:
             return self.refusal(work.refusal)
         data = Reader().mask_changes(Appeal, event.data) if isinstance(event.data, dict) else event.data
@@ -226,3 +206,55 @@ class AppealApi(ScopedModelApi):
             return self.response_404()
         events = appeal_service.timeline(db.session, appeal)
         return self.response(200, result=[_event_json(e) for e in events], **_state_json(appeal))
+
+
+STEP_DOC = """{summary}
+---
+post:
+  summary: "{summary}"
+  description: "{description}"
+  parameters:
+  - in: path
+    name: pk
+    required: true
+    schema:
+      type: integer
+      minimum: 1
+  requestBody:
+    required: true
+    content:
+      application/json:
+        schema:
+          $ref: '#/components/schemas/{schema}'
+  responses:
+    200:
+      description: The appeal's new state and the event written
+    400:
+      $ref: '#/components/responses/400'
+    401:
+      $ref: '#/components/responses/401'
+    403:
+      description: The user's role may not take this step
+    404:
+      $ref: '#/components/responses/404'
+    409:
+      description: Someone changed the appeal meanwhile
+    422:
+      $ref: '#/components/responses/422'
+"""
+
+
+def _step_route(action):
+    """`POST /appeal/<pk>/<action>`: one route per step, so the spec gives each its body."""
+
+    def step(self, pk):
+        return self.run_step(pk, action)
+
+    schema = STEP_SCHEMAS[action]
+    step.__name__ = step.__qualname__ = f"step_{action}"
+    step.__doc__ = STEP_DOC.format(summary=STEP_SUMMARIES[action], description=STEP_DESCRIPTION, schema=schema.__name__)
+    return api_expose(f"/<int:pk>/{action}", methods=["POST"])(protect()(safe(step)))
+
+
+for _action in TRANSITIONS:
+    setattr(AppealApi, f"step_{_action}", _step_route(_action))

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
+from app.core.inputs import parse_id
 from app.extensions import db
 from app.models.appeals import Appeal, Importance, Status
 from app.models.lookups import AppealCategory
@@ -245,9 +246,9 @@ def source_from(visit_id, contact_id):
     """The visit or contact record an appeal is raised from, if the user may see it."""
 
     for model, raw in ((Visit, visit_id), (ContactRecord, contact_id)):
-        raw = str(raw or "").strip()
-        if raw.isdigit() and int(raw) <= 2**31 - 1 and scope.visible(db.session, model, int(raw)):
-            source = db.session.get(model, int(raw))
+        pk = parse_id(raw)
+        if pk is not None and scope.visible(db.session, model, pk):
+            source = db.session.get(model, pk)
             # what was said in a visit is confidential: only who may read it may copy it
             if model is Visit and not can_see_visit_content(scope.current(), source):
                 return None

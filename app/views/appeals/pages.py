@@ -46,6 +46,7 @@ from app.views.appeals.common import (
     status_badge,
     status_search_field,
 )
+from app.views.edge import id_arg
 from app.views.fab_compat import filters_plus
 from app.views.scoped import ScopedInterface, ScopedModelView
 
@@ -140,11 +141,11 @@ class AppealView(ScopedModelView):
         if importance in Importance.codes():
             form.importance.data = importance
         for name in ("grid", "channel", "category"):
-            value = request.args.get(name, "")
-            if not value.isdigit():
+            pk = id_arg(name)
+            if pk is None:
                 continue
             model = Appeal.__mapper__.relationships[name].mapper.class_
-            obj = session.get(model, int(value))
+            obj = session.get(model, pk)
             if obj is not None and (not scope.is_scoped(model) or scope.visible(session, model, obj.id)):
                 form[name].data = obj
         if form.grid.data is None:

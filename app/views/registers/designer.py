@@ -153,7 +153,7 @@ class RegisterFieldView(ScopedModelView):
                 change(db.session, item)
         if not work.failed:
             flash(str(done % {"count": len(items)}), "success")
-        return redirect(self.get_redirect())
+        return self.back_to_list()
 
     @action("remove_fields", _l("Remove"), _l("Remove the selected fields? Their data is kept."), "fa-eye-slash")
     def remove_fields(self, items):
