@@ -71,12 +71,26 @@ def _visit(world, values):
     return make_visit(world["a1"], [visitor], visited_name="掩码户", **values)
 
 
+def _person(world, values):
+    from tests.factories import make_person
+
+    person = make_person(world["a1"], name="掩码人员")
+    for column, value in values.items():  # extra fields (扩展字段) set as the form would
+        setattr(person, column, value)
+    from app.extensions import db
+
+    db.session.commit()
+    return person
+
+
 def _register_builtins():
     from app.models.appeals import Appeal
+    from app.models.personnel import Person
     from app.models.visits import Visit
 
     register_factory(Appeal, _appeal)
     register_factory(Visit, _visit)
+    register_factory(Person, _person)  # its extra fields may be secrets
 
 
 _register_builtins()
@@ -94,14 +108,16 @@ class Report:
 def sensitive_models(app, extra=()):
     """Every model with declared secrets: mapped on FAB's metadata (registers: the classes of
     the live definitions), or behind a registered view."""
-    from app.models.registers import EntryBase
+    from app.models.registers import EntryBase, ExtensionBase
     from app.services.registers import runtime
 
     live = set(runtime.entry_classes().values())
     found = {
         m.class_
         for m in Model.registry.mappers
-        if declared(m.class_) and (not issubclass(m.class_, EntryBase) or m.class_ in live)
+        if declared(m.class_)
+        and (not issubclass(m.class_, EntryBase) or m.class_ in live)
+        and not issubclass(m.class_, ExtensionBase)  # extra fields are probed on their record
     }
     for view in app.appbuilder.baseviews:
         model = getattr(getattr(view, "datamodel", None), "obj", None)
@@ -143,7 +159,14 @@ def seed(app, world, editor_headers, client, models, report):
             second[column] = value_for(kinds, n)
         api = _api_of(app, model)
         if api is not None:
-            body = {**second, "version": record.version} if hasattr(record, "version") else second
+            from app.services.registers import extensions
+
+            extra = set(extensions.field_codes(model))  # extra fields travel in the API's `extra` object
+            body = {c: v for c, v in second.items() if c not in extra}
+            if extra:
+                body["extra"] = {c: v for c, v in second.items() if c in extra}
+            if hasattr(record, "version"):
+                body["version"] = record.version
             response = client.put(f"/api/v1/{api.resource_name}/{record.id}", json=body, headers=editor_headers)
             assert response.status_code == 200, response.get_data(as_text=True)
         for column, kinds in columns.items():

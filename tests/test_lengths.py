@@ -21,7 +21,7 @@ TOO_LONG = "最多 2000 个字"
 def _text_columns():
     for mapper in Model.registry.mappers:
         table = mapper.local_table
-        if table is None or table.name.startswith(("ab_", "reg_")):
+        if table is None or table.name.startswith(("ab_", "reg_", "ext_")):  # FAB's; made by the app
             continue
         for column in table.columns:
             base = column.type.impl if isinstance(column.type, TypeDecorator) else column.type

@@ -3,8 +3,12 @@ columns, every GET route, every role that may not read them; and a throwaway mod
 whose careless route forgets the mechanism makes the prober fail."""
 
 import pytest
+from sqlalchemy import select
 
+from app.extensions import db
+from app.models.registers import RegisterDef, RegisterField
 from app.security import ROLE_GRANTS
+from app.services.registers import definitions, extensions, runtime
 from tests import masking_probe
 from tests.conftest import api_token
 from tests.factories import make_user, tree
@@ -26,6 +30,14 @@ def test_no_route_shows_a_full_value_to_a_role_that_may_not_read_it(app, client,
         {"code": "phone", "label": "联系电话", "type": "phone"},
         {"code": "difficulty", "label": "困难情况", "type": "textarea", "sensitive": True},
     ])  # fmt: skip
+    # and an extra phone on people (扩展字段): probed on the person's own pages and API
+    extensions.ensure_definitions(db.session)
+    person_extra = db.session.scalar(select(RegisterDef).where(RegisterDef.extends == "person"))
+    field = RegisterField(code="mobile2", label="备用电话", type="phone", in_list=True, position=1)
+    person_extra.fields.append(field)
+    definitions.save_field(db.session, field)
+    db.session.commit()
+    runtime.ensure_current()
     users = _users(world)
     editor = make_user("Clerk", world["ta"])
     report = masking_probe.probe(app, client, world, users, lambda u: api_token(client, u), editor)
@@ -37,6 +49,7 @@ def test_no_route_shows_a_full_value_to_a_role_that_may_not_read_it(app, client,
     assert not report.missing_factories, f"add a factory in tests/masking_probe.py for {report.missing_factories}"
     assert {"Appeal", "Visit"} <= set(report.models)
     assert any(name.startswith("Entry_assist_") for name in report.models)
+    assert "Person" in report.models  # through its extra phone
     assert report.probes > 1000
     assert report.leaks == []
 

@@ -32,6 +32,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import MANYTOONE
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import DomainError, DomainErrors
@@ -149,13 +150,21 @@ class unit_of_work:  # noqa: N801 (used as a statement: `with unit_of_work(...)`
 
 
 def discard_new(session, item):
-    """A new record that was refused: undo what filling it in did to the records it points
-    to (a backref put it into their collections), so no later flush of the same session
-    writes the refused row, or warns about it."""
+    """A new record that was refused: take it out of the collections of the records it points
+    to (a backref put it there), quietly, so no later flush of the same session writes the
+    refused row or warns about it. The unit of work has rolled back: nothing else is pending."""
     state = inspect(item)
     for relationship in state.mapper.relationships:
-        if relationship.direction is MANYTOONE and relationship.key not in state.unloaded:
-            if getattr(item, relationship.key) is not None:
-                setattr(item, relationship.key, None)
+        if relationship.direction is not MANYTOONE:
+            continue
+        parent = item.__dict__.get(relationship.key)
+        back = relationship.back_populates or (relationship.backref and relationship.backref[0] if isinstance(
+            relationship.backref, tuple) else relationship.backref)  # fmt: skip
+        if parent is None or not back:
+            continue
+        collection = parent.__dict__.get(back)
+        if isinstance(collection, list) and any(member is item for member in collection):
+            set_committed_value(parent, back, [member for member in collection if member is not item])
+        set_committed_value(item, relationship.key, None)
     if item in session:
         session.expunge(item)

@@ -148,6 +148,8 @@ class RegisterDef(TimestampMixin, VersionMixin, Model):
     # empty: the day the entry was recorded
     date_field = Column(String(30), nullable=True)
     dashboard_card = Column(Boolean, nullable=False, default=False)  # a card on the leader dashboard
+    # set: not a register but the extra fields of a built-in record (its table: appeal, visit ...)
+    extends = Column(String(30), nullable=True)
 
     fields = relationship(
         "RegisterField",
@@ -157,9 +159,11 @@ class RegisterDef(TimestampMixin, VersionMixin, Model):
         cascade="all, delete-orphan",
     )
 
+    __table_args__ = (Index("uq_register_def_extends", "extends", unique=True),)
+
     @property
     def table_name(self):
-        return f"reg_{self.code}"
+        return table_name_of(self)
 
     @property
     def resource(self):
@@ -178,7 +182,7 @@ class RegisterDef(TimestampMixin, VersionMixin, Model):
         return RegisterSpec(
             id=self.id, code=self.code, name=self.name, menu_group=self.menu_group, description=self.description,
             date_field=self.date_field, dashboard_card=self.dashboard_card, active=self.active,
-            sort_order=self.sort_order,
+            sort_order=self.sort_order, extends=self.extends,
             fields=tuple(f.spec() for f in sorted(self.fields, key=lambda f: (f.position or 0, f.id or 0))),
         )  # fmt: skip
 
@@ -268,10 +272,11 @@ class RegisterSpec:
     active: bool
     sort_order: int
     fields: tuple
+    extends: str | None = None
 
     @property
     def table_name(self):
-        return f"reg_{self.code}"
+        return table_name_of(self)
 
     @property
     def resource(self):
@@ -429,9 +434,15 @@ def multi_table(metadata, definition, field):
     )
 
 
+def table_name_of(definition):
+    """reg_<code> for a register's entries, ext_<table> for the extra fields of a built-in record."""
+    return f"ext_{definition.extends}" if definition.extends else f"reg_{definition.code}"
+
+
 def is_register_table(name):
-    """Tables of register entries are data created by the app, not part of the migrations' schema."""
-    return bool(name) and name.startswith("reg_")
+    """Tables of register entries and extra fields are data created by the app, not part of the
+    migrations' schema."""
+    return bool(name) and (name.startswith("reg_") or name.startswith("ext_"))
 
 
 def include_in_schema(obj, name, type_, reflected, compare_to):
@@ -497,21 +508,7 @@ def build_entry_class(definition, token):
     for field in fields:
         if field.type == FieldType.GRID:
             continue
-        kind = sensitivity(field)
-        if kind is not None:
-            sensitive[field.code] = kind
-        if field.type == FieldType.MULTICHOICE:
-            secondary = multi_table(metadata, definition, field)
-            attrs[field.code] = relationship(link_model_name(field), secondary=secondary, lazy="selectin")
-            continue
-        column = physical_column(field)
-        if field.type in LINK_TYPES:
-            attrs[field.column] = column  # FAB reads a foreign key by its column name
-            attrs[field.code] = relationship(link_model_name(field), foreign_keys=[column], lazy="joined")
-        else:
-            attrs[field.code] = column
-        if field.filterable or field.sortable or field.unique_within:
-            indexes.append(Index(index_name(definition, field), field.column, "id"))
+        _field_attributes(definition, field, attrs, indexes, sensitive)
         if field.filterable and field.type == FieldType.CHOICE:  # a filtered list's page, in a jurisdiction
             name = f"ix_{definition.code}_live_{field.code}_grid"[:60]
             indexes.append(Index(name, field.column, "grid_id", order_column, "id", "deleted_at", **live))
@@ -519,3 +516,61 @@ def build_entry_class(definition, token):
     attrs["__table_args__"] = tuple(indexes)
     _serial[0] += 1
     return type(f"Entry_{definition.code}_{_serial[0]}", (EntryBase, Model), attrs)
+
+
+def _field_attributes(definition, field, attrs, indexes, sensitive):
+    """The mapped attribute(s), index and secrecy of one field of a register or an extension."""
+    kind = sensitivity(field)
+    if kind is not None:
+        sensitive[field.code] = kind
+    if field.type == FieldType.MULTICHOICE:
+        secondary = multi_table(Model.metadata, definition, field)
+        attrs[field.code] = relationship(link_model_name(field), secondary=secondary, lazy="selectin")
+        return
+    column = physical_column(field)
+    if field.type in LINK_TYPES:
+        attrs[field.column] = column  # FAB reads a foreign key by its column name
+        attrs[field.code] = relationship(link_model_name(field), foreign_keys=[column], lazy="joined")
+    else:
+        attrs[field.code] = column
+    if field.filterable or field.sortable or field.unique_within:
+        indexes.append(Index(index_name(definition, field), field.column, "id"))
+
+
+class ExtensionBase(TimestampMixin):
+    """The extra fields of one built-in record: a row in ext_<table> whose id is the record's."""
+
+    __register__ = None
+    __fields__ = ()
+    created_by_id = None  # the record itself says who made it
+    grid_id = None  # the record's grid (set when written: the audit trail files the change there)
+
+    @classmethod
+    def field_defs(cls):
+        return cls.__fields__
+
+
+def build_extension_class(definition, token):
+    """A mapped class for the extra fields of built-in table `definition.extends`: one row per
+    record that has any, sharing the record's id (deleted with it)."""
+    table = definition.table_name
+    metadata = Model.metadata
+    for name in [t for t in metadata.tables if t == table or t.startswith(f"{table}__")]:
+        metadata.remove(metadata.tables[name])
+    attrs = {
+        "__tablename__": table,
+        "__register__": definition,
+        "__fields__": tuple(f for f in definition.fields if f.removed_at is None and f.type != FieldType.GRID),
+        "__module__": __name__,
+        "__audit_table__": definition.extends,  # audited as a change of the record it belongs to
+        "id": Column(Integer, ForeignKey(f"{definition.extends}.id", ondelete="CASCADE"), primary_key=True,
+                     autoincrement=False),
+    }  # fmt: skip
+    sensitive, indexes = {}, []
+    for field in definition.fields:
+        if field.type != FieldType.GRID:
+            _field_attributes(definition, field, attrs, indexes, sensitive)
+    attrs["__sensitive__"] = sensitive
+    attrs["__table_args__"] = tuple(indexes)
+    _serial[0] += 1
+    return type(f"Extension_{definition.extends}_{_serial[0]}", (ExtensionBase, Model), attrs)

@@ -165,7 +165,7 @@ def _row(action, obj, changes, who):
         "username": username,
         "ip": ip,
         "action": action,
-        "table_name": getattr(obj, "__tablename__", None),
+        "table_name": getattr(obj, "__audit_table__", None) or getattr(obj, "__tablename__", None),
         "record_id": getattr(obj, "id", None),
         "grid_id": _grid_id(obj),
         # a grid's own path is on it (even when it is being deleted); others' by _place()

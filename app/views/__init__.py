@@ -3,6 +3,7 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from app.views import extras
 from app.views.appeals import AppealApi, AppealView
 from app.views.audit import AuditLogView
 from app.views.dashboard import AccountabilityView, DashboardView
@@ -13,7 +14,13 @@ from app.views.personnel import AssignmentApi, AssignmentView, PersonApi, Person
 from app.views.pickers import PickerView
 from app.views.registers import menu as register_menu
 from app.views.registers.api import RegisterApi
-from app.views.registers.designer import ChoiceListView, ChoiceValueView, RegisterDefView, RegisterFieldView
+from app.views.registers.designer import (
+    ChoiceListView,
+    ChoiceValueView,
+    ExtraFieldsDefView,
+    RegisterDefView,
+    RegisterFieldView,
+)
 from app.views.registers.entries import RegisterEntryView, fill_register_code
 from app.views.representatives import (
     ConstituencyApi,
@@ -115,6 +122,9 @@ def register_views(appbuilder):
         RegisterDefView, "Register design", label=_l("Register design"), icon="fa-wrench", category="Lookup lists"
     )
     appbuilder.add_view(
+        ExtraFieldsDefView, "Extra fields", label=_l("Extra fields"), icon="fa-plus-square-o", category="Lookup lists"
+    )
+    appbuilder.add_view(
         ChoiceListView, "Choice lists", label=_l("Choice lists"), icon="fa-list-ul", category="Lookup lists"
     )
     appbuilder.add_view(
@@ -127,6 +137,7 @@ def register_views(appbuilder):
     current_app.url_defaults(fill_register_code)
     register_menu.bind(current_app._get_current_object())
     current_app.before_request(register_menu.refresh)
+    extras.refresh()  # definitions built before the views existed: their extra fields now
     for api in (
         GridApi, PersonApi, PostApi, AssignmentApi, AppealApi, VisitApi, QuotaRuleApi, RepresentativeApi,
         ConstituencyApi, ContactRecordApi, RegisterApi,

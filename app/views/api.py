@@ -18,12 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
+from app.core.errors import Collector
 from app.core.uow import STALE, unit_of_work
 from app.extensions import db
 from app.services import scope
 from app.services.privacy import Reader
 from app.services.records import check_version, delete_record, etag_matches, etag_of, is_versioned
+from app.services.registers import extensions
+from app.views import extra_values as extras
 from app.views.edge import VALUE_REFUSED, parse_id
+from app.views.extra_values import EXTRA
 from app.views.fab_compat import CompatModelRestApi
 from app.views.scoped import READ, WRITE, ScopeFilter, scope_filters, unsearchable, without_sensitive
 
@@ -73,6 +77,7 @@ def _plus(columns, name):
 class ScopedModelApi(CompatModelRestApi):
     """The base of every domain REST API: same resource, scope and rules as the view."""
 
+    extra_codes = ()  # the live extra fields of the record, answered and taken as `extra` (app.views.extras)
     resource = None
     extra_permissions = {}
     allow_browser_login = True
@@ -143,6 +148,13 @@ class ScopedModelApi(CompatModelRestApi):
 
     def add_apispec_components(self, api_spec):
         super().add_apispec_components(api_spec)
+        if extensions.table_of(self.datamodel.obj):  # the extra fields IT staff define (扩展字段)
+            for name in (self.add_model_schema_name, self.edit_model_schema_name, self.show_model_schema_name):
+                schema = api_spec.components.schemas.get(name)
+                if schema is not None:
+                    schema.setdefault("properties", {})[EXTRA] = {
+                        "type": "object", "description": "Extra fields: {code: value} (GET /api/v1/registers/)",
+                    }  # fmt: skip
         if self.versioned:
             schema = api_spec.components.schemas.get(self.edit_model_schema_name)
             if schema is not None:
@@ -183,17 +195,28 @@ class ScopedModelApi(CompatModelRestApi):
         model = self.datamodel.obj
         pk = data.get("id")
         Reader().prepare(db.session, model, [pk]).mask_row(model, data[API_RESULT_RES_KEY], item_id=pk)
+        if self.extra_codes and pk is not None:
+            item = db.session.get(model, pk)
+            data[API_RESULT_RES_KEY][EXTRA] = extras.extra_json(db.session, [item]).get(pk, {}) if item else {}
 
     def pre_get_list(self, data):
         model = self.datamodel.obj
-        reader = Reader().prepare(db.session, model, data.get("ids") or [])
-        for pk, row in zip(data.get("ids") or [], data[API_RESULT_RES_KEY], strict=False):
+        ids = data.get("ids") or []
+        reader = Reader().prepare(db.session, model, ids)
+        for pk, row in zip(ids, data[API_RESULT_RES_KEY], strict=False):
             reader.mask_row(model, row, item_id=pk)
+        if self.extra_codes and ids:
+            items = db.session.scalars(select(model).where(model.id.in_(ids))).all()
+            values = extras.extra_json(db.session, items)
+            for pk, row in zip(ids, data[API_RESULT_RES_KEY], strict=False):
+                row[EXTRA] = values.get(pk, {})
 
     def dump_item(self, schema, item):
         """A written record as the API answers it (masked like a GET)."""
         row = schema.dump(item, many=False)
         Reader().prepare(db.session, type(item), [item.id]).mask_row(type(item), row, item_id=item.id)
+        if self.extra_codes:
+            row[EXTRA] = extras.extra_json(db.session, [item]).get(item.id, {})
         return row
 
     def response_500(self, message=None, **kwargs):
@@ -256,16 +279,19 @@ class ScopedModelApi(CompatModelRestApi):
         body = self.json_body()
         if body is None:
             return self.response_400(message=str(SEND_JSON_OBJECT))
+        body = dict(body)
+        extra = body.pop(EXTRA, None) if self.extra_codes else None
         item, error = self.load_body(self.add_model_schema, body)
         if error is not None:
             return error
-        return self.save_item(item, is_new=True)
+        return self.save_item(item, is_new=True, extra=extra)
 
     def api_update(self, item):
         body = self.json_body()
         if body is None:
             return self.response_400(message=str(SEND_JSON_OBJECT))
         body = dict(body)
+        extra = body.pop(EXTRA, None) if self.extra_codes else None
         if is_versioned(type(item)):
             refused = self.version_refusal(item, body.pop("version", None))
             if refused is not None:
@@ -275,14 +301,22 @@ class ScopedModelApi(CompatModelRestApi):
         item, error = self.load_body(self.edit_model_schema, merged, instance=item)
         if error is not None:
             return error
-        return self.save_item(item, is_new=False)
+        return self.save_item(item, is_new=False, extra=extra)
 
-    def save_item(self, item, is_new):
+    def save_item(self, item, is_new, extra=None):
         session = db.session
         with unit_of_work(api=True, stale_message=self.stale_message) as work:
             with session.no_autoflush:
                 scope.check_writable(session, item)
-                self.validate(item)
+                errors = Collector()  # the record's rules and its extra fields': all at once
+                with errors.check():
+                    self.validate(item)
+                if self.extra_codes:
+                    with errors.check():
+                        extras.set_extra_json(session, item, extra)
+                    with errors.check():
+                        extensions.check(session, item)
+                errors.raise_if_any()
             if is_new:
                 session.add(item)
         if work.failed:

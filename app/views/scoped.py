@@ -28,12 +28,14 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired, InputRequired
 
+from app.core.errors import Collector
 from app.core.sensitive import declared
 from app.core.uow import discard_new, unit_of_work
 from app.extensions import db
 from app.services import scope
 from app.services.privacy import Reader, can_see_personal_numbers
 from app.services.records import check_version, delete_record, is_versioned
+from app.services.registers import extensions
 from app.views.edge import parse_id
 from app.views.export import ExportMixin
 from app.views.fab_compat import CompatInterface, CompatModelView, filters_without, get_in_scope
@@ -144,6 +146,8 @@ class ScopedInterface(CompatInterface):
 
     def get_values(self, lst, list_columns):
         lst = list(lst)
+        if extensions.table_of(self.obj) and lst:  # extra fields: one query for the page, not one per row
+            extensions.prefetch(db.session, self.obj, lst)
         reader = self._reader(lst)
         for item, row in zip(lst, super().get_values(lst, list_columns), strict=True):
             yield {c: self._revealed(reader, item, c, v) for c, v in row.items()}
@@ -201,6 +205,7 @@ class ScopedModelView(ExportMixin, CompatModelView):
     list_template = "minqing/list.html"
     exclude_route_methods = {"download"}
     stale_message = None  # what a concurrent save is called (None: the generic reload message)
+    extra_codes = ()  # the live extra fields of the record (app.views.extras keeps them)
 
     @property
     def page_size(self):
@@ -324,7 +329,29 @@ class ScopedModelView(ExportMixin, CompatModelView):
         with db.session.no_autoflush:
             # scope first: validation messages must not reveal other grids' data
             scope.check_writable(db.session, item)
-            self.validate(item)
+            errors = Collector()  # the record's rules and its extra fields' rules: all at once
+            with errors.check():
+                self.validate(item)
+            with errors.check():
+                self.check_extra(item)
+            errors.raise_if_any()
+
+    def check_extra(self, item):
+        """The rules of the extra fields the form offered (DomainErrors)."""
+        if self.extra_codes:
+            extensions.check(db.session, item)
+
+    def extra_rows(self, item):
+        """[(label, value)] of the record's extra fields, masked and formatted (custom show pages)."""
+        if not self.extra_codes:
+            return []
+        codes = list(self.extra_codes)
+        values = self.datamodel.get_values_item(item, codes)
+        out = []
+        for code, value in zip(codes, values, strict=True):
+            formatter = self.formatters_columns.get(code)
+            out.append((self.label_columns.get(code, code), formatter(value) if formatter else value))
+        return out
 
     def pre_update(self, item):
         self.pre_add(item)

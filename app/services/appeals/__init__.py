@@ -42,6 +42,7 @@ from app.services.appeals.registration import (  # noqa: F401
     register_appeal,
     registration_locked,
     update_registration,
+    validate_registration,
 )
 from app.services.appeals.reminders import reminder_texts, reminders, send_reminders  # noqa: F401
 from app.services.appeals.steps import perform  # noqa: F401

@@ -34,8 +34,10 @@ from app.models.registers import (
     RegisterField,
     UniqueWithin,
     build_entry_class,
+    build_extension_class,
 )
 from app.services.registers import runtime
+from app.services.registers.extensions import TARGETS, builtin_attribute
 from app.services.registers.schema import sync_schema
 from app.services.registers.values import clean_value, length_bound, parse_value, text_limit
 
@@ -88,6 +90,10 @@ def check_register(session, register):
                     _l("The code of a register never changes (its table and addresses use it)."), field="code"
                 )
     with errors.check():
+        if register.extends and register.extends not in TARGETS:
+            raise DomainError(_l("Extra fields can be added to appeals, visits, people, grids and contact records."),
+                              field="extends")  # fmt: skip
+    with errors.check():
         register.name = (register.name or "").strip()
         if not register.name:
             raise DomainError(_l("Enter the register's name."), field="name")
@@ -117,6 +123,10 @@ def check_field(session, field):
         same = [f for f in register.fields if f is not field and f.code == code]
         if same:
             raise DomainError(_l("This register already has a field with the code %(code)s.", code=code), field="code")
+        if register.extends and builtin_attribute(register.extends, code):
+            raise DomainError(
+                _l("The record already has something called “%(code)s”: choose another code.", code=code), field="code"
+            )
     with errors.check():
         field.label = (field.label or "").strip()
         if not field.label:
@@ -124,7 +134,7 @@ def check_field(session, field):
     with errors.check():
         if field.type not in FieldType.codes():
             raise DomainError(_l("Choose the field's type."), field="type")
-        if field.type == FieldType.GRID and field.code != GRID_FIELD:
+        if field.type == FieldType.GRID and (field.code != GRID_FIELD or register.extends):
             raise DomainError(_l("Every register has exactly one grid field (code grid)."), field="type")
     with errors.check():
         field.unique_within = field.unique_within or ""
@@ -132,6 +142,8 @@ def check_field(session, field):
             raise DomainError(_l("Choose where the value must be unique."), field="unique_within")
         if field.unique_within and field.type not in UNIQUE_TYPES:
             raise DomainError(_l("Values of this type cannot be required unique."), field="unique_within")
+        if field.unique_within == UniqueWithin.GRID and register.extends:
+            field.unique_within = UniqueWithin.REGISTER  # an extra field is unique among all the records
     with errors.check():
         if field.type in (FieldType.CHOICE, FieldType.MULTICHOICE):
             if field.lookup and field.lookup not in LOOKUPS:
@@ -224,15 +236,19 @@ def apply(session, register):
     session.flush()
     spec = register.spec()
     token = runtime.bump(session)
-    sync_schema(session.connection(), spec, build_entry_class(spec, token))
-    ensure_permissions(register)
+    if spec.extends:  # extra fields of a built-in record: its own permissions apply
+        sync_schema(session.connection(), spec, build_extension_class(spec, token))
+    else:
+        sync_schema(session.connection(), spec, build_entry_class(spec, token))
+        ensure_permissions(register)
     session.flush()
     return spec
 
 
 def save_register(session, register):
     """Check and apply a register definition (new or edited)."""
-    ensure_grid_field(register)
+    if not register.extends:
+        ensure_grid_field(register)
     for field in register.fields:
         if field.column is None:
             check_field(session, field)

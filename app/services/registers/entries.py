@@ -56,7 +56,7 @@ def check_entry(session, entry, user=None):
             with errors.check():
                 _check(session, entry, field)
     errors.raise_if_any()
-    if entry.id is None and entry.created_by_id is None and user is not None:
+    if user is not None and entry.id is None and entry.created_by_id is None:
         entry.created_by_id = user.id
 
 
@@ -113,10 +113,12 @@ def _check_unique(session, entry, field, value):
     )
     if hasattr(value, "id"):
         value = value.id
-    query = select(func.count()).select_from(cls).where(column == value, cls.deleted_at.is_(None))
+    query = select(func.count()).select_from(cls).where(column == value)
+    if hasattr(cls, "deleted_at"):
+        query = query.where(cls.deleted_at.is_(None))
     if entry.id is not None:
         query = query.where(cls.id != entry.id)
-    if field.unique_within == UniqueWithin.GRID:
+    if field.unique_within == UniqueWithin.GRID and hasattr(cls, "grid_id"):
         grid_id = entry.grid.id if entry.__dict__.get("grid") is not None else entry.grid_id
         query = query.where(cls.grid_id == grid_id)
     if session.scalar(query):

@@ -23,7 +23,10 @@ from app.services.registers import definitions
 
 FORMAT = "minqing-registers"
 VERSION = 1
-REGISTER_KEYS = ("name", "menu_group", "description", "sort_order", "active", "date_field", "dashboard_card")
+REGISTER_KEYS = (
+    "name", "menu_group", "description", "sort_order", "active", "date_field", "dashboard_card",
+    "extends",  # the extra fields of a built-in record (appeal, visit ...), not a register
+)  # fmt: skip
 FIELD_KEYS = (
     "label", "help_text", "type", "position", "required", "unique_within", "min_value", "max_value", "pattern",
     "pattern_message", "default_value", "in_list", "filterable", "sortable", "sensitive", "lookup",

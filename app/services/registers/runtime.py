@@ -14,7 +14,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models.registers import RegisterDef, build_entry_class, forget_register_tables
+from app.models.registers import RegisterDef, build_entry_class, build_extension_class, forget_register_tables
 from app.services import runtime as generations
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ NAME = "registers"
 REGISTER_RESOURCE_PREFIX = "Register:"  # a register's permission resource (and menu item) name
 REGISTER_MENU_PREFIX = "RegisterGroup:"  # a register menu group's item name
 
-_state = {"specs": {}, "classes": {}, "listeners": []}
+_state = {"specs": {}, "classes": {}, "extensions": {}, "listeners": []}
 
 
 def bump(session, name=NAME):
@@ -50,9 +50,11 @@ def _interval():
 def _rebuild(session, token):
     forget_register_tables()
     with session.no_autoflush:
-        specs = {d.code: d.spec() for d in session.scalars(select(RegisterDef).order_by(RegisterDef.sort_order))}
+        every = [d.spec() for d in session.scalars(select(RegisterDef).order_by(RegisterDef.sort_order))]
+    specs = {spec.code: spec for spec in every if not spec.extends}
     classes = {code: build_entry_class(spec, token) for code, spec in specs.items()}
-    _state.update(specs=specs, classes=classes)
+    extensions = {spec.extends: (spec, build_extension_class(spec, token)) for spec in every if spec.extends}
+    _state.update(specs=specs, classes=classes, extensions=extensions)
     for listener in _state["listeners"]:
         listener(specs)
     log.info("registers rebuilt (%s): %s", token[:8], ", ".join(specs) or "none")
@@ -70,7 +72,7 @@ def forget():
     """Drop what this process built (tests; the next call rebuilds)."""
     _generation.forget()
     forget_register_tables()
-    _state.update(specs={}, classes={})
+    _state.update(specs={}, classes={}, extensions={})
 
 
 def specs():
@@ -87,6 +89,22 @@ def entry_class(code):
     """The mapped class of register `code`'s entries, or None."""
     ensure_current()
     return _state["classes"].get(code)
+
+
+def extension(table):
+    """(definition, mapped class) of the extra fields of built-in table `table`, or None."""
+    ensure_current()
+    return _state["extensions"].get(table)
+
+
+def built_extensions():
+    """What the last rebuild made, without looking for a newer one (for rebuild listeners)."""
+    return dict(_state["extensions"])
+
+
+def extensions():
+    ensure_current()
+    return dict(_state["extensions"])
 
 
 def entry_classes():

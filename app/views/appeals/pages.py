@@ -15,6 +15,7 @@ from sqlalchemy import select
 from wtforms import HiddenField
 
 from app.core.clock import now
+from app.core.errors import Collector
 from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance, Satisfaction, Status
@@ -181,6 +182,14 @@ class AppealView(ScopedModelView):
                 item.visit = source
             elif source is not None:
                 item.contact_record = source
+            if self.extra_codes:  # the extra fields' rules with the registration's, all at once
+                errors = Collector()
+                with errors.check(), db.session.no_autoflush:
+                    self.check_extra(item)
+                if errors.errors:
+                    with errors.check(), db.session.no_autoflush:
+                        appeal_service.validate_registration(db.session, item)
+                    errors.raise_if_any()
             appeal_service.register_appeal(db.session, current_actor(), item)
         if work.failed:
             return False

@@ -10,6 +10,7 @@ from flask import flash, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
@@ -23,7 +24,7 @@ from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.lookups import LOOKUP_MODELS
 from app.models.registers import ChoiceList, ChoiceValue, FieldType, RegisterDef, RegisterField, UniqueWithin
-from app.services.registers import definitions
+from app.services.registers import definitions, extensions
 from app.services.registers import packages as package_service
 from app.views.scoped import ScopedInterface, ScopedModelView
 
@@ -130,8 +131,8 @@ class RegisterFieldView(ScopedModelView):
     }
 
     def process_form(self, form, is_created):
+        # read here; the box stays on the form, so a refused field comes back with what was typed
         self._new_values = [v.strip() for v in (form.new_values.data or "").splitlines() if v.strip()]
-        del form.new_values
 
     def validate(self, item):
         if item.position is None:
@@ -164,8 +165,20 @@ class RegisterFieldView(ScopedModelView):
         return self._each(items, definitions.restore_field, _l("%(count)s field(s) restored."))
 
 
+class ExtendsFilter(BaseFilter):
+    """Registers (value "no") or the extra fields of built-in records ("yes")."""
+
+    name = "extends"
+    arg_name = "ext"
+
+    def apply(self, query, value):
+        column = self.model.extends
+        return query.filter(column.is_not(None) if value == "yes" else column.is_(None))
+
+
 class RegisterDefView(ScopedModelView):
     datamodel = ScopedInterface(RegisterDef)
+    base_filters = [["id", ExtendsFilter, "no"]]
     resource = RESOURCE
     route_base = "/registerdesign"
     list_title = _l("Register design")
@@ -214,6 +227,8 @@ class RegisterDefView(ScopedModelView):
         if kwargs.get("pk") is not None:
             item = db.session.get(RegisterDef, int(kwargs["pk"]))
             kwargs.setdefault("item_code", item.code if item is not None else "")
+            if item is not None and item.extends:
+                kwargs.setdefault("extends_url", EXTENDED_LISTS.get(item.extends))
         return super().render_template(template, **kwargs)
 
     def validate_delete(self, item):
@@ -248,6 +263,40 @@ class RegisterDefView(ScopedModelView):
         if not work.failed:
             flash(str(_l("Package imported: %(summary)s", summary=report.summary())), "success")
         return redirect(url_for(".list"))
+
+
+EXTENDED_LISTS = {
+    "appeal": "/appealview/list/", "visit": "/visitview/list/", "person": "/personview/list/",
+    "grid": "/gridview/list/", "contact_record": "/contactrecordview/list/",
+}  # fmt: skip
+
+
+class ExtraFieldsDefView(RegisterDefView):
+    """扩展字段: the extra fields of appeals, visits, people, grids and contact records, defined
+    as a register's fields are (one definition per record, made when this page is first opened)."""
+
+    route_base = "/extradesign"
+    base_filters = [["id", ExtendsFilter, "yes"]]
+    list_title = _l("Extra fields")
+    show_title = edit_title = _l("Extra fields")
+    list_template = "minqing/list.html"
+    label_columns = {**RegisterDefView.label_columns, "name": _l("Record"), "extends": _l("Table")}
+    list_columns = ["name", "extends", "updated_at"]
+    show_columns = ["name", "extends", "description"]
+    formatters_columns = {
+        "extends": lambda table: str(extensions.TARGETS[table][1]) if table in extensions.TARGETS else table
+    }
+    edit_columns = ["description"]
+    search_columns = ["name"]
+    exclude_route_methods = {"download", "add", "delete", "export_package", "import_package"}
+
+    def list_page(self):
+        if extensions.ensure_definitions(db.session):
+            db.session.commit()
+        return super().list_page()
+
+    def validate(self, item):
+        definitions.save_register(db.session, item)
 
 
 class ChoiceValueView(ScopedModelView):

@@ -1,0 +1,110 @@
+"""Extra fields (扩展字段) on the built-in pages and APIs: appeals, visits, people, grids, contact
+records. When the definitions change (app.services.registers.runtime), `refresh` gives every
+view of an extensible record the live extra fields: form fields (built as a register's are:
+pickers, choice lists, validators), columns of its form, show page, list (fields marked "in
+list") and Excel export, labels, help texts and formatters. The API answers and takes them as
+one `extra` object (app.views.extra_values). Their values go through the record's own masking (`__sensitive__`), scope
+and unit of work; every rule is checked with the record's own rules (ScopedModelView.pre_add).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
+
+from app.models.registers import FieldType
+from app.services.registers import extensions, runtime
+from app.views.fab_compat import serve_unregistered
+from app.views.registers.entries import page_class
+
+EXTRA = "extra"  # the API's object of extra values
+EXTRA_FIELDSET = _l("Extra fields")
+NOT_AN_OBJECT = _l('Send the extra fields as an object: {"code": value}.')
+UNKNOWN_FIELD = _l("There is no extra field “%(code)s”.")
+
+
+def _layout(view):
+    """What the view declared itself (taken once, before any extra field was added)."""
+    layout = view.__dict__.get("_declared_layout")
+    if layout is None:
+        layout = {
+            name: getattr(view, name, None)
+            for name in ("add_columns", "edit_columns", "show_columns", "list_columns", "export_columns",
+                         "add_fieldsets", "edit_fieldsets", "show_fieldsets", "label_columns",
+                         "description_columns", "formatters_columns", "add_form", "edit_form")
+        }  # fmt: skip
+        view._declared_layout = layout
+    return layout
+
+
+def _with_fieldset(fieldsets, codes):
+    if not fieldsets or not codes:
+        return fieldsets
+    return [*fieldsets, (str(EXTRA_FIELDSET), {"fields": list(codes), "expanded": True})]
+
+
+def _form_with(form_class, page_form, codes):
+    if form_class is None or not codes:
+        return form_class
+    return type(form_class.__name__, (form_class,), {code: getattr(page_form, code) for code in codes})
+
+
+def apply_to_view(view, page, fields):
+    """Give one HTML view the live extra fields (`page`: a register page built from them)."""
+    base = _layout(view)
+    codes = [f.code for f in fields]
+    listed = [f.code for f in fields if f.in_list]
+
+    def plus(name, extra):
+        declared = base[name]
+        return declared if not declared or not extra else [*declared, *extra]
+
+    view.add_columns = plus("add_columns", codes)
+    view.edit_columns = plus("edit_columns", codes)
+    view.show_columns = plus("show_columns", codes)
+    view.list_columns = plus("list_columns", listed)
+    view.export_columns = [*(base["export_columns"] or base["list_columns"] or []), *codes] if codes else (
+        base["export_columns"])  # fmt: skip
+    view.add_fieldsets = _with_fieldset(base["add_fieldsets"], codes)
+    view.edit_fieldsets = _with_fieldset(base["edit_fieldsets"], codes)
+    view.show_fieldsets = _with_fieldset(base["show_fieldsets"], codes)
+    view.label_columns = {**(base["label_columns"] or {}), **{f.code: f.label for f in fields}}
+    view.description_columns = {
+        **(base["description_columns"] or {}), **{f.code: f.help_text for f in fields if f.help_text},
+    }  # fmt: skip
+    formatters = dict(base["formatters_columns"] or {})
+    if page is not None:
+        formatters.update({c: page.formatters_columns[c] for c in codes if c in page.formatters_columns})
+    view.formatters_columns = formatters
+    view.add_form = _form_with(base["add_form"], page.add_form if page else None, codes)
+    view.edit_form = _form_with(base["edit_form"], page.edit_form if page else None, codes)
+    view.extra_codes = tuple(codes)
+
+
+@runtime.on_rebuild
+def refresh(_specs=None):
+    """Every view and API of an extensible record, in step with the definitions."""
+    if not has_app_context() or getattr(current_app, "appbuilder", None) is None:
+        return
+    appbuilder = current_app.appbuilder
+    built = runtime.built_extensions()
+    pages = {}
+    for table in extensions.TARGETS:
+        spec_cls = built.get(table)
+        fields = ()
+        if spec_cls is not None:
+            spec, cls = spec_cls
+            fields = tuple(f for f in spec.live_fields if f.type != FieldType.GRID)
+            if fields:
+                page = serve_unregistered(page_class(spec, cls)(), appbuilder, "RegisterEntryView")
+                pages[table] = (page, fields)
+    for view in appbuilder.baseviews:
+        datamodel = getattr(view, "datamodel", None)
+        table = extensions.table_of(getattr(datamodel, "obj", None))
+        if table is None:
+            continue
+        page, fields = pages.get(table, (None, ()))
+        if hasattr(view, "add_form"):  # an HTML view
+            apply_to_view(view, page, fields)
+        else:
+            view.extra_codes = tuple(f.code for f in fields)
