@@ -203,3 +203,24 @@ def test_a_package_moves_extra_fields_and_cannot_extend_other_tables(client, wor
         packages.import_package(db.session, hostile)
     db.session.rollback()
     assert db.session.scalar(select(RegisterDef).where(RegisterDef.code == "x_users")) is None
+
+
+def test_a_list_is_searched_by_a_filterable_extra_field(client, world):
+    login(client, make_user("Admin", world["ta"]))
+    definition = _definition("appeal")
+    assert _add_field(client, definition, code="hukou", label="户籍所在地", type="text", filterable="y",
+                      in_list="y").status_code == 302  # fmt: skip
+    assert _add_field(client, definition, code="kind", label="来源类别", type="choice", filterable="y",
+                      new_values="来访\n网格发现", position="2").status_code == 302  # fmt: skip
+    here, there = make_appeal(world["a1"], reporter_name="甲户"), make_appeal(world["a1"], reporter_name="乙户")
+    here.hukou, there.hukou = "甲乡甲一村", "乙乡"
+    field = next(f for f in db.session.get(RegisterDef, definition.id).fields if f.code == "kind")
+    here.kind = next(v for v in field.choice_list.values if v.name == "网格发现")
+    db.session.commit()
+    login(client, make_user("Clerk", world["ta"]))
+    page = client.get("/appealview/list/").get_data(as_text=True)
+    assert "户籍所在地" in page  # offered in the search menu
+    found = client.get("/appealview/list/?_flt_0_hukou=甲乡甲").get_data(as_text=True)  # the first text filter
+    by_kind = client.get(f"/appealview/list/?_flt_0_kind={here.kind.id}").get_data(as_text=True)
+    for body in (found, by_kind):
+        assert "甲户" in body and "乙户" not in body

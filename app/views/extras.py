@@ -10,17 +10,16 @@ and unit of work; every rule is checked with the record's own rules (ScopedModel
 from __future__ import annotations
 
 from flask import current_app, has_app_context
+from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 
+from app.extensions import db
 from app.models.registers import FieldType
 from app.services.registers import extensions, runtime
-from app.views.fab_compat import serve_unregistered
+from app.views.fab_compat import search_filters_of, serve_unregistered, set_search_filters
 from app.views.registers.entries import page_class
 
-EXTRA = "extra"  # the API's object of extra values
 EXTRA_FIELDSET = _l("Extra fields")
-NOT_AN_OBJECT = _l('Send the extra fields as an object: {"code": value}.')
-UNKNOWN_FIELD = _l("There is no extra field “%(code)s”.")
 
 
 def _layout(view):
@@ -31,8 +30,10 @@ def _layout(view):
             name: getattr(view, name, None)
             for name in ("add_columns", "edit_columns", "show_columns", "list_columns", "export_columns",
                          "add_fieldsets", "edit_fieldsets", "show_fieldsets", "label_columns",
-                         "description_columns", "formatters_columns", "add_form", "edit_form")
+                         "description_columns", "formatters_columns", "add_form", "edit_form", "search_columns",
+                         "search_form")
         }  # fmt: skip
+        layout["filters"] = search_filters_of(view)
         view._declared_layout = layout
     return layout
 
@@ -78,7 +79,40 @@ def apply_to_view(view, page, fields):
     view.formatters_columns = formatters
     view.add_form = _form_with(base["add_form"], page.add_form if page else None, codes)
     view.edit_form = _form_with(base["edit_form"], page.edit_form if page else None, codes)
+    _search(view, base, page, [f.code for f in fields if f.filterable])
     view.extra_codes = tuple(codes)
+
+
+class ExtraFilter(BaseFilter):
+    """A condition on an extra field: the register page's own filter (`inner`) on the extra
+    values' table, as `record.id IN (ids of the rows that match)`. FAB makes instances again
+    from the class (column name, datamodel), so each inner filter gets a class of its own."""
+
+    inner = None
+
+    @classmethod
+    def wrapping(cls, inner):
+        return type("ExtraFilter", (cls,), {"inner": inner, "name": inner.name, "arg_name": inner.arg_name})
+
+    def apply(self, query, value):
+        table = self.inner.model
+        matching = self.inner.apply(db.session.query(table.id), value)
+        return query.filter(self.model.id.in_(matching.statement))
+
+
+def _search(view, base, page, filterable):
+    """The view's search with the filterable extra fields (conditions, form fields)."""
+    if base["search_columns"] is None or base["search_form"] is None:
+        return
+    view.search_columns = [*base["search_columns"], *filterable]
+    extra = {}
+    if page is not None:
+        inner = search_filters_of(page).get_search_filters()
+        extra = {
+            code: [ExtraFilter.wrapping(f)(code, view.datamodel) for f in inner.get(code, [])] for code in filterable
+        }
+    set_search_filters(view, base["filters"], view.search_columns, extra)
+    view.search_form = _form_with(base["search_form"], page.search_form if page else None, filterable)
 
 
 @runtime.on_rebuild

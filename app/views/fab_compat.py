@@ -99,6 +99,22 @@ def filters_without(filters, columns):
     return kept
 
 
+def search_filters_of(view):
+    """The view's search filters as FAB built them (what extra columns are added to)."""
+    return view._filters
+
+
+def set_search_filters(view, base, search_columns, extra):
+    """Give a view's search columns FAB cannot derive filters for from the model (the extra
+    fields: their values live in another table): `extra` = {column: [filter instances]}."""
+    filters = base.copy()
+    filters.clear_filters()
+    filters.search_columns = list(search_columns)
+    filters._search_filters = {**base.get_search_filters(), **extra}
+    filters._all_filters = {**base._all_filters, **extra}
+    view._filters = filters
+
+
 def get_in_scope(view, pk):
     """The record `pk` through the view's base filters (scope), or None."""
     if isinstance(view, ModelView):
