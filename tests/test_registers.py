@@ -449,3 +449,58 @@ def test_a_deleted_entry_goes_to_the_recycle_bin_and_an_admin_restores_it(client
     actions = [a for (a,) in db.session.execute(select(AuditLog.action).where(AuditLog.table_name == "reg_speakup"))]
     assert "delete" in actions and "restore" in actions
     _assert_rollups_agree()
+
+
+# --------------------------------------------------------------------------
+# What the pages say (found in the browser test, tests/e2e/test_registers.py)
+# --------------------------------------------------------------------------
+
+
+def test_the_designer_pages_name_what_they_show(client):
+    t = tree()
+    register = speakup()
+    login(client, make_user("Admin", t["ta"]))
+    listing = client.get("/registerdesign/list/").get_data(as_text=True)
+    assert "台账名称" in listing and "菜单分组" in listing and "姓名" not in listing  # not a person's name
+    form = client.get(f"/registerfields/add?_flt_0_register={register.id}").get_data(as_text=True)
+    assert "显示顺序" in form and "职务" not in form  # the order of a field, not a post
+    assert "显示顺序" in client.get("/registerdesign/add").get_data(as_text=True)
+    assert "列表名称" in client.get("/choicelists/list/").get_data(as_text=True)
+
+
+def test_an_entry_form_marks_required_fields_and_leaves_every_check_to_the_server(client):
+    t = tree()
+    speakup()
+    login(client, make_user("Clerk", t["a1"]))
+    page = client.get("/registers/speakup/add").get_data(as_text=True)
+    labels = {label: page.split(f'<label for="{code}"', 1)[1].split("</label>", 1)[0]
+              for code, label in (("speaker", "说事人"), ("day", "说事日期"), ("phone", "联系电话"))}  # fmt: skip
+    assert "&#42;" in labels["说事人"] and "&#42;" in labels["说事日期"] and "&#42;" not in labels["联系电话"]
+    # the browser sends the form as it is (no stop at the first empty field): the answer names every problem
+    assert "<form novalidate " in page
+
+
+def test_an_entry_page_offers_edit_to_who_may_write_and_the_list_its_figures(client):
+    t = tree()
+    speakup()
+    entry = make_entry(t["a1"], day=dt.date(2026, 11, 3), speaker="甲", matter="事")
+    login(client, make_user("Clerk", t["a1"]))
+    page = client.get(f"/registers/speakup/show/{entry.id}").get_data(as_text=True)
+    assert f'href="/registers/speakup/edit/{entry.id}"' in page and 'id="mq-edit-entry"' in page
+    assert (
+        "统计"
+        in client.get("/registers/speakup/list/").get_data(as_text=True).split('id="mq-register-summary"')[1][:200]
+    )
+    login(client, make_user("Leader", t["ta"]))
+    assert 'id="mq-edit-entry"' not in client.get(f"/registers/speakup/show/{entry.id}").get_data(as_text=True)
+
+
+def test_an_empty_choice_reads_as_a_dash_in_the_form_and_the_search(client):
+    t = tree()
+    speakup()
+    entry = make_entry(t["a1"], day=dt.date(2026, 11, 3), speaker="甲", matter="事")
+    login(client, make_user("Clerk", t["a1"]))
+    for url in ("/registers/speakup/add", f"/registers/speakup/edit/{entry.id}", "/registers/speakup/list/"):
+        body = client.get(url).get_data(as_text=True)
+        assert ">__None<" not in body and "u003e__None\\u003c" not in body, url
+    assert '<option selected value="__None">—</option>' in client.get("/registers/speakup/add").get_data(as_text=True)

@@ -103,7 +103,7 @@ class RegisterFieldView(ScopedModelView):
     extra_permissions = {"remove_fields": "write", "restore_fields": "write"}
     add_form_extra_fields = {
         "position": IntegerField(
-            _l("Position"),
+            _l("Order in the form"),
             default=10,
             validators=[Optional()],
             widget=BS3TextFieldWidget(),
@@ -188,10 +188,10 @@ class RegisterDefView(ScopedModelView):
     list_template = "minqing/registers/design_list.html"
     label_columns = {
         "code": _l("Code"),
-        "name": _l("Name"),
+        "name": _l("Register name"),
         "menu_group": _l("Menu group"),
         "description": _l("Description"),
-        "sort_order": _l("Sort order"),
+        "sort_order": _l("Order in the menu"),
         "active": _l("Active"),
         "date_field": _l("Date field"),
         "dashboard_card": _l("Card on the dashboard"),
@@ -214,7 +214,9 @@ class RegisterDefView(ScopedModelView):
     }
 
     add_form_extra_fields = {
-        "sort_order": IntegerField(_l("Sort order"), default=0, validators=[Optional()], widget=BS3TextFieldWidget()),
+        "sort_order": IntegerField(
+            _l("Order in the menu"), default=0, validators=[Optional()], widget=BS3TextFieldWidget()
+        ),
     }
     edit_form_extra_fields = add_form_extra_fields
 
@@ -326,7 +328,7 @@ class ChoiceListView(ScopedModelView):
     list_title = _l("Choice lists")
     show_title = add_title = edit_title = _l("Choice list")
     related_views = [ChoiceValueView]
-    label_columns = {"code": _l("Code"), "name": _l("Name"), "description": _l("Description")}
+    label_columns = {"code": _l("Code"), "name": _l("List name"), "description": _l("Description")}
     list_columns = ["code", "name", "description"]
     add_columns = ["code", "name", "description"]
     edit_columns = ["name", "description"]

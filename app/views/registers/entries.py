@@ -21,7 +21,9 @@ from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
+from flask_appbuilder.widgets import FormWidget
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import false, select
 from wtforms.validators import Optional
 
@@ -64,11 +66,47 @@ def choice_field(field, multiple=False):
         return value.name if value.active else f"{value.name}（{_l('inactive')}）"
 
     cls = QuerySelectMultipleField if multiple else QuerySelectField
-    options = {"widget": Select2ManyWidget()} if multiple else {"widget": Select2Widget(), "allow_blank": True}
+    options = (
+        {"widget": Select2ManyWidget()}
+        if multiple
+        else {"widget": Select2Widget(), "allow_blank": True, "blank_text": "—"}
+    )
     return cls(
         field.label, validators=[Optional()], description=field.help_text or "", query_func=query,
         get_pk_func=lambda v: v.id, get_label=label, **options,
     )  # fmt: skip
+
+
+class RequiredMark:
+    """Marks a required field (the form's red asterisk) and checks nothing: the service checks
+    every rule of an entry at once (entries.check_entry), so no field stops the others."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        pass
+
+
+class EntryFormWidget(FormWidget):
+    """The entry form, sent as it is (novalidate): the browser would stop at the first empty
+    required field; the server answers with every problem at once, each at its field."""
+
+    def __call__(self, **kwargs):
+        return Markup(str(super().__call__(**kwargs)).replace("<form ", "<form novalidate ", 1))
+
+
+def mark_required(form_class, codes):
+    """Add RequiredMark to the fields `codes` of a built form class."""
+    for code in codes:
+        unbound = getattr(form_class, code, None)
+        if unbound is None or not hasattr(unbound, "field_class"):
+            continue
+        if "validators" not in unbound.kwargs and len(unbound.args) > 1:
+            args = list(unbound.args)
+            args[1] = [*(args[1] or []), RequiredMark()]
+            unbound.args = tuple(args)
+        else:
+            unbound.kwargs["validators"] = [*(unbound.kwargs.get("validators") or []), RequiredMark()]
 
 
 class RegisterEntryPages(ScopedModelView):
@@ -81,6 +119,15 @@ class RegisterEntryPages(ScopedModelView):
         "print_entry": "read", "print_list": "read", "summary": "read", "import_page": "write", "import_template": "read",
         "trash": "read", "restore": "read",
     }  # fmt: skip
+
+    add_widget = edit_widget = EntryFormWidget
+
+    def forms_built(self):
+        super().forms_built()
+        live = self.spec.live_fields if self.spec is not None else []
+        required = [f.code for f in live if f.required and f.type != FieldType.GRID]
+        for form in (self.add_form, self.edit_form):
+            mark_required(form, required)
 
     def validate(self, item):
         entry_service.check_entry(db.session, item, scope.current_user())
