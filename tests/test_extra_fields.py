@@ -224,3 +224,36 @@ def test_a_list_is_searched_by_a_filterable_extra_field(client, world):
     by_kind = client.get(f"/appealview/list/?_flt_0_kind={here.kind.id}").get_data(as_text=True)
     for body in (found, by_kind):
         assert "甲户" in body and "乙户" not in body
+
+
+def test_extra_fields_are_columns_of_the_excel_import_with_every_error_at_once(client, world):
+    from tests.test_import import _upload
+
+    login(client, make_user("Admin", world["ta"]))
+    definition = _definition("person")
+    assert (
+        _add_field(client, definition, code="hukou", label="户籍所在地", type="text", required="y").status_code == 302
+    )
+    assert _add_field(client, definition, code="household", label="家庭人口", type="integer", min_value="1",
+                      max_value="20", position="2").status_code == 302  # fmt: skip
+    assert _add_field(client, definition, code="party", label="政治面貌", type="choice", new_values="群众\n党员",
+                      position="3").status_code == 302  # fmt: skip
+    login(client, make_user("Clerk", world["ta"]))
+    template = openpyxl.load_workbook(io.BytesIO(client.get("/import/template/people").data))
+    header = [c.value for c in template.worksheets[0][1]]
+    assert header[-3:] == ["户籍所在地*", "家庭人口", "政治面貌"]
+    assert template.worksheets[0].data_validations.dataValidation  # the choice column has its drop-down
+    before = db.session.scalar(select(func.count()).select_from(Person))
+    rows = [
+        ["姓名", "性别", "电话", "网格编码", "人员类别", "户籍所在地", "家庭人口", "政治面貌"],
+        ["导入甲", "男", "13800000001", "TA1", "", "甲乡", 4, "党员"],
+        ["导入乙", "女", "12345", "TA1", "", "", 30, "外星"],  # a bad phone and three bad extra cells
+    ]
+    body = _upload(client, "people", rows).get_data(as_text=True)
+    assert "未导入任何数据" in body and "12345" in body and "户籍所在地" in body and "20" in body and "外星" in body
+    assert db.session.scalar(select(func.count()).select_from(Person)) == before
+    rows[2] = ["导入乙", "女", "13800000002", "TA1", "", "乙乡", 2, ""]
+    assert "2" in _upload(client, "people", rows).get_data(as_text=True)
+    db.session.expire_all()
+    imported = db.session.scalar(select(Person).where(Person.name == "导入甲"))
+    assert (imported.hukou, imported.household, imported.party.name) == ("甲乡", 4, "党员")

@@ -30,15 +30,28 @@ IMPORTERS = {
 }
 
 
+EXTENDERS = []  # fn(importer class) -> importer class: the extra fields' columns (app.services.registers.imports)
+
+
 def register_importer(cls):
     IMPORTERS[cls.kind] = cls
+    return cls
+
+
+def current_importer(kind):
+    """The importer of `kind` as it stands now (with columns for its record's extra fields)."""
+    cls = IMPORTERS[kind]
+    for extend in EXTENDERS:
+        cls = extend(cls)
     return cls
 
 
 def template_bytes(kind, importer=None, dropdowns=None):
     """The template of a kind: Chinese headers, an example row, and a sheet of notes; choice
     columns (`dropdowns`: {column index: [values]}) get a drop-down list of their values."""
-    importer = importer or IMPORTERS[kind]
+    importer = importer or current_importer(kind)
+    if hasattr(importer, "extra_dropdowns"):
+        dropdowns = {**(dropdowns or {}), **importer.extra_dropdowns()}
     wb = Workbook()
     ws = wb.active
     ws.title = str(importer.title)[:31]
@@ -97,7 +110,7 @@ def _header_keys(importer, header_row):
 
 def import_file(session, kind, stream, max_rows=20000, actor=None, importer_class=None):
     """Check and import a whole file in one transaction. Returns an ImportResult."""
-    importer = (importer_class or IMPORTERS[kind])(session, actor)
+    importer = (importer_class or current_importer(kind))(session, actor)
     result = ImportResult(kind=kind)
     try:
         wb = load_workbook(stream, read_only=True, data_only=True)

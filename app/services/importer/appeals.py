@@ -27,6 +27,7 @@ class AppealImporter(Importer):
     some still open, some answered, evaluated or archived."""
 
     kind = "appeals"
+    model_name = "appeal"  # its extra fields (扩展字段) become columns too
     title = _l("Historical appeals")
     resource = "Appeal"
     columns = [

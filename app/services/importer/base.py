@@ -111,6 +111,7 @@ class Importer:
     resource = ""
     columns: list[Col] = []
     checks_required = False  # True: build() reports missing required cells itself, with every other problem
+    model_name = None  # the extensible table the rows become (its extra fields are columns too)
 
     def __init__(self, session, actor=None):
         self.session = session

@@ -18,6 +18,7 @@ from app.services.validators import normalize_phone
 
 class GridImporter(Importer):
     kind = "grids"
+    model_name = "grid"  # its extra fields (扩展字段) become columns too
     title = _l("Grids")
     resource = "Grid"
     columns = [
@@ -86,6 +87,7 @@ class GridImporter(Importer):
 
 class PersonImporter(Importer):
     kind = "people"
+    model_name = "person"
     title = _l("People")
     resource = "Person"
     columns = [

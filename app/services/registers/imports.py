@@ -7,11 +7,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.errors import Collector, DomainError, DomainErrors
+from app.extensions import db
 from app.models.appeals import Appeal
 from app.models.personnel import Person
 from app.models.registers import ChoiceValue, FieldType
 from app.services import scope
+from app.services.importer import EXTENDERS
 from app.services.importer.base import Col, Importer, RowError, cell_text, codes_in, grid_by_code
+from app.services.registers import extensions
 from app.services.registers.definitions import LOOKUPS
 from app.services.registers.entries import check_entry
 from app.services.registers.values import clean_value
@@ -160,4 +163,73 @@ def choice_lists(session, spec):
     return out
 
 
-__all__ = ["RowError", "choice_lists", "importer_for"]
+def with_extra_fields(importer_cls):
+    """`importer_cls` with a column per live extra field of the record it imports (扩展字段):
+    each cell read and checked as a register's, every problem reported with the row's own."""
+    table = getattr(importer_cls, "model_name", None)
+    built = extensions.live(table) if table else None
+    if built is None:
+        return importer_cls
+    spec, ext_class, fields = built
+    cells = importer_for(spec, ext_class)  # reads a register's cells: the same rules here
+    base_columns = list(importer_cls.columns)
+
+    class ExtendedImporter(importer_cls):
+        columns = [*base_columns, *cells.columns]
+        checks_required = True  # build() reports every missing cell with the row's other problems
+
+        def build(self, row, row_no):
+            errors = Collector()
+            record = None
+            with errors.check():
+                try:
+                    record = self._build_own(row, row_no)
+                except RowError as err:
+                    raise DomainError(err.message, field=err.column.key) from None
+            reader = cells(self.session, self.actor)
+            scratch = ext_class()
+            with errors.check():
+                reader_errors = Collector()
+                for field in fields:
+                    with reader_errors.check():
+                        try:
+                            reader._set(scratch, field, row.get(field.code))
+                        except RowError as err:
+                            raise DomainError(err.message, field=field.code) from None
+                unreadable = {e.field for e in reader_errors.errors}
+                try:
+                    check_entry(self.session, scratch, None)
+                except DomainErrors as more:
+                    reader_errors.errors.extend(e for e in more.errors if e.field not in unreadable)
+                except DomainError as one:
+                    if one.field not in unreadable:
+                        reader_errors.add(one)
+                reader_errors.raise_if_any()
+            errors.raise_if_any()
+            for field in fields:
+                value = getattr(scratch, field.code)
+                if value not in (None, [], ""):
+                    setattr(record, field.code, value)
+            return record
+
+        def _build_own(self, row, row_no):
+            """The record's own columns, with its own required-cell check (as import_file does)."""
+            if not importer_cls.checks_required:
+                missing = [c for c in base_columns if c.required and cell_text(row.get(c.key)) is None]
+                if missing:
+                    raise DomainErrors([DomainError(_l("This cell is required."), field=c.key) for c in missing])
+            return importer_cls.build(self, row, row_no)
+
+        @classmethod
+        def extra_dropdowns(cls):
+            """The template's drop-down lists of the extra choice columns (after the record's own)."""
+            offset = len(base_columns)
+            return {offset + i: values for i, values in choice_lists(db.session, spec).items()}
+
+    ExtendedImporter.__name__ = importer_cls.__name__
+    return ExtendedImporter
+
+
+EXTENDERS.append(with_extra_fields)
+
+__all__ = ["RowError", "choice_lists", "importer_for", "with_extra_fields"]
