@@ -6,11 +6,11 @@ import io
 import json
 
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, inspect, select
+from sqlalchemy import event, func, inspect, select
 
 from app.extensions import db
 from app.models.audit import AuditLog
-from app.models.registers import RegisterDef
+from app.models.registers import ChoiceValue, RegisterDef
 from app.services.registers import packages, rollups, runtime
 from tests.conftest import api_token, login
 from tests.factories import make_user, tree
@@ -504,3 +504,63 @@ def test_an_empty_choice_reads_as_a_dash_in_the_form_and_the_search(client):
         body = client.get(url).get_data(as_text=True)
         assert ">__None<" not in body and "u003e__None\\u003c" not in body, url
     assert '<option selected value="__None">—</option>' in client.get("/registers/speakup/add").get_data(as_text=True)
+
+
+def test_a_contains_search_reads_the_text_index_and_follows_every_change(client):
+    """SQLite: the filterable text field has an FTS5 trigram index kept by triggers; the list's
+    "contains" search reads it (not every row), and sees inserts, edits and deletes at once."""
+    t = tree()
+    speakup()
+    login(client, make_user("Clerk", t["ta"]))
+    day = dt.date(2026, 11, 2)
+    one = make_entry(t["a1"], day=day, speaker="张家湾王大姐", matter="路灯", handling=None)
+    make_entry(t["a1"], day=day, speaker="李庄赵大哥", matter="排水")
+    sqlite = db.engine.dialect.name == "sqlite"
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        body = client.get("/registers/speakup/list/?_flt_2_speaker=湾王大").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert "张家湾王大姐" in body and "李庄赵大哥" not in body
+    if sqlite:
+        assert any("reg_speakup__fts_f_speaker" in s for s in statements)
+    one.speaker = "张家湾刘大姐"
+    db.session.commit()
+    assert "张家湾刘大姐" in client.get("/registers/speakup/list/?_flt_2_speaker=湾刘大").get_data(as_text=True)
+    stale = client.get("/registers/speakup/list/?_flt_2_speaker=湾王大").get_data(as_text=True)
+    assert "张家湾王大姐" not in stale and "张家湾刘大姐" not in stale
+    db.session.delete(one)
+    db.session.commit()
+    assert "张家湾刘大姐" not in client.get("/registers/speakup/list/?_flt_2_speaker=张家湾").get_data(as_text=True)
+    # two characters: below a trigram, the plain LIKE answers
+    assert "李庄赵大哥" in client.get("/registers/speakup/list/?_flt_2_speaker=李庄").get_data(as_text=True)
+
+
+def test_an_api_page_finds_its_ids_without_the_joins_of_what_it_shows(client):
+    """The API shows related columns (grid.name, a choice's name): the page of ids is chosen
+    without those joins (an index answers), then only those rows are loaded with them."""
+    t = tree()
+    register = speakup()
+    for n in range(3):
+        make_entry(t["a1"], day=dt.date(2026, 11, 2 + n), speaker=f"说事人{n}", matter="事",
+                   handling=db.session.get(ChoiceValue, value_id(register, "handling", "议事会")))  # fmt: skip
+    headers = api_token(client, make_user("Clerk", t["ta"]))
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = client.get("/api/v1/registers/speakup/?q=(page_size:2,page:0)", headers=headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 200 and len(response.json["result"]) == 2
+    assert response.json["result"][0]["handling"]["name"] == "议事会" and response.json["count"] == 3
+    paged = [s for s in statements if "LIMIT" in s.upper() and "reg_speakup" in s]
+    assert paged and all(" JOIN " not in s.upper() for s in paged)

@@ -46,6 +46,7 @@ from app.views.edge import id_arg, parse_id
 from app.views.export import export_value, xlsx_response
 from app.views.fab_compat import DelegatingView, filters_plus, serve_unregistered
 from app.views.pickers import AjaxSelectField
+from app.views.registers.search import use_indexed_search
 from app.views.scoped import ScopedInterface, ScopedModelView
 
 PAGE_METHODS = ("list", "add", "edit", "show", "delete", "export", "action", "action_post")
@@ -355,11 +356,15 @@ def page_class(spec, entry_class):
 _pages = runtime.PerRegister()  # one page object per register, rebuilt with the definitions
 
 
+def _build_page(spec, cls):
+    page = serve_unregistered(page_class(spec, cls)(), current_app.appbuilder, "RegisterEntryView")
+    use_indexed_search(page, spec)
+    return page
+
+
 def pages_for(code):
     """The page object of register `code` (404 when there is no such live register)."""
-    view = _pages.get(
-        code, lambda spec, cls: serve_unregistered(page_class(spec, cls)(), current_app.appbuilder, "RegisterEntryView")
-    )
+    view = _pages.get(code, _build_page)
     if view is None:
         abort(404)
     g.register_code = code
