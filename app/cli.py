@@ -29,7 +29,7 @@ from app.services.appeals import system_actor
 from app.services.backup import BackupError, backup, check_revision, restore, revision_of
 from app.services.importer import import_file, template_bytes
 from app.services.lookups import seed_lookups
-from app.services.registers import extensions, packages, runtime
+from app.services.registers import definitions, extensions, packages, runtime
 from app.services.registers import rollups as register_rollups
 from app.services.registers.packages import seed_registers
 from app.services.users import create_user
@@ -75,6 +75,8 @@ def init_command(demo_if_empty):
     sync_roles(current_app.appbuilder)
     seeded = seed_registers(db.session)
     extensions.ensure_definitions(db.session)  # 扩展字段: one (empty) definition per built-in record
+    db.session.commit()
+    definitions.sync_all_schemas(db.session)  # indexes a newer version adds, for the data already there
     db.session.commit()
     if seeded.created:
         _say(f"台账：新建 {seeded.created} 项（说事登记簿等）。Registers seeded: {seeded.created}.")

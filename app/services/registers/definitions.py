@@ -464,3 +464,15 @@ def check_choice_value_deletable(session, value):
                 )
             if used:
                 raise DomainError(_l("The value %(name)s is in use: untick Active instead.", name=value.name))
+
+
+def sync_all_schemas(session):
+    """Every register's and extension's tables and indexes as their definitions want them (an
+    upgrade that adds a kind of index, e.g. SQLite's text index, builds it for existing data)."""
+    connection = session.connection()
+    for code, spec in runtime.specs().items():
+        sync_schema(connection, spec, runtime.entry_class(code))
+    for spec, cls in runtime.extensions().values():
+        if spec.live_fields:
+            sync_schema(connection, spec, cls)
+
