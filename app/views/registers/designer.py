@@ -6,7 +6,7 @@ live (table, permissions, generation token) in the same transaction.
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
@@ -132,12 +132,12 @@ class RegisterFieldView(ScopedModelView):
 
     def process_form(self, form, is_created):
         # read here; the box stays on the form, so a refused field comes back with what was typed
-        self._new_values = [v.strip() for v in (form.new_values.data or "").splitlines() if v.strip()]
+        g.register_new_values = [v.strip() for v in (form.new_values.data or "").splitlines() if v.strip()]
 
     def validate(self, item):
         if item.position is None:
             item.position = 10
-        values = getattr(self, "_new_values", [])
+        values = g.pop("register_new_values", [])
         if values:
             item.choice_list = definitions.new_choice_list(db.session, item, values)
         previous = attributes.get_history(item, "type").deleted
