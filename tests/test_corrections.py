@@ -4,10 +4,12 @@ the seeded lists, the visit log's names, 访办一体 and the petition flags —
 hand-computed case."""
 
 import datetime as dt
+import importlib.util
+import pathlib
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 from app.core import clock
 from app.core.errors import DomainError
@@ -349,3 +351,20 @@ def test_a_collective_petition_needs_its_people(world):
     db.session.rollback()
     plain = make_appeal(world["a1"], petition_people=5)  # not collective: the number is dropped
     assert plain.petition_people is None
+
+
+def test_the_migration_judges_the_appeals_registered_before_it(world):
+    """0030's backfill: the same rule as registration, in SQL on both databases."""
+    path = pathlib.Path(__file__).parents[1] / "migrations" / "versions" / "0030_petition_flags.py"
+    spec = importlib.util.spec_from_file_location("minqing_0030", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    worker = make_user("GridWorker", world["a1a"])
+    actor = svc.Actor(name="w", permissions=frozenset(svc.PERMISSIONS), user_id=worker.id)
+    below = make_appeal(world["a1"], at="2026-11-03 09:00", actor=actor)  # filed from the group below: 上报
+    above = make_appeal(world["a1a"], at="2026-11-03 09:00")  # the system: no person
+    elsewhere = make_appeal(world["a2"], at="2026-11-03 09:00", actor=actor)  # another village's
+    db.session.execute(update(Appeal).values(reported_by_grid=False))
+    db.session.execute(text(migration.BACKFILL))
+    db.session.expire_all()
+    assert [db.session.get(Appeal, a.id).reported_by_grid for a in (below, above, elsewhere)] == [True, False, False]
