@@ -116,7 +116,8 @@ REPRESENTATIVE_OWN_ONLY_ROLES = ["Representative"]  # roles that see only the us
 CONTACT_REPORT_RECIPIENTS = ["人大主席", "人大副主席"]  # who important opinions are reported to
 # --- Appeals (民情诉求) --------------------------------------------------------
 APPEAL_DAYS_GENERAL = 7  # days to handle and answer a general (一般) appeal (seeds: one week)
-APPEAL_DAYS_IMPORTANT = 30  # days for an important (重要) appeal (seeds: one month)
+APPEAL_MONTHS_IMPORTANT = 1  # calendar months for an important (重要) appeal (seeds: one month; 31 Jan → 28/29 Feb)
+APPEAL_EVALUATION_REQUIRED = True  # archive only after the evaluation (评议); False: 反馈 → 归档 (seed 002)
 APPEAL_DUE_SOON_DAYS = 2  # an open appeal due within this many days is marked "due soon"
 APPEAL_EXTENSION_MAX_DAYS = 30  # the most days one approved extension may add to a deadline
 APPEAL_DISCOVERY_CHANNELS = [

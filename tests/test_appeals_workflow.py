@@ -307,7 +307,7 @@ def test_due_dates_follow_importance_and_config(app, world):
         important = make_appeal(world["a1"], importance="important")
     assert general.number == "202601001" and important.number == "202601002"
     assert general.due_date == dt.date(2026, 2, 7)  # across the month boundary
-    assert important.due_date == dt.date(2026, 3, 2)  # 30 days over a short February
+    assert important.due_date == dt.date(2026, 2, 28)  # one calendar month: the end of a short February
     app.config["APPEAL_DAYS_GENERAL"] = 5
     try:
         with clock.frozen("2026-02-01 00:05"):
@@ -402,7 +402,7 @@ def test_changing_importance_before_assignment_moves_the_deadline(world):
     with clock.frozen("2026-03-03 09:00"):
         event = svc.update_registration(db.session, svc.system_actor(), appeal, note="经核实属重要事项")
         db.session.commit()
-    assert appeal.due_date == dt.date(2026, 4, 1)
+    assert appeal.due_date == dt.date(2026, 4, 2)  # one calendar month from the registration day
     assert event.action == "edit" and event.data == {"importance": ["general", "important"]}
 
 

@@ -258,7 +258,7 @@ def test_historical_appeals_import_with_numbers_deadlines_and_events(client, fro
             满意度="满意",
             身份证号=GOOD_ID,
         ),
-        # no number, important, answered late (due 2026-02-02), judged by the reporter: 已评议
+        # no number, important, answered late (due 2026-02-03: one calendar month), judged by the reporter: 已评议
         _appeal_row(
             登记日期=dt.date(2026, 1, 3),
             重要程度="重要",
@@ -285,7 +285,7 @@ def test_historical_appeals_import_with_numbers_deadlines_and_events(client, fro
     late = got["0371-66668888"]
     # numbered after the claimed 005 of the same month, never below it
     assert late.number == "202601006" and late.status == "evaluated"
-    assert late.due_date == dt.date(2026, 2, 2) and late.closed_on_time is False
+    assert late.due_date == dt.date(2026, 2, 3) and late.closed_on_time is False
     assert late.evaluation_comment == "太慢" and late.feedback == "已协调"
     open_ = db.session.scalar(select(Appeal).where(Appeal.status == "in_progress"))
     assert open_.number == "202603001" and open_.handler_unit == "民政所" and open_.closed_on_time is None

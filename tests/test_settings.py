@@ -209,9 +209,9 @@ def test_many_threads_load_a_change_once(app, monkeypatch):
 
 
 def test_a_group_with_one_bad_value_saves_nothing(app, client, admin):
-    response = client.post("/settings/save/appeals", data={"APPEAL_DAYS_GENERAL": "5", "APPEAL_DAYS_IMPORTANT": "x"})
+    response = client.post("/settings/save/appeals", data={"APPEAL_DAYS_GENERAL": "5", "APPEAL_MONTHS_IMPORTANT": "x"})
     body = response.get_data(as_text=True)
-    assert response.status_code == 200 and "请填写整数" in _row(body, "APPEAL_DAYS_IMPORTANT")
+    assert response.status_code == 200 and "请填写整数" in _row(body, "APPEAL_MONTHS_IMPORTANT")
     client.get("/settings/")
     assert app.config["APPEAL_DAYS_GENERAL"] == 7
     assert db.session.scalar(select(Setting)) is None
@@ -221,12 +221,12 @@ def test_a_group_with_one_bad_value_saves_nothing(app, client, admin):
 
 
 def test_every_problem_of_a_group_is_shown_at_its_field(app, client, admin):
-    data = {"APPEAL_DAYS_GENERAL": "七天", "APPEAL_DAYS_IMPORTANT": "0", "APPEAL_DUE_SOON_DAYS": "2",
+    data = {"APPEAL_DAYS_GENERAL": "七天", "APPEAL_MONTHS_IMPORTANT": "0", "APPEAL_DUE_SOON_DAYS": "2",
             "APPEAL_REMIND_SUMMARY_TO": "zzb@county.gov.cn\nnot-a-mail", "APPEAL_DISCOVERY_CHANNELS": "入户走访\n飞鸽传书"}  # fmt: skip
     body = client.post("/settings/save/appeals", data=data).get_data(as_text=True)
     assert "有 4 处问题需要更正" in body
     assert "请填写整数" in _row(body, "APPEAL_DAYS_GENERAL") and "七天" in _row(body, "APPEAL_DAYS_GENERAL")
-    assert "不能小于 1" in _row(body, "APPEAL_DAYS_IMPORTANT")
+    assert "不能小于 1" in _row(body, "APPEAL_MONTHS_IMPORTANT")
     assert "not-a-mail" in _row(body, "APPEAL_REMIND_SUMMARY_TO") and "电子邮箱" in _row(
         body, "APPEAL_REMIND_SUMMARY_TO"
     )
@@ -243,12 +243,12 @@ def test_every_problem_of_a_group_is_shown_at_its_field(app, client, admin):
 def test_the_service_reports_every_problem_by_field(app):
     with pytest.raises(DomainErrors) as caught:
         settings.check(db.session, {
-            "APPEAL_DAYS_GENERAL": "abc", "APPEAL_DAYS_IMPORTANT": "-3", "PHONE_PATTERN": "[",
+            "APPEAL_DAYS_GENERAL": "abc", "APPEAL_MONTHS_IMPORTANT": "-3", "PHONE_PATTERN": "[",
             "VISIT_CONTENT_ROLES": "Clerk\nNoSuchRole", "DASHBOARD_DEFAULT_PRESET": "decade", "LIST_PAGE_SIZE": "500",
             "APPEAL_DUE_SOON_DAYS": True,
         })  # fmt: skip
     fields = {e.field for e in caught.value.errors}
-    assert fields == {"APPEAL_DAYS_GENERAL", "APPEAL_DAYS_IMPORTANT", "PHONE_PATTERN", "VISIT_CONTENT_ROLES",
+    assert fields == {"APPEAL_DAYS_GENERAL", "APPEAL_MONTHS_IMPORTANT", "PHONE_PATTERN", "VISIT_CONTENT_ROLES",
                       "DASHBOARD_DEFAULT_PRESET", "LIST_PAGE_SIZE", "APPEAL_DUE_SOON_DAYS"}  # fmt: skip
     assert settings.check(db.session, {"VISIT_CONTENT_ROLES": "Clerk\n Leader \nClerk", "LIST_PAGE_SIZE": " 50 "}) == {
         "VISIT_CONTENT_ROLES": ["Clerk", "Leader"], "LIST_PAGE_SIZE": 50,

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models.lookups import AppealChannel
 from app.services import appeals as svc
 from app.services import stats
-from tests.factories import lookup, make_appeal, tree
+from tests.factories import lookup, make_appeal, make_user, tree
 
 OCTOBER = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
 ON = dt.date(2026, 11, 20)
@@ -31,24 +31,32 @@ def _channel(name):
     return lookup(AppealChannel, name)
 
 
+def _filer(grid):
+    """An actor whose login belongs to a person of `grid`."""
+    user = make_user("GridWorker", grid)
+    return svc.Actor(name=user.username, permissions=frozenset(svc.PERMISSIONS), user_id=user.id)
+
+
 @pytest.fixture
 def example():
     """Seven appeals registered in October under township A (甲镇), and four that do not count."""
     t = tree()
     a1, a1a, a2 = t["a1"], t["a1a"], t["a2"]
-    # 1. found on a home visit, answered on time, satisfied, archived
-    one = make_appeal(a1, at="2026-10-02 09:00", channel=_channel("入户走访"))
+    # who typed them in (填表人): people of 甲一村, of its group and of 甲二村; the rest the system
+    of_a1, of_a1a, of_a2 = (_filer(grid) for grid in (a1, a1a, a2))
+    # 1. found on a home visit, answered on time, satisfied, archived; put on the platform by 甲一村 (上报)
+    one = make_appeal(a1, at="2026-10-02 09:00", channel=_channel("入户走访"), actor=of_a1)
     _steps(one, ("2026-10-02 10:00", "assign", {"handler_unit": "民政所"}),
            ("2026-10-05 10:00", "feedback", {"reply": "已办"}),
            ("2026-10-06 10:00", "evaluate", {"result": "satisfied"}),
            ("2026-10-07 10:00", "archive", {}))  # fmt: skip
-    # 2. by phone, answered late (due 10-10), basically satisfied
-    two = make_appeal(a1a, at="2026-10-03 09:00", channel=_channel("来电"))
+    # 2. by phone, answered late (due 10-10), basically satisfied; typed in for the group by 甲一村: not 上报
+    two = make_appeal(a1a, at="2026-10-03 09:00", channel=_channel("来电"), actor=of_a1)
     _steps(two, ("2026-10-03 10:00", "assign", {"handler_unit": "组长"}),
            ("2026-10-15 10:00", "feedback", {"reply": "已办"}),
            ("2026-10-16 10:00", "evaluate", {"result": "basic"}))  # fmt: skip
-    # 3. found on patrol, still being handled: overdue since 10-12
-    three = make_appeal(a1, at="2026-10-04 09:00", channel=_channel("网格巡查"))
+    # 3. found on patrol, still being handled: overdue since 10-12; put on the platform by the group of 甲一村
+    three = make_appeal(a1, at="2026-10-04 09:00", channel=_channel("网格巡查"), actor=of_a1a)
     _steps(three, ("2026-10-04 10:00", "assign", {"handler_unit": "村委"}), ("2026-10-05 10:00", "start", {}))
     # 4. important, escalated from 甲二村 to the township, answered on time, unsatisfied
     four = make_appeal(a2, at="2026-10-05 09:00", channel=_channel("来电"), importance="important")
@@ -56,12 +64,12 @@ def example():
            ("2026-10-07 09:00", "assign", {"handler_unit": "镇国土所"}),
            ("2026-10-20 09:00", "feedback", {"reply": "已协调"}),
            ("2026-10-22 09:00", "evaluate", {"result": "unsatisfied", "comment": "补偿偏低"}))  # fmt: skip
-    # 5. important (due 11-09), answered late on 11-12, not evaluated yet
-    five = make_appeal(a2, at="2026-10-10 09:00", channel=_channel("来电"), importance="important")
+    # 5. important (due 11-10: one calendar month), answered late on 11-12, not evaluated yet; 上报 by 甲二村
+    five = make_appeal(a2, at="2026-10-10 09:00", channel=_channel("来电"), importance="important", actor=of_a2)
     _steps(five, ("2026-10-10 10:00", "assign", {"handler_unit": "村委"}),
            ("2026-11-12 10:00", "feedback", {"reply": "已办"}))  # fmt: skip
-    # 6. important, from the speak-up point, due 11-19: overdue on 11-20
-    six = make_appeal(a1, at="2026-10-20 09:00", channel=_channel("说事点"), importance="important")
+    # 6. important, from the speak-up point, due 11-19 (one calendar month): overdue on 11-20
+    six = make_appeal(a1, at="2026-10-19 09:00", channel=_channel("说事点"), importance="important")
     _steps(six, ("2026-10-20 10:00", "assign", {"handler_unit": "村委"}))
     # 7. answered on the spot
     seven = make_appeal(a1, at="2026-10-25 09:00", channel=_channel("来电"))
@@ -92,20 +100,26 @@ def test_figures_of_a_township_for_october(example):
         "unsatisfied": 1,
         "satisfied_or_basic": 2,
         "discovered": 3,  # 入户走访, 网格巡查, 说事点
+        "reported": 3,  # 1, 3, 5: typed in by a person of the grid where they were registered (or below)
         "handled_locally": 4,  # 1, 2, 5, 7
+        "petition_collective": 0,
+        "petition_bypass": 0,
+        "petition_repeat": 0,
+        "petition_warning": 0,
     }
     assert Fraction(figures["closure_rate"]).limit_denominator(100) == Fraction(5, 7)
     assert Fraction(figures["on_time_rate"]).limit_denominator(100) == Fraction(3, 7)
     assert Fraction(figures["satisfaction_rate"]).limit_denominator(100) == Fraction(2, 3)
     assert Fraction(figures["discovery_rate"]).limit_denominator(100) == Fraction(3, 7)
     assert Fraction(figures["handling_rate"]).limit_denominator(100) == Fraction(4, 7)
-    assert Fraction(figures["reporting_rate"]).limit_denominator(100) == Fraction(1, 7)
+    # 上报率 credits what the grid put on the platform, not what it passed up (escalated: 1)
+    assert Fraction(figures["reporting_rate"]).limit_denominator(100) == Fraction(3, 7)
 
 
 def test_figures_follow_the_grid_where_the_appeal_was_registered(example):
     """The escalated appeal 4 lives in the township now but still counts for 甲二村."""
     a2 = stats.appeal_figures(db.session, example["a2"], *OCTOBER, on=ON)
-    assert (a2["collected"], a2["escalated"], a2["reporting_rate"]) == (2, 1, 0.5)
+    assert (a2["collected"], a2["escalated"], a2["reported"], a2["reporting_rate"]) == (2, 1, 1, 0.5)
     county = stats.appeal_figures(db.session, example["county"], *OCTOBER, on=ON)
     assert county["collected"] == 8  # plus 乙一村's
     whole = stats.appeal_figures(db.session, example["ta"], None, None, on=ON)
@@ -126,6 +140,8 @@ def test_figures_per_child(example):
         "collected": 2, "closed": 2, "escalated": 1, "closed_on_time": 1, "unsatisfied": 1,
     }  # fmt: skip
     assert a2["satisfaction_rate"] == 0.0
+    # 上报: 1 and 3 in 甲一村 (2 was typed in from above, for its group), 5 in 甲二村
+    assert (a1["reported"], a2["reported"], a1["reporting_rate"]) == (2, 1, 0.4)
 
 
 def test_the_overdue_figure_depends_on_the_day(example):

@@ -2,11 +2,10 @@
 
 from datetime import date, datetime, timedelta
 
-from flask import current_app
-
 from app.demo.appeals import CONTENTS, UNITS
 from app.demo.records import PROBLEMS, RESULTS, SITUATIONS
-from app.models.appeals import Status
+from app.models.appeals import Importance, Status
+from app.services.appeals.deadlines import allowed_term
 
 BATCH = 20_000
 TOWNSHIP_NAMES = ["城关镇", "黄河街道", "青龙乡"]
@@ -209,8 +208,7 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
     categories = sorted(ids["appeal_category"].items(), key=lambda kv: kv[1])
     channels = list(ids["appeal_channel"].values())
     by_age = [(limit, _weighted(pairs)) for limit, pairs in STATUS_BY_AGE]
-    general_days = int(current_app.config["APPEAL_DAYS_GENERAL"])
-    important_days = int(current_app.config["APPEAL_DAYS_IMPORTANT"])
+    general_term, important_term = allowed_term(Importance.GENERAL), allowed_term(Importance.IMPORTANT)
     # appeals live in groups (most) and villages; the clerk is a township's
     places = grids["groups"] + grids["villages"]
     parent = grids["parent"]
@@ -259,8 +257,8 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
             statuses = by_age[0][1] if age <= 14 else by_age[1][1] if age <= 60 else by_age[2][1]
             status = statuses[int(rand() * len(statuses))]
             important = rand() < 0.2
-            allowed = important_days if important else general_days
-            due = registered.date() + timedelta(days=allowed)
+            due = registered.date() + (important_term if important else general_term)
+            allowed = (due - registered.date()).days
             grid_id = places[int(rand() * n_places)]
             tid = township_of[grid_id]
             cat_name, cat_id = categories[int(rand() * len(categories))]

@@ -202,6 +202,16 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
     evaluated_at = Column(DateTime, nullable=True)
 
     archived_at = Column(DateTime, nullable=True)
+    # 信访 flags of the registration (counted on the dashboard): 集体访 (with its number of
+    # people), 越级访 (skipped a level), 重复访 (the same matter again), 苗头性 (an early sign)
+    petition_collective = Column(Boolean, nullable=False, default=False, server_default=text("false"))
+    petition_people = Column(Integer, nullable=True)
+    petition_bypass = Column(Boolean, nullable=False, default=False, server_default=text("false"))
+    petition_repeat = Column(Boolean, nullable=False, default=False, server_default=text("false"))
+    petition_warning = Column(Boolean, nullable=False, default=False, server_default=text("false"))
+    # 上报: put on the platform by the grid's own people (the 填表人 belongs to the grid where the
+    # appeal was registered, or below it), fixed at registration; see app.services.stats
+    reported_by_grid = Column(Boolean, nullable=False, default=False, server_default=text("false"))
     escalation_count = Column(Integer, nullable=False, default=0)
     duplicate_of_id = Column(Integer, ForeignKey("appeal.id"), nullable=True)  # partial index
     # optimistic locking: two people acting on the same appeal at once cannot both
@@ -339,6 +349,21 @@ class Appeal(SoftDeleteMixin, TimestampMixin, Model):
     @property
     def duplicate_of_number(self):
         return self.duplicate_of.number if self.duplicate_of_id is not None else None
+
+    @property
+    def petition_flags(self):
+        """The 信访 flags set on this appeal, as titles (集体访 with its number of people)."""
+        out = []
+        if self.petition_collective:
+            out.append(str(_l("Collective petition (%(n)s people)", n=self.petition_people or "?")))
+        for name, title in (
+            ("petition_bypass", _l("Bypassing a level")),
+            ("petition_repeat", _l("Repeated petition")),
+            ("petition_warning", _l("Early warning sign")),
+        ):
+            if getattr(self, name):
+                out.append(str(title))
+        return out
 
     @property
     def handler_title(self):

@@ -37,6 +37,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 GROUPS = (
     ("appeals", _l("Appeal handling")),
+    ("workflow", _l("Appeal workflow")),
     ("visits", _l("Home visits")),
     ("representatives", _l("People's congress representatives")),
     ("entry", _l("Data entry")),
@@ -212,14 +213,19 @@ def _spec(key, group, kind, label, help="", **kw):
 
 
 DAYS, HOURS, ROWS, SECONDS, TIMES = _l("days"), _l("hours"), _l("rows"), _l("seconds"), _l("person-times")
+MONTHS = _l("months")
 
 SPECS = {s.key: s for s in (
     _spec("APPEAL_DAYS_GENERAL", "appeals", INT, _l("Days to answer a general appeal"),
           _l("Counted from the day of registration. Appeals already registered keep their deadline."),
           min=1, max=365, unit=DAYS),
-    _spec("APPEAL_DAYS_IMPORTANT", "appeals", INT, _l("Days to answer an important appeal"),
-          _l("Counted from the day of registration. Appeals already registered keep their deadline."),
-          min=1, max=365, unit=DAYS),
+    _spec("APPEAL_MONTHS_IMPORTANT", "appeals", INT, _l("Months to answer an important appeal"),
+          _l("Calendar months from the day of registration (31 January + 1 month = 28 or 29 February). "
+             "Appeals already registered keep their deadline."),
+          min=1, max=12, unit=MONTHS),
+    _spec("APPEAL_EVALUATION_REQUIRED", "workflow", BOOL, _l("Archive only after the evaluation"),
+          _l("Off: an appeal may be archived once the reply is given, where reporters do not evaluate "
+             "(反馈 → 归档)."), required=False),
     _spec("APPEAL_DUE_SOON_DAYS", "appeals", INT, _l("Days before the deadline an appeal counts as due soon"),
           _l("Due-soon appeals are marked in the lists and listed in the daily reminders."),
           min=0, max=60, unit=DAYS),

@@ -10,6 +10,21 @@ Which appeals count (the same for every figure):
 * not a duplicate — a repeat registration of a matter counts once, on the original.
 
 The deadline figures (overdue, on time) are judged on the day `on` (default: today).
+
+The grid platform's three rates (seed 003: 问题发现率、处置率、上报率, the 工作业绩 of the 百分制考核,
+"发现问题是否及时、问题是否处置得当") credit a grid for what it does itself, never for
+passing a case on; each has the appeals collected (收集) as its base:
+
+* 问题发现率 = 发现 / 收集 — 发现: the grid found the problem itself, i.e. it was collected through
+  one of APPEAL_DISCOVERY_CHANNELS (home visits, grid patrols, speak-up points), not brought in
+  by a call, a letter or a higher level;
+* 上报率 = 上报 / 收集 — 上报: the grid's own people put it on the platform: the 填表人 is a person
+  of the grid where the appeal was registered or of a grid below it (`Appeal.reported_by_grid`,
+  fixed at registration), not a higher level's clerk registering it on the grid's behalf;
+* 处置率 = 处置 / 收集 — 处置: the problem was disposed of at the level that collected it: a reply
+  was given and the appeal was never escalated (逐级上报 to a higher level earns no credit).
+
+Escalations (移交上级) are still counted, as a plain figure, not as a rate.
 """
 
 from __future__ import annotations
@@ -51,7 +66,7 @@ COUNTS = (
     Count("closed", _l("Resolved"), "办结/解决: a reply was given (已反馈, 已评议 or 已归档)."),
     Count("pending", _l("Pending"), "待解决: no reply yet (已登记, 已上报, 已交办, 办理中)."),
     Count("overdue", _l("Overdue"), "超期: pending and past its deadline on the day `on`."),
-    Count("escalated", _l("Escalated"), "上报: escalated to a higher level at least once."),
+    Count("escalated", _l("Passed to a higher level"), "移交上级: escalated to a higher level at least once."),
     Count("closed_on_time", _l("Resolved on time"), "按期办结: the reply was given on or before the deadline."),
     Count("due", _l("Due"), "应办结: resolved, or pending past its deadline (the base of the on-time rate)."),
     Count("evaluated", _l("Evaluated"), "已评议: the reporter or a review meeting judged the reply."),
@@ -65,8 +80,14 @@ COUNTS = (
         "发现: collected through a channel where the grid found the problem itself "
         "(config APPEAL_DISCOVERY_CHANNELS: home visits, grid patrols, speak-up points).",
     ),
+    Count("reported", _l("Reported by the grid"), "上报: put on the platform by the grid's own people (填表人)."),
     Count("handled_locally", _l("Resolved at this level"), "处置: resolved without being escalated."),
+    Count("petition_collective", _l("Collective petitions"), "集体访."),
+    Count("petition_bypass", _l("Petitions bypassing a level"), "越级访."),
+    Count("petition_repeat", _l("Repeated petitions"), "重复访."),
+    Count("petition_warning", _l("Early warning signs"), "苗头性."),
 )
+PETITION_COUNTS = ("petition_collective", "petition_bypass", "petition_repeat", "petition_warning")
 
 RATES = (
     Rate("closure_rate", _l("Closure rate"), "closed", "collected", "办结率 = 办结 / 收集."),
@@ -85,8 +106,10 @@ RATES = (
         "满意率 = (满意 + 基本满意) / 已评议.",
     ),
     Rate("discovery_rate", _l("Discovery rate"), "discovered", "collected", "问题发现率 = 网格自行发现 / 收集."),
-    Rate("handling_rate", _l("Handling rate"), "handled_locally", "collected", "处置率 = 本级办结（未上报）/ 收集."),
-    Rate("reporting_rate", _l("Reporting rate"), "escalated", "collected", "上报率 = 上报 / 收集."),
+    Rate(
+        "handling_rate", _l("Handling rate"), "handled_locally", "collected", "处置率 = 本级办结（未移交上级）/ 收集."
+    ),
+    Rate("reporting_rate", _l("Reporting rate"), "reported", "collected", "上报率 = 网格自己的人登记上平台 / 收集."),
 )
 
 
@@ -112,7 +135,9 @@ def _conditions(on):
         "unsatisfied": Appeal.satisfaction == Satisfaction.UNSATISFIED,
         "satisfied_or_basic": Appeal.satisfaction.in_((Satisfaction.SATISFIED, Satisfaction.BASIC)),
         "discovered": discovered,
+        "reported": Appeal.reported_by_grid.is_(True),
         "handled_locally": and_(closed, Appeal.escalation_count == 0),
+        **{key: getattr(Appeal, key).is_(True) for key in PETITION_COUNTS},
     }
 
 

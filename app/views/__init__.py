@@ -55,7 +55,7 @@ def register_views(appbuilder):
     appbuilder.add_view(PostView, "Posts", label=_l("Posts and duties"), icon="fa-briefcase", category="Personnel")
     # links to a view's own pages carry the view: their menu item opens for whoever can read it
     visits = appbuilder.add_view(
-        VisitView, "Visit log", label=_l("Visit log"), icon="fa-home",
+        VisitView, "Visit log", label=_l("People's diary (visit log)"), icon="fa-home",
         category="Visits", category_label=_l("Visits"), category_icon="fa-home",
     )  # fmt: skip
     appbuilder.add_link(

@@ -160,6 +160,8 @@ class DashboardView(_AreaPeriodView):
             rep_year=rep_year,
             percent=percent,
             rates=stats.RATES,
+            petition_keys=stats.PETITION_COUNTS,
+            count_titles={c.key: c.title for c in stats.COUNTS},
             can_account=area.grid is not None,
         )
 
@@ -178,12 +180,12 @@ def _month_end(month, period):
 
 PERSON_HEADERS = (
     _l("Person"), _l("Post"), _l("Grid"), _l("Filed"), _l("Handled"), _l("Resolved"), _l("Overdue"),
-    _l("Escalated"), _l("Closure rate"), _l("On-time closure rate"), _l("Satisfaction rate"),
+    _l("Passed to a higher level"), _l("Closure rate"), _l("On-time closure rate"), _l("Satisfaction rate"),
     _l("Monthly visit quota"), _l("Yearly visit quota"),
 )  # fmt: skip
 GRID_HEADERS = (
-    _l("Grid"), _l("Responsible people"), _l("Collected"), _l("Found by the grid"), _l("Resolved at this level"),
-    _l("Escalated"), _l("Overdue"), _l("Closure rate"), _l("On-time closure rate"), _l("Satisfaction rate"),
+    _l("Grid"), _l("Responsible people"), _l("Collected"), _l("Found by the grid"), _l("Reported by the grid"),
+    _l("Resolved at this level"), _l("Passed to a higher level"), _l("Overdue"), _l("Closure rate"), _l("On-time closure rate"), _l("Satisfaction rate"),
     _l("Monthly visit quota"), _l("Yearly visit quota"),
 )  # fmt: skip
 
@@ -239,6 +241,7 @@ class AccountabilityView(_AreaPeriodView):
                 "、".join(f"{p.name}（{post}）" for p, post in r.responsible),
                 r.figures["collected"],
                 r.figures["discovered"],
+                r.figures["reported"],
                 r.figures["handled_locally"],
                 r.figures["escalated"],
                 r.figures["overdue"],

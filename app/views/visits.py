@@ -84,7 +84,7 @@ def visits_url(person_id, period):
 class VisitView(ScopedModelView):
     datamodel = ScopedInterface(Visit)
     resource = "Visit"
-    list_title = _l("Visit log")
+    list_title = _l("Home visit log")
     show_title = _l("Visit")
     add_title = _l("Record a visit")
     edit_title = _l("Edit visit")
@@ -202,7 +202,7 @@ class VisitView(ScopedModelView):
 
 
 class VisitApi(ScopedModelApi):
-    list_title = _l("Visit log")
+    list_title = _l("Home visit log")
     show_title = _l("Visit")
     add_title = _l("Visit")
     edit_title = _l("Visit")

@@ -23,15 +23,15 @@ def test_admin_changes_a_deadline_and_restores_the_default(as_user, server):
     assert "系统参数" in page.content() and "一般诉求办理时限" in page.content()
     admin.shot("14-admin-settings")
     page.fill("#APPEAL_DAYS_GENERAL", "七天")
-    page.fill("#APPEAL_DAYS_IMPORTANT", "0")
+    page.fill("#APPEAL_MONTHS_IMPORTANT", "0")
     with page.expect_navigation():
         page.click("#group-appeals button.btn-primary")
     assert "有 2 处问题需要更正" in page.content()
     assert "请填写整数" in page.locator("#setting-APPEAL_DAYS_GENERAL").inner_text()
-    assert "不能小于 1" in page.locator("#setting-APPEAL_DAYS_IMPORTANT").inner_text()
+    assert "不能小于 1" in page.locator("#setting-APPEAL_MONTHS_IMPORTANT").inner_text()
     admin.shot("15-admin-settings-errors")
     page.fill("#APPEAL_DAYS_GENERAL", "5")
-    page.fill("#APPEAL_DAYS_IMPORTANT", "30")
+    page.fill("#APPEAL_MONTHS_IMPORTANT", "1")
     with page.expect_navigation():
         page.click("#group-appeals button.btn-primary")
     assert "已保存" in page.content() and "已修改" in page.locator("#setting-APPEAL_DAYS_GENERAL").inner_text()

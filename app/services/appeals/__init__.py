@@ -45,7 +45,7 @@ from app.services.appeals.registration import (  # noqa: F401
     validate_registration,
 )
 from app.services.appeals.reminders import reminder_texts, reminders, send_reminders  # noqa: F401
-from app.services.appeals.steps import perform  # noqa: F401
+from app.services.appeals.steps import default_handler, perform  # noqa: F401
 from app.services.appeals.timeline import timeline  # noqa: F401
 from app.services.appeals.workflow import (  # noqa: F401
     CHANGED_MEANWHILE,

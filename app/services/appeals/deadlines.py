@@ -1,11 +1,13 @@
-"""Deadlines: due date = registration date + APPEAL_DAYS_GENERAL/IMPORTANT days, moved only
-by an approved extension. Overdue / due soon are defined once here (`due_state` and its SQL
+"""Deadlines: due date = registration date + APPEAL_DAYS_GENERAL days (一般: "一周", 7) or
++ APPEAL_MONTHS_IMPORTANT calendar months (重要: "一个月", 1: 1 March → 1 April, 31 January →
+28/29 February, the last day of a shorter month), moved only by an approved extension. Overdue / due soon are defined once here (`due_state` and its SQL
 twins `overdue_clause`, `due_soon_clause`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy import and_
 
@@ -18,14 +20,18 @@ from app.models.appeals import (
 )
 
 
-def days_allowed(importance):
-    """Days to handle and answer an appeal (seeds 001, 002: 一般 one week, 重要 one month)."""
-    key = "APPEAL_DAYS_IMPORTANT" if importance == Importance.IMPORTANT else "APPEAL_DAYS_GENERAL"
-    return int(current_app.config[key])
+def allowed_term(importance):
+    """The time to handle and answer an appeal (seeds 001, 002: 一般 one week, 重要 one month):
+    a relativedelta of APPEAL_DAYS_GENERAL days or APPEAL_MONTHS_IMPORTANT calendar months."""
+    if importance == Importance.IMPORTANT:
+        return relativedelta(months=int(current_app.config["APPEAL_MONTHS_IMPORTANT"]))
+    return relativedelta(days=int(current_app.config["APPEAL_DAYS_GENERAL"]))
 
 
 def compute_due_date(registered_on, importance):
-    return registered_on + dt.timedelta(days=days_allowed(importance))
+    """The registration day plus the term; a month from the 31st ends on the last day of a
+    shorter month (relativedelta clips the day)."""
+    return registered_on + allowed_term(importance)
 
 
 def soon_days():

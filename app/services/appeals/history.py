@@ -20,7 +20,7 @@ from app.models.grids import Grid
 from app.services.appeals.actors import ARCHIVE, ASSIGN, EVALUATE, HANDLE, WRITE
 from app.services.appeals.deadlines import compute_due_date
 from app.services.appeals.numbering import format_number, next_sequence, reserve_number
-from app.services.appeals.registration import validate_registration
+from app.services.appeals.registration import reported_by_grid, validate_registration
 from app.services.appeals.workflow import _event
 from app.services.validators import clean_text
 
@@ -67,6 +67,7 @@ def prepare_historical_appeal(session, actor, appeal, registered_at, status, clo
     appeal.origin_grid = appeal.grid or session.get(Grid, appeal.grid_id)
     appeal.filed_by_id = actor.user_id
     appeal.filed_by_name = clean_text(appeal.filed_by_name) or actor.name
+    appeal.reported_by_grid = reported_by_grid(session, actor.user_id, appeal.origin_grid)
     appeal.extension_count = appeal.escalation_count = 0
     appeal.supervised = False
     appeal.handler_unit = clean_text(appeal.handler_unit)

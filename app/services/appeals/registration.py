@@ -18,6 +18,7 @@ from app.models.appeals import (
 )
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory, AppealChannel
+from app.models.personnel import Person
 from app.services import scope
 from app.services.appeals.actors import WRITE
 from app.services.appeals.deadlines import compute_due_date
@@ -25,6 +26,8 @@ from app.services.appeals.numbering import _is_busy, format_number, next_sequenc
 from app.services.appeals.workflow import NotAllowedNow, _event
 from app.services.validators import clean_text, normalize_id_number, normalize_phone, require
 
+# 信访 flags (集体访 with its number of people, 越级访, 重复访, 苗头性): they may be corrected at any time
+PETITION_FIELDS = ("petition_collective", "petition_people", "petition_bypass", "petition_repeat", "petition_warning")
 REGISTRATION_FIELDS = (
     "reporter_name",
     "reporter_address",
@@ -36,10 +39,13 @@ REGISTRATION_FIELDS = (
     "category",
     "importance",
     "grid",
+    *PETITION_FIELDS,
 )
 # what may still be corrected once an appeal has been handed out: how to reach
 # the reporter, and the category (statistics); never what was reported or where
-CORRECTABLE_FIELDS = ("reporter_address", "reporter_unit", "reporter_phone", "reporter_id_number", "category")
+CORRECTABLE_FIELDS = (
+    "reporter_address", "reporter_unit", "reporter_phone", "reporter_id_number", "category", *PETITION_FIELDS,
+)  # fmt: skip
 FIELD_TITLES = {
     "reporter_name": _l("Reporter"),
     "reporter_address": _l("Home address"),
@@ -51,6 +57,11 @@ FIELD_TITLES = {
     "category": _l("Category"),
     "importance": _l("Importance"),
     "grid": _l("Grid"),
+    "petition_collective": _l("Collective petition"),
+    "petition_people": _l("Number of people"),
+    "petition_bypass": _l("Bypassing a level"),
+    "petition_repeat": _l("Repeated petition"),
+    "petition_warning": _l("Early warning sign"),
 }
 REGISTER_ATTEMPTS = 5  # SQLite: a busy database is retried this often before giving up
 DB_BUSY = _l("The database is busy. Please submit again.")
@@ -70,6 +81,7 @@ def validate_registration(session, appeal):
         appeal.importance = Importance.GENERAL
     if appeal.importance not in Importance.codes():
         raise DomainError(_l("Choose general or important."), field="importance")
+    _validate_petition(appeal)
     with session.no_autoflush:
         if _related(session, appeal, "channel", AppealChannel) is None:
             raise DomainError(_l("Choose the collection channel."), field="channel")
@@ -77,6 +89,30 @@ def validate_registration(session, appeal):
             raise DomainError(_l("Choose the category."), field="category")
         if _related(session, appeal, "grid", Grid) is None:
             raise DomainError(_l("Choose the grid the appeal belongs to."), field="grid")
+
+
+def _validate_petition(appeal):
+    """集体访 needs its number of people (at least 2); the other flags are plain yes/no."""
+    for name in ("petition_collective", "petition_bypass", "petition_repeat", "petition_warning"):
+        setattr(appeal, name, bool(getattr(appeal, name)))
+    if not appeal.petition_collective:
+        appeal.petition_people = None
+        return
+    people = appeal.petition_people
+    if people is None or isinstance(people, bool) or not isinstance(people, int) or people < 2:
+        raise DomainError(_l("Enter how many people came together (at least 2)."), field="petition_people")
+
+
+def reported_by_grid(session, user_id, origin_grid):
+    """上报: the 填表人 (login `user_id`) is a person of `origin_grid` or of a grid below it, so the
+    grid's own people put the appeal on the platform (see app.services.stats)."""
+    if user_id is None or origin_grid is None:
+        return False
+    with session.no_autoflush:
+        path = session.scalar(
+            select(Grid.path).join(Person, Person.grid_id == Grid.id).where(Person.user_id == user_id)
+        )
+    return path is not None and path.startswith(origin_grid.path)
 
 
 def _related(session, obj, name, model):
@@ -125,6 +161,7 @@ def _register_once(session, actor, appeal):
     appeal.origin_grid = appeal.grid or session.get(Grid, appeal.grid_id)
     appeal.filed_by_id = actor.user_id
     appeal.filed_by_name = actor.name
+    appeal.reported_by_grid = reported_by_grid(session, actor.user_id, appeal.origin_grid)
     appeal.extension_count = 0
     appeal.escalation_count = 0
     appeal.supervised = False
@@ -212,6 +249,7 @@ def update_registration(session, actor, appeal, note=None):
             appeal.due_date = compute_due_date(appeal.registered_at.date(), appeal.importance)
         if "grid" in changes and appeal.escalation_count == 0:
             appeal.origin_grid = appeal.grid
+            appeal.reported_by_grid = reported_by_grid(session, appeal.filed_by_id, appeal.grid)
         scope.check_writable(session, appeal)
     return _event(
         session,

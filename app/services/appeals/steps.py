@@ -39,10 +39,25 @@ def _check_handler(person, unit):
         )
 
 
+def default_handler(appeal):
+    """访办一体 (seeds 001, 002: 谁接访、谁负责、谁处理): the person an appeal raised from a visit
+    or a representative's contact record is handed to unless someone else is chosen — the
+    (first active) visitor, or the representative. None for other appeals."""
+    if appeal.visit is not None:
+        return next((p for p in appeal.visit.visitors if p.active), None)
+    if appeal.contact_record is not None:
+        person = appeal.contact_record.representative.person
+        return person if person.active else None
+    return None
+
+
 def assign_appeal(session, actor, appeal, handler_person=None, handler_unit=None, note=None):
-    """交办: hand the appeal to a person and/or a unit (谁接访、谁负责、谁处理)."""
+    """交办: hand the appeal to a person and/or a unit (谁接访、谁负责、谁处理). Neither given: the
+    visitor or representative it was raised from (`default_handler`)."""
     transition = check_action(session, actor, appeal, "assign")
     handler_unit = clean_text(handler_unit)
+    if handler_person is None and not handler_unit:
+        handler_person = default_handler(appeal)
     _check_handler(handler_person, handler_unit)
     appeal.handler_person = handler_person
     appeal.handler_unit = handler_unit

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.core.clock import now
@@ -56,10 +57,21 @@ def is_duplicate(appeal):
     return appeal.is_duplicate
 
 
+def evaluation_required():
+    """APPEAL_EVALUATION_REQUIRED: archiving waits for the evaluation (评议). Off, an appeal
+    may be archived once the reply is given (seed 002: 反馈 → 归档), where reporters do not
+    evaluate."""
+    return bool(current_app.config.get("APPEAL_EVALUATION_REQUIRED", True))
+
+
 def _evaluated_or_duplicate(appeal):
-    if appeal.status != Status.EVALUATED and not is_duplicate(appeal):
+    if is_duplicate(appeal) or appeal.status == Status.EVALUATED:
+        return None
+    if not evaluation_required() and appeal.status == Status.ANSWERED:
+        return None
+    if evaluation_required():
         return _l("An appeal is archived after its evaluation (or as a duplicate of another).")
-    return None
+    return _l("An appeal is archived after the reply is given (or as a duplicate of another).")
 
 
 def _not_a_duplicate_yet(appeal):

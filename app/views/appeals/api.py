@@ -18,6 +18,7 @@ from app.views.api import SEND_JSON_OBJECT, ScopedModelApi
 from app.views.appeals.common import (
     APPEAL_LABELS,
     BASE_PERMISSIONS,
+    PETITION_COLUMNS,
     REGISTRATION_COLUMNS,
     SEARCH_COLUMNS,
     FilterDueSoon,
@@ -128,6 +129,7 @@ class AppealApi(ScopedModelApi):
         "duplicate_of_number",
         "raised_from_visit",
         "raised_from_contact",
+        *PETITION_COLUMNS,
     ]
     add_columns = REGISTRATION_COLUMNS
     edit_columns = REGISTRATION_COLUMNS

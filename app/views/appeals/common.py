@@ -72,6 +72,11 @@ APPEAL_LABELS = {
     "evaluated_at": _l("Reviewed at"),
     "archived_at": _l("Archived at"),
     "escalation_count": _l("Escalations"),
+    "petition_collective": _l("Collective petition"),
+    "petition_people": _l("Number of people"),
+    "petition_bypass": _l("Bypassing a level"),
+    "petition_repeat": _l("Repeated petition"),
+    "petition_warning": _l("Early warning sign"),
     "supervised": _l("Supervised"),
     "supervised_label": _l("Supervised"),
     "feedback": _l("Reply"),
@@ -91,8 +96,11 @@ APPEAL_LABELS = {
 SEARCH_COLUMNS = [
     "number", "reporter_name", "reporter_phone", "status", "importance", "category", "channel", "grid",
     "handler_person", "registered_at", "due_date", "supervised",
+    "petition_collective", "petition_bypass", "petition_repeat", "petition_warning",
 ]  # fmt: skip
 
+# 信访 flags: on the registration form and the API, searchable, counted on the dashboard
+PETITION_COLUMNS = ["petition_collective", "petition_people", "petition_bypass", "petition_repeat", "petition_warning"]
 REGISTRATION_COLUMNS = [
     "reporter_name",
     "reporter_phone",
@@ -104,6 +112,7 @@ REGISTRATION_COLUMNS = [
     "category",
     "importance",
     "grid",
+    *PETITION_COLUMNS,
 ]
 
 
@@ -113,9 +122,9 @@ class _DeadlineHelp:
     def __str__(self):
         return str(
             _l(
-                "General: reply within %(general)s days; important: within %(important)s days.",
+                "General: reply within %(general)s days; important: within %(important)s calendar months.",
                 general=current_app.config["APPEAL_DAYS_GENERAL"],
-                important=current_app.config["APPEAL_DAYS_IMPORTANT"],
+                important=current_app.config["APPEAL_MONTHS_IMPORTANT"],
             )
         )
 

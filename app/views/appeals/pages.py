@@ -101,6 +101,11 @@ class AppealView(ScopedModelView):
         "reporter_id_number": _l("Optional. 18 characters; the check digit is verified."),
         "content": _l("What the reporter asks or reports, in their words."),
         "grid": _l("The grid where the reporter lives or the matter arose."),
+        "petition_collective": _l("Several people came together about one matter (集体访)."),
+        "petition_people": _l("Only for a collective petition: how many people came."),
+        "petition_bypass": _l("The matter was taken past the level that should handle it (越级访)."),
+        "petition_repeat": _l("The same matter raised again after an earlier appeal (重复访)."),
+        "petition_warning": _l("An early sign of a larger problem to watch (苗头性)."),
     }
     base_order = ("number_label", "desc")
     list_template = "minqing/appeals/list.html"
@@ -254,12 +259,13 @@ class AppealView(ScopedModelView):
         session = db.session
         actor = current_actor()
         self.update_redirect()
+        actions = sorted(appeal_service.allowed_actions(session, actor, appeal), key=ACTION_DISPLAY_ORDER.index)
         return self.render_template(
             self.show_template,
             title=self.show_title,
             appeal=appeal,
             events=appeal_service.timeline(session, appeal),
-            actions=sorted(appeal_service.allowed_actions(session, actor, appeal), key=ACTION_DISPLAY_ORDER.index),
+            actions=actions,
             transitions=TRANSITIONS,
             duplicates=appeal_service.duplicates_of(session, appeal),
             chain=grid_service.ancestors(session, appeal.grid),
@@ -269,6 +275,7 @@ class AppealView(ScopedModelView):
             id_number=privacy.reveal(appeal, "reporter_id_number") or "",
             phone=privacy.reveal(appeal, "reporter_phone"),
             csrf_form=CsrfForm(),
+            default_handler=appeal_service.default_handler(appeal) if "assign" in actions else None,
             field_titles=appeal_service.FIELD_TITLES,
             importance_titles=dict(Importance.choices()),
             satisfaction_choices=Satisfaction.choices(),
