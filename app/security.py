@@ -108,9 +108,10 @@ VIRTUAL_PERMISSIONS = [("can_read", "SensitiveData")]
 
 # what every signed-in user may do with their own account
 SELF_SERVICE = [
-    ("can_userinfo", "UserDBModelView"),
-    ("resetmypassword", "UserDBModelView"),
-    ("userinfoedit", "UserDBModelView"),
+    # the user view registered is MinqingUserView: its permissions carry its own name
+    ("can_userinfo", "MinqingUserView"),
+    ("resetmypassword", "MinqingUserView"),
+    ("userinfoedit", "MinqingUserView"),
     ("can_this_form_get", "ResetMyPasswordView"),
     ("can_this_form_post", "ResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"),

@@ -37,13 +37,13 @@ from app.views.visits import QuotaRuleApi, QuotaRuleView, VisitApi, VisitView
 
 def register_views(appbuilder):
     appbuilder.add_view(DashboardView, "Dashboard", label=_l("Dashboard"), icon="fa-dashboard")
-    appbuilder.add_view(
+    grids = appbuilder.add_view(
         GridView, "Grids", label=_l("Grids"), icon="fa-sitemap",
         category="Grid management", category_label=_l("Grid management"), category_icon="fa-sitemap",
     )  # fmt: skip
     appbuilder.add_link(
-        "Coverage check", label=_l("Coverage check"), href="/grid/coverage/", icon="fa-check-square-o",
-        category="Grid management",
+        "Coverage check", label=_l("Coverage check"), href="GridView.coverage", icon="fa-check-square-o",
+        category="Grid management", baseview=grids,
     )  # fmt: skip
     appbuilder.add_view(
         PersonView, "People", label=_l("People"), icon="fa-users",

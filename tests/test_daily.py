@@ -1,0 +1,60 @@
+"""Issue 17, the daily experience: what every role meets in a working day."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+
+from app.extensions import db
+from app.models.personnel import Person
+from tests.conftest import TEST_PASSWORD, login
+from tests.factories import make_representative, make_user, tree
+
+ROLES = ("Admin", "Clerk", "GridWorker", "Leader", "Representative")
+
+
+def _user_of(role, t):
+    grid = {"Admin": None, "Clerk": t["ta"], "GridWorker": t["a1"], "Leader": t["ta"]}.get(role, t["a1"])
+    user = make_user(role, grid)
+    if role == "Representative":
+        make_representative(person=db.session.scalar(select(Person).where(Person.user_id == user.id)))
+    return user
+
+
+def _menu_links(html):
+    """Every href of the navbar's menu (its dropdowns and items), not the page's own links."""
+    nav = html.split('<ul class="nav navbar-nav">', 1)[1].split('<ul class="nav navbar-nav navbar-right">', 1)[0]
+    return sorted({h for h in re.findall(r'href="([^"#]+)"', nav)})
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_menu_link_of_every_role_answers_200(client, role):
+    t = tree()
+    login(client, _user_of(role, t))
+    links = _menu_links(client.get("/", follow_redirects=True).get_data(as_text=True))
+    assert links, "the role sees no menu at all"
+    broken = {href: client.get(href).status_code for href in links}
+    assert {h: s for h, s in broken.items() if s != 200} == {}
+    if role != "Representative":
+        assert "/gridview/coverage/" in links
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_opens_its_user_info_and_changes_its_password(client, sm, role):
+    t = tree()
+    user = _user_of(role, t)
+    login(client, user)
+    info = client.get("/users/userinfo/")
+    assert info.status_code == 200
+    assert user.username in info.get_data(as_text=True)
+    assert client.get("/resetmypassword/form").status_code == 200
+    new = "NeW@Pass77abc"
+    changed = client.post("/resetmypassword/form", data={"password": new, "conf_password": new})
+    assert changed.status_code == 302
+    db.session.expire_all()
+    assert check_password_hash(sm.find_user(username=user.username).password, new)
+    client.get("/logout/")
+    old = client.post("/login/", data={"username": user.username, "password": TEST_PASSWORD})
+    assert "/login" in old.headers["Location"]  # the old password is refused
+    login(client, user, password=new)
