@@ -58,3 +58,17 @@ def test_every_role_opens_its_user_info_and_changes_its_password(client, sm, rol
     old = client.post("/login/", data={"username": user.username, "password": TEST_PASSWORD})
     assert "/login" in old.headers["Location"]  # the old password is refused
     login(client, user, password=new)
+
+
+def test_date_pickers_and_select2_speak_chinese(client, app):
+    t = tree()
+    login(client, make_user("Clerk", t["ta"]))
+    page = client.get("/visitview/add").get_data(as_text=True)
+    assert "appbuilder_date" in page  # the form has a date picker ...
+    src = "/static/vendor/locale/zh-CN.js"
+    # ... and the Chinese locale, after the libraries it sets up
+    assert page.index("bootstrap-datepicker.min.js") < page.index(src)
+    assert page.index("select2.min.js") < page.index(src)
+    script = client.get(src).get_data(as_text=True)
+    assert '"日", "一", "二"' in script and 'datepicker.defaults.language = "zh-CN"' in script
+    assert "删除所有项目" in script and 'select2.defaults.set("language"' in script
