@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash
 from app.extensions import db
 from app.models.personnel import Person
 from tests.conftest import TEST_PASSWORD, login
-from tests.factories import make_representative, make_user, tree
+from tests.factories import make_assignment, make_representative, make_user, tree
 
 ROLES = ("Admin", "Clerk", "GridWorker", "Leader", "Representative")
 
@@ -72,3 +72,28 @@ def test_date_pickers_and_select2_speak_chinese(client, app):
     script = client.get(src).get_data(as_text=True)
     assert '"日", "一", "二"' in script and 'datepicker.defaults.language = "zh-CN"' in script
     assert "删除所有项目" in script and 'select2.defaults.set("language"' in script
+
+
+def _selected_grid(client):
+    page = client.get("/appealview/add").get_data(as_text=True)
+    select_tag = page.split('name="grid"', 1)[1].split("</select>", 1)[0]
+    found = re.search(r'<option value="(\d+)" selected', select_tag)
+    return int(found.group(1)) if found else None
+
+
+def test_the_appeal_form_starts_in_the_users_own_lowest_grid(client):
+    t = tree()
+    clerk = make_user("Clerk", t["ta"])  # the township's clerk: the township
+    login(client, clerk)
+    assert _selected_grid(client) == t["ta"].id
+    me = db.session.scalar(select(Person).where(Person.user_id == clerk.id))
+    make_assignment(me, t["a1"])  # ... who also serves village A1 (scope still the township): the village
+    assert _selected_grid(client) == t["a1"].id
+    village_clerk = make_user("Clerk", t["a2"])
+    login(client, village_clerk)
+    assert _selected_grid(client) == t["a2"].id
+    # two villages, neither the lowest: the clerk chooses
+    make_assignment(db.session.scalar(select(Person).where(Person.user_id == village_clerk.id)), t["b1"])
+    assert _selected_grid(client) is None
+    login(client, make_user("Admin"))
+    assert _selected_grid(client) is None
