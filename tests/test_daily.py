@@ -97,3 +97,12 @@ def test_the_appeal_form_starts_in_the_users_own_lowest_grid(client):
     assert _selected_grid(client) is None
     login(client, make_user("Admin"))
     assert _selected_grid(client) is None
+
+
+def test_the_category_chart_labels_every_bar(client):
+    """Chart.js skips labels that do not fit: the charts' label axis must not (issue 17 #14)."""
+    script = client.get("/static/dashboard.js").get_data(as_text=True)
+    assert "scales[labelAxis] = { ticks: { autoSkip: false" in script
+    assert 'draw("mq-chart-category", data.category, "category", true)' in script  # horizontal: the y axis
+    assert "chart.labels.length * 24" in script  # a row per category
+    assert "scales: scales," in script
