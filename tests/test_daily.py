@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models.personnel import Person
 from tests.conftest import TEST_PASSWORD, login
 from tests.factories import make_assignment, make_representative, make_user, tree
+from tests.test_security import _limited_app
 
 ROLES = ("Admin", "Clerk", "GridWorker", "Leader", "Representative")
 
@@ -106,3 +107,53 @@ def test_the_category_chart_labels_every_bar(client):
     assert 'draw("mq-chart-category", data.category, "category", true)' in script  # horizontal: the y axis
     assert "chart.labels.length * 24" in script  # a row per category
     assert "scales: scales," in script
+
+
+def test_a_missing_page_is_a_chinese_404_inside_the_layout(client):
+    t = tree()
+    login(client, make_user("Clerk", t["ta"]))
+    response = client.get("/no/such/page/", headers={"Referer": "http://localhost/appealview/list/"})
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "页面不存在" in page and "返回上一页" in page and "回到首页" in page
+    assert 'href="http://localhost/appealview/list/"' in page  # back where the user came from
+    assert "/gridview/list/" in page  # the menu of the layout
+    assert "Not Found" not in page
+    # a record outside the jurisdiction: the same page
+    assert "页面不存在" in client.get("/gridview/show/999999").get_data(as_text=True)
+    # another site's address is never the way back
+    other = client.get("/no/such/page/", headers={"Referer": "https://evil.example/x"}).get_data(as_text=True)
+    assert "evil.example" not in other
+
+
+def test_a_forbidden_page_is_a_chinese_403_with_a_way_back(client):
+    t = tree()
+    login(client, make_user("GridWorker", t["a1"]))
+    response = client.get("/users/list/")
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "无权访问" in page and "返回上一页" in page and "回到首页" in page
+    assert "Forbidden" not in page
+    assert "/appealview/list/" in page  # inside the layout, with the role's menu
+
+
+def test_api_errors_stay_json(client):
+    t = tree()
+    login(client, make_user("Clerk", t["ta"]))
+    response = client.get("/api/v1/no_such_thing/")
+    assert response.status_code == 404
+    assert response.is_json and response.json["message"]
+
+
+def test_the_login_limit_says_when_to_try_again(app):
+    make_user("Clerk", username="limited_daily")
+    client = _limited_app(app).test_client()
+    codes = [client.post("/login/", data={"username": "limited_daily", "password": "bad"}) for _ in range(4)]
+    limited = codes[-1]
+    assert limited.status_code == 429
+    page = limited.get_data(as_text=True)
+    assert "尝试次数过多" in page and "请在 1 分钟后再试" in page and "回到首页" in page
+    assert int(limited.headers["Retry-After"]) <= 60
+    body = {"username": "limited_daily", "password": "bad", "provider": "db"}
+    api = [client.post("/api/v1/security/login", json=body) for _ in range(4)][-1]
+    assert api.status_code == 429 and api.is_json and "分钟后再试" in api.json["message"]
