@@ -7,9 +7,11 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from app.extensions import db
+from app.models.appeals import AppealEvent
+from app.models.audit import AuditLog
 from app.models.personnel import Person
 from tests.conftest import TEST_PASSWORD, login
-from tests.factories import make_assignment, make_representative, make_user, tree
+from tests.factories import make_appeal, make_assignment, make_person, make_representative, make_user, tree
 from tests.test_security import _limited_app
 
 ROLES = ("Admin", "Clerk", "GridWorker", "Leader", "Representative")
@@ -157,3 +159,43 @@ def test_the_login_limit_says_when_to_try_again(app):
     body = {"username": "limited_daily", "password": "bad", "provider": "db"}
     api = [client.post("/api/v1/security/login", json=body) for _ in range(4)][-1]
     assert api.status_code == 429 and api.is_json and "分钟后再试" in api.json["message"]
+
+
+def test_the_audit_trail_reads_as_sentences_about_records(client):
+    t = tree()
+    appeal = make_appeal(t["a1"], status="in_progress", at="2026-11-03 09:00")
+    leader = make_user("Leader", t["ta"])
+    login(client, leader)
+    client.post(f"/appealview/act/{appeal.id}/supervise", data={"note": "三日内办结"})
+    event = db.session.scalar(select(AppealEvent).where(AppealEvent.action == "supervise"))
+    assert event is not None and str(event) == f"诉求 {appeal.number} 督办：三日内办结"
+    person = make_person(t["a1"], name="改名前")
+    person.active = False
+    db.session.commit()
+    login(client, make_user("Admin"))
+    listing = client.get("/audit/list/?psize_AuditLogView=100").get_data(as_text=True)
+    assert f"诉求 {appeal.number} 督办：三日内办结" in listing
+    assert "诉求办理记录" in listing and "<td>人员</td>" in listing.replace("\n", "").replace(" ", "")
+    assert "appeal_event" not in listing and "<AppealEvent" not in listing
+    row = db.session.scalar(
+        select(AuditLog).where(
+            AuditLog.table_name == "person", AuditLog.record_id == person.id, AuditLog.action == "update"
+        )
+    )
+    shown = client.get(f"/audit/show/{row.id}").get_data(as_text=True)
+    assert "启用: " in shown and "→ 否" in shown and "active:" not in shown
+    # a leader reads the same words about the records of the jurisdiction (the steps' own rows
+    # stay the admin's: their data holds the corrections' full values)
+    login(client, leader)
+    listing = client.get("/audit/list/?psize_AuditLogView=100").get_data(as_text=True)
+    assert "<td>诉求</td>" in listing.replace("\n", "").replace(" ", "") and "<td>人员</td>" in listing.replace(
+        "\n", ""
+    ).replace(" ", "")
+    supervised = db.session.scalar(
+        select(AuditLog)
+        .where(AuditLog.table_name == "appeal", AuditLog.action == "update")
+        .order_by(AuditLog.id.desc())
+    )
+    shown = client.get(f"/audit/show/{supervised.id}").get_data(as_text=True)
+    assert "督办意见" in shown or "督办" in shown
+    assert "supervision_note" not in shown
