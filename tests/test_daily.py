@@ -235,3 +235,29 @@ def test_it_staff_manage_users_in_chinese_with_one_name_and_no_email(client, sm)
     assert client.post("/minqinguserinfoeditview/form", data={"first_name": "刘小明"}).status_code == 302
     db.session.expire_all()
     assert sm.find_user(username="liuming").get_full_name().strip() == "刘小明"
+
+
+def _badges(page):
+    tabs = page.split('class="nav nav-pills mq-status-tabs"', 1)[1].split("</ul>", 1)[0]
+    return [int(n) for n in re.findall(r'<span class="badge">(\d+)</span>', tabs)]
+
+
+def test_assigned_to_me_counts_what_it_lists(client):
+    t = tree()
+    worker = make_user("GridWorker", t["a1"])
+    me = db.session.scalar(select(Person).where(Person.user_id == worker.id))
+    for _ in range(3):
+        make_appeal(t["a1"], status="in_progress", at="2026-11-03 09:00")  # the grid's, handled by others
+    login(client, worker)
+    page = client.get("/appealview/list/?mine=1").get_data(as_text=True)
+    assert _badges(page)[0] == 0 and sum(_badges(page)[1:]) == 0  # nothing of mine: every count 0
+    everything = client.get("/appealview/list/").get_data(as_text=True)
+    assert _badges(everything)[0] == 3
+    mine = make_appeal(t["a1"], status="in_progress", at="2026-11-03 09:00")
+    mine.handler_person_id = me.id
+    db.session.commit()
+    page = client.get("/appealview/list/?mine=1&open=1").get_data(as_text=True)
+    assert _badges(page)[0] == 1 and sum(_badges(page)[1:]) == 1
+    assert page.count(f"/appealview/show/{mine.id}") >= 1
+    assert "?mine=1&amp;open=1&amp;status=in_progress" in page  # the tabs stay within my appeals
+    assert _badges(client.get("/appealview/list/").get_data(as_text=True))[0] == 4

@@ -114,7 +114,8 @@ class AppealView(ScopedModelView):
     def list_page(self):
         self.update_redirect()
         widgets = self.list_widgets()
-        by_status, attention = appeal_lists.list_counts(db.session)
+        flags = appeal_lists.context_flags(request.args)
+        by_status, attention = appeal_lists.list_counts(db.session, flags)
         return self.render_template(
             self.list_template,
             title=self.list_title,
@@ -123,6 +124,7 @@ class AppealView(ScopedModelView):
             by_status=by_status,
             statuses=Status.choices(),
             active={k: request.args.get(k) for k in ("status", "due", "supervised", "extension", "mine")},
+            context="".join(f"{flag}=1&" for flag in flags),  # the tabs and buttons keep the page's context
             drill=appeal_lists.describe_drill(db.session, request.args),
             can_register=self.appbuilder.sm.has_access("can_write", RESOURCE),
         )
