@@ -57,6 +57,10 @@ FAB_API_SWAGGER_UI = True  # OpenAPI spec at /api/v1/_openapi, UI at /swagger/v1
 FAB_API_MAX_PAGE_SIZE = 100  # largest page the REST API returns
 FAB_PASSWORD_COMPLEXITY_ENABLED = True  # at least 10 chars with upper, lower, digit, symbol
 FAB_SECURITY_MANAGER_CLASS = "app.security.MinqingSecurityManager"
+# FAB's permission, view-menu and permission-on-view screens: IT staff edit roles, never these
+FAB_ADD_SECURITY_PERMISSION_VIEW = False
+FAB_ADD_SECURITY_VIEW_MENU_VIEW = False
+FAB_ADD_SECURITY_PERMISSION_VIEWS_VIEW = False
 FAB_INDEX_VIEW = "app.views.home.HomeView"
 FAB_BASE_TEMPLATE = "minqing/base.html"
 AUTH_RATE_LIMITED = True  # limit login attempts on the web form

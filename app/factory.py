@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config as default_config
 from app.cli import register_cli
 from app.core.replica import close_reports_session
+from app.error_pages import register_error_pages
 from app.extensions import csrf, db, migrate
 from app.security import check_production_settings, init_web_security
 from app.services import settings as settings_service
@@ -71,6 +72,7 @@ def create_app(config=None):
     app.before_request(valid_body_or_4xx)
     app.before_request(valid_args_or_400)
     app.before_request(valid_rison_or_400)
+    register_error_pages(app)  # 403, 404, 429, 500: Chinese, in the layout (JSON under /api/)
     app.register_error_handler(413, _too_large)
     app.register_error_handler(DataError, _value_refused)  # what the edge missed: the database's word
     app.register_error_handler(OverflowError, _value_refused)

@@ -14,32 +14,53 @@ import secrets as _secrets
 
 from flask import current_app, g, request, session
 from flask_appbuilder.api import safe
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2ManyWidget
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import limit
-from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu, assoc_permissionview_role
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.forms import UserInfoEdit
+from flask_appbuilder.security.sqla.models import (
+    Permission,
+    PermissionView,
+    Role,
+    ViewMenu,
+    assoc_permissionview_role,
+)
+from flask_appbuilder.security.views import RoleModelView, UserDBModelView, UserInfoEditView
 from flask_appbuilder.views import expose
+from flask_appbuilder.widgets import ListWidget, ShowWidget
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_limiter.util import get_remote_address
 from sqlalchemy import select
+from wtforms import StringField
+from wtforms.validators import DataRequired, Email, Optional
 
 from app.extensions import db
 from app.models.personnel import Person
+from app.roles import (  # noqa: F401 (the role names are imported from here across the app)
+    ADMIN,
+    CLERK,
+    EMAIL_DOMAIN,
+    GRID_WORKER,
+    LEADER,
+    REPRESENTATIVE,
+    ROLE_DESCRIPTIONS,
+    ROLE_TITLES,
+    permission_title,
+    role_title,
+    roles_help,
+    roles_text,
+)
 from app.services import ratelimit  # noqa: F401 (registers the minqing+db:// login counter storage)
 from app.services.audit import log_event
 from app.services.registers.runtime import REGISTER_MENU_PREFIX, REGISTER_RESOURCE_PREFIX, register_menu_resources
 from app.views.fab_compat import CompatSecurityManager
 from app.views.pickers import AjaxSelectField
+from app.views.scoped import yes_no
 
 log = logging.getLogger(__name__)
 
-ADMIN, CLERK, GRID_WORKER, LEADER, REPRESENTATIVE = (
-    "Admin",
-    "Clerk",
-    "GridWorker",
-    "Leader",
-    "Representative",
-)
 R, W = "read", "write"
 
 # role -> {resource: permissions}. Admin holds every permission (FAB's admin role).
@@ -95,26 +116,33 @@ ROLE_GRANTS = {
     },
 }
 
-ROLE_TITLES = {
-    ADMIN: _l("IT administrator"),
-    CLERK: _l("Clerk"),
-    GRID_WORKER: _l("Grid worker"),
-    LEADER: _l("Leader"),
-    REPRESENTATIVE: _l("People's congress representative"),
-}
+
+def _pk(obj):
+    return obj.id
+
+
+def _assignable_roles():
+    """Every role but Public (the anonymous visitor's, never a login's)."""
+    return db.session.query(Role).filter(Role.name != current_app.config["AUTH_ROLE_PUBLIC"]).order_by(Role.id)
+
+
+def _all_permissions():
+    return db.session.query(PermissionView).order_by(PermissionView.view_menu_id, PermissionView.permission_id)
+
 
 # permissions no view declares: the code asks for them (privacy.can_see_personal_numbers)
 VIRTUAL_PERMISSIONS = [("can_read", "SensitiveData")]
 
 # what every signed-in user may do with their own account
 SELF_SERVICE = [
-    ("can_userinfo", "UserDBModelView"),
-    ("resetmypassword", "UserDBModelView"),
-    ("userinfoedit", "UserDBModelView"),
+    # the user view registered is MinqingUserView: its permissions carry its own name
+    ("can_userinfo", "MinqingUserView"),
+    ("resetmypassword", "MinqingUserView"),
+    ("userinfoedit", "MinqingUserView"),
     ("can_this_form_get", "ResetMyPasswordView"),
     ("can_this_form_post", "ResetMyPasswordView"),
-    ("can_this_form_get", "UserInfoEditView"),
-    ("can_this_form_post", "UserInfoEditView"),
+    ("can_this_form_get", "MinqingUserInfoEditView"),
+    ("can_this_form_post", "MinqingUserInfoEditView"),
     ("can_get", "OpenApi"),  # the API description (it holds no data)
     ("can_show", "SwaggerView"),
     ("can_read", "RegisterApi"),  # the list of registers (each register's own permission decides the rest)
@@ -124,8 +152,72 @@ SELF_SERVICE = [
 class MinqingUserView(UserDBModelView):
     """FAB's user list, plus the person (人员) each login belongs to.
 
-    The person's current grid assignments give the user's data scope.
+    The person's current grid assignments give the user's data scope. One 姓名 (FAB's
+    first_name; last_name kept empty), roles by their Chinese titles (Public left out), the
+    e-mail optional, no groups, no LDAP/OID hints.
     """
+
+    list_title = _l("List Users")
+    show_title = _l("Show user")
+    add_title = _l("Add user")
+    edit_title = _l("Edit user")
+    user_info_title = _l("Your user information")
+    label_columns = {
+        "first_name": _l("Full name"),
+        "username": _l("User name"),
+        "password": _l("Password"),
+        "conf_password": _l("Confirm password"),
+        "active": _l("Active"),
+        "email": _l("Email"),
+        "roles": _l("Role"),
+        "last_login": _l("Last login"),
+        "login_count": _l("Login count"),
+        "fail_login_count": _l("Failed logins"),
+        "created_on": _l("Created on"),
+        "changed_on": _l("Changed on"),
+        "created_by": _l("Created by"),
+        "changed_by": _l("Changed by"),
+    }
+    description_columns = {
+        "first_name": _l("The person's full name, as the menu bar greets them."),
+        "username": _l("The name used to log in."),
+        "active": _l("A user who left is made inactive rather than deleted."),
+        "email": _l("Optional. Left empty, <user name>@minqing.local is stored (the system needs a unique address)."),
+        "roles": LazyString(roles_help),
+    }
+    list_columns = ["first_name", "username", "email", "active", "roles"]
+    search_columns = ["first_name", "username", "email", "active", "roles", "last_login"]
+    add_columns = ["first_name", "username", "active", "email", "roles", "password", "conf_password"]
+    edit_columns = ["first_name", "username", "active", "email", "roles"]
+    show_fieldsets = [
+        (_l("User info"), {"fields": ["first_name", "username", "active", "roles", "email", "login_count"]}),
+        (
+            _l("Audit info"),
+            {"fields": ["last_login", "fail_login_count", "created_on", "changed_on"], "expanded": False},
+        ),
+    ]
+    user_show_fieldsets = [(_l("User info"), {"fields": ["first_name", "username", "roles", "email"]})]
+    validators_columns = {}  # FAB's asks for roles or groups; groups are not used
+    formatters_columns = {"roles": roles_text, "active": yes_no}
+
+    def _roles_field(self):
+        return QuerySelectMultipleField(
+            _l("Role"),
+            query_func=_assignable_roles,
+            get_pk_func=_pk,
+            get_label=role_title,
+            widget=Select2ManyWidget(),
+            validators=[DataRequired()],
+            description=LazyString(roles_help),
+        )
+
+    def _email_field(self):
+        return StringField(
+            _l("Email"),
+            validators=[Optional(), Email()],
+            widget=BS3TextFieldWidget(),
+            description=self.description_columns["email"],
+        )
 
     def _person_field(self):
 
@@ -137,9 +229,11 @@ class MinqingUserView(UserDBModelView):
 
     def __init__(self, **kwargs):
         self.add_form_extra_fields = dict(self.add_form_extra_fields or {})
-        self.add_form_extra_fields["person"] = self._person_field()
         self.edit_form_extra_fields = dict(self.edit_form_extra_fields or {})
-        self.edit_form_extra_fields["person"] = self._person_field()
+        for extra in (self.add_form_extra_fields, self.edit_form_extra_fields):
+            extra["person"] = self._person_field()
+            extra["roles"] = self._roles_field()
+            extra["email"] = self._email_field()
         self.add_columns = list(self.add_columns) + ["person"]
         self.edit_columns = list(self.edit_columns) + ["person"]
         super().__init__(**kwargs)
@@ -152,11 +246,67 @@ class MinqingUserView(UserDBModelView):
         g._minqing_person = form.person.data
         del form.person
 
+    def pre_add(self, item):
+        complete_user(item)
+        super().pre_add(item)  # FAB hashes the password here
+
+    def pre_update(self, item):
+        complete_user(item)
+        super().pre_update(item)
+
     def post_add(self, item):
         link_person(db.session, item, g.pop("_minqing_person", None))
 
     def post_update(self, item):
         link_person(db.session, item, g.pop("_minqing_person", None))
+
+
+def complete_user(user):
+    """One 姓名 (last_name kept empty, FAB requires it) and a placeholder e-mail when none is given."""
+    user.first_name = (user.first_name or "").strip()
+    user.last_name = ""
+    if not (user.email or "").strip():
+        user.email = f"{user.username}@{EMAIL_DOMAIN}"
+
+
+class MinqingUserInfoEdit(UserInfoEdit):
+    """The self-service form: one 姓名."""
+
+    first_name = StringField(_l("Full name"), validators=[DataRequired()], widget=BS3TextFieldWidget())
+    last_name = None
+
+
+class MinqingUserInfoEditView(UserInfoEditView):
+    form = MinqingUserInfoEdit
+    form_title = _l("Edit your information")
+    message = _l("Your information was saved.")
+
+
+class MinqingRoleView(RoleModelView):
+    """Roles by their Chinese titles, permissions as 诉求 · 督办 rather than can_supervise on Appeal."""
+
+    list_title = _l("List Roles")
+    show_title = _l("Show role")
+    add_title = _l("Add role")
+    edit_title = _l("Edit role")
+    list_widget = ListWidget  # FAB's role widgets print the raw names
+    show_widget = ShowWidget
+    label_columns = {"name": _l("Role"), "permissions": _l("Permissions")}
+    list_columns = ["name"]
+    search_columns = ["name"]
+    formatters_columns = {
+        "name": role_title,
+        "permissions": lambda pvs: "、".join(permission_title(pv) for pv in pvs or []),
+    }
+    edit_form_extra_fields = add_form_extra_fields = {
+        "permissions": QuerySelectMultipleField(
+            _l("Permissions"),
+            query_func=_all_permissions,
+            get_pk_func=_pk,
+            get_label=permission_title,
+            widget=Select2ManyWidget(),
+        )
+    }
 
 
 def link_person(session, user, person):
@@ -219,6 +369,8 @@ class MinqingSecurityApi(SecurityApi):
 
 class MinqingSecurityManager(CompatSecurityManager):
     userdbmodelview = MinqingUserView
+    rolemodelview = MinqingRoleView
+    userinfoeditview = MinqingUserInfoEditView
     security_api = MinqingSecurityApi
 
     def permission_pairs(self, role_ids):

@@ -331,6 +331,48 @@ def test_important_opinions_not_reported_in_time_are_flagged(client, world):
         assert "未及时报告" in listing and "逾期报告" in listing and "待报告" in listing
 
 
+def test_not_reported_in_time_the_list_and_the_column_count_the_same_records(client, world):
+    """Issue 17 #11, by hand on 2026-07-01 (3 days to report): r1 has two overdue opinions of
+    2026 (06-01, 06-20) and one of 2025; r2 one of 2026 (06-25) and one reported late (not overdue).
+    The 2026 page lists r1's two and r2's one and no 2025 item; r1's column says 2, r2's 1; 2025 lists r1's one."""
+    r1, r2 = world["r1"], world["r2"]
+    with frozen(TODAY):
+        make_contact(r1, date(2026, 6, 1), important=True, opinions="甲今年一")
+        make_contact(r1, date(2026, 6, 20), important=True, opinions="甲今年二")
+        make_contact(r1, date(2025, 11, 5), important=True, opinions="甲去年")
+        make_contact(r2, date(2026, 6, 25), important=True, opinions="乙今年")
+        make_contact(r2, date(2026, 5, 1), important=True, reported_to="人大主席", reported_at=date(2026, 5, 10),
+                     opinions="乙迟报")  # fmt: skip
+        make_contact(r2, date(2026, 6, 29), important=True, opinions="乙刚收到")  # within 3 days: pending
+        login(client, make_user("Leader", world["ta"]))
+
+        def shown(year):
+            body = client.get(f"/representativeview/progress/?year={year}").get_data(as_text=True)
+            listed = body.split('id="mq-overdue-reports"', 1)[1] if 'id="mq-overdue-reports"' in body else ""
+            column = {}
+            for row in body.split('id="mq-rep-progress"', 1)[1].split("</table>", 1)[0].split("<tr>")[2:]:
+                cells = [c.split("</td>", 1)[0] for c in row.split("<td")[1:]]
+                name = cells[0].split(">", 2)[2].split("<", 1)[0]
+                column[name] = cells[-1].split(">", 1)[1].strip()
+            return listed, column
+
+        listed, column = shown(2026)
+        assert "甲今年一" in listed and "甲今年二" in listed and "乙今年" in listed
+        assert "甲去年" not in listed and "乙迟报" not in listed and "乙刚收到" not in listed
+        assert column["代表甲"] == "2" and column["代表乙"] == "1"
+        assert rep_service.progress(db.session, r1, 2026).overdue_reports == 2
+        listed, column = shown(2025)
+        assert "甲去年" in listed and "甲今年一" not in listed and "乙今年" not in listed
+        assert column["代表甲"] == "1" and column["代表乙"] == ""
+        # the representative sees his own, the same way
+        rep_login = make_user("Representative", roles=["Representative"])
+        link(rep_login, r1.person)
+        login(client, rep_login)
+        listed, column = shown(2026)
+        assert "甲今年一" in listed and "甲今年二" in listed and "乙今年" not in listed
+        assert column == {"代表甲": "2"}
+
+
 # --- the record book -------------------------------------------------------------------
 
 

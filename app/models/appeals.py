@@ -406,5 +406,17 @@ class AppealEvent(Model):
     appeal = relationship("Appeal", foreign_keys=[appeal_id], back_populates="events")
     actor = relationship("User", lazy="select")
 
+    # what each kind of step is called (the workflow's titles: app/services/appeals/workflow.py
+    # fills this in, a model imports no service)
+    step_titles: dict = {}
+
+    def __str__(self):
+        """诉求 202612011 督办：请本周内办结 (the audit trail's summary of the step)."""
+        number = self.appeal.number if self.appeal is not None else ""
+        step = self.step_titles.get(self.action, self.action)
+        if self.note:
+            return str(_l("Appeal %(number)s %(step)s: %(note)s", number=number, step=step, note=self.note))
+        return str(_l("Appeal %(number)s %(step)s", number=number, step=step))
+
     def __repr__(self):
         return f"<AppealEvent {self.action} {self.at}>"

@@ -120,6 +120,36 @@ def _compute(session, user, on):
     return Scope(paths=minimal_roots(paths), user_id=user.id, person_id=person_id, roles=roles)
 
 
+def own_grid(session, me, on=None):
+    """The grid a new record of `me` starts in: the lowest of their current assignments (a
+    clerk of the township who also serves a village files in the village), when one is the
+    lowest; else their one jurisdiction; else None (the user chooses)."""
+    if me.all or me.person_id is None:
+        return None
+    on = on or today()
+    grids = (
+        session.scalars(
+            select(Grid)
+            .join(Assignment, Assignment.grid_id == Grid.id)
+            .where(
+                Assignment.person_id == me.person_id,
+                Assignment.start_date <= on,
+                or_(Assignment.end_date.is_(None), Assignment.end_date >= on),
+            )
+        )
+        .unique()
+        .all()
+    )
+    if grids:
+        deepest = max(grid.depth for grid in grids)
+        lowest = {grid.id: grid for grid in grids if grid.depth == deepest}
+        if len(lowest) == 1:
+            return next(iter(lowest.values()))
+    if len(me.paths) == 1:
+        return session.get(Grid, int(me.paths[0].strip("/").split("/")[-1]))
+    return None
+
+
 def current_user():
     if not has_request_context():
         return None

@@ -17,6 +17,17 @@
       if (type === "trend" && s.key === "overdue") { ds.type = "line"; ds.fill = false; }
       return ds;
     });
+    // every label shown (Chart.js skips those that do not fit): category names are long, so the
+    // axis of labels never auto-skips, a horizontal chart grows a row per label and a vertical
+    // one turns its labels up to 60 degrees
+    var labelAxis = horizontal ? "y" : "x";
+    var valueAxis = horizontal ? "x" : "y";
+    var scales = {};
+    scales[labelAxis] = { ticks: { autoSkip: false, maxRotation: 60, minRotation: 0 } };
+    scales[valueAxis] = { beginAtZero: true, ticks: { precision: 0 } };
+    if (horizontal) {
+      canvas.parentNode.style.height = Math.max(240, chart.labels.length * 24 + 60) + "px";
+    }
     new Chart(canvas, {
       type: "bar",
       data: { labels: chart.labels, datasets: datasets },
@@ -24,7 +35,7 @@
         indexAxis: horizontal ? "y" : "x",
         responsive: true,
         maintainAspectRatio: false,
-        scales: { x: { beginAtZero: true, ticks: { precision: 0 } }, y: { beginAtZero: true, ticks: { precision: 0 } } },
+        scales: scales,
         onClick: function (event, elements) {
           if (!elements.length) { return; }
           var url = chart.links[elements[0].index];

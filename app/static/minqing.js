@@ -57,5 +57,12 @@
       });
     });
     observer.observe(document.body, { childList: true, subtree: true });
+    // an error page's 返回上一页: back in the browser's history when the user came from a page
+    $(document).on("click", "a[data-mq-back]", function (event) {
+      if (document.referrer && window.history.length > 1) {
+        event.preventDefault();
+        window.history.back();
+      }
+    });
   });
 })(jQuery);

@@ -8,7 +8,6 @@ from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from wtforms import IntegerField, SelectField
 from wtforms.validators import Optional
 
@@ -230,12 +229,8 @@ class RepresentativeView(ScopedModelView):
         key = scope.current().cache_key
         rows = rep_service.progress_overview(reports, year, clause, limit=size, offset=(page - 1) * size, cache_key=key)
         rollup = rep_service.progress_rollup(reports, year, clause, cache_key=key)
-        overdue = reports.scalars(
-            select(ContactRecord)
-            .where(scope.clause_for(ContactRecord), rep_service.overdue_reports_clause())
-            .order_by(ContactRecord.contact_date)
-            .limit(200)
-        ).all()
+        # the same records the rows' 未及时报告 counts: that year's, of the representatives shown
+        overdue = rep_service.overdue_reports_in(reports, year, clause)
         return self.render_template(
             "minqing/representative_progress.html",
             title=_l("Voter contact progress"),

@@ -139,12 +139,25 @@ def describe_drill(session, args):
     return " · ".join(parts)
 
 
-def list_counts(session):
-    """The counts above the appeal list, in the user's scope: per state, and what needs attention."""
+# flags that narrow the whole page (交办给我的, open only...): the counts and tabs above the list follow them
+CONTEXT_FLAGS = ("mine", "open", "unassigned")
+
+
+def context_flags(args):
+    return [flag for flag in CONTEXT_FLAGS if args.get(flag) == "1"]
+
+
+def list_counts(session, flags=()):
+    """The counts above the appeal list, in the user's scope and within the page's context
+    flags (`mine`: the user's own, so a user's figures are theirs): per state, and what needs attention."""
     where = scope.clause_for(Appeal)
+    flags = tuple(flags)
+    if flags:
+        where = and_(where, *(quick_clause(session, flag) for flag in flags))
     me = scope.current()
+    key = (me.cache_key, flags, me.person_id if "mine" in flags else None)
     by_status = memo(
-        ("appeal_by_status", me.cache_key),
+        ("appeal_by_status", key),
         lambda: dict(session.execute(select(Appeal.status, func.count()).where(where).group_by(Appeal.status)).all()),
     )
-    return by_status, attention_counts(session, where, cache_key=me.cache_key)
+    return by_status, attention_counts(session, where, cache_key=key)

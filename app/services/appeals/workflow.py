@@ -134,6 +134,7 @@ EVENT_TITLES = {
     "duplicate_linked": _l("Duplicate linked"),
     **{name: t.title for name, t in TRANSITIONS.items()},
 }
+AppealEvent.step_titles = EVENT_TITLES  # an event's str() (the audit trail's summary) names its step
 
 
 class NotAllowedNow(DomainError):

@@ -21,6 +21,7 @@ Target. Each representative contacts at least REPRESENTATIVE_YEARLY_CONTACTS
 from app.services.representatives.progress import (  # noqa: F401
     RepProgress,
     check_year,
+    overdue_reports_in,
     progress,
     progress_overview,
     progress_rollup,

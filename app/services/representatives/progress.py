@@ -166,6 +166,26 @@ def progress_overview(session, year, clause, on=None, include_inactive=False, li
     ]
 
 
+def overdue_reports_in(session, year, clause, on=None, limit=200):
+    """The important opinions not reported in time that the progress page's rows count: contacts
+    of `year`, by the representatives in `clause` serving in it (the rows' own filter), oldest first."""
+    year = check_year(year)
+    reps = select(Representative.id).where(clause, _serving_in(year))
+    query = (
+        select(ContactRecord)
+        .where(
+            ContactRecord.contact_date >= date(year, 1, 1),
+            ContactRecord.contact_date <= date(year, 12, 31),
+            ContactRecord.deleted_at.is_(None),
+            ContactRecord.representative_id.in_(reps),
+            overdue_reports_clause(on or today()),
+        )
+        .order_by(ContactRecord.contact_date, ContactRecord.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
 @dataclass
 class ProgressRollup:
     year: int

@@ -19,7 +19,6 @@ from app.core.errors import Collector
 from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance, Satisfaction, Status
-from app.models.grids import Grid
 from app.models.lookups import AppealCategory, AppealChannel
 from app.models.visits import Visit
 from app.services import appeals as appeal_service
@@ -120,7 +119,8 @@ class AppealView(ScopedModelView):
     def list_page(self):
         self.update_redirect()
         widgets = self.list_widgets()
-        by_status, attention = appeal_lists.list_counts(db.session)
+        flags = appeal_lists.context_flags(request.args)
+        by_status, attention = appeal_lists.list_counts(db.session, flags)
         return self.render_template(
             self.list_template,
             title=self.list_title,
@@ -129,6 +129,7 @@ class AppealView(ScopedModelView):
             by_status=by_status,
             statuses=Status.choices(),
             active={k: request.args.get(k) for k in ("status", "due", "supervised", "extension", "mine")},
+            context="".join(f"{flag}=1&" for flag in flags),  # the tabs and buttons keep the page's context
             drill=appeal_lists.describe_drill(db.session, request.args),
             can_register=self.appbuilder.sm.has_access("can_write", RESOURCE),
         )
@@ -154,10 +155,8 @@ class AppealView(ScopedModelView):
             obj = session.get(model, pk)
             if obj is not None and (not scope.is_scoped(model) or scope.visible(session, model, obj.id)):
                 form[name].data = obj
-        if form.grid.data is None:
-            me = scope.current()
-            if not me.all and len(me.paths) == 1:  # one jurisdiction: start there
-                form.grid.data = session.get(Grid, int(me.paths[0].strip("/").split("/")[-1]))
+        if form.grid.data is None:  # the user's own lowest grid (a village clerk files in the village)
+            form.grid.data = scope.own_grid(session, scope.current())
         # raised from a visit or a representative's contact: the reporter is filled in from it
         source = source_from(request.args.get("visit"), request.args.get("contact_record"))
         if source is not None:

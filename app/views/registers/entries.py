@@ -140,9 +140,7 @@ class RegisterEntryPages(ScopedModelView):
             if formfield is None or formfield.data not in (None, "", []):
                 continue
             if field.type == FieldType.GRID:
-                me = scope.current()
-                if not me.all and len(me.paths) == 1:
-                    formfield.data = db.session.get(Grid, int(me.paths[0].strip("/").split("/")[-1]))
+                formfield.data = scope.own_grid(db.session, scope.current())
             elif field.default_value not in (None, "") and field.type == FieldType.CHOICE and field.choice_list_id:
                 formfield.data = db.session.scalar(
                     select(ChoiceValue).where(
