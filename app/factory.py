@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as default_config
 from app.cli import register_cli
+from app.core import nodes
 from app.core.replica import close_reports_session
 from app.extensions import csrf, db, migrate
 from app.security import check_production_settings, init_web_security
@@ -42,8 +43,10 @@ def create_app(config=None):
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = os.path.join(ROOT_DIR, "translations")
     os.makedirs(app.instance_path, exist_ok=True)
     _ensure_secret_key(app)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = nodes.engine_options(app.config)  # the pool (DB_POOL_*)
     _configure_sqlite(app)
 
+    nodes.check_multi_node(app.config)  # one of several servers: nothing kept per process
     check_production_settings(app)
     if app.config.get("PROXY_FIX"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
