@@ -59,6 +59,8 @@ READYZ_REDIS_TIMEOUT = 1.0  # seconds /readyz waits for each configured Redis
 # or one from METRICS_ALLOWED_NETWORKS (addresses as the app sees them: set PROXY_FIX behind nginx)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = ["127.0.0.1/32", "::1/128"]
+# the request latency histogram's upper bounds, in seconds (read once per process)
+METRICS_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1, 2, 5, 10, 30]
 # gunicorn with several workers: export PROMETHEUS_MULTIPROC_DIR=/run/minqing/metrics (an empty directory
 # emptied at each start, contrib/gunicorn.conf.py) and /metrics sums every worker
 

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
+import config
 from app import cli, create_app
 from app.core import nodes
 from app.extensions import db
@@ -99,8 +100,6 @@ def test_pool_settings_reach_the_engine_options():
 
 
 def test_the_defaults_keep_four_servers_under_postgresqls_100(app):
-    import config
-
     per_worker = config.DB_POOL_SIZE + config.DB_MAX_OVERFLOW
     assert 4 * 2 * per_worker < 100  # 4 servers x 2 workers (README's recipe)
     if db.engine.dialect.name == "postgresql":
