@@ -178,8 +178,7 @@ for _ in range(int(sys.argv[2])):
 
 def test_metrics_add_up_the_workers(tmp_path, monkeypatch):
     """prometheus_client's multiprocess mode: two worker processes, one exposition of both."""
-    multiproc = tmp_path / "metrics"
-    multiproc.mkdir()
+    multiproc = tmp_path / "metrics"  # not there yet: the first process makes it
     env = {"PROMETHEUS_MULTIPROC_DIR": str(multiproc), "PATH": "/usr/bin:/bin"}
     workers = [
         subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), str(n)], env=env, cwd=str(_root()))

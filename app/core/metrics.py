@@ -37,6 +37,9 @@ _metrics: dict = {}  # made once per process, on the first app's settings
 def init_app(app):
     if _metrics:
         return
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:  # a command (`flask minqing init`) may start before gunicorn made it
+        os.makedirs(directory, exist_ok=True)
     buckets = [float(b) for b in app.config["METRICS_LATENCY_BUCKETS"]]
     _metrics.update(
         requests=Counter("minqing_http_requests", "HTTP requests answered", ["method", "endpoint", "status"]),

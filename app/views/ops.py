@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from flask import current_app, jsonify, request
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 import app as app_package
 from app.core import metrics
@@ -80,7 +80,8 @@ def _migrations():
         _heads[directory] = set(ScriptDirectory.from_config(config).get_heads())
     try:
         with db.engine.connect() as conn:
-            current = set(conn.scalars(text("SELECT version_num FROM alembic_version")))
+            migrated = inspect(conn).has_table("alembic_version")  # none: never initialized
+            current = set(conn.scalars(text("SELECT version_num FROM alembic_version"))) if migrated else set()
     except Exception as err:  # noqa: BLE001
         return _failed(_l("The schema version cannot be read."), err)
     if current != _heads[directory]:
