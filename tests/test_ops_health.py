@@ -4,8 +4,11 @@ import io
 import json
 import logging
 import pathlib
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 from sqlalchemy import text
@@ -196,3 +199,51 @@ def _root():
 
 def test_the_readyz_database_check_is_real(session):
     assert session.execute(text("SELECT 1")).scalar() == 1
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthz_count(body):
+    line = 'minqing_http_requests_total{endpoint="minqing_healthz",method="GET",status="200"} '
+    return float(body.split(line, 1)[1].split()[0])
+
+
+def test_metrics_with_two_gunicorn_workers(tmp_path):
+    """contrib/gunicorn.conf.py, 2 workers: /metrics on either counts the requests of both."""
+    port = _free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "MINQING_INSTANCE_DIR": str(tmp_path),
+        "SECRET_KEY": "s" * 64,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+    }
+    gunicorn = pathlib.Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "-c", "contrib/gunicorn.conf.py", "run:app"],
+        env=env, cwd=str(_root()), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
+                time.sleep(0.3)
+        before = _healthz_count(urllib.request.urlopen(base + "/metrics", timeout=5).read().decode())
+        for _ in range(20):
+            urllib.request.urlopen(base + "/healthz", timeout=5).read()
+        after = _healthz_count(urllib.request.urlopen(base + "/metrics", timeout=5).read().decode())
+        assert after - before == 20
+        assert len(list((tmp_path / "metrics").glob("gauge_livesum_*.db"))) == 2  # one per worker
+    finally:
+        server.terminate()
+        server.wait(30)
