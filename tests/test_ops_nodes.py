@@ -1,16 +1,21 @@
 """Several servers (issue 15): start-up refusals with MULTI_NODE, the pool settings, one `init` at a time."""
 
+import pathlib
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 import config
 from app import cli, create_app
 from app.core import nodes
 from app.extensions import db
+from tests.conftest import PG_URL, WORKER
 
 PG = "postgresql+psycopg://u@127.0.0.1:5432/minqing"
 GOOD_KEY = "k" * 64
@@ -155,3 +160,42 @@ def test_a_second_init_waits_for_the_first(app):
     with db.engine.connect() as other:  # and let go again
         assert other.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": nodes.INIT_LOCK_KEY}) is True
         other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": nodes.INIT_LOCK_KEY})
+
+
+@pytest.mark.commits  # two processes on a database of their own
+def test_two_inits_at_once_on_postgresql(app, tmp_path):
+    """Two servers starting together: both `flask minqing init` succeed, one migrates, one admin."""
+    if not PG_URL:
+        pytest.skip("advisory locks are PostgreSQL's (MINQING_TEST_DATABASE_URL)")
+    url = make_url(PG_URL)
+    url = url.set(database=f"{url.database}_{WORKER or 'main'}_init")
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": url.render_as_string(hide_password=False),
+        "SECRET_KEY": GOOD_KEY,
+        "MINQING_INSTANCE_DIR": str(tmp_path),
+        "MINQING_ADMIN_PASSWORD": "Admin@Pass2026x",
+    }
+    flask = pathlib.Path(sys.executable).with_name("flask")
+    root = pathlib.Path(__file__).resolve().parent.parent
+    try:
+        runs = [
+            subprocess.Popen([str(flask), "--app", "run.py", "minqing", "init"], env=env, cwd=str(root),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)
+        ]  # fmt: skip
+        outputs = [run.communicate(timeout=300)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        check = create_engine(url)
+        with check.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+            assert conn.scalar(text("SELECT count(*) FROM ab_user WHERE username = 'admin'")) == 1
+        check.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        admin.dispose()
