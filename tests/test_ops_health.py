@@ -238,12 +238,15 @@ def test_metrics_with_two_gunicorn_workers(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
                 time.sleep(0.3)
+        while len(list((tmp_path / "metrics").glob("gauge_livesum_*.db"))) < 2:  # both workers have booted
+            assert time.monotonic() < deadline and server.poll() is None, "the second worker did not start"
+            time.sleep(0.3)
         before = _healthz_count(urllib.request.urlopen(base + "/metrics", timeout=5).read().decode())
         for _ in range(20):
             urllib.request.urlopen(base + "/healthz", timeout=5).read()
         after = _healthz_count(urllib.request.urlopen(base + "/metrics", timeout=5).read().decode())
         assert after - before == 20
-        assert len(list((tmp_path / "metrics").glob("gauge_livesum_*.db"))) == 2  # one per worker
+        assert len(list((tmp_path / "metrics").glob("gauge_livesum_*.db"))) == 2  # one per worker, no more
     finally:
         server.terminate()
         server.wait(30)
