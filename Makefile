@@ -22,9 +22,10 @@ translations: install
 init: translations
 	$(FLASK) minqing init --demo-if-empty
 
+# no gunicorn access log: the app logs each request with its request id (LOG_REQUESTS)
 run: init
 	@$(FLASK) minqing info --url http://$(HOST):$(PORT)/
-	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - "run:app"
+	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) "run:app"
 
 # the suite on TEST_JOBS pytest-xdist workers, each with its own database (TEST_JOBS=0: in one
 # process); the browser tests share one worker (tests/conftest.py, XDIST_TOGETHER)

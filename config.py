@@ -30,11 +30,39 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")  # empty: generated once into inst
 # postgresql+psycopg://user:password@host:5432/minqing
 SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///" + os.path.join(INSTANCE_DIR, "minqing.db"))
 SQLALCHEMY_TRACK_MODIFICATIONS = False
+# extra engine options; on PostgreSQL the pool below is added to them (an explicit key here wins)
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # survive database restarts
+# connections per worker process: servers x workers x (DB_POOL_SIZE + DB_MAX_OVERFLOW) must stay under
+# PostgreSQL's max_connections (100 by default); with many servers put PgBouncer in between (README)
+DB_POOL_SIZE = 5  # connections each worker keeps open
+DB_MAX_OVERFLOW = 5  # extra connections a worker may open at a peak (closed again after use)
+DB_POOL_TIMEOUT = 10  # seconds a request waits for a free connection before failing
+DB_POOL_RECYCLE = 1800  # seconds after which a connection is replaced (firewalls, PgBouncer)
 # a read replica for the report pages (dashboard, accountability, quota and representatives' progress);
 # empty: they read the primary like everything else
 REPORTS_DATABASE_URL = os.environ.get("REPORTS_DATABASE_URL", "")
 SQLITE_BUSY_TIMEOUT_MS = 15000  # how long a SQLite writer waits for a lock
+
+# --- Several servers -------------------------------------------------------
+# on: this server is one of several behind a load balancer; it refuses to start with anything kept per
+# process (a generated SECRET_KEY, login counts in memory://, counts without COUNTS_CACHE_URL).
+# None: on when the database is PostgreSQL and ENV_PRODUCTION is on
+MULTI_NODE = None
+# --- Operations: health, logs, metrics ---------------------------------------
+LOG_FORMAT = "text"  # "text": one readable line per record; "json": one JSON object per line
+LOG_LEVEL = "INFO"  # DEBUG, INFO, WARNING, ERROR
+LOG_REQUESTS = True  # one INFO line per request: method, path, status, milliseconds, request id
+# an incoming X-Request-ID (from nginx) is kept when it matches this, else a new id is made
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{8,128}$"
+READYZ_REDIS_TIMEOUT = 1.0  # seconds /readyz waits for each configured Redis
+# /metrics (Prometheus) answers a request carrying "Authorization: Bearer <METRICS_TOKEN>",
+# or one from METRICS_ALLOWED_NETWORKS (addresses as the app sees them: set PROXY_FIX behind nginx)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = ["127.0.0.1/32", "::1/128"]
+# the request latency histogram's upper bounds, in seconds (read once per process)
+METRICS_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1, 2, 5, 10, 30]
+# gunicorn with several workers: export PROMETHEUS_MULTIPROC_DIR=/run/minqing/metrics (an empty directory
+# emptied at each start, contrib/gunicorn.conf.py) and /metrics sums every worker
 
 # --- Language --------------------------------------------------------------
 BABEL_DEFAULT_LOCALE = "zh"  # Chinese first

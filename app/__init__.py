@@ -5,4 +5,8 @@ services (the rules) → views (declare; FAB's private names only in views/fab_c
 See docs/architecture.md.
 """
 
-from app.factory import create_app  # noqa: F401
+# The release, raised with every deployment that changes code: shared cache keys carry it,
+# so servers of two releases side by side (a rolling deploy) never read each other's values.
+__version__ = "2026.12.1"
+
+from app.factory import create_app  # noqa: E402,F401

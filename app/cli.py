@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from app.core.errors import DomainError
 from app.core.mail import mail_configured
+from app.core.nodes import init_lock
 from app.demo import demo_logins, load_demo
 from app.demo.bulk import load_bulk
 from app.extensions import db
@@ -67,8 +68,15 @@ def _say(text):
 @minqing.command("init")
 @click.option("--demo-if-empty", is_flag=True, help="Load demo data when there are no grids yet.")
 def init_command(demo_if_empty):
-    """Upgrade the schema, seed lookups and roles, make sure an admin exists (idempotent)."""
+    """Upgrade the schema, seed lookups and roles, make sure an admin exists (idempotent).
 
+    Servers starting together run it one at a time (a PostgreSQL advisory lock)."""
+
+    with init_lock(db.engine):
+        _init(demo_if_empty)
+
+
+def _init(demo_if_empty):
     upgrade()
     seed_lookups(db.session)
     db.session.commit()

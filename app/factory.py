@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as default_config
 from app.cli import register_cli
+from app.core import logs, metrics, nodes
 from app.core.replica import close_reports_session
 from app.error_pages import register_error_pages
 from app.extensions import csrf, db, migrate
@@ -29,6 +30,7 @@ from app.views.edge import (
     valid_pk_or_404,
     valid_rison_or_400,
 )
+from app.views.ops import answer_first, register_ops
 
 ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 log = logging.getLogger(__name__)
@@ -41,10 +43,13 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = os.path.join(ROOT_DIR, "translations")
+    logs.configure(app)  # LOG_FORMAT, LOG_LEVEL: the start-up's own lines already in them
     os.makedirs(app.instance_path, exist_ok=True)
     _ensure_secret_key(app)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = nodes.engine_options(app.config)  # the pool (DB_POOL_*)
     _configure_sqlite(app)
 
+    nodes.check_multi_node(app.config)  # one of several servers: nothing kept per process
     check_production_settings(app)
     if app.config.get("PROXY_FIX"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
@@ -77,6 +82,7 @@ def create_app(config=None):
     app.register_error_handler(DataError, _value_refused)  # what the edge missed: the database's word
     app.register_error_handler(OverflowError, _value_refused)
     app.add_url_rule("/favicon.ico", "favicon", lambda: ("", 204))
+    _operations(app)
     app.jinja_env.globals["get_locale"] = get_locale
     # What is built by now (FAB, the mappers, the views: ~200,000 objects) lives as long
     # as the worker. Kept out of the collector's full passes, those stop taking ~150 ms
@@ -84,6 +90,15 @@ def create_app(config=None):
     gc.collect()
     gc.freeze()
     return app
+
+
+def _operations(app):
+    """Logs with request ids, metrics, /healthz /readyz /metrics (app/views/ops.py). Run last:
+    the request id is set, and an ops endpoint answers, before every other before_request hook."""
+    register_ops(app)
+    app.before_request_funcs.setdefault(None, [])[0:0] = [logs.start_request, answer_first]
+    app.after_request(metrics.observe)
+    app.after_request(logs.finish_request)
 
 
 def _too_large(error):

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_appbuilder import Model
 
 import app.models  # noqa: F401  (every table on the metadata)
+from app.core.nodes import migrate_lock
 from app.models.registers import include_in_schema
 
 config = context.config
@@ -57,7 +58,8 @@ def run_migrations_online():
     if given is not None:
         run(given)
         return
-    with _engine().connect() as connection:
+    # servers starting together: one migrates, the others wait and find the schema at head
+    with migrate_lock(_engine()), _engine().connect() as connection:
         run(connection)
         if connection.in_transaction():
             connection.commit()

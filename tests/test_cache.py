@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import pickle
 import re
 import socket
 import time
@@ -11,9 +12,11 @@ import flask
 import pytest
 from openpyxl import load_workbook
 
-from app.core import cache, clock
+import app as app_package
+from app.core import cache, clock, codec
 from app.extensions import db
 from app.services import scope
+from app.services.quotas import Period
 from tests.conftest import login
 from tests.factories import make_appeal, make_user, tree
 
@@ -78,6 +81,44 @@ def test_shared_between_workers_in_redis(shared):
     assert cache.memo(same, compute) == {"n": 1} and compute.calls == 1
     cache.forget()  # a write in any worker moves the shared generation on
     assert cache.memo(key, compute) == {"n": 2}
+
+
+def test_keys_carry_the_release():
+    assert cache.PREFIX == f"minqing:memo:{app_package.__version__}:"
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [b"\x80\x04\x95garbage", pickle.dumps({"n": 99}), b'{"n": 99}', b'{"mq1": {"dc": "os:system", "f": {}}}'],
+    ids=["bytes", "pickle", "foreign-json", "foreign-class"],
+)
+def test_a_corrupt_value_in_redis_is_a_miss(shared, caplog, junk):
+    compute = Counter()
+    key = ("k", "corrupt")
+    assert cache.memo(key, compute) == {"n": 1}
+    names = [name for name in shared.scan_iter(cache.PREFIX + "*") if not name.endswith(b"generation")]
+    assert len(names) == 1
+    shared.set(names[0], junk)
+    assert cache.memo(key, compute) == {"n": 2}  # counted again, no error
+    assert "unreadable value in the counts cache" in caplog.text
+    assert codec.loads(shared.get(names[0])) == {"n": 2}  # and the good value written back
+
+
+def test_corrupt_last_figures_are_a_miss(shared, caplog):
+    shared.set(cache._name(("k", "last"), "last:"), b"not json")
+    assert cache._read_last(shared, ("k", "last")) is None
+    assert "unreadable last figures" in caplog.text
+
+
+def test_values_go_through_json_with_the_apps_own_dataclasses(shared):
+    period = Period("month", 2026, 11, dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    value = ([period], {("a", 1): {1, 2}}, dt.datetime(2026, 11, 20, 9, 30), None)
+    compute = lambda: value  # noqa: E731
+    assert cache.memo(("k", "dc"), compute) == value
+    cache._store.clear()
+    assert cache.memo(("k", "dc"), lambda: pytest.fail("not read back")) == value
+    raw = next(n for n in shared.scan_iter(cache.PREFIX + "*") if not n.endswith(b"generation"))
+    assert shared.get(raw).startswith(b'{"mq1":')  # JSON, not a pickle
 
 
 def test_an_unreachable_redis_only_costs_the_memo(app, caplog):

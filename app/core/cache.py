@@ -14,6 +14,11 @@ Where they are kept:
   generation number in Redis moves on every write). If Redis cannot be reached, each
   worker keeps its own for a minute (then tries Redis again), and says so in the log.
 
+What is kept in Redis is JSON (app/core/codec.py), never pickled, under keys that carry the
+release (app.__version__): servers of two releases side by side read none of each other's
+values, and a value that does not decode (corrupt, or written by other code) is a miss, logged,
+never a failed page.
+
 A write is forgotten twice: when it is flushed (this process's next read sees it)
 and when it is committed (so a figure computed by someone else between the two,
 without the uncommitted row, is not kept).
@@ -31,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import pickle
 import threading
 import time
 
@@ -40,6 +44,9 @@ from flask import copy_current_request_context, current_app, g, has_request_cont
 from flask import session as web_session
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+import app as _app_package
+from app.core import codec
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,7 @@ _redis = {"url": None, "client": None, "failed_at": 0.0}
 # what the memoized figures count: a write to any of these forgets them
 WATCHED = {"appeal", "appeal_event", "visit", "contact_record", "representative", "person", "quota_rule"}
 _WROTE = "minqing_memo_wrote"
-PREFIX = "minqing:memo:"
+PREFIX = f"minqing:memo:{_app_package.__version__}:"  # a release reads only its own values
 # the last figures counted for report pages: {key: (generation, unix time, value)}
 _last: dict = {}
 _recounting: set = set()
@@ -125,13 +132,28 @@ def _shared(client, key, compute, ttl):
         _failed(err)
         return compute()
     if cached is not None:
-        return pickle.loads(cached)  # noqa: S301 - our own values, in our own Redis
+        try:
+            return codec.loads(cached)
+        except ValueError as err:
+            log.warning("unreadable value in the counts cache, counted again: %s", err)
     value = compute()
+    _put(client, name, value, ttl)
+    return value
+
+
+def _put(client, name, value, seconds):
+    """Keep `value` in Redis for `seconds`; a value the codec does not keep stays unshared."""
     try:
-        client.set(name, pickle.dumps(value), px=int(ttl * 1000))
+        data = codec.dumps(value)
+    except TypeError as err:
+        log.warning("a value of the counts cache cannot be shared (%s): counted by each worker", err)
+        return False
+    try:
+        client.set(name, data, px=max(1, int(seconds * 1000)))
     except Exception as err:  # noqa: BLE001
         _failed(err)
-    return value
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------
@@ -156,20 +178,24 @@ def _read_last(client, key):
     if client is not None:
         try:
             cached = client.get(_name(key, "last:"))
-            return pickle.loads(cached) if cached is not None else None  # noqa: S301 - our own values
         except Exception as err:  # noqa: BLE001
             _failed(err)
+        else:
+            try:
+                entry = codec.loads(cached) if cached is not None else None
+                if entry is not None and not (isinstance(entry, tuple) and len(entry) == 3):
+                    raise ValueError("not (generation, time, value)")
+                return entry
+            except ValueError as err:
+                log.warning("unreadable last figures in the counts cache, counted again: %s", err)
+                return None
     with _lock:
         return _last.get(key)
 
 
 def _keep_last(client, key, entry, keep):
-    if client is not None:
-        try:
-            client.set(_name(key, "last:"), pickle.dumps(entry), px=max(1, int(keep * 1000)))
-            return
-        except Exception as err:  # noqa: BLE001
-            _failed(err)
+    if client is not None and _put(client, _name(key, "last:"), entry, keep):
+        return
     with _lock:
         if len(_last) > 2000:
             _last.clear()
