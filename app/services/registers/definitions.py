@@ -475,4 +475,3 @@ def sync_all_schemas(session):
     for spec, cls in runtime.extensions().values():
         if spec.live_fields:
             sync_schema(connection, spec, cls)
-
