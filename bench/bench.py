@@ -220,7 +220,7 @@ def pages(fx, role):
         ("dashboard", "/dashboard/", "dashboard"),
         ("accountability", "/accountability/", "dashboard"),
         # a write anywhere just before every request: the last figures are shown while
-        # they are counted again in the background (COUNTS_STALE_SECONDS)
+        # they are counted again once the response is sent (COUNTS_STALE_SECONDS)
         ("dashboard (after a write)", "/dashboard/", "written"),
         ("accountability (after a write)", "/accountability/", "written"),
         # nothing counted yet (the first viewer after a restart, or with COUNTS_STALE_SECONDS = 0

@@ -5,6 +5,7 @@ import io
 import pickle
 import re
 import socket
+import threading
 import time
 import uuid
 
@@ -135,7 +136,7 @@ def test_an_unreachable_redis_only_costs_the_memo(app, caplog):
 
 
 # --------------------------------------------------------------------------
-# Report pages: the last figures while they are counted again in the background
+# Report pages: the last figures while they are counted again after the response
 # --------------------------------------------------------------------------
 
 
@@ -157,7 +158,7 @@ def _dashboard(client, grid):
     return _registered(html), 'data-mq-recounting="1"' in html
 
 
-@pytest.mark.commits  # the stale figures are recounted in a background thread
+@pytest.mark.commits  # the stale figures are recounted after the response, in a copy of the request
 def test_a_write_elsewhere_shows_the_last_figures_while_they_are_recounted(client, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -170,7 +171,7 @@ def test_a_write_elsewhere_shows_the_last_figures_while_they_are_recounted(clien
     assert _dashboard(client, t["ta"]) == (2, False)
 
 
-@pytest.mark.commits  # the stale figures are recounted in a background thread
+@pytest.mark.commits  # the stale figures are recounted after the response, in a copy of the request
 def test_the_user_who_wrote_waits_for_a_fresh_count(client, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -195,10 +196,10 @@ def test_a_commit_in_a_request_marks_the_writer(app):
         assert cache.WROTE_AT not in flask.session
 
 
-@pytest.mark.commits  # the stale figures are recounted in a background thread
+@pytest.mark.commits  # the stale figures are recounted after the response, in a copy of the request
 def test_figures_only_aged_are_renewed_without_a_notice(client, app, stale):
-    """No write since: past COUNTS_CACHE_SECONDS the figures are recounted in the
-    background, but the page does not claim records have changed."""
+    """No write since: past COUNTS_CACHE_SECONDS the figures are recounted after
+    the response, but the page does not claim records have changed."""
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
     login(client, make_user("Leader", t["ta"]))
@@ -206,13 +207,11 @@ def test_figures_only_aged_are_renewed_without_a_notice(client, app, stale):
     key = next(iter(cache._last))
     generation, at, value = cache._last[key]
     cache._last[key] = (generation, at - 60, value)  # counted a minute ago (COUNTS_CACHE_SECONDS is 30)
-    before = list(cache._threads)
     assert _dashboard(client, t["ta"]) == (1, False)
-    assert [th for th in cache._threads if th not in before]  # renewed in the background all the same
-    assert cache._last[key][1] > at - 60
+    assert cache._last[key][1] > at - 60  # renewed after the response all the same
 
 
-@pytest.mark.commits  # the stale figures are recounted in a background thread
+@pytest.mark.commits  # the stale figures are recounted after the response, in a copy of the request
 def test_figures_too_old_are_counted_afresh(client, app, stale):
     t = tree()
     login(client, make_user("Leader", t["ta"]))
@@ -223,7 +222,7 @@ def test_figures_too_old_are_counted_afresh(client, app, stale):
     assert _dashboard(client, t["ta"]) == (1, False)
 
 
-@pytest.mark.commits  # the stale figures are recounted in a background thread
+@pytest.mark.commits  # the stale figures are recounted after the response, in a copy of the request
 def test_a_recount_keeps_nothing_for_another_scope(client, app, stale, caplog):
     """The recount derives its key again from the copied request: if that key differs
     (another user, another scope), its figures are not kept under the first key."""
@@ -241,7 +240,7 @@ def test_a_recount_keeps_nothing_for_another_scope(client, app, stale, caplog):
     assert cache._last[key][2]["figures"]["collected"] == 1  # the last figures stay as they were
 
 
-@pytest.mark.commits  # the stale figures are recounted in a background thread
+@pytest.mark.commits  # the stale figures are recounted after the response, in a copy of the request
 def test_one_recount_at_a_time(client, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -250,21 +249,21 @@ def test_one_recount_at_a_time(client, stale):
     make_appeal(t["a2"], at="2026-11-04 09:00")
     key = next(iter(cache._last))
     assert cache._claim(None, key)  # a recount of these figures is under way
-    started = list(cache._threads)
+    started = list(cache._pending)
     try:
         with clock.frozen(ON):
             html = client.get(f"/dashboard/?grid={t['ta'].id}&start=2026-11-01&end=2026-11-30").get_data(as_text=True)
         assert 'data-mq-recounting="1"' in html
-        assert cache._threads == started  # no second recount was started
+        assert cache._pending == started  # no second recount was queued
         with clock.frozen(ON):
-            cache._release(None, key)  # the first one ends: the next view may start one
+            cache._release(None, key)  # the first one ends: the next view may queue one
             client.get(f"/dashboard/?grid={t['ta'].id}&start=2026-11-01&end=2026-11-30")
-        assert len([th for th in cache._threads if th not in started]) == 1
+        assert len([job for job in cache._pending if job not in started]) == 1
     finally:
         cache._release(None, key)
 
 
-@pytest.mark.commits  # the stale figures are recounted in a background thread
+@pytest.mark.commits  # the stale figures are recounted after the response, in a copy of the request
 def test_recounted_in_redis_for_every_worker(client, shared, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -277,7 +276,7 @@ def test_recounted_in_redis_for_every_worker(client, shared, stale):
     assert not cache._last  # kept in Redis only
 
 
-@pytest.mark.commits  # the stale figures are recounted in a background thread
+@pytest.mark.commits  # the stale figures are recounted after the response, in a copy of the request
 def test_accountability_too_but_not_its_export(client, stale):
     t = tree()
     make_appeal(t["a1"], at="2026-11-03 09:00")
@@ -294,3 +293,24 @@ def test_accountability_too_but_not_its_export(client, stale):
         cache.wait_for_recounts()
     collected = [row[2] for row in sheet.iter_rows(values_only=True) if row[0] == "甲镇"]
     assert collected == [3]
+
+
+@pytest.mark.commits  # the recount runs in a copy of the request, after the response
+def test_the_recount_runs_when_the_response_is_sent_and_starts_no_thread(client, stale, monkeypatch):
+    """The figures are renewed by the worker once the page has gone out (the WSGI server
+    closes the response), never by a thread of their own."""
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self))
+    t = tree()
+    make_appeal(t["a1"], at="2026-11-03 09:00")
+    login(client, make_user("Leader", t["ta"]))
+    url = f"/dashboard/?grid={t['ta'].id}&start=2026-11-01&end=2026-11-30"
+    with clock.frozen(ON):
+        client.get(url).close()
+        make_appeal(t["a2"], at="2026-11-04 09:00")
+        response = client.get(url)
+        assert _registered(response.get_data(as_text=True)) == 1 and cache._pending  # the last figures, at once
+        response.close()  # what the server does once the page is sent
+        assert not cache._pending
+        assert _registered(client.get(url).get_data(as_text=True)) == 2
+    assert started == []

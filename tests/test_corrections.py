@@ -30,6 +30,7 @@ from tests.factories import (
     make_user,
     make_visit,
 )
+from tests.test_appeals import _form as appeal_form
 
 ON = dt.date(2026, 11, 20)
 NOVEMBER = "start=2026-11-01&end=2026-11-30"
@@ -209,17 +210,15 @@ def test_an_appeal_passed_on_by_a_representative_goes_to_the_representative(worl
 
 
 def _form(grid, **kw):
-    data = {
-        "reporter_name": "李大爷",
+    """The appeal form of tests/test_appeals.py, as a collective petition about land."""
+    petition = {
         "reporter_phone": "13812345678",
         "content": "十二户村民反映征地补偿未到位。",
         "channel": str(lookup(AppealChannel, "定点接待").id),
         "category": str(lookup(AppealCategory, "征地拆迁").id),
         "importance": "important",
-        "grid": str(grid.id),
     }
-    data.update(kw)
-    return data
+    return appeal_form(grid, **{**petition, **kw})
 
 
 def test_petition_flags_on_the_form_the_api_and_the_list(client, world):

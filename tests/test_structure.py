@@ -40,3 +40,12 @@ def test_imports_sit_at_the_top_of_their_module():
                     if isinstance(sub, (ast.Import, ast.ImportFrom))
                 ]
     assert len(inner) <= 20, inner
+
+
+def test_no_code_in_the_app_starts_a_thread():
+    """Long work goes to the job queue, figures come from roll-ups: no request (and no module)
+    starts a thread of its own (gunicorn's and the WSGI server's threads are theirs)."""
+    starts = re.compile(r"\bThread\s*\(|\bTimer\s*\(|ThreadPoolExecutor|_thread\.start_new")
+    found = [f"{p.relative_to(APP)}:{n}" for p in APP.rglob("*.py")
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if starts.search(line)]  # fmt: skip
+    assert found == []

@@ -26,8 +26,10 @@ without the uncommitted row, is not kept).
 The report pages (dashboard, accountability) count a county's appeals: a minute of
 clerks' work forgets their figures many times over, and a county-wide recount takes
 seconds. They pass `again` and may be shown the last figures counted, up to
-COUNTS_STALE_SECONDS old, while one recount runs in the background (one per figures
-and scope at a time, across workers with Redis); the page says how old they are. A
+COUNTS_STALE_SECONDS old, while one recount runs once their response is sent, in the
+same worker (one per figures and scope at a time, across workers with Redis; no thread:
+the roll-ups of the figures issue will make the recount itself unnecessary); the page
+says how old they are. A
 user who wrote since those figures were counted waits for a fresh count instead, so
 everyone sees their own work.
 """
@@ -40,7 +42,7 @@ import threading
 import time
 
 import redis
-from flask import copy_current_request_context, current_app, g, has_request_context, request
+from flask import after_this_request, copy_current_request_context, current_app, g, has_request_context, request
 from flask import session as web_session
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -60,8 +62,8 @@ _WROTE = "minqing_memo_wrote"
 PREFIX = f"minqing:memo:{_app_package.__version__}:"  # a release reads only its own values
 # the last figures counted for report pages: {key: (generation, unix time, value)}
 _last: dict = {}
-_recounting: set = set()
-_threads: list = []
+_recounting: dict = {}  # key -> when this process claimed its recount
+_pending: list = []  # recounts waiting for their response to be sent
 WROTE_AT = "mq_wrote_at"  # in the user's session: when they last wrote a watched record
 USER_IN_G = ("user", "_login_user", "_minqing_scope")  # the request's user as FAB, Flask-Login and our scope keep it
 RECOUNT_LOCK_SECONDS = 300  # a recount that died holds its Redis lock no longer than this
@@ -99,7 +101,7 @@ def memo(key, compute, again=None):
 
     With `again` (a function giving (key, compute) anew, for a copy of this request) and
     COUNTS_STALE_SECONDS, figures made stale by a write are still served, up to that
-    age, while `again` recounts them in the background (see the module's notes)."""
+    age, while `again` recounts them once the response is sent (see the module's notes)."""
     ttl = float(current_app.config.get("COUNTS_CACHE_SECONDS") or 0)
     if ttl <= 0:
         return compute()
@@ -243,15 +245,16 @@ def _claim(client, key):
         except Exception as err:  # noqa: BLE001
             _failed(err)
     with _lock:
-        if key in _recounting:
-            return False
-        _recounting.add(key)
+        since = _recounting.get(key)
+        if since is not None and time.monotonic() - since < RECOUNT_LOCK_SECONDS:
+            return False  # under way (a claim whose response never closed expires like Redis's)
+        _recounting[key] = time.monotonic()
         return True
 
 
 def _release(client, key):
     with _lock:
-        _recounting.discard(key)
+        _recounting.pop(key, None)
     if client is not None:
         try:
             client.delete(_name(key, "recount:"))
@@ -259,10 +262,29 @@ def _release(client, key):
             _failed(err)
 
 
+class _Recount:
+    """A recount that runs once, when the response that showed the last figures has been
+    sent (the WSGI server closes it), in the same worker: no thread of its own."""
+
+    def __init__(self, run):
+        self.run = run
+        self.done = False
+
+    def __call__(self):
+        with _lock:
+            if self.done:
+                return
+            self.done = True
+            if self in _pending:
+                _pending.remove(self)
+        self.run()
+
+
 def _recount_later(client, key, again, keep):
-    """One recount of `key` in a thread, in a copy of this request (same user, same
-    arguments): `again()` derives the key and the count anew there, and the figures
-    are kept only if the key comes out the same (the same scope, nothing else)."""
+    """One recount of `key` after this response is sent, in a copy of this request (same
+    user, same arguments): `again()` derives the key and the count anew there, and the
+    figures are kept only if the key comes out the same (the same scope, nothing else).
+    The user is answered at once; the worker counts before it takes its next request."""
     if not has_request_context() or not _claim(client, key):
         return
     # who asked: the copy gets a new `g`, where FAB and the scope look for the user
@@ -275,27 +297,33 @@ def _recount_later(client, key, again, keep):
                 setattr(g, name, value)
             fresh_key, compute = again()
             if fresh_key != key:
-                log.warning("background recount: the key changed (%r), figures not kept", fresh_key)
+                log.warning("recount after the response: the key changed (%r), figures not kept", fresh_key)
                 return
             _count(client, key, compute, keep)
         except Exception:  # noqa: BLE001 - a failed recount leaves the last figures; the next view tries again
-            log.exception("background recount of %r failed", key)
+            log.exception("recount of %r failed", key)
         finally:
             _release(client, key)
 
-    thread = threading.Thread(target=run, name="minqing-recount", daemon=True)
+    job = _Recount(run)
     with _lock:
-        _threads[:] = [t for t in _threads if t.is_alive()]
-        _threads.append(thread)
-    thread.start()
+        if len(_pending) > 200:  # responses never closed (a test client): the oldest are dropped
+            del _pending[:100]
+        _pending.append(job)
+
+    @after_this_request
+    def _when_sent(response):
+        response.call_on_close(job)
+        return response
 
 
-def wait_for_recounts(timeout=30.0):
-    """Wait for the background recounts under way (tests, the bench)."""
+def wait_for_recounts(timeout=None):
+    """Run now the recounts whose responses were not closed yet (tests, the bench: a test
+    client keeps its responses open)."""
     with _lock:
-        threads = list(_threads)
-    for thread in threads:
-        thread.join(timeout)
+        jobs = list(_pending)
+    for job in jobs:
+        job()
 
 
 def forget_last():

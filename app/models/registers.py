@@ -478,20 +478,21 @@ def sensitivity(field):
 _serial = [0]  # class names stay distinct across rebuilds (the declarative registry keys by name)
 
 
-def build_entry_class(definition, token):
-    """A mapped class for `definition`'s entries (a RegisterSpec), with one attribute per live or
-    removed field (removed ones keep their data, hidden by the views)."""
-    fields = definition.fields
+def _class_attributes(definition, live_fields):
+    """What a built class of `definition` starts with; its table (and its multiple-choice
+    tables) taken off the metadata first: the class about to be built declares them anew."""
     table = definition.table_name
     metadata = Model.metadata
     for name in [t for t in metadata.tables if t == table or t.startswith(f"{table}__")]:
         metadata.remove(metadata.tables[name])
-    attrs = {
-        "__tablename__": table,
-        "__register__": definition,
-        "__fields__": tuple(f for f in fields if f.removed_at is None),
-        "__module__": __name__,
-    }
+    return {"__tablename__": table, "__register__": definition, "__fields__": live_fields, "__module__": __name__}
+
+
+def build_entry_class(definition, token):
+    """A mapped class for `definition`'s entries (a RegisterSpec), with one attribute per live or
+    removed field (removed ones keep their data, hidden by the views)."""
+    fields = definition.fields
+    attrs = _class_attributes(definition, tuple(f for f in fields if f.removed_at is None))
     sensitive = {}
     # the list's page of ids in a jurisdiction, newest first by the register's date: covering,
     # partial indexes (as the appeal list's), so both planners answer from the index alone
@@ -553,15 +554,9 @@ class ExtensionBase(TimestampMixin):
 def build_extension_class(definition, token):
     """A mapped class for the extra fields of built-in table `definition.extends`: one row per
     record that has any, sharing the record's id (deleted with it)."""
-    table = definition.table_name
-    metadata = Model.metadata
-    for name in [t for t in metadata.tables if t == table or t.startswith(f"{table}__")]:
-        metadata.remove(metadata.tables[name])
+    live = tuple(f for f in definition.fields if f.removed_at is None and f.type != FieldType.GRID)
     attrs = {
-        "__tablename__": table,
-        "__register__": definition,
-        "__fields__": tuple(f for f in definition.fields if f.removed_at is None and f.type != FieldType.GRID),
-        "__module__": __name__,
+        **_class_attributes(definition, live),
         "__audit_table__": definition.extends,  # audited as a change of the record it belongs to
         "id": Column(Integer, ForeignKey(f"{definition.extends}.id", ondelete="CASCADE"), primary_key=True,
                      autoincrement=False),

@@ -288,7 +288,7 @@ def figures(session, scope, area, period, on=None, again=None):
     """Everything the dashboard shows, as plain values; kept for COUNTS_CACHE_SECONDS
     (a county's figures read millions of rows; a write forgets them). With `again`
     (a function giving `figures_job(...)` anew), the last figures may be shown while
-    they are counted again in the background (COUNTS_STALE_SECONDS)."""
+    they are counted again once the response is sent (COUNTS_STALE_SECONDS)."""
 
     key, compute = figures_job(session, scope, area, period, on)
     return memo(key, compute, again=again)

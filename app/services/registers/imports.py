@@ -70,8 +70,16 @@ def importer_for(spec, entry_class):
 
         def build(self, row, row_no):
             entry = entry_class()
+            self.read_into(entry, spec.live_fields, row)
+            if self.actor is not None and self.actor.user_id:
+                entry.created_by_id = self.actor.user_id
+            return entry
+
+        def read_into(self, entry, fields, row):
+            """Put the row's cells of `fields` on `entry` and check the register's rules: every
+            problem of the row at once (DomainErrors), a cell that could not be read once."""
             errors = Collector()
-            for field in spec.live_fields:
+            for field in fields:
                 with errors.check():
                     try:
                         self._set(entry, field, row.get(field.code))
@@ -86,9 +94,6 @@ def importer_for(spec, entry_class):
                 if one.field not in unreadable:
                     errors.add(one)
             errors.raise_if_any()
-            if self.actor is not None and self.actor.user_id:
-                entry.created_by_id = self.actor.user_id
-            return entry
 
         def _set(self, entry, field, raw):
             text = cell_text(raw) if not hasattr(raw, "year") else raw
@@ -186,25 +191,9 @@ def with_extra_fields(importer_cls):
                     record = self._build_own(row, row_no)
                 except RowError as err:
                     raise DomainError(err.message, field=err.column.key) from None
-            reader = cells(self.session, self.actor)
             scratch = ext_class()
             with errors.check():
-                reader_errors = Collector()
-                for field in fields:
-                    with reader_errors.check():
-                        try:
-                            reader._set(scratch, field, row.get(field.code))
-                        except RowError as err:
-                            raise DomainError(err.message, field=field.code) from None
-                unreadable = {e.field for e in reader_errors.errors}
-                try:
-                    check_entry(self.session, scratch, None)
-                except DomainErrors as more:
-                    reader_errors.errors.extend(e for e in more.errors if e.field not in unreadable)
-                except DomainError as one:
-                    if one.field not in unreadable:
-                        reader_errors.add(one)
-                reader_errors.raise_if_any()
+                cells(self.session, self.actor).read_into(scratch, fields, row)
             errors.raise_if_any()
             for field in fields:
                 value = getattr(scratch, field.code)
