@@ -8,6 +8,9 @@ Revision ID: 0028_audit_paths
 Revises: 0027_login_limit
 """
 
+import pathlib
+from runpy import run_path
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -43,27 +46,5 @@ def downgrade():
 
 
 def _sqlite_length_triggers(bind, table):
-    """The length triggers of 0026 for one table without long texts, from its VARCHAR columns."""
-    for name in list(
-        bind.execute(
-            sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t AND name LIKE 'ck_len_%'"),
-            {"t": table},
-        ).scalars()
-    ):
-        op.execute(f'DROP TRIGGER IF EXISTS "{name}"')
-    limits = {
-        c["name"]: c["type"].length
-        for c in sa.inspect(bind).get_columns(table)
-        if isinstance(c["type"], sa.String) and getattr(c["type"], "length", None)
-    }
-    message = f"minqing: a text is too long for {table}"
-    over = " OR ".join(f'length(NEW."{c}") > {n}' for c, n in sorted(limits.items()))
-    op.execute(
-        f'CREATE TRIGGER "ck_len_{table}_insert" BEFORE INSERT ON "{table}" WHEN {over} '
-        f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-    )
-    for column, length in sorted(limits.items()):
-        op.execute(
-            f'CREATE TRIGGER "ck_len_{table}_{column}" BEFORE UPDATE OF "{column}" ON "{table}" '
-            f'WHEN length(NEW."{column}") > {length} BEGIN SELECT RAISE(ABORT, \'{message}\'); END'
-        )
+    """0026's length triggers, made again for a table SQLite rebuilt (its triggers went with it)."""
+    run_path(str(pathlib.Path(__file__).with_name("0026_text_limits.py")))["sqlite_length_triggers"](bind, table)

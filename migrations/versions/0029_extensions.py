@@ -5,8 +5,9 @@ Revision ID: 0029_extensions
 Revises: 0028_audit_paths
 """
 
-import importlib.util
 import pathlib
+from runpy import run_path
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,11 +20,7 @@ depends_on = None
 
 def _text_limits():
     """0026's helpers: SQLite keeps text lengths by triggers, made again for a changed table."""
-    path = pathlib.Path(__file__).with_name("0026_text_limits.py")
-    spec = importlib.util.spec_from_file_location("minqing_0026_text_limits", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return SimpleNamespace(**run_path(str(pathlib.Path(__file__).with_name("0026_text_limits.py"))))
 
 
 def upgrade():
