@@ -100,19 +100,34 @@ class ExtraFilter(BaseFilter):
         return query.filter(self.model.id.in_(matching.statement))
 
 
+def _extra_filters(view, page, filterable):
+    """{code: [filter instances]}: the register page's filters of each filterable extra field."""
+    if page is None:
+        return {}
+    inner = search_filters_of(page).get_search_filters()
+    return {code: [ExtraFilter.wrapping(f)(code, view.datamodel) for f in inner.get(code, [])] for code in filterable}
+
+
 def _search(view, base, page, filterable):
     """The view's search with the filterable extra fields (conditions, form fields)."""
     if base["search_columns"] is None or base["search_form"] is None:
         return
     view.search_columns = [*base["search_columns"], *filterable]
-    extra = {}
-    if page is not None:
-        inner = search_filters_of(page).get_search_filters()
-        extra = {
-            code: [ExtraFilter.wrapping(f)(code, view.datamodel) for f in inner.get(code, [])] for code in filterable
-        }
-    set_search_filters(view, base["filters"], view.search_columns, extra)
+    set_search_filters(view, base["filters"], view.search_columns, _extra_filters(view, page, filterable))
     view.search_form = _form_with(base["search_form"], page.search_form if page else None, filterable)
+
+
+def apply_to_api(view, page, fields):
+    """Give one REST API the live extra fields: the `extra` object's codes and the filterable
+    ones as rison filter columns (offered by `_info`, applied as the list page applies them)."""
+    declared = view.__dict__.get("_declared_search")
+    if declared is None:
+        declared = view._declared_search = (list(view.search_columns or []), search_filters_of(view))
+    columns, filters = declared
+    filterable = [f.code for f in fields if f.filterable]
+    view.search_columns = [*columns, *filterable]
+    set_search_filters(view, filters, view.search_columns, _extra_filters(view, page, filterable))
+    view.extra_codes = tuple(f.code for f in fields)
 
 
 @runtime.on_rebuild
@@ -141,4 +156,4 @@ def refresh(_specs=None):
         if hasattr(view, "add_form"):  # an HTML view
             apply_to_view(view, page, fields)
         else:
-            view.extra_codes = tuple(f.code for f in fields)
+            apply_to_api(view, page, fields)

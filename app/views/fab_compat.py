@@ -17,7 +17,11 @@ Why each override exists (see shared/FAB-NOTES.md):
 * `_init_forms`: relations become server-side pickers; FAB's Unique check dropped.
 * `_apply_inner_all`: a bounded count of ids instead of `count(*)` of full rows.
 * `_handle_filters_args`, `_get_field_info`, `_merge_update_item`, the `*_headless`
-  REST methods: scope, masking and one unit of work in the API.
+  REST methods: scope, masking and one unit of work in the API. The rison filters of a
+  request are read into a Filters of its own (`rest_filters`): FAB clears and refills the
+  view's one shared object (two threads of a worker mix their conditions) and takes each
+  operation's class from a process-wide map where the last class built with that name wins
+  (an extra field's filter could answer a plain column's `eq`).
 * `_has_view_access`: a user's permissions loaded once per request, not per check.
 """
 
@@ -28,6 +32,8 @@ import inspect
 from flask import abort, g, has_request_context, request
 from flask_appbuilder import BaseView, ModelView
 from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.const import API_FILTERS_RIS_KEY
+from flask_appbuilder.exceptions import InvalidColumnFilterFABException, InvalidOperationFilterFABException
 from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -97,6 +103,29 @@ def filters_without(filters, columns):
         if flt.column_name not in columns:
             kept._add_filter(flt, value)
     return kept
+
+
+def rest_filters(view_filters, conditions):
+    """A request's own Filters from the API's rison `filters` list: each condition's
+    operation is one the column itself offers (the view's search filters), so a column
+    answers only with its own filter class; anything else raises FAB's filter exceptions
+    (answered 400)."""
+    filters = view_filters.copy()
+    filters.clear_filters()
+    offered = view_filters.get_search_filters()
+    if not isinstance(conditions, list):
+        raise InvalidColumnFilterFABException("filters must be a list")
+    for condition in conditions:
+        if not isinstance(condition, dict) or not {"col", "opr", "value"} <= set(condition):
+            raise InvalidColumnFilterFABException("each filter needs col, opr and value")
+        column, operation = condition["col"], condition["opr"]
+        if not isinstance(column, str) or column not in view_filters.search_columns:
+            raise InvalidColumnFilterFABException(f"Filter column: {column} not allowed to filter")
+        found = next((f for f in offered.get(column, []) if f.arg_name == operation), None)
+        if found is None:
+            raise InvalidOperationFilterFABException(f"Filter operation: {operation} not allowed on column: {column}")
+        filters._add_filter(type(found)(column, view_filters.datamodel), condition["value"])
+    return filters
 
 
 def search_filters_of(view):
@@ -381,7 +410,8 @@ class CompatModelRestApi(ModelRestApi):
         return self._merge_update_item(item, body)
 
     def _handle_filters_args(self, rison_args):
-        return self.clean_filters(super()._handle_filters_args(rison_args))
+        filters = rest_filters(self._filters, rison_args.get(API_FILTERS_RIS_KEY, []))
+        return self.clean_filters(filters.get_joined_filters(self._base_filters))
 
     def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
         return self.field_info(field, super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size))
