@@ -162,3 +162,28 @@ def test_old_over_long_rows_do_not_block_other_changes():
                         "long for appeal'); END"
                     )
                 )
+
+
+def test_a_register_s_texts_are_kept_by_the_database_too():
+    """A register made in the browser gets the same guard as the built-in tables: raw SQL
+    around the app cannot store a text longer than its field allows (SQLite triggers; on
+    PostgreSQL VARCHAR(n) and 0026's length trigger on long texts)."""
+    from tests.registers_kit import make_entry, speakup
+
+    register = speakup()
+    t = tree()
+    entry = make_entry(t["a1"], speaker="张三", matter="路灯")
+    table = register.table_name
+    for code, long in (("speaker", "长" * 201), ("matter", "长" * 4001), ("phone", "1" * 21)):
+        column = register.field(code).column
+        for statement in (f'UPDATE "{table}" SET "{column}" = :long WHERE id = :id',
+                          f'INSERT INTO "{table}" (grid_id, "{column}") VALUES (:g, :long)'):  # fmt: skip
+            with pytest.raises(DBAPIError) as refused:
+                with db.session.begin_nested():
+                    db.session.execute(text(statement), {"long": long, "id": entry.id, "g": t["a1"].id})
+            assert "too long" in str(refused.value) or "value too long" in str(refused.value), refused.value
+    matter = register.field("matter").column
+    with db.session.begin_nested():  # at the limit is fine
+        db.session.execute(
+            text(f'UPDATE "{table}" SET "{matter}" = :ok WHERE id = :id'), {"ok": "长" * 4000, "id": entry.id}
+        )

@@ -26,7 +26,6 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -379,7 +378,7 @@ class EntryBase(SoftDeleteMixin, VersionMixin, TimestampMixin):
 
 SQL_TYPES = {
     FieldType.TEXT: lambda: String(TEXT_MAX),
-    FieldType.TEXTAREA: lambda: Text(),
+    FieldType.TEXTAREA: lambda: LongText(TEXTAREA_MAX),
     FieldType.INTEGER: lambda: Integer(),
     FieldType.DECIMAL: lambda: Numeric(18, 4),
     FieldType.DATE: lambda: Date(),

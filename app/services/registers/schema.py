@@ -17,6 +17,7 @@ import sqlite3
 
 from sqlalchemy import inspect as sa_inspect
 
+from app.models.mixins import LongText
 from app.models.registers import FieldType, index_name, multi_table, multi_table_name, physical_column
 
 
@@ -49,6 +50,48 @@ def sync_schema(connection, spec, entry_class):
         _trigram_indexes(connection, spec)
     elif connection.dialect.name == "sqlite":
         _fts_indexes(connection, spec)
+    _length_triggers(connection, table)
+
+
+def _length_limits(table):
+    """{column: most characters} of a register table's texts (String(n), LongText(n))."""
+    return {c.name: c.type.length for c in table.columns if getattr(c.type, "length", None)}
+
+
+def _length_triggers(connection, table):
+    """The database keeps a register's text lengths as it does the built-in tables' (migration
+    0026): SQLite does not enforce VARCHAR(n), so triggers do; PostgreSQL's VARCHAR(n) does,
+    and its long texts get 0026's `minqing_check_length` trigger. Made again at every sync
+    (same names as 0026's), so a field added later is covered too."""
+    limits = _length_limits(table)
+    name, quoted = table.name, connection.dialect.identifier_preparer.quote(table.name)
+    message = f"minqing: a text is too long for {name}"
+    if connection.dialect.name == "sqlite":
+        old = connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name LIKE 'ck_len_%'", (name,)
+        ).scalars()
+        for trigger in list(old):
+            connection.exec_driver_sql(f'DROP TRIGGER IF EXISTS "{trigger}"')
+        if not limits:
+            return
+        over = " OR ".join(f'length(NEW."{c}") > {n}' for c, n in sorted(limits.items()))
+        connection.exec_driver_sql(
+            f'CREATE TRIGGER "ck_len_{name}_insert" BEFORE INSERT ON {quoted} WHEN {over} '
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )
+        for column, length in sorted(limits.items()):
+            connection.exec_driver_sql(
+                f'CREATE TRIGGER "ck_len_{name}_{column}" BEFORE UPDATE OF "{column}" ON {quoted} '
+                f"WHEN length(NEW.\"{column}\") > {length} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+    elif connection.dialect.name == "postgresql":
+        for column in table.columns:
+            if isinstance(column.type, LongText):
+                connection.exec_driver_sql(
+                    f'CREATE OR REPLACE TRIGGER "ck_len_{name}_{column.name}" BEFORE INSERT OR UPDATE OF '
+                    f'"{column.name}" ON {quoted} FOR EACH ROW EXECUTE FUNCTION '
+                    f"minqing_check_length('{column.name}', '{column.type.length}')"
+                )
 
 
 def fts_table_name(table_name, column):
