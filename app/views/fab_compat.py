@@ -124,7 +124,8 @@ def rest_filters(view_filters, conditions):
         found = next((f for f in offered.get(column, []) if f.arg_name == operation), None)
         if found is None:
             raise InvalidOperationFilterFABException(f"Filter operation: {operation} not allowed on column: {column}")
-        filters._add_filter(type(found)(column, view_filters.datamodel), condition["value"])
+        cls = found if isinstance(found, type) else type(found)  # a view's own search_filters are classes
+        filters._add_filter(cls(column, view_filters.datamodel), condition["value"])
     return filters
 
 
