@@ -30,6 +30,7 @@ from app.views.edge import (
     valid_pk_or_404,
     valid_rison_or_400,
 )
+from app.views.layout import init_layout
 from app.views.ops import answer_first, register_ops
 
 ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
@@ -84,6 +85,7 @@ def create_app(config=None):
     app.add_url_rule("/favicon.ico", "favicon", lambda: ("", 204))
     _operations(app)
     app.jinja_env.globals["get_locale"] = get_locale
+    init_layout(app)  # the left menu and breadcrumb of minqing/base.html
     # What is built by now (FAB, the mappers, the views: ~200,000 objects) lives as long
     # as the worker. Kept out of the collector's full passes, those stop taking ~150 ms
     # each and stalling whichever request they fall in (~20 ms now: bench/notes.md).

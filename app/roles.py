@@ -73,6 +73,7 @@ RESOURCE_TITLES = {
     "UserInfoEditView": _l("Edit own information"),
     "MinqingUserInfoEditView": _l("Edit own information"),
     "RegisterApi": _l("Register"),
+    "MyWork": _l("My work"),
 }
 
 EMAIL_DOMAIN = "minqing.local"  # FAB needs a unique e-mail: who leaves it empty gets <username>@minqing.local

@@ -66,6 +66,7 @@ R, W = "read", "write"
 # role -> {resource: permissions}. Admin holds every permission (FAB's admin role).
 ROLE_GRANTS = {
     CLERK: {
+        "MyWork": {R},  # 我的工作
         "SensitiveData": {R},  # reporters' and visited people's phones and ID numbers in full
         "Import": {R},
         "Grid": {R, W},
@@ -81,6 +82,7 @@ ROLE_GRANTS = {
         "Appeal": {R, W, "assign", "handle", "evaluate", "archive"},
     },
     GRID_WORKER: {
+        "MyWork": {R},
         "SensitiveData": {R},  # they call people back
         "Grid": {R},
         "Person": {R},
@@ -93,6 +95,7 @@ ROLE_GRANTS = {
         "Appeal": {R, W, "handle", "evaluate"},
     },
     LEADER: {
+        "MyWork": {R},
         "Dashboard": {R},  # the dashboard and the accountability table of their jurisdiction
         "AuditLog": {R},
         "Grid": {R},
@@ -108,6 +111,7 @@ ROLE_GRANTS = {
         "Appeal": {R, "supervise", "approve"},
     },
     REPRESENTATIVE: {
+        "MyWork": {R},
         "Grid": {R},
         "Lookup": {R},
         # only their own mandate and records (REPRESENTATIVE_OWN_ONLY_ROLES)
@@ -132,6 +136,10 @@ def _all_permissions():
 
 # permissions no view declares: the code asks for them (privacy.can_see_personal_numbers)
 VIRTUAL_PERMISSIONS = [("can_read", "SensitiveData")]
+
+# resources whose menu entries only those who may change them get: the lookup tables are read by
+# everyone through the forms' choices, but a menu of eight lists nobody but IT staff edits is noise
+MENU_FOR_WRITERS = {"Lookup"}
 
 # what every signed-in user may do with their own account
 SELF_SERVICE = [
@@ -478,7 +486,8 @@ def sync_roles(appbuilder):
             if pv is not None:
                 wanted.append(pv)
         for menu_name, resource in readable_menus:
-            if resource is None or R in grants.get(resource, set()):
+            needed = W if resource in MENU_FOR_WRITERS else R
+            if resource is None or needed in grants.get(resource, set()):
                 pv = sm.find_permission_view_menu("menu_access", menu_name)
                 if pv is not None:
                     wanted.append(pv)

@@ -63,5 +63,6 @@ def test_menus_follow_permissions(client):
     t = tree()
     login(client, make_user("GridWorker", t["a1"]))
     home = client.get("/").get_data(as_text=True)
-    assert "网格管理" in home and "安全" not in home.split("navbar-right")[0]
+    menu = home.split('<nav class="mq-sidebar"', 1)[1].split("</nav>", 1)[0]
+    assert "网格管理" in menu and "安全" not in menu
     assert client.get("/users/list/").status_code in (302, 403)

@@ -25,10 +25,14 @@ def _user_of(role, t):
     return user
 
 
+def _menu(html):
+    """The layout's left menu (its groups and items), not the page's own links."""
+    return html.split('<nav class="mq-sidebar"', 1)[1].split("</nav>", 1)[0]
+
+
 def _menu_links(html):
-    """Every href of the navbar's menu (its dropdowns and items), not the page's own links."""
-    nav = html.split('<ul class="nav navbar-nav">', 1)[1].split('<ul class="nav navbar-nav navbar-right">', 1)[0]
-    return sorted({h for h in re.findall(r'href="([^"#]+)"', nav)})
+    """Every href of the left menu."""
+    return sorted({h for h in re.findall(r'href="([^"#]+)"', _menu(html))})
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -10,6 +10,7 @@ from app.views.dashboard import AccountabilityView, DashboardView
 from app.views.grids import GridApi, GridView
 from app.views.imports import ImportView
 from app.views.lookups import lookup_views
+from app.views.mywork import MyWorkView
 from app.views.personnel import AssignmentApi, AssignmentView, PersonApi, PersonView, PostApi, PostView
 from app.views.pickers import PickerView
 from app.views.registers import menu as register_menu
@@ -54,6 +55,8 @@ def tidy_security_menu(appbuilder):
 
 def register_views(appbuilder):
     tidy_security_menu(appbuilder)
+    appbuilder.add_view(MyWorkView, "My work", label=_l("My work"), icon="fa-tasks")
+    appbuilder.menu.menu.insert(0, appbuilder.menu.menu.pop())  # first in the menu, before 安全
     appbuilder.add_view(DashboardView, "Dashboard", label=_l("Dashboard"), icon="fa-dashboard")
     grids = appbuilder.add_view(
         GridView, "Grids", label=_l("Grids"), icon="fa-sitemap",

@@ -10,11 +10,12 @@ from app.models.appeals import Appeal
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.models.visits import Visit
+from app.roles import REPRESENTATIVE
 from app.services import appeals as appeal_service
 from app.services import grids as grid_service
+from app.services import mywork, scope
 from app.services import personnel as personnel_service
 from app.services import quotas as quota_service
-from app.services import scope
 from app.services import visits as visit_service
 
 
@@ -46,7 +47,8 @@ class HomeView(IndexView):
             ),
         }
         coverage = None
-        if self.appbuilder.sm.has_access("can_read", "Grid") and not my_scope.empty:
+        is_rep = REPRESENTATIVE in my_scope.roles
+        if self.appbuilder.sm.has_access("can_read", "Grid") and not my_scope.empty and not is_rep:
             coverage = grid_service.coverage_report(session, scope.clause_for(Grid), limit=5)
         sm = self.appbuilder.sm
         person = personnel_service.linked_person(session, user)
@@ -69,8 +71,12 @@ class HomeView(IndexView):
             period = quota_service.current_period("month")
             year = quota_service.current_period("year")
             todo["quota"] = [row for p in (period, year) for row in quota_service.own_progress(session, p, person)]
+        # a representative's home: their own progress toward the yearly contacts and what to report
         return self.render_template(
             self.index_template,
+            is_rep=is_rep,
+            reps=mywork.representative_figures(session, user) if is_rep else [],
+            unreported=mywork.unreported_records(session) if is_rep else [],
             todo=todo,
             appbuilder=self.appbuilder,
             person=person,

@@ -2,9 +2,10 @@
 
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, request
+from flask import Response, abort, current_app, g, redirect, request, url_for
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
@@ -21,7 +22,7 @@ from app.services import representatives as rep_service
 from app.services import scope
 from app.views.api import ScopedModelApi
 from app.views.edge import id_arg
-from app.views.fab_compat import get_in_scope
+from app.views.fab_compat import filters_plus, get_in_scope
 from app.views.pickers import register_picker
 from app.views.scoped import ScopedInterface, ScopedModelView
 
@@ -355,6 +356,16 @@ def reported_to_field():
     return SelectField(_l("Reported to"), choices=recipients, validators=[Optional()], validate_choice=False)
 
 
+class UnreportedFilter(BaseFilter):
+    """?unreported=1 on the list: the important opinions not yet reported (我的工作 links here)."""
+
+    name = "unreported"
+    arg_name = None
+
+    def apply(self, query, value):
+        return query.filter(rep_service.unreported_clause())
+
+
 class ContactRecordView(ScopedModelView):
     datamodel = ScopedInterface(ContactRecord)
     resource = "ContactRecord"
@@ -392,6 +403,22 @@ class ContactRecordView(ScopedModelView):
 
     def validate_delete(self, item):
         rep_service.check_contact_deletable(db.session, item)
+
+    def list_filters(self, filters):
+        if request.args.get("unreported") == "1":
+            return filters_plus(filters, [(UnreportedFilter("id", self.datamodel), "1")])
+        return filters
+
+    def post_add(self, item):
+        g.mq_saved_contact = item.id
+        super().post_add(item)
+
+    def post_add_redirect(self):
+        """A saved contact record lands on itself (not on whatever page the form was opened from)."""
+        saved = g.pop("mq_saved_contact", None)
+        if saved is None:
+            return super().post_add_redirect()
+        return redirect(url_for("ContactRecordView.show", pk=saved))
 
     def prefill_add_form(self, form):
         form.contact_date.data = today()

@@ -21,7 +21,7 @@ from app.services import scope, stats
 from app.services.appeals.deadlines import due_soon_clause, open_clause, overdue_clause, week_clause
 from app.services.appeals.queries import attention_counts
 
-QUICK_FLAGS = ("supervised", "extension", "mine", "open", "unassigned")
+QUICK_FLAGS = ("supervised", "extension", "mine", "filed", "open", "unassigned")
 DUE_KEYS = ("overdue", "soon", "week")
 
 
@@ -57,6 +57,8 @@ def quick_clause(session, key):
         return and_(open_clause(), Appeal.extension_until.is_not(None))
     if kind == "mine":
         return Appeal.handler_person_id == (scope.current().person_id or 0)
+    if kind == "filed":  # 我登记的: the appeals the user registered (填表人 the login)
+        return Appeal.filed_by_id == (scope.current().user_id or 0)
     if kind == "open":
         return open_clause()
     if kind == "unassigned":
@@ -139,8 +141,8 @@ def describe_drill(session, args):
     return " · ".join(parts)
 
 
-# flags that narrow the whole page (交办给我的, open only...): the counts and tabs above the list follow them
-CONTEXT_FLAGS = ("mine", "open", "unassigned")
+# flags that narrow the whole page (交办给我的, 我登记的, open only...): the counts and tabs above the list follow them
+CONTEXT_FLAGS = ("mine", "filed", "open", "unassigned")
 
 
 def context_flags(args):
@@ -155,7 +157,7 @@ def list_counts(session, flags=()):
     if flags:
         where = and_(where, *(quick_clause(session, flag) for flag in flags))
     me = scope.current()
-    key = (me.cache_key, flags, me.person_id if "mine" in flags else None)
+    key = (me.cache_key, flags, me.person_id if "mine" in flags else None, me.user_id if "filed" in flags else None)
     by_status = memo(
         ("appeal_by_status", key),
         lambda: dict(session.execute(select(Appeal.status, func.count()).where(where).group_by(Appeal.status)).all()),

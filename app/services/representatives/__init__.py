@@ -42,6 +42,7 @@ from app.services.representatives.rules import (  # noqa: F401
     own_representatives,
     report_status,
     representative_scope_clause,
+    unreported_clause,
     validate_constituency,
     validate_contact,
     validate_representative,

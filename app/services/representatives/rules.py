@@ -259,6 +259,11 @@ def report_status(record, on=None):
     return record.report_state_on(on or today(), report_days())
 
 
+def unreported_clause():
+    """Important opinions not yet reported to the 人大主席/副主席 (late or not)."""
+    return and_(ContactRecord.important.is_(True), ContactRecord.reported_at.is_(None))
+
+
 def overdue_reports_clause(on=None):
     """Important opinions not reported within REPRESENTATIVE_REPORT_DAYS of the contact."""
     cutoff = (on or today()) - timedelta(days=report_days())

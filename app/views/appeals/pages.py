@@ -128,7 +128,7 @@ class AppealView(ScopedModelView):
             attention=attention,
             by_status=by_status,
             statuses=Status.choices(),
-            active={k: request.args.get(k) for k in ("status", "due", "supervised", "extension", "mine")},
+            active={k: request.args.get(k) for k in ("status", "due", "supervised", "extension", "mine", "filed")},
             context="".join(f"{flag}=1&" for flag in flags),  # the tabs and buttons keep the page's context
             drill=appeal_lists.describe_drill(db.session, request.args),
             can_register=self.appbuilder.sm.has_access("can_write", RESOURCE),
