@@ -266,3 +266,13 @@ def test_a_grid_worker_reads_the_rotas_of_the_grid_but_does_not_edit(client, wor
     assert client.get(f"/rotaview/calendar/{rota.id}").status_code == 200
     assert client.post(f"/rotaview/generate/{rota.id}").status_code in (302, 403)
     assert db.session.scalar(select(func.count()).select_from(RotaSlot)) == 0
+
+
+def test_a_rota_moved_to_another_village_takes_its_slots_along(world):
+    rota = make_rota(world["a1"], members=world["cadres"])
+    rotas.generate_slots(db.session, rota)
+    db.session.commit()
+    rota.grid = world["a2"]
+    rotas.validate_rota(db.session, rota)
+    db.session.commit()
+    assert {s.grid_id for s in slots_of(rota).values()} == {world["a2"].id}

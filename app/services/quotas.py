@@ -3,7 +3,8 @@
 The rules (seed 000, 001; all editable by the administrator in 走访任务规则):
 
 * a rule names who it binds — a person kind, words of the position, or both —
-  a period (month or year), a unit (visits, or distinct households) and a minimum;
+  a calendar period (week from Monday, month, quarter or year), a unit (visits, or distinct
+  households) and a minimum — per month on average over a quarter or year when 平均每月;
 * a visit counts once for each of its visitors;
 * "households" are distinct households, identified as the visit's grid plus the
   normalized address (else the normalized name of the person visited): see
@@ -14,7 +15,7 @@ The rules (seed 000, 001; all editable by the administrator in 走访任务规�
   post held when it is made, and a report on a past period reads the history in
   `person_kind_change`;
 * inactive people are not assessed;
-* a monthly report assesses the monthly rules, a yearly report the yearly rules.
+* a report of a period assesses the rules of that period's kind (a weekly report the weekly rules).
 
 Everything is counted in SQL from the visit tally (`app.services.tally`: per person
 and calendar period, kept on every write of a visit); only the per-person results,

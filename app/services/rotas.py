@@ -149,6 +149,11 @@ def validate_rota(session, rota):
     rota.hours, rota.place, rota.duty = clean_text(rota.hours), clean_text(rota.place), clean_text(rota.duty)
     errors.raise_if_any()
     keep_rotation(rota)
+    if rota.id is not None:  # a rota moved to another grid takes its slots along (their scope follows)
+        with session.no_autoflush:
+            for slot in rota.slots:
+                if slot.grid_id != (rota.grid.id if rota.grid is not None else rota.grid_id):
+                    slot.grid = rota.grid
 
 
 def keep_rotation(rota):
