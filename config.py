@@ -139,6 +139,7 @@ GRID_CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"  # allowed grid codes
 # the visitors and whoever recorded a visit always read it; others see it masked
 VISIT_CONTENT_ROLES = ["Clerk", "Leader"]
 VISIT_FOLLOW_UP_DAYS_AHEAD = 7  # follow-ups due within this many days are listed with the overdue ones
+ROTA_MAX_DAYS = 366  # the longest period one rota (值班轮值) covers and generates slots for
 QUOTA_REPORT_MAX_ROWS = 100  # rows per page of the quota progress report (the worst first; the API's largest page)
 DASHBOARD_DEFAULT_PRESET = "year"  # the dashboard's default period: month, quarter, year or 12m (last 12 months)
 REPRESENTATIVE_YEARLY_CONTACTS = 40  # voters (person-times) a representative contacts each year (seed 000)

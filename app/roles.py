@@ -62,6 +62,7 @@ RESOURCE_TITLES = {
     "Lookup": _l("Lookup lists"),
     "Visit": _l("Visit"),
     "QuotaRule": _l("Visit quota rule"),
+    "Rota": _l("Rota"),
     "Representative": _l("Representative"),
     "ContactRecord": _l("Contacts with voters"),
     "Appeal": _l("Appeal"),

@@ -76,6 +76,7 @@ ROLE_GRANTS = {
         "Lookup": {R},
         "Visit": {R, W},
         "QuotaRule": {R},  # the rules and the progress report; only Admin edits rules
+        "Rota": {R, W},  # rotas and their slots (the kinds' minimums are the Admin's lookup lists)
         "Representative": {R, W},  # representatives and constituencies
         "ContactRecord": {R, W},  # clerks type the paper record books in their jurisdiction
         # appeals: register and correct, assign, handle, record evaluations, archive
@@ -91,6 +92,7 @@ ROLE_GRANTS = {
         "Lookup": {R},
         "Visit": {R, W},
         "QuotaRule": {R},
+        "Rota": {R},
         # appeals in their own grids: register, handle, give feedback, record evaluations
         "Appeal": {R, W, "handle", "evaluate"},
     },
@@ -105,6 +107,7 @@ ROLE_GRANTS = {
         "Lookup": {R},
         "Visit": {R},
         "QuotaRule": {R},
+        "Rota": {R},
         "Representative": {R},
         "ContactRecord": {R},
         # appeals: read, supervise (督办), decide on extensions; no editing

@@ -43,6 +43,7 @@ SEED_TABLES = (
     "ab_view_menu",
     "ab_role",
     "ab_permission_view_role",
+    "rota_kind",
     "quota_rule",  # before person_kind: a test's rule may point at a test's kind
     "grid_level",
     "person_kind",

@@ -83,14 +83,36 @@ def _person(world, values):
     return person
 
 
+def _rota_slot(world, values):
+    """A slot of this month in the township, so the 公示 page (the users' own grid by default) shows it."""
+    from sqlalchemy import select
+
+    from app.core.clock import today
+    from app.extensions import db
+    from app.models.rotas import Rota, RotaKind, RotaSlot
+    from tests.factories import make_person
+
+    day = today()
+    person = make_person(world["ta"], name="掩码值班人")
+    rota = Rota(grid=world["ta"], kind=db.session.scalar(select(RotaKind).where(RotaKind.code == "reception")),
+                name="掩码轮值", weekdays="1,2,3,4,5,6,7", start_date=day.replace(day=1), end_date=day)  # fmt: skip
+    rota.members = [person]
+    slot = RotaSlot(rota=rota, grid=world["ta"], slot_date=day, person=person, **values)
+    db.session.add_all([rota, slot])
+    db.session.commit()
+    return slot
+
+
 def _register_builtins():
     from app.models.appeals import Appeal
     from app.models.personnel import Person
+    from app.models.rotas import RotaSlot
     from app.models.visits import Visit
 
     register_factory(Appeal, _appeal)
     register_factory(Visit, _visit)
     register_factory(Person, _person)  # its extra fields may be secrets
+    register_factory(RotaSlot, _rota_slot)  # its duty phone, on the list, the page, the API and the 公示
 
 
 _register_builtins()

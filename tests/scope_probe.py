@@ -288,3 +288,44 @@ def _register_appeals():
 
 
 _register_appeals()
+
+
+# --- rotas (branch `wt-rota`) ---------------------------------------------------
+
+
+def _rota_record(world, side):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from app.models.rotas import Rota, RotaKind
+
+    grid = world["b1"] if side == "b" else world["a1"]
+    rota = Rota(grid=grid, kind=db.session.scalar(select(RotaKind).where(RotaKind.code == "speakup")),
+                name=f"探针{side}轮值", weekdays="3", start_date=date(2027, 2, 1), end_date=date(2027, 2, 28))  # fmt: skip
+    rota.members = [make_person(grid, name=f"探针{side}值班人")]
+    db.session.add(rota)
+    db.session.commit()
+    return rota
+
+
+def _rota_slot_record(world, side):
+    from datetime import date
+
+    from app.models.rotas import RotaSlot
+
+    rota = _rota_record(world, side)
+    slot = RotaSlot(rota=rota, grid=rota.grid, slot_date=date(2027, 2, 3), person=rota.members[0])
+    db.session.add(slot)
+    db.session.commit()
+    return slot
+
+
+def _register_rotas():
+    from app.models.rotas import Rota, RotaSlot
+
+    register_factory(Rota, _rota_record)
+    register_factory(RotaSlot, _rota_slot_record)
+
+
+_register_rotas()

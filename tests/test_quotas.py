@@ -53,7 +53,9 @@ def test_seeded_rules_follow_the_domain():
         "县直部门干部进民家": ("县直干部", "year", "households", 100),
         "乡镇干部进民家": ("乡镇干部", "year", "households", 150),
         "村两委干部走访农户": ("村两委干部", "month", "households", 3),
+        "市级领导民情家访": (None, "quarter", "visits", 1),  # 平均每月至少一次 (seed 001)
     }
+    assert seeded["市级领导民情家访"].average_per_month
     assert "书记" in seeded["乡镇领导走访"].position_words
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.core.clock import today
 from app.demo.appeals import load_demo_appeals
 from app.demo.records import load_demo_representatives, load_demo_visits, secretary_of
+from app.demo.rotas import load_demo_rotas
 from app.models.grids import Grid
 from app.models.lookups import GridLevel, PersonKind
 from app.models.personnel import Assignment, Person, Post
@@ -154,11 +155,13 @@ def load_demo(session, sm):
     session.commit()
     visit_count = load_demo_visits(session, rnd, fake)
     rep_count = load_demo_representatives(session, rnd, fake, sm.find_user(username="rep"))
+    rota_count = load_demo_rotas(session)
     session.commit()
     appeals = load_demo_appeals(session, rnd, fake, townships, today() - timedelta(days=365))
     return {
         "visits": visit_count,
         "representatives": rep_count,
+        "rotas": rota_count,
         "appeals": appeals,
         "grids": 1 + len(townships) + len(villages) + len(groups),
         "people": len(people),

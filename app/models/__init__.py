@@ -26,6 +26,7 @@ from app.models.registers import (  # noqa: F401
     RuntimeGeneration,
 )
 from app.models.representatives import Constituency, ContactRecord, Representative  # noqa: F401
+from app.models.rotas import Rota, RotaKind, RotaSlot  # noqa: F401
 from app.models.security import RateLimitCounter  # noqa: F401
 from app.models.settings import Setting  # noqa: F401
-from app.models.visits import PersonKindChange, QuotaRule, Visit, VisitTally  # noqa: F401
+from app.models.visits import PersonKindChange, QuotaRule, Visit, VisitGridTally, VisitTally  # noqa: F401

@@ -156,14 +156,30 @@ class VisitTally(Model):
 
     __tablename__ = "visit_tally"
 
-    period = Column(String(5), primary_key=True)  # "month" | "year"
-    start = Column(Date, primary_key=True)  # the first day of the month or year
+    period = Column(String(10), primary_key=True)  # "week" | "month" | "quarter" | "year"
+    start = Column(Date, primary_key=True)  # the first day of the week (Monday), month, quarter or year
     person_id = Column(Integer, ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
     visits = Column(Integer, nullable=False)
     households = Column(Integer, nullable=False)
 
 
-PERIODS = ("month", "year")
+class VisitGridTally(Model):
+    """Per grid (the visit's own) and calendar period: distinct households visited and visits.
+
+    What the 走访率 (三个百分百, seed 001) reads: households are grid + address, so the
+    households of a subtree are the sum of its grids' rows. Kept with the person tally.
+    """
+
+    __tablename__ = "visit_grid_tally"
+
+    period = Column(String(10), primary_key=True)
+    start = Column(Date, primary_key=True)
+    grid_id = Column(Integer, ForeignKey("grid.id", ondelete="CASCADE"), primary_key=True, index=True)
+    visits = Column(Integer, nullable=False)
+    households = Column(Integer, nullable=False)
+
+
+PERIODS = ("week", "month", "quarter", "year")
 UNITS = ("visits", "households")
 
 
@@ -181,6 +197,8 @@ class QuotaRule(VersionMixin, TimestampMixin, Model):
     period = Column(String(10), nullable=False, default="month")
     unit = Column(String(12), nullable=False, default="visits")
     minimum = Column(Integer, nullable=False)
+    # 平均每月 (seed 001): the minimum is per month, assessed over the whole (longer) period
+    average_per_month = Column(Boolean, nullable=False, default=False)
     sort_order = Column(Integer, nullable=False, default=0)
     active = Column(Boolean, nullable=False, default=True)
     note = Column(LongText(NOTE_LENGTH), nullable=True)
@@ -188,7 +206,7 @@ class QuotaRule(VersionMixin, TimestampMixin, Model):
     kind = relationship("PersonKind", lazy="joined")
 
     __table_args__ = (
-        CheckConstraint("period IN ('month', 'year')", name="ck_quota_rule_period"),
+        CheckConstraint("period IN ('week', 'month', 'quarter', 'year')", name="ck_quota_rule_period"),
         CheckConstraint("unit IN ('visits', 'households')", name="ck_quota_rule_unit"),
         CheckConstraint("minimum >= 1", name="ck_quota_rule_minimum"),
     )

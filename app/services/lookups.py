@@ -16,6 +16,7 @@ from app.models.lookups import (
 from app.models.personnel import Post
 from app.services.grids import references_to
 from app.services.quotas import seed_quota_rules
+from app.services.rotas import seed_rota_kinds
 from app.services.validators import require
 
 # Stored values are Chinese: they are data an administrator edits, not UI strings.
@@ -151,6 +152,7 @@ def seed_lookups(session):
     session.flush()
 
     seed_quota_rules(session)
+    seed_rota_kinds(session)
 
 
 def validate_lookup(session, item):

@@ -3,7 +3,8 @@
 The rules (seed 000, 001; all editable by the administrator in 走访任务规则):
 
 * a rule names who it binds — a person kind, words of the position, or both —
-  a period (month or year), a unit (visits, or distinct households) and a minimum;
+  a calendar period (week from Monday, month, quarter or year), a unit (visits, or distinct
+  households) and a minimum — per month on average over a quarter or year when 平均每月;
 * a visit counts once for each of its visitors;
 * "households" are distinct households, identified as the visit's grid plus the
   normalized address (else the normalized name of the person visited): see
@@ -14,7 +15,7 @@ The rules (seed 000, 001; all editable by the administrator in 走访任务规�
   post held when it is made, and a report on a past period reads the history in
   `person_kind_change`;
 * inactive people are not assessed;
-* a monthly report assesses the monthly rules, a yearly report the yearly rules.
+* a report of a period assesses the rules of that period's kind (a weekly report the weekly rules).
 
 Everything is counted in SQL from the visit tally (`app.services.tally`: per person
 and calendar period, kept on every write of a visit); only the per-person results,
@@ -40,9 +41,16 @@ from app.models.grids import Grid
 from app.models.lookups import PersonKind
 from app.models.personnel import Person
 from app.models.visits import PERIODS, UNITS, PersonKindChange, QuotaRule, VisitTally, split_words
+from app.services.tally import period_end, period_start
 from app.services.validators import clean_text, require
 
-PERIOD_TITLES = {"month": _l("per month"), "year": _l("per year")}
+PERIOD_TITLES = {
+    "week": _l("per week"),
+    "month": _l("per month"),
+    "quarter": _l("per quarter"),
+    "year": _l("per year"),
+}
+MONTHS_IN = {"week": 0, "month": 1, "quarter": 3, "year": 12}
 UNIT_TITLES = {"visits": _l("visits"), "households": _l("households")}
 
 # Stored values are Chinese: data an administrator edits (seed 000, 001; DOMAIN.md §4).
@@ -69,7 +77,17 @@ SEED_RULES = [
     ("县直部门干部进民家", "县直干部", None, "year", "households", 100, "县直单位干部每人每年走访群众不少于100户。"),
     ("乡镇干部进民家", "乡镇干部", None, "year", "households", 150, "乡镇干部每人每年走访群众不少于150户。"),
     ("村两委干部走访农户", "村两委干部", None, "month", "households", 3, "村两委干部每月必须走访3-5户农户。"),
+    (
+        "市级领导民情家访",
+        None,
+        "市委、市长、市人大、市政协",
+        "quarter",
+        "visits",
+        1,
+        "设区市市级领导干部平均每月至少一次深入群众进行“民情家访”（按季考核）。",
+    ),
 ]
+AVERAGED = {"市级领导民情家访"}  # seed 001 says 平均每月: the minimum is per month over the period
 
 
 def seed_quota_rules(session):
@@ -86,6 +104,7 @@ def seed_quota_rules(session):
                 period=period,
                 unit=unit,
                 minimum=minimum,
+                average_per_month=name in AVERAGED,
                 sort_order=order,
                 note=note,
                 active=True,
@@ -103,7 +122,11 @@ def validate_quota_rule(session, rule):
     if rule.kind is None and rule.kind_id is None and not rule.position_contains:
         raise DomainError(_l("Name the person kind, words of the position, or both."), field="kind")
     if rule.period not in PERIODS:
-        raise DomainError(_l("Choose per month or per year."), field="period")
+        raise DomainError(_l("Choose per week, month, quarter or year."), field="period")
+    if rule.average_per_month and MONTHS_IN[rule.period] < 3:
+        raise DomainError(
+            _l("An average per month needs a quarter or a year as the period."), field="average_per_month"
+        )
     if rule.unit not in UNITS:
         raise DomainError(_l("Choose visits or households."), field="unit")
     if rule.minimum is None or rule.minimum < 1:
@@ -121,15 +144,23 @@ def validate_quota_rule(session, rule):
 
 @dataclass(frozen=True)
 class Period:
-    kind: str  # "month" | "year"
+    kind: str  # "week" | "month" | "quarter" | "year"
     year: int
-    month: int | None
+    month: int | None  # the month of a month, the first month of a quarter or week
     start: date
     end: date
 
     @property
     def label(self):
-        return f"{self.year}-{self.month:02d}" if self.month else str(self.year)
+        if self.kind == "week":
+            return f"{self.start:%Y-%m-%d}～{self.end:%m-%d}"
+        if self.kind == "quarter":
+            return f"{self.year} Q{(self.start.month - 1) // 3 + 1}"
+        return f"{self.year}-{self.month:02d}" if self.kind == "month" else str(self.year)
+
+    @property
+    def months(self):
+        return MONTHS_IN[self.kind]
 
     @property
     def days(self):
@@ -151,9 +182,24 @@ def period_of(year, month=None):
     return Period("month", year, month, date(year, month, 1), date(year, month, last))
 
 
+def period_for(kind, on):
+    """The calendar week (Monday to Sunday), month, quarter or year holding the day `on`."""
+    if kind not in PERIODS:
+        raise DomainError(_l("Choose per week, month, quarter or year."), field="period")
+    start = period_start(kind, on)
+    return Period(kind, start.year, start.month if kind != "year" else None, start, period_end(kind, start))
+
+
 def current_period(kind, on=None):
-    on = on or today()
-    return period_of(on.year, on.month if kind == "month" else None)
+    return period_for(kind, on or today())
+
+
+def rule_target(rule, period):
+    """What `rule` asks of a person in `period`: its minimum, times the months of the period
+    for a rule "on average per month" (平均每月, seed 001)."""
+    if getattr(rule, "average_per_month", False) and period.months >= 3:
+        return rule.minimum * period.months
+    return rule.minimum
 
 
 def expected_by(target, start, end, on=None):
@@ -314,7 +360,7 @@ def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None):
         if rule_id is not None and rule.id != rule_id:
             continue
         unit = 1 if rule.unit == "households" else 0
-        ref = RuleRef.of(rule)
+        ref = RuleRef.of(rule, period)
         query = (
             select(Person.id, Person.name, Person.grid_id, Grid.name)
             .join(Grid, Grid.id == Person.grid_id)
@@ -390,8 +436,9 @@ def own_progress(session, period, person, on=None):
         if words and not any(word in (position or "") for word in words):
             continue
         done = int(counts[1] if rule.unit == "households" else counts[0])
-        expected = expected_by(rule.minimum, period.start, period.end, on)
-        rows.append(PersonProgress(person, RuleRef.of(rule), done, rule.minimum, expected))
+        ref = RuleRef.of(rule, period)
+        expected = expected_by(ref.minimum, period.start, period.end, on)
+        rows.append(PersonProgress(person, ref, done, ref.minimum, expected))
     rows.sort(key=lambda r: (r.rate, -r.shortfall, r.rule.sort_order))
     return rows
 
@@ -476,13 +523,16 @@ class RuleRef:
     id: int
     name: str
     sort_order: int
-    minimum: int
+    minimum: int  # the target in the period (a per-month average times the months)
     period: str = "month"
     unit: str = "visits"
+    per_month: int | None = None  # the rule's monthly minimum when it is an average
 
     @classmethod
-    def of(cls, rule):
-        return cls(rule.id, rule.name, rule.sort_order, rule.minimum, rule.period, rule.unit)
+    def of(cls, rule, period=None):
+        target = rule_target(rule, period) if period is not None else rule.minimum
+        average = rule.minimum if target != rule.minimum else None
+        return cls(rule.id, rule.name, rule.sort_order, target, rule.period, rule.unit, average)
 
 
 @dataclass
@@ -514,8 +564,8 @@ def quota_rollup(session, period, person_clause, on=None, group=None, person_ids
     day = min(period.end, on)
     out = defaultdict(list) if group is not None else []
     for rule in applicable_rules(session, period):
-        minimum = rule.minimum
-        ref = RuleRef.of(rule)
+        ref = RuleRef.of(rule, period)
+        minimum = ref.minimum
         assessed = _rule_people(rule, day, person_clause)
         done = _done_counts(period, person_ids if person_ids is not None else select(Person.id).where(assessed))
 

@@ -28,25 +28,42 @@ from sqlalchemy import distinct, event, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.models.personnel import Person
-from app.models.visits import Visit, VisitTally, visit_visitors
+from app.models.visits import Visit, VisitGridTally, VisitTally, visit_visitors
 
 _PENDING = "minqing_tally_pending"
+_PENDING_GRIDS = "minqing_grid_tally_pending"
 TALLY = VisitTally.__table__
+GRID_TALLY = VisitGridTally.__table__
 COLUMNS = ["period", "start", "person_id", "visits", "households"]
+GRID_COLUMNS = ["period", "start", "grid_id", "visits", "households"]
+
+
+def period_start(period, day):
+    """The first day of the week (Monday), month, quarter or year holding `day`."""
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if period == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if period == "year":
+        return day.replace(month=1, day=1)
+    return day.replace(day=1)
 
 
 def period_starts(day):
     """The (period, first day) pairs a visit on `day` counts in."""
-    return (("month", day.replace(day=1)), ("year", day.replace(month=1, day=1)))
+    return tuple((period, period_start(period, day)) for period in ("week", "month", "quarter", "year"))
+
+
+def _months_later(start, months):
+    index = start.year * 12 + start.month - 1 + months
+    return start.replace(year=index // 12, month=index % 12 + 1, day=1)
 
 
 def period_end(period, start):
-    if period == "year":
-        return start.replace(month=12, day=31)
-    following = (
-        start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    )
-    return following - dt.timedelta(days=1)
+    if period == "week":
+        return start + dt.timedelta(days=6)
+    months = {"month": 1, "quarter": 3, "year": 12}[period]
+    return _months_later(start, months) - dt.timedelta(days=1)
 
 
 @event.listens_for(Session, "before_flush")
@@ -58,9 +75,12 @@ def _note_changes(session, flush_context, instances):
     if not visits:
         return
     pending = session.info.setdefault(_PENDING, [])
+    grids = session.info.setdefault(_PENDING_GRIDS, set())
     for visit in visits:
         if visit.visit_date is not None and visit not in session.deleted:
             pending.append((list(visit.visitors or ()), {visit.visit_date}))
+            grid_id = visit.grid.id if visit.grid is not None else visit.grid_id
+            grids.add((grid_id, visit.visit_date))
     stored = [v.id for v in visits if v.id is not None]
     if stored:
         rows = session.connection().execute(
@@ -70,10 +90,21 @@ def _note_changes(session, flush_context, instances):
         )
         for day, person_id in rows:
             pending.append(([person_id], {day}))
+        for day, grid_id in session.connection().execute(
+            select(Visit.visit_date, Visit.grid_id).where(Visit.id.in_(stored))
+        ):
+            grids.add((grid_id, day))
 
 
 @event.listens_for(Session, "after_flush")
 def _recount_changes(session, flush_context):
+    grids = session.info.pop(_PENDING_GRIDS, None)
+    if grids:
+        grid_keys = defaultdict(set)  # (period, start) -> grid ids
+        for grid_id, day in grids:
+            for key in period_starts(day):
+                grid_keys[key].add(grid_id)
+        recount_grids(session, grid_keys)
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
@@ -89,6 +120,7 @@ def _recount_changes(session, flush_context):
 @event.listens_for(Session, "after_rollback")
 def _forget_pending(session):
     session.info.pop(_PENDING, None)
+    session.info.pop(_PENDING_GRIDS, None)
 
 
 def _counts(period, start, person_ids=None):
@@ -127,23 +159,57 @@ def recount(session, keys):
         conn.execute(TALLY.insert().from_select(COLUMNS, _counts(period, start, ids)))
 
 
+def _grid_counts(period, start, grid_ids=None):
+    """SELECT period, start, grid id, visits, distinct households counted from the visits."""
+    query = (
+        select(
+            literal(period).label("period"),
+            literal(start).label("start"),
+            Visit.grid_id,
+            func.count(Visit.id),
+            func.count(distinct(Visit.household_key)),
+        )
+        .where(Visit.visit_date >= start, Visit.visit_date <= period_end(period, start), Visit.deleted_at.is_(None))
+        .group_by(Visit.grid_id)
+    )
+    if grid_ids is not None:
+        query = query.where(Visit.grid_id.in_(grid_ids))
+    return query
+
+
+def recount_grids(session, keys):
+    """Count again the grid tally (the 走访率's households) of each {(period, start): grid ids}."""
+    conn = session.connection()
+    for (period, start), ids in keys.items():
+        ids = sorted(i for i in ids if i is not None)
+        if not ids:
+            continue
+        table = GRID_TALLY
+        conn.execute(table.delete().where(table.c.period == period, table.c.start == start, table.c.grid_id.in_(ids)))
+        conn.execute(table.insert().from_select(GRID_COLUMNS, _grid_counts(period, start, ids)))
+
+
+def _starts_between(period, first, last):
+    start = period_start(period, first)
+    while start <= last:
+        yield start
+        start = period_end(period, start) + dt.timedelta(days=1)
+
+
 def rebuild(session, progress=None):
-    """Count the whole tally again from the visits, one period at a time."""
+    """Count the whole tally (per person and per grid) again from the visits, one period at a time."""
     conn = session.connection()
     conn.execute(TALLY.delete())
+    conn.execute(GRID_TALLY.delete())
     first, last = conn.execute(
         select(func.min(Visit.visit_date), func.max(Visit.visit_date)).where(Visit.deleted_at.is_(None))
     ).one()
     if first is None:
         return 0
-    starts = []
-    month = first.replace(day=1)
-    while month <= last:
-        starts.append(("month", month))
-        month = period_end("month", month) + dt.timedelta(days=1)
-    starts += [("year", dt.date(year, 1, 1)) for year in range(first.year, last.year + 1)]
+    starts = [(p, s) for p in ("week", "month", "quarter", "year") for s in _starts_between(p, first, last)]
     for period, start in starts:
         conn.execute(TALLY.insert().from_select(COLUMNS, _counts(period, start)))
+        conn.execute(GRID_TALLY.insert().from_select(GRID_COLUMNS, _grid_counts(period, start)))
         if progress:
-            progress(f"{period} {start:%Y-%m}")
+            progress(f"{period} {start:%Y-%m-%d}")
     return conn.execute(select(func.count()).select_from(TALLY)).scalar()

@@ -31,6 +31,7 @@ from app.views.representatives import (
     RepresentativeApi,
     RepresentativeView,
 )
+from app.views.rotas import RotaApi, RotaKindView, RotaSlotApi, RotaSlotView, RotaView
 from app.views.settings import SettingsView
 from app.views.trash import TRASH_VIEWS
 from app.views.visits import QuotaRuleApi, QuotaRuleView, VisitApi, VisitView
@@ -92,6 +93,20 @@ def register_views(appbuilder):
         "Visit quota rules", label=_l("Visit quota rules"), href="QuotaRuleView.list", icon="fa-sliders",
         category="Visits", baseview=quotas,
     )  # fmt: skip
+    rotas = appbuilder.add_view(
+        RotaView, "Rotas", label=_l("Rotas"), icon="fa-calendar",
+        category="Rotas and notices", category_label=_l("Rotas and duty notices"), category_icon="fa-calendar",
+    )  # fmt: skip
+    appbuilder.add_view(
+        RotaSlotView, "Duty slots", label=_l("Duty slots"), icon="fa-calendar-check-o", category="Rotas"
+    )
+    appbuilder.add_link(
+        "Duty notice", label=_l("Duty notice"), href="RotaView.notice", icon="fa-print", category="Rotas and notices",
+        baseview=rotas,
+    )  # fmt: skip
+    appbuilder.add_view(
+        RotaKindView, "Rota kinds", label=_l("Rota kinds"), icon="fa-sliders", category="Rotas and notices"
+    )
     reps = appbuilder.add_view(
         RepresentativeView, "Representatives", label=_l("Representatives"), icon="fa-user-circle",
         category="Representatives", category_label=_l("People's congress representatives"),
@@ -161,6 +176,6 @@ def register_views(appbuilder):
     extras.refresh()  # definitions built before the views existed: their extra fields now
     for api in (
         GridApi, PersonApi, PostApi, AssignmentApi, AppealApi, VisitApi, QuotaRuleApi, RepresentativeApi,
-        ConstituencyApi, ContactRecordApi, RegisterApi,
+        ConstituencyApi, ContactRecordApi, RegisterApi, RotaApi, RotaSlotApi,
     ):  # fmt: skip
         appbuilder.add_api(api)

@@ -21,7 +21,8 @@ from app.core.errors import DomainError, NotFound
 from app.core.excel import workbook_sheets
 from app.core.replica import reports_session
 from app.services import dashboard as dash
-from app.services import scope, stats
+from app.services import quotas as quota_service
+from app.services import scope, stats, visit_rate
 from app.services.registers import runtime as register_runtime
 from app.services.registers import summary as register_summary
 from app.views.edge import id_arg
@@ -135,8 +136,13 @@ class DashboardView(_AreaPeriodView):
         card_specs = [s for s in register_runtime.specs().values()
                       if s.active and s.dashboard_card and sm.has_access("can_read", s.resource)]  # fmt: skip
         register_cards = register_summary.cards(session, my_scope, card_specs, period.start, period.end, area.grid)
+        rates = visit_rate.dashboard_rates(
+            session, my_scope, area.grid, quota_service.current_period("month", on),
+            quota_service.current_period("year", on),
+        )  # fmt: skip
         return self.render_template(
             "minqing/dashboard.html",
+            visit_rates=rates,
             register_cards=register_cards,
             title=_l("Dashboard"),
             area=area,

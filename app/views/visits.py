@@ -1,6 +1,6 @@
 """Visit logs (民情家访), follow-ups due, and the visit quotas with their progress report."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder.api import expose as api_expose
@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models.grids import Grid
 from app.models.personnel import Person
 from app.models.visits import QuotaRule, Visit
-from app.services import privacy, scope
+from app.services import privacy, scope, visit_rate
 from app.services import quotas as quota_service
 from app.services import visits as visit_service
 from app.views.api import ScopedModelApi
@@ -251,6 +251,7 @@ QUOTA_LABELS = {
     "period": _l("Period"),
     "unit": _l("Counted as"),
     "minimum": _l("Minimum"),
+    "average_per_month": _l("On average per month"),
     "sort_order": _l("Sort order"),
     "active": _l("Active"),
     "note": _l("Note"),
@@ -279,6 +280,27 @@ def unit_title(value):
     return str(quota_service.UNIT_TITLES.get(value, value or ""))
 
 
+def period_from_args(on):
+    """The report's period from ?kind=week|month|quarter|year&year=&month=(&day= for a week)."""
+    kind = request.args.get("kind", "month")
+    base = quota_service.period_of(request.args.get("year", on.year), request.args.get("month", on.month))
+    if kind in ("week", "quarter"):
+        this_month = (base.year, base.month) == (on.year, on.month)
+        day = id_arg("day") or (on.day if this_month else 1)
+        return quota_service.period_for(kind, date(base.year, base.month, min(day, base.end.day)))
+    if kind == "year":
+        return quota_service.period_of(base.year)
+    return base
+
+
+def period_args(period):
+    """The URL arguments naming `period` again (the links of the report)."""
+    args = {"year": period.year, "month": period.month or 1, "kind": period.kind}
+    if period.kind == "week":
+        args["day"] = period.start.day
+    return args
+
+
 def scoped_quota_report(period, on, grid_id, **kw):
     """The quota report of the people the user may see (read from the replica when there is one)."""
     return quota_service.quota_report(
@@ -295,9 +317,10 @@ class QuotaRuleView(ScopedModelView):
     add_title = _l("Add visit quota rule")
     edit_title = _l("Edit visit quota rule")
     label_columns = QUOTA_LABELS
-    list_columns = ["name", "kind", "position_contains", "period", "unit", "minimum", "active"]
+    list_columns = ["name", "kind", "position_contains", "period", "unit", "minimum", "average_per_month", "active"]
     search_columns = ["name", "kind", "period", "active"]
-    add_columns = ["name", "kind", "position_contains", "period", "unit", "minimum", "sort_order", "active", "note"]
+    add_columns = ["name", "kind", "position_contains", "period", "unit", "minimum", "average_per_month", "sort_order",
+                   "active", "note"]  # fmt: skip
     edit_columns = add_columns
     show_columns = add_columns
     formatters_columns = {"period": period_title, "unit": unit_title}
@@ -313,6 +336,9 @@ class QuotaRuleView(ScopedModelView):
         "position_contains": _l("Any of these words in the position, separated by 、 e.g. 书记、镇长、乡长."),
         "unit": _l("Visits: each visit counts. Households: distinct households (grid + address) visited."),
         "minimum": _l("At least this many in each period."),
+        "average_per_month": _l(
+            "平均每月: the minimum is per month, assessed over the whole quarter or year (1 a month = 3 a quarter)."
+        ),
     }
     base_order = ("sort_order", "asc")
     extra_permissions = {"progress": "read"}
@@ -325,10 +351,7 @@ class QuotaRuleView(ScopedModelView):
     def progress(self):
         on = today()
         try:
-            period = quota_service.period_of(
-                request.args.get("year", on.year),
-                request.args.get("month", on.month) if request.args.get("kind", "month") == "month" else None,
-            )
+            period = period_from_args(on)
         except DomainError as err:
             flash(str(err), "danger")
             period = quota_service.current_period("month", on)
@@ -342,10 +365,13 @@ class QuotaRuleView(ScopedModelView):
         size = current_app.config["QUOTA_REPORT_MAX_ROWS"]
         page = max(1, id_arg("page") or 1)
         report = scoped_quota_report(period, on, grid_id, limit=size, offset=(page - 1) * size, people=tab == "people")
+        roots = visit_rate.scope_roots(reports_session(), scope.current(), grid)
         return self.render_template(
             "minqing/quota_progress.html",
             title=_l("Visit quota progress"),
             period=period,
+            period_args=period_args(period),
+            visit_rates=visit_rate.visit_rates(reports_session(), period, roots),
             rows=report.rows,
             total_rows=report.total_rows,
             grids=report.grids,
@@ -373,7 +399,8 @@ class QuotaRuleApi(ScopedModelApi):
     datamodel = ScopedInterface(QuotaRule)
     list_columns = ["id", "name", "kind.name", "position_contains", "period", "unit", "minimum", "active"]
     show_columns = list_columns + ["note", "sort_order"]
-    add_columns = ["name", "kind", "position_contains", "period", "unit", "minimum", "sort_order", "active", "note"]
+    add_columns = ["name", "kind", "position_contains", "period", "unit", "minimum", "average_per_month", "sort_order",
+                   "active", "note"]  # fmt: skip
     edit_columns = add_columns
     extra_permissions = {"progress": "read"}
 
@@ -383,12 +410,15 @@ class QuotaRuleApi(ScopedModelApi):
     @api_expose("/progress", methods=["GET"])
     @protect()
     def progress(self):
-        """Visit quota progress of the people in scope for a month (?year=&month=) or a year (?year=).
+        """Visit quota progress of the people in scope for a month (?year=&month=) or a year (?year=),
+        or with ?kind=week|month|quarter|year the calendar week (?day=), month, quarter or year.
         ---
         get:
           parameters:
           - {in: query, name: year, schema: {type: integer}}
           - {in: query, name: month, schema: {type: integer}}
+          - {in: query, name: kind, schema: {type: string, enum: [week, month, quarter, year]}}
+          - {in: query, name: day, schema: {type: integer}, description: 'for a week: a day of it'}
           - {in: query, name: grid, schema: {type: integer}}
           - {in: query, name: limit, schema: {type: integer}, description: at most this many people and grid rows (default and maximum QUOTA_REPORT_MAX_ROWS)}
           responses:
@@ -397,7 +427,10 @@ class QuotaRuleApi(ScopedModelApi):
         """
         on = today()
         try:
-            period = quota_service.period_of(request.args.get("year", on.year), request.args.get("month"))
+            if request.args.get("kind"):
+                period = period_from_args(on)
+            else:
+                period = quota_service.period_of(request.args.get("year", on.year), request.args.get("month"))
         except DomainError as err:
             return self.refusal(refusal_for(err))
         grid_id = id_arg("grid")
@@ -409,6 +442,13 @@ class QuotaRuleApi(ScopedModelApi):
             period={"kind": period.kind, "year": period.year, "month": period.month,
                     "start": period.start.isoformat(), "end": period.end.isoformat()},
             summary=report.summary,
+            visit_rates=[
+                {"grid_id": r.grid_id, "grid": r.name, "households": r.households, "visited": r.visited,
+                 "rate": r.rate}
+                for r in visit_rate.visit_rates(
+                    reports_session(), period, visit_rate.scope_roots(reports_session(), scope.current())
+                )
+            ],
             total_people_rows=report.total_rows,
             total_grid_rows=report.total_grids,
             people=[
