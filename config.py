@@ -64,6 +64,21 @@ METRICS_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1, 2, 5, 10, 
 # gunicorn with several workers: export PROMETHEUS_MULTIPROC_DIR=/run/minqing/metrics (an empty directory
 # emptied at each start, contrib/gunicorn.conf.py) and /metrics sums every worker
 
+# --- Jobs: long work out of the request (app/core/jobs.py) ---------------------
+# empty: a job runs in the web worker that started it, once its page is sent (the embedded default);
+# redis://host:6379/3: jobs wait in Redis for `flask minqing worker` (several servers; survives restarts)
+JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL", "")
+JOBS_QUEUE = "minqing"  # the RQ queue's name
+# jobs' states and results (exports to download); with several servers a directory they all share
+JOBS_DIR = ""  # empty: instance/jobs
+JOBS_TIMEOUT = 3600  # seconds one job may run before the worker stops it
+JOBS_KEEP_HOURS = 48  # a job's state and result file are deleted this long after its last change
+JOBS_STALE_SECONDS = 600  # a job with no progress for this long is shown as stuck (is a worker running?)
+EXPORT_JOB_ROWS = 5000  # an Excel export of more rows than this runs as a job with a progress bar (0: never)
+# periodic work, once per deployment (`flask minqing scheduler`): job kind -> local time "HH:MM" each day
+SCHEDULE = {"remind": "08:00", "prune-jobs": "03:30"}
+SCHEDULER_CHECK_SECONDS = 30  # how often the scheduler looks for work that is due
+
 # --- Language --------------------------------------------------------------
 BABEL_DEFAULT_LOCALE = "zh"  # Chinese first
 BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
