@@ -74,6 +74,7 @@ JOBS_DIR = ""  # empty: instance/jobs
 JOBS_TIMEOUT = 3600  # seconds one job may run before the worker stops it
 JOBS_KEEP_HOURS = 48  # a job's state and result file are deleted this long after its last change
 JOBS_STALE_SECONDS = 600  # a job with no progress for this long is shown as stuck (is a worker running?)
+IMPORT_JOB_KB = 256  # an imported file larger than this (KB) is imported by a job with a progress bar (0: never)
 EXPORT_JOB_ROWS = 5000  # an Excel export of more rows than this runs as a job with a progress bar (0: never)
 # periodic work, once per deployment (`flask minqing scheduler`): job kind -> local time "HH:MM" each day
 SCHEDULE = {"remind": "08:00", "prune-jobs": "03:30"}

@@ -239,3 +239,50 @@ def test_one_scheduler_per_deployment_on_postgresql(app):
     finally:
         first.release()
         second.release()
+
+
+def _people_file(rows):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["姓名", "性别", "电话", "网格编码", "人员类别"])
+    for row in rows:
+        wb.active.append(row)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def _upload_people(client, rows):
+    return client.post("/import/upload", data={"kind": "people", "file": (_people_file(rows), "people.xlsx")},
+                       content_type="multipart/form-data")  # fmt: skip
+
+
+def test_a_big_import_is_a_job_all_or_nothing(client, small_jobs, monkeypatch):
+    from sqlalchemy import func, select
+
+    from app.models.personnel import Person
+
+    monkeypatch.setitem(small_jobs.config, "IMPORT_JOB_KB", 1)  # every file (an .xlsx is ~5 KB)
+    t = tree()
+    login(client, make_user("Clerk", t["ta"]))
+    before = db.session.scalar(select(func.count()).select_from(Person))
+    bad = _upload_people(client, [["好人甲", "男", "13800000001", "TA1", "网格员"], ["外镇人", "男", "", "TB1", ""]])
+    assert bad.status_code == 302
+    job_id = bad.headers["Location"].rstrip("/").split("/")[-1]
+    jobs.run_pending()
+    state = client.get(f"/jobs/{job_id}/status").json
+    assert state["status"] == "failed" and state["error"] == "未导入任何数据：文件中有 1 处错误。"
+    assert state["errors"] == [[3, "网格编码", "没有编码为 TB1 的网格。"]] or state["errors"][0][0] == 3
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert 'id="mq-job-errors"' in page and "TB1" in page
+    assert db.session.scalar(select(func.count()).select_from(Person)) == before  # nothing written
+    assert not [n for n in os.listdir(jobs.directory()) if n.endswith(".upload")]  # the upload is gone
+
+    good = _upload_people(client, [["好人甲", "男", "13800000001", "TA1", "网格员"], ["好人乙", "女", "", "TA2", ""]])
+    job_id = good.headers["Location"].rstrip("/").split("/")[-1]
+    jobs.run_pending()
+    state = client.get(f"/jobs/{job_id}/status").json
+    assert state["status"] == "done" and state["message"] == "已导入 2 行。" and state["percent"] == 100
+    assert db.session.scalar(select(func.count()).select_from(Person)) == before + 2

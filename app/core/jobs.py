@@ -134,6 +134,7 @@ class Job:
             "result": bool(s.get("result_name")) and s["status"] == DONE,
             "result_name": s.get("result_name") or "",
             "stale": stale,
+            "errors": s.get("errors") or [],  # (row, column, message) of a refused import
         }
 
 
@@ -187,15 +188,16 @@ def prune(hours):
     removed = 0
     folder = directory()
     for name in os.listdir(folder):
-        if not name.endswith(".json") or not ID_PATTERN.match(name[:-5]):
+        stem, _, extension = name.partition(".")
+        if extension not in ("json", "upload") or not ID_PATTERN.match(stem):
             continue
         path = os.path.join(folder, name)
         with contextlib.suppress(OSError):
             if os.path.getmtime(path) < limit:
                 with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(folder, name[:-5] + ".result"))
+                    os.remove(os.path.join(folder, stem + ".result"))
                 os.remove(path)
-                removed += 1
+                removed += extension == "json"
     return removed
 
 
@@ -209,7 +211,7 @@ def _requesting_user():
     return user.id if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-def enqueue(kind, title="", user_id=None, **args):
+def enqueue(kind, /, title="", user_id=None, **args):
     """Start job `kind` with `args` (JSON values) for the current user (or `user_id`; none
     outside a request: a system job). Returns the job's id."""
     if kind not in KINDS:

@@ -263,6 +263,9 @@ SPECS = {s.key: s for s in (
     _spec("EXPORT_JOB_ROWS", "lists", INT, _l("Exports of more rows than this run in the background"),
           _l("The user sees a progress bar and downloads the file when it is ready; 0: never."),
           min=0, max=1000000, unit=ROWS),
+    _spec("IMPORT_JOB_KB", "lists", INT, _l("Imported files larger than this are imported in the background"),
+          _l("In KB (an Excel file of 2,000 people is about 100 KB); the user sees a progress bar, then the "
+             "result or every error of the file; 0: never."), min=0, max=102400, unit=_l("KB")),
     _spec("IMPORT_MAX_ROWS", "lists", INT, _l("Most data rows in one imported file"), min=10, max=200000, unit=ROWS),
     _spec("QUOTA_REPORT_MAX_ROWS", "lists", INT, _l("Rows per page of the quota progress report"),
           min=10, max=1000, unit=ROWS),

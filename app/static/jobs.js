@@ -15,6 +15,7 @@
     if (job.status === "failed") {
       bar.removeClass("active").addClass("progress-bar-danger");
       $("#mq-job-error").text(job.error).removeClass("hidden");
+      if (job.errors && job.errors.length) { window.location.reload(); }  /* the table of the file's errors */
     }
     if (job.status === "done") {
       bar.removeClass("active").addClass("progress-bar-success");
