@@ -286,3 +286,28 @@ def test_a_big_import_is_a_job_all_or_nothing(client, small_jobs, monkeypatch):
     state = client.get(f"/jobs/{job_id}/status").json
     assert state["status"] == "done" and state["message"] == "已导入 2 行。" and state["percent"] == 100
     assert db.session.scalar(select(func.count()).select_from(Person)) == before + 2
+
+
+def test_the_audit_trail_is_pruned_after_its_retention(app, small_jobs, monkeypatch):
+    import datetime
+
+    from sqlalchemy import select
+
+    from app.models.audit import AuditLog
+
+    def trail():
+        return db.session.scalars(select(AuditLog.summary).where(AuditLog.summary.like("保留测试%"))).all()
+
+    for day in ("2026-01-01", "2026-02-20", "2026-03-01"):
+        db.session.add(AuditLog(at=datetime.datetime.fromisoformat(f"{day} 09:00"), action="update",
+                                summary=f"保留测试{day}"))  # fmt: skip
+    db.session.commit()
+    with frozen("2026-03-02 04:00"):
+        monkeypatch.setitem(app.config, "AUDIT_RETENTION_DAYS", 0)
+        kept = jobs.load(jobs.enqueue("prune-audit"))
+        assert kept.status == "done" and "永久保留" in kept.message and len(trail()) == 3
+        monkeypatch.setitem(app.config, "AUDIT_RETENTION_DAYS", 30)
+        pruned = jobs.load(jobs.enqueue("prune-audit"))
+    assert pruned.status == "done" and pruned.message == "已删除 30 天以前的操作日志 1 条。"
+    assert sorted(trail()) == ["保留测试2026-02-20", "保留测试2026-03-01"]
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "prune")) is not None  # the prune is on record

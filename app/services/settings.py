@@ -42,6 +42,7 @@ GROUPS = (
     ("representatives", _l("People's congress representatives")),
     ("entry", _l("Data entry")),
     ("lists", _l("Lists and exports")),
+    ("records", _l("Audit trail")),
 )
 
 INT, FLOAT, BOOL, STR, LIST, CHOICE = "int", "float", "bool", "str", "list", "choice"
@@ -273,6 +274,9 @@ SPECS = {s.key: s for s in (
           min=10, max=1000, unit=ROWS),
     _spec("REGISTER_PRINT_MAX_ROWS", "lists", INT, _l("Most entries in one printed ledger"),
           min=10, max=20000, unit=ROWS),
+    _spec("AUDIT_RETENTION_DAYS", "records", INT, _l("Days the audit trail is kept"),
+          _l("Older entries are deleted each night (by the scheduler); 0: kept for ever. Check the rules on "
+             "keeping records before shortening it."), min=0, max=36500, unit=DAYS),
     _spec("COUNTS_CACHE_SECONDS", "lists", INT, _l("Seconds the counts above big lists are reused"),
           _l("0: counted on every page view; a write counts them again at once."), min=0, max=3600, unit=SECONDS),
 )}  # fmt: skip
