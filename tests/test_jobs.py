@@ -311,3 +311,17 @@ def test_the_audit_trail_is_pruned_after_its_retention(app, small_jobs, monkeypa
     assert pruned.status == "done" and pruned.message == "已删除 30 天以前的操作日志 1 条。"
     assert sorted(trail()) == ["保留测试2026-02-20", "保留测试2026-03-01"]
     assert db.session.scalar(select(AuditLog).where(AuditLog.action == "prune")) is not None  # the prune is on record
+
+
+def test_without_redis_the_job_runs_once_the_response_is_closed(client, small_jobs):
+    """What a WSGI server does after sending the redirect: close the response, which runs the job (no thread)."""
+    t = tree()
+    _three_appeals(t)
+    login(client, make_user("Clerk", t["ta"]))
+    response = client.get("/appealview/export/")
+    job_id = response.headers["Location"].rstrip("/").split("/")[-1]
+    assert jobs.load(job_id).status == "queued"
+    response.close()
+    assert jobs.load(job_id).status == "done" and not jobs._pending
+    jobs.run_pending()  # nothing left: it ran once
+    assert jobs.load(job_id).public()["done"] == 3

@@ -47,6 +47,9 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 KINDS: dict = {}  # kind -> fn(job, **args), registered with @job_kind
+# run before a system job (no request, so no before_request hooks): the factory adds the settings' refresh,
+# so a long-lived worker or scheduler sees the 系统参数 saved since it started
+BEFORE_SYSTEM_JOB: list = []
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -312,6 +315,8 @@ def run(job_id, app):
         metrics.job(job.kind, RUNNING)
         try:
             if job.user_id is None:
+                for hook in BEFORE_SYSTEM_JOB:
+                    hook()
                 KINDS[job.kind](job, **job.args)
             else:
                 _run_as_user(app, job)
