@@ -104,7 +104,10 @@ class Leadership:
     def release(self):
         if self.conn is not None:
             try:
-                self.conn.close()  # ends the session: PostgreSQL lets the lock go
+                # the connection would go back to the pool with its session, and the lock, alive:
+                # end that session instead (a crashed process ends it too)
+                self.conn.invalidate()
+                self.conn.close()
             except Exception:  # noqa: BLE001
                 pass
             self.conn = None
