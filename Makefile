@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run.py
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test test-pg lint fmt babel translations install serve init clean fuzz screenshots bench bench-load bench-registers
+.PHONY: run test test-pg test-cluster lint fmt babel translations install serve init clean fuzz screenshots bench bench-load bench-registers
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: translations
 test-pg: translations
 	MINQING_TEST_DATABASE_URL=$${MINQING_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest -n $(TEST_JOBS) --ignore=tests/e2e $(PYTEST_ARGS)
+
+# several servers on loopback: nginx, 3 gunicorn app servers and 1 RQ worker on the local PostgreSQL
+# (database minqing_cluster, made afresh) and Redis (db 9, flushed): tests/cluster/run_cluster.py
+test-cluster: translations
+	$(BIN)/python tests/cluster/run_cluster.py
 
 # the browser tests, keeping their screenshots for the README
 screenshots: translations

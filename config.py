@@ -64,6 +64,22 @@ METRICS_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1, 2, 5, 10, 
 # gunicorn with several workers: export PROMETHEUS_MULTIPROC_DIR=/run/minqing/metrics (an empty directory
 # emptied at each start, contrib/gunicorn.conf.py) and /metrics sums every worker
 
+# --- Jobs: long work out of the request (app/core/jobs.py) ---------------------
+# empty: a job runs in the web worker that started it, once its page is sent (the embedded default);
+# redis://host:6379/3: jobs wait in Redis for `flask minqing worker` (several servers; survives restarts)
+JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL", "")
+JOBS_QUEUE = "minqing"  # the RQ queue's name
+# jobs' states and results (exports to download); with several servers a directory they all share
+JOBS_DIR = ""  # empty: instance/jobs
+JOBS_TIMEOUT = 3600  # seconds one job may run before the worker stops it
+JOBS_KEEP_HOURS = 48  # a job's state and result file are deleted this long after its last change
+JOBS_STALE_SECONDS = 600  # a job with no progress for this long is shown as stuck (is a worker running?)
+IMPORT_JOB_KB = 256  # an imported file larger than this (KB) is imported by a job with a progress bar (0: never)
+EXPORT_JOB_ROWS = 5000  # an Excel export of more rows than this runs as a job with a progress bar (0: never)
+# periodic work, once per deployment (`flask minqing scheduler`): job kind -> local time "HH:MM" each day
+SCHEDULE = {"remind": "08:00", "prune-jobs": "03:30", "prune-audit": "04:00"}
+SCHEDULER_CHECK_SECONDS = 30  # how often the scheduler looks for work that is due
+
 # --- Language --------------------------------------------------------------
 BABEL_DEFAULT_LOCALE = "zh"  # Chinese first
 BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -175,6 +191,10 @@ MAIL_USE_SSL = False  # SMTP over SSL
 MAIL_USERNAME = ""  # login, if the server wants one
 MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")  # kept out of files: environment only
 MAIL_DEFAULT_SENDER = "minqing@localhost"  # From: address of reminders
+
+# --- Audit trail -----------------------------------------------------------
+# days the audit trail (操作日志) is kept; older rows are deleted by the scheduler's prune-audit (0: for ever)
+AUDIT_RETENTION_DAYS = 0
 
 # --- Setup and demo --------------------------------------------------------
 DEMO_ON_EMPTY = True  # `make run` loads demo data into an empty database

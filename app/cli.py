@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from app.core import jobs, schedule
 from app.core.errors import DomainError
 from app.core.mail import mail_configured
 from app.core.nodes import init_lock
@@ -24,8 +25,11 @@ from app.extensions import db
 from app.models.grids import Grid
 from app.security import sync_roles
 from app.services import appeals as appeal_service
+from app.services import (
+    periodic,  # noqa: F401 - registers the periodic job kinds
+    tally,
+)
 from app.services import settings as settings_service
-from app.services import tally
 from app.services.appeals import system_actor
 from app.services.backup import BackupError, backup, check_revision, restore, revision_of
 from app.services.importer import import_file, template_bytes
@@ -218,6 +222,39 @@ def remind_command(on, no_mail):
         click.echo(f"Mail failed: {exc}", err=True)
         sys.exit(2)
     _say(f"Mails sent: {sent}")
+
+
+@minqing.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst):
+    """Run the jobs queued in Redis (JOBS_REDIS_URL): exports, imports, reminders, rebuilds."""
+    if not current_app.config.get("JOBS_REDIS_URL"):
+        raise click.ClickException(
+            "JOBS_REDIS_URL 未设置：任务在 Web 进程中运行，无需 worker。"
+            "JOBS_REDIS_URL is not set: jobs run inside the web server, no worker is needed."
+        )
+    jobs.work(burst=burst)
+
+
+@minqing.command("scheduler")
+@click.option("--once", is_flag=True, help="Start what is due now, then stop.")
+def scheduler_command(once):
+    """Start the periodic work of SCHEDULE once per deployment (a PostgreSQL advisory lock
+    elects one node; the others wait as standbys)."""
+    held = schedule.serve(once=once)
+    if once and not held:
+        _say("另一节点正在调度，本节点待命。Another node schedules; this one is a standby.")
+
+
+@minqing.command("enqueue")
+@click.argument("kind")
+def enqueue_command(kind):
+    """Start a job of KIND (remind, rebuild-tallies, prune-jobs) as the system."""
+    if kind not in jobs.KINDS or kind == jobs.REQUEST_KIND:
+        raise click.BadParameter(", ".join(sorted(k for k in jobs.KINDS if k != jobs.REQUEST_KIND)))
+    job_id = jobs.enqueue(kind, title=kind)
+    state = jobs.load(job_id).public()
+    _say(f"{job_id} {state['status']} {state['message'] or state['error']}")
 
 
 @minqing.command("info")

@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as default_config
 from app.cli import register_cli
-from app.core import logs, metrics, nodes
+from app.core import jobs, logs, metrics, nodes
 from app.core.replica import close_reports_session
 from app.error_pages import register_error_pages
 from app.extensions import csrf, db, migrate
@@ -61,6 +61,8 @@ def create_app(config=None):
     settings_service.init_app(app)
     # first of all: the request sees the settings (系统参数) stored on any server
     app.before_request(settings_service.refresh)
+    if settings_service.refresh not in jobs.BEFORE_SYSTEM_JOB:
+        jobs.BEFORE_SYSTEM_JOB.append(settings_service.refresh)  # the scheduler's jobs too
 
     with app.app_context():
         appbuilder = AppBuilder(update_perms=False)

@@ -11,7 +11,7 @@ import config
 
 CONTRIB = pathlib.Path(__file__).resolve().parent.parent / "contrib"
 PLAIN = {"DATABASE_URL", "REPORTS_DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI", "COUNTS_CACHE_URL",
-         "METRICS_TOKEN", "MAIL_PASSWORD", "PROMETHEUS_MULTIPROC_DIR"}  # fmt: skip
+         "METRICS_TOKEN", "MAIL_PASSWORD", "PROMETHEUS_MULTIPROC_DIR", "JOBS_REDIS_URL"}  # fmt: skip
 
 
 def _env_keys():
@@ -37,8 +37,11 @@ def test_the_gunicorn_settings_read_the_sample(monkeypatch):
 def test_the_units_run_what_exists():
     web = (CONTRIB / "systemd" / "minqing-web.service").read_text()
     assert "minqing init" in web and "contrib/gunicorn.conf.py run:app" in web
-    for placeholder in ("minqing-worker.service", "minqing-scheduler.service"):
-        assert "PLACEHOLDER" in (CONTRIB / "systemd" / placeholder).read_text()
+    worker = (CONTRIB / "systemd" / "minqing-worker.service").read_text()
+    scheduler = (CONTRIB / "systemd" / "minqing-scheduler.service").read_text()
+    assert "flask --app run.py minqing worker" in worker and "flask --app run.py minqing scheduler" in scheduler
+    for unit in (worker, scheduler):
+        assert "PLACEHOLDER" not in unit and "/bin/false" not in unit
 
 
 def test_the_nginx_site_is_valid(tmp_path):

@@ -46,6 +46,7 @@ def init_app(app):
         latency=Histogram(
             "minqing_http_request_duration_seconds", "Time to answer a request", ["endpoint"], buckets=buckets
         ),
+        jobs=Counter("minqing_jobs", "Jobs queued, started, done and failed", ["kind", "status"]),
         pool_in_use=Gauge("minqing_db_pool_checked_out", "Database connections in use", multiprocess_mode="livesum"),
         pool_open=Gauge(
             "minqing_db_pool_connections", "Database connections open (in use or idle)", multiprocess_mode="livesum"
@@ -65,6 +66,12 @@ def observe(response):
         _metrics["latency"].labels(endpoint).observe(time.perf_counter() - started)
     pool_figures()
     return response
+
+
+def job(kind, status):
+    """A job changed state (app/core/jobs.py): queued, running, done or failed."""
+    if _metrics:
+        _metrics["jobs"].labels(kind, status).inc()
 
 
 def pool_figures():

@@ -233,6 +233,23 @@ def _write_trail(session, flush_context):
         session.connection().execute(AuditLog.__table__.insert(), rows)
 
 
+def prune(session, before, batch=5000):
+    """Delete the trail's rows older than `before` (AUDIT_RETENTION_DAYS), a batch per transaction so
+    a big first prune holds no long lock; then note the prune itself in the trail. Returns how many."""
+    table = AuditLog.__table__
+    removed = 0
+    while True:
+        ids = select(table.c.id).where(table.c.at < before).order_by(table.c.id).limit(batch)
+        count = session.execute(table.delete().where(table.c.id.in_(ids.scalar_subquery()))).rowcount
+        session.commit()
+        removed += count
+        if count < batch:
+            break
+    if removed:
+        log_event(session, "prune", summary=f"audit_log < {before.isoformat()}: {removed}")
+    return removed
+
+
 def log_event(session, action, username=None, user=None, summary=None):
     """A trail row that is not a record change: logins, failed logins, exports."""
     user_id, current_name, ip = actor()

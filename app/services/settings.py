@@ -42,6 +42,7 @@ GROUPS = (
     ("representatives", _l("People's congress representatives")),
     ("entry", _l("Data entry")),
     ("lists", _l("Lists and exports")),
+    ("records", _l("Audit trail")),
 )
 
 INT, FLOAT, BOOL, STR, LIST, CHOICE = "int", "float", "bool", "str", "list", "choice"
@@ -263,6 +264,12 @@ SPECS = {s.key: s for s in (
           _l("The period the dashboard and the accountability table open with."), choices=PRESETS),
     _spec("LIST_PAGE_SIZE", "lists", INT, _l("Rows per list page"), min=5, max=200, unit=ROWS),
     _spec("EXPORT_MAX_ROWS", "lists", INT, _l("Most rows in one Excel export"), min=100, max=1000000, unit=ROWS),
+    _spec("EXPORT_JOB_ROWS", "lists", INT, _l("Exports of more rows than this run in the background"),
+          _l("The user sees a progress bar and downloads the file when it is ready; 0: never."),
+          min=0, max=1000000, unit=ROWS),
+    _spec("IMPORT_JOB_KB", "lists", INT, _l("Imported files larger than this are imported in the background"),
+          _l("In KB (an Excel file of 2,000 people is about 100 KB); the user sees a progress bar, then the "
+             "result or every error of the file; 0: never."), min=0, max=102400, unit=_l("KB")),
     _spec("IMPORT_MAX_ROWS", "lists", INT, _l("Most data rows in one imported file"), min=10, max=200000, unit=ROWS),
     _spec("QUOTA_REPORT_MAX_ROWS", "lists", INT, _l("Rows per page of the quota progress report"),
           min=10, max=1000, unit=ROWS),
@@ -270,6 +277,9 @@ SPECS = {s.key: s for s in (
           min=10, max=1000, unit=ROWS),
     _spec("REGISTER_PRINT_MAX_ROWS", "lists", INT, _l("Most entries in one printed ledger"),
           min=10, max=20000, unit=ROWS),
+    _spec("AUDIT_RETENTION_DAYS", "records", INT, _l("Days the audit trail is kept"),
+          _l("Older entries are deleted each night (by the scheduler); 0: kept for ever. Check the rules on "
+             "keeping records before shortening it."), min=0, max=36500, unit=DAYS),
     _spec("COUNTS_CACHE_SECONDS", "lists", INT, _l("Seconds the counts above big lists are reused"),
           _l("0: counted on every page view; a write counts them again at once."), min=0, max=3600, unit=SECONDS),
 )}  # fmt: skip

@@ -9,6 +9,7 @@ from app.views.audit import AuditLogView
 from app.views.dashboard import AccountabilityView, DashboardView
 from app.views.grids import GridApi, GridView
 from app.views.imports import ImportView
+from app.views.jobs import JobView
 from app.views.lookups import lookup_views
 from app.views.mywork import MyWorkView
 from app.views.personnel import AssignmentApi, AssignmentView, PersonApi, PersonView, PostApi, PostView
@@ -169,6 +170,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(RegisterFieldView)
     appbuilder.add_view_no_menu(ChoiceValueView)
     appbuilder.add_view_no_menu(PickerView)
+    appbuilder.add_view_no_menu(JobView)
     appbuilder.add_view_no_menu(RegisterEntryView)
     current_app.url_defaults(fill_register_code)
     register_menu.bind(current_app._get_current_object())

@@ -63,6 +63,7 @@ ACTION_TITLES = {
     "login_failed": _l("Login failed"),
     "export": _l("Exported"),
     "import": _l("Imported"),
+    "prune": _l("Old entries deleted"),
 }
 
 

@@ -1,13 +1,19 @@
-"""Excel export of any list: what the user sees (filters, order, scope, masking) as .xlsx."""
+"""Excel export of any list: what the user sees (filters, order, scope, masking) as .xlsx.
+
+An export of more than EXPORT_JOB_ROWS rows becomes a job (app/core/jobs.py): the user is sent to
+its progress page, and the job runs this same view again as that user, saving the file there.
+"""
 
 from __future__ import annotations
 
-from flask import abort, current_app, send_file, url_for
+from flask import abort, current_app, redirect, send_file, url_for
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import get_order_args
 from flask_appbuilder.views import expose
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from app.core import jobs
 from app.core.clock import now
 from app.core.excel import workbook_bytes
 from app.extensions import db
@@ -41,9 +47,12 @@ def chunks(iterable, size):
         yield chunk
 
 
+def xlsx_name(title):
+    return f"{title}-{now().strftime('%Y%m%d-%H%M')}.xlsx"
+
+
 def xlsx_response(buffer, title):
-    stamp = now().strftime("%Y%m%d-%H%M")
-    return send_file(buffer, as_attachment=True, download_name=f"{title}-{stamp}.xlsx", mimetype=XLSX)
+    return send_file(buffer, as_attachment=True, download_name=xlsx_name(title), mimetype=XLSX)
 
 
 class ExportMixin:
@@ -75,15 +84,29 @@ class ExportMixin:
     @has_access
     def export(self):
         limit = current_app.config.get("EXPORT_MAX_ROWS", 100000)
+        job = jobs.current()
+        threshold = int(current_app.config.get("EXPORT_JOB_ROWS") or 0)
+        if job is None and threshold and self.filtered_query(threshold + 1).count() > threshold:
+            job_id = jobs.enqueue_request(title=_l("Excel export: %(list)s", list=self.list_title))
+            return redirect(url_for("JobView.page", job_id=job_id))
         query = self.filtered_query(limit)
         columns = self.export_columns or self.list_columns
         headers = [self.label_columns.get(c, c) for c in columns]
+        total = query.count() if job is not None else 0
 
         def rows():
+            done = 0
             for chunk in chunks(query.yield_per(1000), 1000):  # values (and masks) a thousand at a time
                 for values in self.datamodel.get_values(chunk, columns):
                     yield [export_value(self.formatters_columns.get(c), values[c]) for c in columns]
+                done += len(chunk)
+                if job is not None:
+                    job.progress(done, total)
 
         buffer, count = workbook_bytes(str(self.list_title), headers, rows())
         log_event(db.session, "export", summary=f"{self.__class__.__name__}: {count}")
+        if job is not None:
+            job.save_result(buffer, xlsx_name(self.list_title))
+            job.note(_l("%(count)s rows exported.", count=count))
+            return None
         return xlsx_response(buffer, self.list_title)

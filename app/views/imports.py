@@ -1,4 +1,11 @@
-"""数据导入: download a template, upload a filled one, get all-or-nothing results."""
+"""数据导入: download a template, upload a filled one, get all-or-nothing results.
+
+A file larger than IMPORT_JOB_KB is imported by a job (app/core/jobs.py) as the same user: the page
+shows its progress, then how many rows were imported or every error of the file (nothing written).
+"""
+
+import os
+import secrets
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView
@@ -6,6 +13,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 
+from app.core import jobs
 from app.extensions import db
 from app.services.audit import log_event
 from app.services.importer import IMPORTERS, import_file, template_bytes
@@ -61,6 +69,11 @@ class ImportView(BaseView):
         if upload is None or not upload.filename:
             flash(str(_l("Choose a file to upload.")), "danger")
             return redirect(url_for("ImportView.index"))
+        if _size(upload.stream) > int(current_app.config["IMPORT_JOB_KB"]) * 1024 > 0:
+            name = f"{secrets.token_hex(16)}.upload"
+            upload.save(os.path.join(jobs.directory(), name))
+            job_id = jobs.enqueue("import", title=_l("Import: %(kind)s", kind=importer.title), kind=kind, upload=name)
+            return redirect(url_for("JobView.page", job_id=job_id))
         result = import_file(
             db.session, kind, upload.stream, current_app.config["IMPORT_MAX_ROWS"], actor=current_actor()
         )
@@ -78,3 +91,31 @@ class ImportView(BaseView):
             max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
         )
         return page, 200 if result.ok else 422
+
+
+def _size(stream):
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+@jobs.job_kind("import")
+def import_job(job, kind, upload):
+    """The upload, imported all or nothing as the user who sent it (their scope, their rights)."""
+    path = os.path.join(jobs.directory(), os.path.basename(upload))
+    try:
+        importer = IMPORTERS.get(kind)
+        if importer is None or not current_app.appbuilder.sm.has_access("can_write", importer.resource):
+            raise jobs.Refused(jobs.NO_ACCESS)
+        with open(path, "rb") as fh:
+            result = import_file(db.session, kind, fh, current_app.config["IMPORT_MAX_ROWS"],
+                                 actor=current_actor(), progress=job.progress)  # fmt: skip
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    if not result.ok:
+        job.state["errors"] = [list(error) for error in result.errors[:500]]
+        raise jobs.Refused(_l("Nothing was imported: the file has %(count)s errors.", count=len(result.errors)))
+    log_event(db.session, "import", summary=f"{kind}: {result.created}")
+    job.note(_l("%(count)s rows imported.", count=result.created))

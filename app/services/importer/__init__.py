@@ -108,8 +108,9 @@ def _header_keys(importer, header_row):
     return keys
 
 
-def import_file(session, kind, stream, max_rows=20000, actor=None, importer_class=None):
-    """Check and import a whole file in one transaction. Returns an ImportResult."""
+def import_file(session, kind, stream, max_rows=20000, actor=None, importer_class=None, progress=None):
+    """Check and import a whole file in one transaction. Returns an ImportResult.
+    `progress(done, total)`, when given, hears how many rows have been checked (a job's bar)."""
     importer = (importer_class or current_importer(kind))(session, actor)
     result = ImportResult(kind=kind)
     try:
@@ -142,7 +143,9 @@ def import_file(session, kind, stream, max_rows=20000, actor=None, importer_clas
         return result
     made = []
     with session.no_autoflush:
-        for row_no, row in importer.order(rows):
+        for done, (row_no, row) in enumerate(importer.order(rows), start=1):
+            if progress is not None and (done % 200 == 0 or done == len(rows)):
+                progress(done, len(rows))
             if not importer.checks_required:  # else build() reports a missing cell with the row's other problems
                 for col in importer.columns:
                     if col.required and cell_text(row.get(col.key)) is None:

@@ -1,0 +1,49 @@
+"""The job kinds of periodic and maintenance work (app/core/jobs.py), run by the scheduler
+(SCHEDULE) or asked for with `flask minqing enqueue KIND`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from app.core import jobs
+from app.core.clock import now
+from app.core.mail import mail_configured
+from app.extensions import db
+from app.services import audit, tally
+from app.services.appeals.reminders import reminder_texts, reminders, send_reminders
+
+
+@jobs.job_kind("remind")
+def remind(job):
+    """Overdue and due-soon appeals, mailed to their handlers when MAIL_SERVER is set."""
+    groups = reminders(db.session)
+    report, _ = reminder_texts(groups)
+    sent = send_reminders(groups) if mail_configured() else 0
+    job.note(_l("%(report)s Mails sent: %(sent)s.", report=report.splitlines()[0], sent=sent))
+
+
+@jobs.job_kind("rebuild-tallies")
+def rebuild_tallies(job):
+    rows = tally.rebuild(db.session)
+    db.session.commit()
+    job.note(_l("Visit tally counted again from the visits: %(rows)s rows.", rows=rows))
+
+
+@jobs.job_kind("prune-audit")
+def prune_audit(job):
+    """The audit trail older than AUDIT_RETENTION_DAYS (0: kept for ever, nothing deleted)."""
+    days = int(current_app.config.get("AUDIT_RETENTION_DAYS") or 0)
+    if days <= 0:
+        job.note(_l("The audit trail is kept for ever (AUDIT_RETENTION_DAYS is 0)."))
+        return
+    removed = audit.prune(db.session, now() - dt.timedelta(days=days))
+    job.note(_l("%(n)s audit trail rows older than %(days)s days deleted.", n=removed, days=days))
+
+
+@jobs.job_kind("prune-jobs")
+def prune_jobs(job):
+    removed = jobs.prune(current_app.config["JOBS_KEEP_HOURS"])
+    job.note(_l("%(n)s old jobs and their files deleted.", n=removed))
