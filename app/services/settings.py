@@ -28,6 +28,7 @@ from app.extensions import db
 from app.models.lookups import AppealChannel
 from app.models.settings import Setting
 from app.services import runtime
+from app.services.attachments import verify_kinds
 from app.services.dashboard import PRESETS
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ def _spec(key, group, kind, label, help="", **kw):
 
 DAYS, HOURS, ROWS, SECONDS, TIMES = _l("days"), _l("hours"), _l("rows"), _l("seconds"), _l("person-times")
 MONTHS = _l("months")
+MEGABYTES, FILES = "MB", _l("files")
 
 SPECS = {s.key: s for s in (
     _spec("APPEAL_DAYS_GENERAL", "appeals", INT, _l("Days to answer a general appeal"),
@@ -254,6 +256,13 @@ SPECS = {s.key: s for s in (
     _spec("CORRECTION_WINDOW_HOURS", "entry", INT, _l("Hours a mistaken entry may still be deleted"),
           _l("Visits, assignments and contact records can be deleted this long after entry; later only corrected."),
           min=0, max=720, unit=HOURS),
+    _spec("ATTACHMENT_MAX_MB", "entry", INT, _l("Largest photo or file"),
+          _l("Each photo or file added to a visit, appeal or contact record."), min=1, max=100, unit=MEGABYTES),
+    _spec("ATTACHMENT_MAX_FILES", "entry", INT, _l("Most photos or files added at once"), min=1, max=50,
+          unit=FILES),
+    _spec("ATTACHMENT_TYPES", "entry", LIST, _l("Allowed kinds of photos and files"),
+          _l("One per line: jpeg, png, gif, webp, pdf. Recognised by their content, not by their name."),
+          max_length=10, verify=verify_kinds),
     _spec("PHONE_PATTERN", "entry", STR, _l("Accepted phone numbers (regular expression)"),
           _l("Checked against the number without spaces and without +86."), verify=_regex),
     _spec("DASHBOARD_DEFAULT_PRESET", "lists", CHOICE, _l("The dashboard's default period"),

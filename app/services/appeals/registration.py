@@ -122,12 +122,13 @@ def _related(session, obj, name, model):
     return value
 
 
-def register_appeal(session, actor, appeal):
+def register_appeal(session, actor, appeal, then=None):
     """Register a new appeal: number, deadline, 填表人, first timeline event. COMMITS.
 
     The number and the record are one transaction; when SQLite is busy the
     whole registration is retried, so a registration is never refused for
-    numbering. Raises DomainError (nothing saved) on bad input.
+    numbering. Raises DomainError (nothing saved) on bad input. `then(appeal)`, when given,
+    runs after the appeal is flushed and before the commit (its photos: one transaction).
     """
     if not actor.can(WRITE):
         raise Forbidden(_l("Your role does not allow registering appeals."))
@@ -137,6 +138,8 @@ def register_appeal(session, actor, appeal):
     for attempt in range(1, REGISTER_ATTEMPTS + 1):
         try:
             _register_once(session, actor, appeal)
+            if then is not None:
+                then(appeal)
             session.commit()
             return appeal
         except OperationalError as exc:

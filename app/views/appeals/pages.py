@@ -22,6 +22,7 @@ from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance
 from app.models.lookups import AppealCategory, AppealChannel
 from app.models.visits import Visit
 from app.services import appeals as appeal_service
+from app.services import attachments as attachment_service
 from app.services import grids as grid_service
 from app.services import privacy, scope
 from app.services.appeals import RESOURCE, TRANSITIONS
@@ -46,9 +47,10 @@ from app.views.appeals.common import (
     status_badge,
     status_search_field,
 )
+from app.views.attachment_field import chosen_files
 from app.views.edge import id_arg
 from app.views.fab_compat import filters_plus
-from app.views.scoped import ScopedInterface, ScopedModelView
+from app.views.scoped import ScopedInterface, ScopedModelView, uploader
 
 
 class AppealView(ScopedModelView):
@@ -109,6 +111,7 @@ class AppealView(ScopedModelView):
     base_order = ("number_label", "desc")
     list_template = "minqing/appeals/list.html"
     show_template = "minqing/appeals/show.html"
+    with_attachments = True
 
     # -- list: quick filters and the counts above the table --------------
 
@@ -180,21 +183,31 @@ class AppealView(ScopedModelView):
         if not is_new:
             return super().save_form(form, item, is_new)
         source = source_from(form.from_visit.data, form.from_contact.data)
+        files = chosen_files(form)
         with unit_of_work(form=form, commit=False) as work:  # register_appeal commits (and retries)
             form.populate_obj(item)
             if isinstance(source, Visit):
                 item.visit = source
             elif source is not None:
                 item.contact_record = source
-            if self.extra_codes:  # the extra fields' rules with the registration's, all at once
-                errors = Collector()
+            # the extra fields' and the files' rules with the registration's, all at once
+            errors = Collector()
+            uploads = []
+            if self.extra_codes:
                 with errors.check(), db.session.no_autoflush:
                     self.check_extra(item)
-                if errors.errors:
-                    with errors.check(), db.session.no_autoflush:
-                        appeal_service.validate_registration(db.session, item)
-                    errors.raise_if_any()
-            appeal_service.register_appeal(db.session, current_actor(), item)
+            if files:
+                with errors.check():
+                    uploads = attachment_service.check_uploads(files)
+            if errors.errors:
+                with errors.check(), db.session.no_autoflush:
+                    appeal_service.validate_registration(db.session, item)
+                errors.raise_if_any()
+            who = uploader()
+            appeal_service.register_appeal(
+                db.session, current_actor(), item,
+                then=lambda appeal: attachment_service.add_attachments(db.session, appeal, uploads, *who),
+            )  # fmt: skip
         if work.failed:
             return False
         g._minqing_new_appeal = item.id
