@@ -158,6 +158,7 @@ CONTACT_REPORT_RECIPIENTS = ["人大主席", "人大副主席"]  # who important
 APPEAL_DAYS_GENERAL = 7  # days to handle and answer a general (一般) appeal (seeds: one week)
 APPEAL_MONTHS_IMPORTANT = 1  # calendar months for an important (重要) appeal (seeds: one month; 31 Jan → 28/29 Feb)
 APPEAL_EVALUATION_REQUIRED = True  # archive only after the evaluation (评议); False: 反馈 → 归档 (seed 002)
+APPEAL_BACKDATE_DAYS = 31  # a paper form typed in later may carry a registration date this many days back
 APPEAL_DUE_SOON_DAYS = 2  # an open appeal due within this many days is marked "due soon"
 APPEAL_EXTENSION_MAX_DAYS = 30  # the most days one approved extension may add to a deadline
 APPEAL_DISCOVERY_CHANNELS = [

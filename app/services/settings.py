@@ -225,6 +225,9 @@ SPECS = {s.key: s for s in (
           _l("Calendar months from the day of registration (31 January + 1 month = 28 or 29 February). "
              "Appeals already registered keep their deadline."),
           min=1, max=12, unit=MONTHS),
+    _spec("APPEAL_BACKDATE_DAYS", "appeals", INT, _l("Days a registration date may lie back"),
+          _l("A paper form typed in later keeps its own date (登记日期), at most this many days back; its number "
+             "is of that month. Older forms are imported as historical appeals."), min=0, max=366, unit=DAYS),
     _spec("APPEAL_EVALUATION_REQUIRED", "workflow", BOOL, _l("Archive only after the evaluation"),
           _l("Off: an appeal may be archived once the reply is given, where reporters do not evaluate "
              "(反馈 → 归档)."), required=False),

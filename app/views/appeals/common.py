@@ -133,6 +133,17 @@ class _DeadlineHelp:
         return str(escape(str(self)))
 
 
+class BackdateHelp:
+    """The registration date's help text, with the configured number of days."""
+
+    def __str__(self):
+        return str(_l("The date on the paper form: today, or at most %(days)s days back. The number is of that month.",
+                      days=current_app.config["APPEAL_BACKDATE_DAYS"]))  # fmt: skip
+
+    def __html__(self):
+        return str(escape(str(self)))
+
+
 def importance_field():
     return SelectField(
         _l("Importance"),

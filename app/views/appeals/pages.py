@@ -8,13 +8,15 @@ state are checked."""
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder.fieldwidgets import DatePickerWidget
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import HiddenField
+from wtforms import DateField, HiddenField, StringField
+from wtforms.validators import Length, Optional
 
-from app.core.clock import now
+from app.core.clock import now, today
 from app.core.errors import Collector
 from app.core.uow import unit_of_work
 from app.extensions import db
@@ -35,6 +37,7 @@ from app.views.appeals.common import (
     LIST_FORMATTERS,
     REGISTRATION_COLUMNS,
     SEARCH_COLUMNS,
+    BackdateHelp,
     CorrectionForm,
     CsrfForm,
     QuickFilter,
@@ -87,7 +90,8 @@ class AppealView(ScopedModelView):
     }
     search_columns = SEARCH_COLUMNS
     search_form_extra_fields = {"status": status_search_field(), "importance": importance_search_field()}
-    add_columns = REGISTRATION_COLUMNS + ["from_visit", "from_contact"]
+    # the paper form's date and who filled it in (登记日期, 填表人): typed in later, faithfully
+    add_columns = ["registered_at", "filed_by_name", *REGISTRATION_COLUMNS, "from_visit", "from_contact"]
     edit_columns = REGISTRATION_COLUMNS
     add_form_extra_fields = {
         "importance": importance_field(),
@@ -95,7 +99,11 @@ class AppealView(ScopedModelView):
         "category": lookup_choice_field(AppealCategory, _l("Category")),
         "from_visit": HiddenField(),
         "from_contact": HiddenField(),
-    }
+        "registered_at": DateField(_l("Registration date"), validators=[Optional()], widget=DatePickerWidget(),
+                                   description=BackdateHelp()),
+        "filed_by_name": StringField(_l("Filled in by"), validators=[Optional(), Length(max=100)],
+                                     description=_l("Who filled in the paper form; you, when you register it.")),
+    }  # fmt: skip
     edit_form_extra_fields = {"importance": importance_field()}
     description_columns = {
         "reporter_phone": _l("Mobile 13812345678 or landline 0371-12345678."),
@@ -158,6 +166,8 @@ class AppealView(ScopedModelView):
             obj = session.get(model, pk)
             if obj is not None and (not scope.is_scoped(model) or scope.visible(session, model, obj.id)):
                 form[name].data = obj
+        form.registered_at.data = today()
+        form.filed_by_name.data = current_actor().name
         if form.grid.data is None:  # the user's own lowest grid (a village clerk files in the village)
             form.grid.data = scope.own_grid(session, scope.current())
         # raised from a visit or a representative's contact: the reporter is filled in from it
