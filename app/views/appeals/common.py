@@ -80,7 +80,7 @@ APPEAL_LABELS = {
     "supervised": _l("Supervised"),
     "supervised_label": _l("Supervised"),
     "feedback": _l("Reply"),
-    "satisfaction": _l("Evaluation"),
+    "satisfaction": _l("Satisfaction"),
     "visit": _l("Raised during visit"),
     "contact_record": _l("Passed on by a representative"),
     "category.name": _l("Category"),

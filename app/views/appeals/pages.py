@@ -80,13 +80,16 @@ class AppealView(ScopedModelView):
         "supervised_label",
     ]
     order_columns = ["number_label", "reporter_name", "importance_label", "status_label", "deadline"]
-    # the Excel export carries what a clerk needs to call people back (masked for who may not see it)
+    # the Excel export is a ledger (台账): what a clerk needs to call people back and what was replied, how
+    # the reporter judged it; phones and ID numbers masked for who may not read them (privacy.Reader)
     export_columns = [
-        "number", "registered_at", "reporter_name", "reporter_phone", "reporter_address", "content", "channel",
-        "category", "importance_label", "status_label", "grid", "deadline", "handler_title",
+        "number", "registered_at", "reporter_name", "reporter_phone", "reporter_address", "reporter_unit",
+        "reporter_id_number", "content", "channel", "category", "importance_label", "status_label", "grid",
+        "deadline", "handler_title", "feedback", "closed_at", "satisfaction", "filed_by_name",
     ]  # fmt: skip
     formatters_columns = {
         **LIST_FORMATTERS,
+        "satisfaction": lambda code: str(Satisfaction.label_of(code, "")) if code else "",
     }
     search_columns = SEARCH_COLUMNS
     search_form_extra_fields = {"status": status_search_field(), "importance": importance_search_field()}
