@@ -28,11 +28,19 @@ from app.views.scoped import ScopedInterface, ScopedModelView, uploader
 
 ATTACHMENT_LABELS = {
     "original_name": _l("File name"),
-    "content_type": _l("Kind"),
+    "content_type": _l("File type"),
     "size": _l("Size"),
     "uploaded_by_name": _l("Uploaded by"),
     "uploaded_at": _l("Uploaded at"),
     FIELD: _l("Photos and files"),
+    # what the audit trail calls the other columns (app.views.audit reads a model's labels here)
+    "owner_type": _l("Kind of record"),
+    "owner_id": _l("Record"),
+    "grid_id": _l("Grid"),
+    "stored_name": _l("Stored as"),
+    "sha256": _l("SHA-256 checksum"),
+    "has_thumbnail": _l("Thumbnail"),
+    "uploaded_by": _l("Uploaded by"),
 }
 ADDED = _l("%(n)s photo(s) or file(s) added.")
 REMOVED = _l("The file was moved to the recycle bin with who removed it.")
