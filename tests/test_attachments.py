@@ -101,8 +101,8 @@ def test_a_photo_taken_on_the_visit_form_is_stored_shown_and_served(app, client,
     assert all(row.grid_path == world["a1"].path for row in trail)
 
 
-def test_every_bad_file_and_field_is_reported_at_once_and_nothing_is_written(app, client, world):
-    app.config["ATTACHMENT_MAX_MB"] = 1
+def test_every_bad_file_and_field_is_reported_at_once_and_nothing_is_written(app, client, world, monkeypatch):
+    monkeypatch.setitem(app.config, "ATTACHMENT_MAX_MB", 1)
     with frozen(TODAY):
         login(client, make_user("Clerk", world["ta"]))
         before = stored_files(app)
@@ -131,14 +131,14 @@ def test_a_refused_save_leaves_no_file_behind(app, world):
     assert stored_files(app) == before and attachment_count() == 0
 
 
-def test_the_allowed_kinds_and_the_size_are_settings(app):
-    app.config["ATTACHMENT_TYPES"] = ["jpeg"]
+def test_the_allowed_kinds_and_the_size_are_settings(app, monkeypatch):
+    monkeypatch.setitem(app.config, "ATTACHMENT_TYPES", ["jpeg"])
     with pytest.raises(DomainError) as refused:
         attachment_service.check_uploads([("a.pdf", PDF)])
     assert "a.pdf" in str(refused.value) and "JPEG" in str(refused.value)
-    app.config["ATTACHMENT_TYPES"] = ["jpeg", "pdf"]
+    monkeypatch.setitem(app.config, "ATTACHMENT_TYPES", ["jpeg", "pdf"])
     assert [u.kind.code for u in attachment_service.check_uploads([("a.pdf", PDF)])] == ["pdf"]
-    app.config["ATTACHMENT_MAX_FILES"] = 1
+    monkeypatch.setitem(app.config, "ATTACHMENT_MAX_FILES", 1)
     with pytest.raises(DomainError) as refused:
         attachment_service.check_uploads([("a.pdf", PDF), ("b.pdf", PDF)])
     assert "2" in str(refused.value)
@@ -270,3 +270,18 @@ def test_a_representative_adds_a_photo_to_his_own_contact_record(app, client, wo
     other = make_contact(make_representative(grid=world["b1"], name="乙代表"))
     assert client.post(f"/attachments/upload/contact/{other.id}", data={"attachments": files(("x.jpg", jpeg()))},
                        content_type="multipart/form-data").status_code == 404  # fmt: skip
+
+
+def test_the_photo_forms_may_carry_more_than_other_requests(app, client, world, monkeypatch):
+    """MAX_CONTENT_LENGTH bounds every request; the forms that carry photos may carry
+    ATTACHMENT_MAX_FILES files of ATTACHMENT_MAX_MB each."""
+    visit = make_visit(world["a1"], [world["pa"]])
+    login(client, make_user("Clerk", world["ta"]))
+    for key, value in {"MAX_CONTENT_LENGTH": 1024 * 1024, "ATTACHMENT_MAX_MB": 2, "ATTACHMENT_MAX_FILES": 2}.items():
+        monkeypatch.setitem(app.config, key, value)
+    photo = jpeg(800, 600) + b"\x00" * (1536 * 1024)  # 1.5 MB: a JPEG with trailing bytes
+    response = client.post(f"/attachments/upload/visit/{visit.id}", data={"attachments": files(("big.jpg", photo))},
+                           content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 302 and attachment_count() == 1
+    response = client.post("/gridview/add", data={"name": "x" * (1536 * 1024)})
+    assert response.status_code == 413

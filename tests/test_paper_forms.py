@@ -57,7 +57,7 @@ def test_a_back_dated_paper_form_is_numbered_in_its_own_month(client, world):
     assert today_one.number == "202603002" and today_one.filed_by_name == clerk.username
 
 
-def test_a_future_or_too_old_date_is_refused_with_the_other_problems(client, world, app):
+def test_a_future_or_too_old_date_is_refused_with_the_other_problems(client, world, app, monkeypatch):
     with frozen(TODAY):
         login(client, make_user("Clerk", world["ta"]))
         body = client.post("/appealview/add", data=form(world, registered_at="2026-03-06")).get_data(as_text=True)
@@ -66,6 +66,6 @@ def test_a_future_or_too_old_date_is_refused_with_the_other_problems(client, wor
         body = client.post("/appealview/add", data=data).get_data(as_text=True)
         assert "2026-01-20" in body and "31" in body and "不是有效的电话号码" in body
         assert db.session.scalar(select(db.func.count()).select_from(Appeal)) == 0
-        app.config["APPEAL_BACKDATE_DAYS"] = 60  # a county that types in two months of paper
+        monkeypatch.setitem(app.config, "APPEAL_BACKDATE_DAYS", 60)  # a county that types in two months of paper
         assert client.post("/appealview/add", data=form(world, registered_at="2026-01-20")).status_code == 302
     assert db.session.scalar(select(Appeal.number)) == "202601001"
