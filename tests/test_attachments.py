@@ -114,6 +114,7 @@ def test_every_bad_file_and_field_is_reported_at_once_and_nothing_is_written(app
     assert "家庭人数至少为1" in body
     assert "big.jpg" in body and "每个文件最大 1 MB" in body
     assert "virus.jpg" in body and "scan.png" in body and "notes.exe" in body
+    assert "内容是 无法识别的文件" in body and "内容是 PDF" in body  # disguised: named one kind, another inside
     assert "5 处问题" in body
     assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
     assert attachment_count() == 0 and stored_files(app) == before

@@ -85,6 +85,7 @@ TOO_BIG = _l("%(name)s is %(size)s MB: a file may be at most %(max)s MB.")
 NOT_ALLOWED = _l("%(name)s is not an allowed kind of file (allowed: %(kinds)s).")
 DISGUISED = _l("%(name)s is named as a %(claimed)s file but its content is %(actual)s: it was refused.")
 BROKEN = _l("%(name)s is not a readable image.")
+UNKNOWN_CONTENT = _l("of no kind that can be recognised")
 UNKNOWN_KIND = _l("Unknown kinds of file: %(values)s (known: %(kinds)s).")
 ARCHIVED = _l("An archived appeal can no longer be changed.")
 NO_PERMISSION = _l("Your role does not allow adding or removing files on this record.")
@@ -171,7 +172,9 @@ def _check_one(upload_name, data):
     if kind is None or kind not in allowed:
         titles = "、".join(k.title for k in allowed)
         if kind is None and claimed in KIND_OF_EXTENSION and KIND_OF_EXTENSION[claimed] in allowed:
-            raise DomainError(DISGUISED % {"name": name, "claimed": claimed_title, "actual": "?"}, field=FIELD)
+            raise DomainError(
+                DISGUISED % {"name": name, "claimed": claimed_title, "actual": UNKNOWN_CONTENT}, field=FIELD
+            )
         raise DomainError(NOT_ALLOWED % {"name": name, "kinds": titles}, field=FIELD)
     upload = Upload(name=name, data=data, kind=kind)
     if kind.image:
