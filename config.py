@@ -143,6 +143,14 @@ EXPORT_MAX_ROWS = 100000  # the most rows one Excel export writes
 IMPORT_MAX_ROWS = 20000  # the most data rows one imported file may hold
 MAX_CONTENT_LENGTH = 10 * 1024 * 1024  # largest upload (bytes); larger ones are refused
 
+# --- Photos and files (照片/附件) on visits, appeals and contact records ---------------
+ATTACHMENT_MAX_MB = 10  # the largest photo or file (MB); a form's files together may be ATTACHMENT_MAX_FILES times that
+ATTACHMENT_MAX_FILES = 10  # the most files added at once
+ATTACHMENT_TYPES = ["jpeg", "png", "gif", "webp", "pdf"]  # allowed kinds, recognised by content (not by name)
+# where the files are kept: empty = <instance>/attachments; several servers mount one shared directory here
+ATTACHMENT_DIR = ""
+ATTACHMENT_STORAGE = "local"  # or "package.module:Class" for another store (an S3-compatible one): see README
+
 # --- Domain rules ----------------------------------------------------------
 # a mobile (1[3-9] + 9 digits) or a landline: optional area code (0 + 2-3 digits), a local number of
 # 7-8 digits that starts with 2-9 (local numbers never start with 0 or 1), optional extension
@@ -167,6 +175,7 @@ CONTACT_REPORT_RECIPIENTS = ["人大主席", "人大副主席"]  # who important
 APPEAL_DAYS_GENERAL = 7  # days to handle and answer a general (一般) appeal (seeds: one week)
 APPEAL_MONTHS_IMPORTANT = 1  # calendar months for an important (重要) appeal (seeds: one month; 31 Jan → 28/29 Feb)
 APPEAL_EVALUATION_REQUIRED = True  # archive only after the evaluation (评议); False: 反馈 → 归档 (seed 002)
+APPEAL_BACKDATE_DAYS = 31  # a paper form typed in later may carry a registration date this many days back
 APPEAL_DUE_SOON_DAYS = 2  # an open appeal due within this many days is marked "due soon"
 APPEAL_EXTENSION_MAX_DAYS = 30  # the most days one approved extension may add to a deadline
 APPEAL_DISCOVERY_CHANNELS = [

@@ -329,3 +329,32 @@ def _register_rotas():
 
 
 _register_rotas()
+
+# --- photos and files (照片/附件) ----------------------------------------------------
+
+
+def _attachment_record(world, side):
+    """A photo on a visit of grid A or B (its file, thumbnail and page are probed)."""
+    import io
+
+    from PIL import Image
+
+    from app.services import attachments
+
+    visit = _visit_record(world, side)
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(out, "JPEG")
+    (row,) = attachments.add_attachments(
+        db.session, visit, attachments.check_uploads([(f"探针{side}.jpg", out.getvalue())])
+    )
+    db.session.commit()
+    return row
+
+
+def _register_attachments():
+    from app.models.attachments import Attachment
+
+    register_factory(Attachment, _attachment_record)
+
+
+_register_attachments()

@@ -81,7 +81,8 @@ def test_templates_download_with_chinese_headers_example_and_notes(client):
         disposition = response.headers["Content-Disposition"]
         assert disposition.startswith("attachment;") and ".xlsx" in disposition
         wb = load_workbook(io.BytesIO(response.data))
-        sheet, notes = wb.worksheets
+        sheet, notes, choices = wb.worksheets  # the choice columns' drop-down values on a hidden sheet
+        assert choices.sheet_state == "hidden"
         assert [c.value for c in sheet[1]][: len(head)] == head
         assert any(c.value for c in sheet[2])  # the example row
         assert notes.title == "填表说明" and notes.max_row > len(head)

@@ -17,7 +17,7 @@ from app.core.clock import now
 from app.core.errors import Collector, DomainError
 from app.core.inputs import INT32, INT64
 from app.core.uow import STALE
-from app.services import scope
+from app.services import attachments, scope
 
 TOO_LONG = _l("At most %(n)s characters (this has %(m)s).")
 OUT_OF_RANGE = _l("The number must be between %(low)s and %(high)s.")
@@ -63,6 +63,7 @@ def delete_record(session, item):
         user = scope.current_user()
         item.deleted_at = now()
         item.deleted_by_id = user.id if user is not None else None
+        attachments.follow_delete(session, item)  # its photos and files go to the bin with it
     else:
         session.delete(item)
 
@@ -70,8 +71,10 @@ def delete_record(session, item):
 def restore_records(session, items):
     """Bring soft-deleted records back (the recycle bin). The caller commits."""
     for item in items:
+        deleted_at = item.deleted_at
         item.deleted_at = None
         item.deleted_by_id = None
+        attachments.follow_restore(session, item, deleted_at)  # and come back with it
 
 
 # --------------------------------------------------------------------------

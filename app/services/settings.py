@@ -28,6 +28,7 @@ from app.extensions import db
 from app.models.lookups import AppealChannel
 from app.models.settings import Setting
 from app.services import runtime
+from app.services.attachments import verify_kinds
 from app.services.dashboard import PRESETS
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,7 @@ def _spec(key, group, kind, label, help="", **kw):
 
 DAYS, HOURS, ROWS, SECONDS, TIMES = _l("days"), _l("hours"), _l("rows"), _l("seconds"), _l("person-times")
 MONTHS = _l("months")
+MEGABYTES, FILES = "MB", _l("files")
 
 SPECS = {s.key: s for s in (
     _spec("APPEAL_DAYS_GENERAL", "appeals", INT, _l("Days to answer a general appeal"),
@@ -224,6 +226,9 @@ SPECS = {s.key: s for s in (
           _l("Calendar months from the day of registration (31 January + 1 month = 28 or 29 February). "
              "Appeals already registered keep their deadline."),
           min=1, max=12, unit=MONTHS),
+    _spec("APPEAL_BACKDATE_DAYS", "appeals", INT, _l("Days a registration date may lie back"),
+          _l("A paper form typed in later keeps its own date (登记日期), at most this many days back; its number "
+             "is of that month. Older forms are imported as historical appeals."), min=0, max=366, unit=DAYS),
     _spec("APPEAL_EVALUATION_REQUIRED", "workflow", BOOL, _l("Archive only after the evaluation"),
           _l("Off: an appeal may be archived once the reply is given, where reporters do not evaluate "
              "(反馈 → 归档)."), required=False),
@@ -258,6 +263,13 @@ SPECS = {s.key: s for s in (
     _spec("CORRECTION_WINDOW_HOURS", "entry", INT, _l("Hours a mistaken entry may still be deleted"),
           _l("Visits, assignments and contact records can be deleted this long after entry; later only corrected."),
           min=0, max=720, unit=HOURS),
+    _spec("ATTACHMENT_MAX_MB", "entry", INT, _l("Largest photo or file"),
+          _l("Each photo or file added to a visit, appeal or contact record."), min=1, max=100, unit=MEGABYTES),
+    _spec("ATTACHMENT_MAX_FILES", "entry", INT, _l("Most photos or files added at once"), min=1, max=50,
+          unit=FILES),
+    _spec("ATTACHMENT_TYPES", "entry", LIST, _l("Allowed kinds of photos and files"),
+          _l("One per line: jpeg, png, gif, webp, pdf. Recognised by their content, not by their name."),
+          max_length=10, verify=verify_kinds),
     _spec("PHONE_PATTERN", "entry", STR, _l("Accepted phone numbers (regular expression)"),
           _l("Checked against the number without spaces and without +86."), verify=_regex),
     _spec("DASHBOARD_DEFAULT_PRESET", "lists", CHOICE, _l("The dashboard's default period"),

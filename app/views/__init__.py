@@ -5,6 +5,8 @@ from flask_babel import lazy_gettext as _l
 
 from app.views import extras
 from app.views.appeals import AppealApi, AppealView
+from app.views.attachments import AttachmentView
+from app.views.attachments import register as register_attachments
 from app.views.audit import AuditLogView
 from app.views.dashboard import AccountabilityView, DashboardView
 from app.views.grids import GridApi, GridView
@@ -171,6 +173,8 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(ChoiceValueView)
     appbuilder.add_view_no_menu(PickerView)
     appbuilder.add_view_no_menu(JobView)
+    appbuilder.add_view_no_menu(AttachmentView)
+    register_attachments(current_app._get_current_object())  # the record pages' 照片/附件 panel
     appbuilder.add_view_no_menu(RegisterEntryView)
     current_app.url_defaults(fill_register_code)
     register_menu.bind(current_app._get_current_object())

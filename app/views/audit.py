@@ -34,6 +34,7 @@ TABLE_TITLES = {
     "choice_list": _l("Choice list"),
     "choice_value": _l("Choice value"),
     "person_kind_change": _l("Person kind change"),
+    "attachment": _l("Photos and files"),
 }
 
 # fields no form labels (or labelled alike everywhere)

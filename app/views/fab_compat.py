@@ -241,6 +241,9 @@ class CompatModelView(ModelView):
     def prefill_add_form(self, form):
         """Fill a new record's form on GET (e.g. from ?follow_up_of=12)."""
 
+    def form_refused(self, form):
+        """A posted form failed its own validation: add what else is wrong (all at once)."""
+
     def prefill_edit_form(self, form, item):
         """Fill the edit form on GET beyond the record's own values."""
 
@@ -283,6 +286,8 @@ class CompatModelView(ModelView):
                 self.process_form(form, True)
                 if self.save_form(form, self.datamodel.obj(), is_new=True):
                     return None
+            else:
+                self.form_refused(form)
         else:
             self.prefill_add_form(form)
             self.update_redirect()
@@ -303,6 +308,8 @@ class CompatModelView(ModelView):
                 self.process_form(form, False)
                 if self.save_form(form, item, is_new=False):
                     return None
+            else:
+                self.form_refused(form)
         else:
             form = self.edit_form.refresh(obj=item)
             self.prefill_edit_form(form, item)

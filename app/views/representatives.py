@@ -397,6 +397,7 @@ class ContactRecordView(ScopedModelView):
     }
     base_order = ("contact_date", "desc")
     show_template = "minqing/contact_show.html"
+    with_attachments = True
 
     def validate(self, item):
         rep_service.validate_contact(db.session, item, scope.current_user())

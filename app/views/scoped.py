@@ -32,10 +32,12 @@ from app.core.errors import Collector
 from app.core.sensitive import declared
 from app.core.uow import discard_new, unit_of_work
 from app.extensions import db
+from app.services import attachments as attachment_service
 from app.services import scope
 from app.services.privacy import Reader, can_see_personal_numbers
 from app.services.records import check_version, delete_record, is_versioned
 from app.services.registers import extensions
+from app.views.attachment_field import attachments_field, chosen_files, report_file_problems
 from app.views.edge import parse_id
 from app.views.export import ExportMixin
 from app.views.fab_compat import CompatInterface, CompatModelView, filters_without, get_in_scope
@@ -153,6 +155,14 @@ class ScopedInterface(CompatInterface):
             yield {c: self._revealed(reader, item, c, v) for c, v in row.items()}
 
 
+def uploader():
+    """(user id, name) of who adds files now: the person's name, else the login's."""
+    user = scope.current_user()
+    if user is None:
+        return None, ""
+    return user.id, f"{user.first_name or ''}{user.last_name or ''}".strip() or user.username
+
+
 def yes_no(value):
     if value is None:
         return ""
@@ -206,6 +216,7 @@ class ScopedModelView(ExportMixin, CompatModelView):
     exclude_route_methods = {"download"}
     stale_message = None  # what a concurrent save is called (None: the generic reload message)
     extra_codes = ()  # the live extra fields of the record (app.views.extras keeps them)
+    with_attachments = False  # the add and edit forms take photos and files (app.services.attachments)
 
     @property
     def page_size(self):
@@ -217,6 +228,10 @@ class ScopedModelView(ExportMixin, CompatModelView):
         self.class_permission_name = self.resource or model.__name__
         self.method_permission_name = {**VIEW_PERMISSIONS, **self.extra_permissions}
         self.base_filters = scope_filters(model) + list(self.base_filters or [])
+        if self.with_attachments:
+            self.add_columns = [*self.add_columns, attachment_service.FIELD]
+            self.edit_columns = [*self.edit_columns, attachment_service.FIELD]
+            self.label_columns = {**self.label_columns, attachment_service.FIELD: _l("Photos and files")}
         super().__init__(**kwargs)
         self._default_formatters()
 
@@ -260,6 +275,9 @@ class ScopedModelView(ExportMixin, CompatModelView):
     def build_form_fields(self):
         self.add_form_extra_fields = self._with_pickers(self.add_columns, self.add_form_extra_fields)
         self.edit_form_extra_fields = self._with_pickers(self.edit_columns, self.edit_form_extra_fields)
+        if self.with_attachments:
+            for extra in (self.add_form_extra_fields, self.edit_form_extra_fields):
+                extra[attachment_service.FIELD] = attachments_field()
         self.search_form_extra_fields = self._with_pickers(
             self.search_columns, self.search_form_extra_fields, search=True
         )
@@ -356,6 +374,9 @@ class ScopedModelView(ExportMixin, CompatModelView):
     def pre_update(self, item):
         self.pre_add(item)
 
+    def form_refused(self, form):
+        report_file_problems(form)
+
     def pre_delete(self, item):
         with db.session.no_autoflush:
             self.validate_delete(item)
@@ -364,17 +385,29 @@ class ScopedModelView(ExportMixin, CompatModelView):
     # -- add / edit / delete: one unit of work, errors on the form ----------
 
     def save_form(self, form, item, is_new):
+        files = chosen_files(form)
         with unit_of_work(form=form, stale_message=self.stale_message) as work:
             if not is_new:
                 if hasattr(form, "row_version"):
                     check_version(item, form.row_version.data)
                 self._keep_masked(form, item)
             form.populate_obj(item)
+            errors = Collector()  # the record's problems and its files' problems: all at once
+            with errors.check():
+                if is_new:
+                    self.pre_add(item)
+                else:
+                    self.pre_update(item)
+            uploads = []
+            if files:
+                with errors.check():
+                    uploads = attachment_service.check_uploads(files)
+            errors.raise_if_any()
             if is_new:
-                self.pre_add(item)
                 db.session.add(item)
-            else:
-                self.pre_update(item)
+            if uploads:
+                db.session.flush()  # the record's id, for its files
+                attachment_service.add_attachments(db.session, item, uploads, *uploader())
         if work.failed:
             if is_new:
                 discard_new(db.session, item)

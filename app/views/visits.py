@@ -121,6 +121,7 @@ class VisitView(ScopedModelView):
     edit_form_extra_fields = add_form_extra_fields
     base_order = ("visit_date", "desc")
     show_template = "minqing/visit_show.html"
+    with_attachments = True
     extra_permissions = {"followups": "read"}
 
     def validate(self, item):

@@ -3,14 +3,16 @@ registration afterwards (every correction an event with old → new)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.core.clock import now
-from app.core.errors import DomainError, Forbidden
+from app.core.errors import Collector, DomainError, Forbidden
 from app.models.appeals import (
     Appeal,
     Importance,
@@ -122,21 +124,30 @@ def _related(session, obj, name, model):
     return value
 
 
-def register_appeal(session, actor, appeal):
+def register_appeal(session, actor, appeal, then=None):
     """Register a new appeal: number, deadline, 填表人, first timeline event. COMMITS.
 
     The number and the record are one transaction; when SQLite is busy the
     whole registration is retried, so a registration is never refused for
-    numbering. Raises DomainError (nothing saved) on bad input.
+    numbering. Raises DomainError (nothing saved) on bad input. `then(appeal)`, when given,
+    runs after the appeal is flushed and before the commit (its photos: one transaction).
     """
     if not actor.can(WRITE):
         raise Forbidden(_l("Your role does not allow registering appeals."))
+    errors = Collector()
     with session.no_autoflush:
-        validate_registration(session, appeal)
+        with errors.check():
+            validate_registration(session, appeal)
+        with errors.check():
+            moment = registration_moment(appeal.registered_at)
+        errors.raise_if_any()
         scope.check_writable(session, appeal)
+    appeal.filed_by_name = clean_text(appeal.filed_by_name) or actor.name
     for attempt in range(1, REGISTER_ATTEMPTS + 1):
         try:
-            _register_once(session, actor, appeal)
+            _register_once(session, actor, appeal, moment)
+            if then is not None:
+                then(appeal)
             session.commit()
             return appeal
         except OperationalError as exc:
@@ -147,9 +158,30 @@ def register_appeal(session, actor, appeal):
     raise DomainError(DB_BUSY)
 
 
-def _register_once(session, actor, appeal):
-    appeal.events = []  # a retried attempt starts over
+def registration_moment(on):
+    """When the appeal counts as registered: now, or the day written on the paper form (登记日期)
+    when it is typed in later: not after today, at most APPEAL_BACKDATE_DAYS before it."""
     moment = now()
+    if on is None:
+        return moment
+    day = on.date() if isinstance(on, dt.datetime) else on
+    if day > moment.date():
+        raise DomainError(_l("The registration date %(date)s is in the future.", date=day.isoformat()),
+                          field="registered_at")  # fmt: skip
+    limit = int(current_app.config["APPEAL_BACKDATE_DAYS"])
+    if (moment.date() - day).days > limit:
+        raise DomainError(
+            _l("The registration date %(date)s is more than %(days)s days ago: older paper forms are imported "
+               "as historical appeals.", date=day.isoformat(), days=limit),
+            field="registered_at",
+        )  # fmt: skip
+    if day == moment.date():
+        return moment
+    return dt.datetime.combine(day, moment.time())
+
+
+def _register_once(session, actor, appeal, moment):
+    appeal.events = []  # a retried attempt starts over
     month = moment.strftime("%Y%m")
     seq = next_sequence(session, month)
     appeal.number_month = month
@@ -159,19 +191,23 @@ def _register_once(session, actor, appeal):
     appeal.status = Status.REGISTERED
     appeal.due_date = compute_due_date(moment.date(), appeal.importance)
     appeal.origin_grid = appeal.grid or session.get(Grid, appeal.grid_id)
-    appeal.filed_by_id = actor.user_id
-    appeal.filed_by_name = actor.name
+    appeal.filed_by_id = actor.user_id  # the login that typed it; filed_by_name: who filled the paper form
     appeal.reported_by_grid = reported_by_grid(session, actor.user_id, appeal.origin_grid)
     appeal.extension_count = 0
     appeal.escalation_count = 0
     appeal.supervised = False
     session.add(appeal)
-    _event(session, actor, appeal, "register", note=_source_note(appeal))
+    _event(session, actor, appeal, "register", note=_source_note(appeal, moment))
     session.flush()
 
 
-def _source_note(appeal):
+def _source_note(appeal, moment=None):
     """The register event says where the appeal came from, so the timeline tells the whole story."""
+    if moment is not None and moment.date() < now().date():
+        paper = str(_l("Typed in from the paper form of %(date)s filled in by %(name)s.",
+                       date=moment.date().isoformat(), name=appeal.filed_by_name))  # fmt: skip
+        source = _source_note(appeal)
+        return f"{paper} {source}" if source else paper
     if appeal.visit is not None:
         return str(_l("Raised during the visit to %(name)s on %(date)s.", name=appeal.visit.visited_name,
                       date=appeal.visit.visit_date.isoformat()))  # fmt: skip

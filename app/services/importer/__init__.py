@@ -17,6 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.core.errors import DomainError, DomainErrors
+from app.extensions import db
 from app.services import scope
 from app.services.importer.appeals import AppealImporter
 from app.services.importer.base import ImportResult, RowError, cell_text
@@ -50,6 +51,9 @@ def template_bytes(kind, importer=None, dropdowns=None):
     """The template of a kind: Chinese headers, an example row, and a sheet of notes; choice
     columns (`dropdowns`: {column index: [values]}) get a drop-down list of their values."""
     importer = importer or current_importer(kind)
+    index = {col.key: i for i, col in enumerate(importer.columns)}
+    own = {index[key]: values for key, values in importer.choice_values(db.session).items() if key in index}
+    dropdowns = {**own, **(dropdowns or {})}
     if hasattr(importer, "extra_dropdowns"):
         dropdowns = {**(dropdowns or {}), **importer.extra_dropdowns()}
     wb = Workbook()
@@ -63,14 +67,14 @@ def template_bytes(kind, importer=None, dropdowns=None):
         ws.cell(row=2, column=index, value=col.example)
         ws.column_dimensions[get_column_letter(index)].width = max(12, len(str(col.header)) * 2 + 6)
     ws.freeze_panes = "A2"
-    if dropdowns:
-        _add_dropdowns(wb, ws, dropdowns)
     notes = wb.create_sheet(str(_l("Notes")))
     notes.append([str(_l("Column")), str(_l("Required")), str(_l("Notes"))])
     for col in importer.columns:
         notes.append([str(col.header), str(_l("Yes")) if col.required else "", str(col.note or "")])
     notes.append([])
     notes.append([str(_l("Replace the example row with your data; a file with any error is refused as a whole."))])
+    if dropdowns:  # after the notes: the hidden sheet of choices comes last
+        _add_dropdowns(wb, ws, dropdowns)
     buffer = io.BytesIO()
     wb.save(buffer)
     buffer.seek(0)

@@ -19,6 +19,7 @@ from app.services.importer.base import (
     cell_datetime,
     cell_text,
     grid_by_code,
+    names_of,
 )
 
 
@@ -92,6 +93,16 @@ class AppealImporter(Importer):
     IMPORTANCE = {"一般": "general", "重要": "important", "general": "general", "important": "important"}
     SATISFACTION = {"满意": "satisfied", "基本满意": "basic", "不满意": "unsatisfied",
                     "satisfied": "satisfied", "basic": "basic", "unsatisfied": "unsatisfied"}  # fmt: skip
+
+    @classmethod
+    def choice_values(cls, session):
+        return {
+            "channel": names_of(session, AppealChannel),
+            "category": names_of(session, AppealCategory),
+            "importance": ["一般", "重要"],
+            "status": ["已登记", "已交办", "办理中", "已反馈", "已评议", "已归档"],
+            "satisfaction": ["满意", "基本满意", "不满意"],
+        }
 
     def __init__(self, session, actor=None):
         super().__init__(session, actor)

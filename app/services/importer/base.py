@@ -13,6 +13,20 @@ from app.models.grids import Grid
 from app.services import scope
 
 YES = {"是", "yes", "y", "true", "1", "√", "✓"}
+YES_NO = ["是", "否"]  # the drop-down of a yes/no column
+GENDERS = ["男", "女"]
+
+
+def names_of(session, model):
+    """The active values of a lookup list, in its order (a drop-down's choices)."""
+    query = select(model.name)
+    if hasattr(model, "active"):
+        query = query.where(model.active.is_(True))
+    if hasattr(model, "sort_order"):
+        query = query.order_by(model.sort_order, model.id)
+    return list(session.scalars(query.order_by(model.name)))
+
+
 NO = {"否", "no", "n", "false", "0", "×"}
 
 
@@ -119,6 +133,12 @@ class Importer:
 
     def column(self, key):
         return next(c for c in self.columns if c.key == key)
+
+    @classmethod
+    def choice_values(cls, session):
+        """{column key: [values]} of the columns whose cells are one of a list: the template offers
+        them as drop-down lists (a kind overrides it)."""
+        return {}
 
     def build(self, row, row_no):
         """Turn one row (dict key -> raw value) into a new object; raise RowError."""

@@ -12,7 +12,19 @@ from app.models.personnel import Assignment, Person, Post
 from app.services import grids as grid_service
 from app.services import personnel as personnel_service
 from app.services import scope
-from app.services.importer.base import Col, Importer, RowError, cell_bool, cell_date, cell_int, cell_text, grid_by_code
+from app.services.importer.base import (
+    GENDERS,
+    YES_NO,
+    Col,
+    Importer,
+    RowError,
+    cell_bool,
+    cell_date,
+    cell_int,
+    cell_text,
+    grid_by_code,
+    names_of,
+)
 from app.services.validators import normalize_phone
 
 
@@ -30,6 +42,11 @@ class GridImporter(Importer):
         Col("address", _l("Address"), False, "东关村村委会"),
         Col("description", _l("Description"), False, ""),
     ]
+
+    @classmethod
+    def choice_values(cls, session):
+        return {"level": names_of(session, GridLevel)}
+
     field_map = {"parent": "parent", "level": "level"}
 
     def __init__(self, session, actor=None):
@@ -101,6 +118,11 @@ class PersonImporter(Importer):
         Col("active", _l("Active"), False, "是", _l("是 or 否; empty means 是")),
         Col("note", _l("Note"), False, ""),
     ]
+
+    @classmethod
+    def choice_values(cls, session):
+        return {"gender": GENDERS, "kind": names_of(session, PersonKind), "active": YES_NO}
+
     field_map = {"grid": "grid", "phone": "phone", "gender": "gender"}
 
     def __init__(self, session, actor=None):
@@ -145,6 +167,10 @@ class PostImporter(Importer):
         Col("is_packaging", _l("Leader in charge (包村)"), False, "否", _l("是 or 否")),
     ]
 
+    @classmethod
+    def choice_values(cls, session):
+        return {"level": names_of(session, GridLevel), "is_responsible": YES_NO, "is_packaging": YES_NO}
+
     def build(self, row, row_no):
         level_name = cell_text(row.get("level"))
         level = None
@@ -178,6 +204,11 @@ class AssignmentImporter(Importer):
         Col("end_date", _l("To"), False, "", _l("Empty while in post")),
         Col("duty_note", _l("Own duty"), False, ""),
     ]
+
+    @classmethod
+    def choice_values(cls, session):
+        return {"post": names_of(session, Post)}
+
     field_map = {"person": "person", "grid": "grid", "post": "post"}
 
     def __init__(self, session, actor=None):

@@ -13,7 +13,9 @@ from app.services import personnel as personnel_service
 from app.services import representatives as rep_service
 from app.services import scope
 from app.services.importer.base import (
+    GENDERS,
     REPRESENTATIVE_KIND,
+    YES_NO,
     Col,
     Importer,
     RowError,
@@ -64,6 +66,11 @@ class RepresentativeImporter(Importer):
         Col("active", _l("In office"), False, "是", _l("是 or 否; empty means 是")),
         Col("note", _l("Note"), False, ""),
     ]
+
+    @classmethod
+    def choice_values(cls, session):
+        return {"gender": GENDERS, "level": ["乡镇", "县", "市"], "active": YES_NO}
+
     field_map = {"person": "person", "term_start": "term_start", "term_end": "term_end", "level": "level",
                  "constituency": "constituency", "name": "constituency"}  # fmt: skip
     LEVELS = {"乡镇": "township", "乡镇级": "township", "乡": "township", "镇": "township", "township": "township",

@@ -80,7 +80,7 @@ APPEAL_LABELS = {
     "supervised": _l("Supervised"),
     "supervised_label": _l("Supervised"),
     "feedback": _l("Reply"),
-    "satisfaction": _l("Evaluation"),
+    "satisfaction": _l("Satisfaction"),
     "visit": _l("Raised during visit"),
     "contact_record": _l("Passed on by a representative"),
     "category.name": _l("Category"),
@@ -130,6 +130,17 @@ class _DeadlineHelp:
 
     def __html__(self):
 
+        return str(escape(str(self)))
+
+
+class BackdateHelp:
+    """The registration date's help text, with the configured number of days."""
+
+    def __str__(self):
+        return str(_l("The date on the paper form: today, or at most %(days)s days back. The number is of that month.",
+                      days=current_app.config["APPEAL_BACKDATE_DAYS"]))  # fmt: skip
+
+    def __html__(self):
         return str(escape(str(self)))
 
 

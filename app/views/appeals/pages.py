@@ -8,13 +8,15 @@ state are checked."""
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder.fieldwidgets import DatePickerWidget
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import HiddenField
+from wtforms import DateField, HiddenField, StringField
+from wtforms.validators import Length, Optional
 
-from app.core.clock import now
+from app.core.clock import now, today
 from app.core.errors import Collector
 from app.core.uow import unit_of_work
 from app.extensions import db
@@ -22,6 +24,7 @@ from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance
 from app.models.lookups import AppealCategory, AppealChannel
 from app.models.visits import Visit
 from app.services import appeals as appeal_service
+from app.services import attachments as attachment_service
 from app.services import grids as grid_service
 from app.services import privacy, scope
 from app.services.appeals import RESOURCE, TRANSITIONS
@@ -34,6 +37,7 @@ from app.views.appeals.common import (
     LIST_FORMATTERS,
     REGISTRATION_COLUMNS,
     SEARCH_COLUMNS,
+    BackdateHelp,
     CorrectionForm,
     CsrfForm,
     QuickFilter,
@@ -46,9 +50,10 @@ from app.views.appeals.common import (
     status_badge,
     status_search_field,
 )
+from app.views.attachment_field import chosen_files
 from app.views.edge import id_arg
 from app.views.fab_compat import filters_plus
-from app.views.scoped import ScopedInterface, ScopedModelView
+from app.views.scoped import ScopedInterface, ScopedModelView, uploader
 
 
 class AppealView(ScopedModelView):
@@ -75,17 +80,21 @@ class AppealView(ScopedModelView):
         "supervised_label",
     ]
     order_columns = ["number_label", "reporter_name", "importance_label", "status_label", "deadline"]
-    # the Excel export carries what a clerk needs to call people back (masked for who may not see it)
+    # the Excel export is a ledger (台账): what a clerk needs to call people back and what was replied, how
+    # the reporter judged it; phones and ID numbers masked for who may not read them (privacy.Reader)
     export_columns = [
-        "number", "registered_at", "reporter_name", "reporter_phone", "reporter_address", "content", "channel",
-        "category", "importance_label", "status_label", "grid", "deadline", "handler_title",
+        "number", "registered_at", "reporter_name", "reporter_phone", "reporter_address", "reporter_unit",
+        "reporter_id_number", "content", "channel", "category", "importance_label", "status_label", "grid",
+        "deadline", "handler_title", "feedback", "closed_at", "satisfaction", "filed_by_name",
     ]  # fmt: skip
     formatters_columns = {
         **LIST_FORMATTERS,
+        "satisfaction": lambda code: str(Satisfaction.label_of(code, "")) if code else "",
     }
     search_columns = SEARCH_COLUMNS
     search_form_extra_fields = {"status": status_search_field(), "importance": importance_search_field()}
-    add_columns = REGISTRATION_COLUMNS + ["from_visit", "from_contact"]
+    # the paper form's date and who filled it in (登记日期, 填表人): typed in later, faithfully
+    add_columns = ["registered_at", "filed_by_name", *REGISTRATION_COLUMNS, "from_visit", "from_contact"]
     edit_columns = REGISTRATION_COLUMNS
     add_form_extra_fields = {
         "importance": importance_field(),
@@ -93,7 +102,11 @@ class AppealView(ScopedModelView):
         "category": lookup_choice_field(AppealCategory, _l("Category")),
         "from_visit": HiddenField(),
         "from_contact": HiddenField(),
-    }
+        "registered_at": DateField(_l("Registration date"), validators=[Optional()], widget=DatePickerWidget(),
+                                   description=BackdateHelp()),
+        "filed_by_name": StringField(_l("Filled in by"), validators=[Optional(), Length(max=100)],
+                                     description=_l("Who filled in the paper form; you, when you register it.")),
+    }  # fmt: skip
     edit_form_extra_fields = {"importance": importance_field()}
     description_columns = {
         "reporter_phone": _l("Mobile 13812345678 or landline 0371-12345678."),
@@ -109,6 +122,7 @@ class AppealView(ScopedModelView):
     base_order = ("number_label", "desc")
     list_template = "minqing/appeals/list.html"
     show_template = "minqing/appeals/show.html"
+    with_attachments = True
 
     # -- list: quick filters and the counts above the table --------------
 
@@ -155,6 +169,8 @@ class AppealView(ScopedModelView):
             obj = session.get(model, pk)
             if obj is not None and (not scope.is_scoped(model) or scope.visible(session, model, obj.id)):
                 form[name].data = obj
+        form.registered_at.data = today()
+        form.filed_by_name.data = current_actor().name
         if form.grid.data is None:  # the user's own lowest grid (a village clerk files in the village)
             form.grid.data = scope.own_grid(session, scope.current())
         # raised from a visit or a representative's contact: the reporter is filled in from it
@@ -180,21 +196,31 @@ class AppealView(ScopedModelView):
         if not is_new:
             return super().save_form(form, item, is_new)
         source = source_from(form.from_visit.data, form.from_contact.data)
+        files = chosen_files(form)
         with unit_of_work(form=form, commit=False) as work:  # register_appeal commits (and retries)
             form.populate_obj(item)
             if isinstance(source, Visit):
                 item.visit = source
             elif source is not None:
                 item.contact_record = source
-            if self.extra_codes:  # the extra fields' rules with the registration's, all at once
-                errors = Collector()
+            # the extra fields' and the files' rules with the registration's, all at once
+            errors = Collector()
+            uploads = []
+            if self.extra_codes:
                 with errors.check(), db.session.no_autoflush:
                     self.check_extra(item)
-                if errors.errors:
-                    with errors.check(), db.session.no_autoflush:
-                        appeal_service.validate_registration(db.session, item)
-                    errors.raise_if_any()
-            appeal_service.register_appeal(db.session, current_actor(), item)
+            if files:
+                with errors.check():
+                    uploads = attachment_service.check_uploads(files)
+            if errors.errors:
+                with errors.check(), db.session.no_autoflush:
+                    appeal_service.validate_registration(db.session, item)
+                errors.raise_if_any()
+            who = uploader()
+            appeal_service.register_appeal(
+                db.session, current_actor(), item,
+                then=lambda appeal: attachment_service.add_attachments(db.session, appeal, uploads, *who),
+            )  # fmt: skip
         if work.failed:
             return False
         g._minqing_new_appeal = item.id
