@@ -278,6 +278,23 @@ def joined_transaction():
             factory.kw.pop("join_transaction_mode", None)
 
 
+def _rollups_agree():
+    """After every test that left appeals: the figures' roll-ups equal a count of the appeals
+    (app.services.rollups.check), whatever the test did to them."""
+    from app.models.appeals import Appeal, AppealRollup
+    from app.services import rollups
+
+    db.session.rollback()  # what the test left unfinished was never written
+    if db.session.scalar(select(func.count()).select_from(Appeal)) or db.session.scalar(
+        select(func.count()).select_from(AppealRollup)
+    ):
+        differences = rollups.check(db.session)
+        db.session.rollback()
+        assert differences == [], "roll-ups differ from the appeals:\n" + "\n".join(
+            rollups.describe(d) for d in differences[:20]
+        )
+
+
 def _forget_memos(app):
     from app.core import cache
 
@@ -295,6 +312,8 @@ def _clean(request, app):
         if request.node.get_closest_marker("commits"):
             try:
                 yield
+                db.session.remove()
+                _rollups_agree()
             finally:
                 db.session.rollback()
                 db.session.remove()
@@ -308,6 +327,7 @@ def _clean(request, app):
                 with joined_transaction():
                     yield
                     cache.wait_for_recounts()  # nothing may still use the connection
+                    _rollups_agree()
             finally:
                 _forget_memos(app)
             assert not _Outer.misuse, f"{MISUSE} (threads: {_Outer.misuse})"
