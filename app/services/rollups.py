@@ -193,8 +193,9 @@ def _months(conn):
 
 def _counted(conn, start, end):
     """The cells of the appeals registered in [start, end), counted from the appeals."""
-    rows = conn.execution_options(yield_per=BATCH).execute(
-        select(*SOURCE).where(APPEAL.c.registered_at >= start, APPEAL.c.registered_at < end)
+    rows = conn.execute(
+        select(*SOURCE).where(APPEAL.c.registered_at >= start, APPEAL.c.registered_at < end),
+        execution_options={"yield_per": BATCH},  # this statement only: the connection stays as it was
     )
     return _cells(rows)
 

@@ -267,8 +267,6 @@ SPECS = {s.key: s for s in (
           min=10, max=1000, unit=ROWS),
     _spec("REGISTER_PRINT_MAX_ROWS", "lists", INT, _l("Most entries in one printed ledger"),
           min=10, max=20000, unit=ROWS),
-    _spec("COUNTS_CACHE_SECONDS", "lists", INT, _l("Seconds the counts above big lists are reused"),
-          _l("0: counted on every page view; a write counts them again at once."), min=0, max=3600, unit=SECONDS),
 )}  # fmt: skip
 
 
