@@ -207,3 +207,30 @@ def test_rebuild_equals_what_the_writes_kept(world):
 
 
 ROLLUP_COLUMNS = [AppealRollup.__table__.c[name] for name in (*rollups.ROLLUP_DIMENSIONS, "n")]
+
+
+def test_the_migration_fills_the_same_cells_as_the_writes(world):
+    """0031 fills the table with SQL of its own: it must agree with `cell_of`."""
+    from pathlib import Path
+    from runpy import run_path
+    from types import SimpleNamespace
+
+    with clock.frozen("2026-03-02 09:00"):
+        for status in ("registered", "assigned", "in_progress", "answered", "evaluated", "archived", "escalated"):
+            make_appeal(world["a1"], status=status)
+        supervised = make_appeal(world["a2"], status="in_progress")
+        svc.perform(db.session, CLERK, supervised, "supervise", {"note": "督办"})
+        repeat = make_appeal(world["a2"])
+        svc.perform(db.session, CLERK, repeat, "duplicate", {"original": supervised.number})
+        gone = make_appeal(world["b1"], petition_bypass=True)
+        records.delete_record(db.session, gone)
+        db.session.commit()
+    kept = sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS)))
+    db.session.execute(AppealRollup.__table__.delete())
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0031_appeal_rollups.py"
+    fill = run_path(str(path))["_fill"]
+    conn = db.session.connection()
+    fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
+    fill(conn)
+    assert sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS))) == kept
+    assert agree()

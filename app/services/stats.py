@@ -1,5 +1,9 @@
 """Appeal statistics for a grid subtree and a period: counts and rates, each defined
-once below, computed with SQL aggregates (no rows are loaded into Python).
+once below, added up in SQL from the appeal roll-ups (`app.services.rollups`: cells kept in
+the writing transaction), never from the appeals. `_conditions` says each count on an
+appeal row (the list behind a figure shows exactly those rows); `cell_conditions` says the
+same on a roll-up cell, and the suite checks after every test that the cells equal a count
+of the rows.
 
 Which appeals count (the same for every figure):
 
