@@ -234,3 +234,28 @@ def test_the_migration_fills_the_same_cells_as_the_writes(world):
     fill(conn)
     assert sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS))) == kept
     assert agree()
+
+
+def test_a_grid_move_takes_its_appeals_figures_along(world):
+    """Cells name grids by id and are summed over path ranges when read: moving a village to
+    another township moves its figures with it, with nothing to update."""
+    make_appeal(world["a1"], status="assigned", at="2026-04-01 09:00")
+    ta, tb = (world["ta"].path,), (world["tb"].path,)
+    assert stats.appeal_figures_in(db.session, ta)["collected"] == 1
+    world["a1"].parent = world["tb"]
+    db.session.commit()
+    db.session.refresh(world["a1"])
+    assert world["a1"].path.startswith(world["tb"].path)
+    assert stats.appeal_figures_in(db.session, ta)["collected"] == 0
+    assert stats.appeal_figures_in(db.session, tb)["collected"] == 1
+    where = svc.cells_now_in(Scope(paths=tb))
+    assert (
+        db.session.scalar(
+            select(svc.cell_sum(AppealRollup.status == "assigned"))
+            .select_from(AppealRollup)
+            .join(svc.NOW_GRID, svc.NOW_GRID.id == AppealRollup.grid_id)
+            .where(where)
+        )
+        == 1
+    )
+    assert agree()
