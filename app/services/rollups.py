@@ -28,6 +28,7 @@ import datetime as dt
 from collections import Counter
 
 from sqlalchemy import event, func, select, tuple_
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -122,10 +123,27 @@ def apply(conn, delta):
 # --------------------------------------------------------------------------
 
 
+# what a cell is made of: a flush that changes none of these on an appeal changes no cell
+CELL_ATTRIBUTES = tuple(c.name for c in SOURCE if c.name != "id") + (
+    "grid", "origin_grid", "category", "channel", "handler_person", "filed_by", "duplicate_of",
+)  # fmt: skip
+
+
+def _cell_may_change(appeal, session):
+    if appeal in session.new or appeal in session.deleted:
+        return True
+    attrs = sa_inspect(appeal).attrs
+    return any(attrs[name].history.has_changes() for name in CELL_ATTRIBUTES)
+
+
 @event.listens_for(Session, "before_flush")
 def _note_old_cells(session, flush_context, instances):
     """The cells of the appeals about to change, as the database still has them."""
-    appeals = [a for a in (*session.new, *session.dirty, *session.deleted) if isinstance(a, Appeal)]
+    appeals = [
+        a
+        for a in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(a, Appeal) and _cell_may_change(a, session)
+    ]
     if not appeals:
         session.info.pop(_PENDING, None)
         return
