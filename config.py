@@ -45,7 +45,7 @@ SQLITE_BUSY_TIMEOUT_MS = 15000  # how long a SQLite writer waits for a lock
 
 # --- Several servers -------------------------------------------------------
 # on: this server is one of several behind a load balancer; it refuses to start with anything kept per
-# process (a generated SECRET_KEY, login counts in memory://, counts without COUNTS_CACHE_URL).
+# process (a generated SECRET_KEY, login counts in memory://).
 # None: on when the database is PostgreSQL and ENV_PRODUCTION is on
 MULTI_NODE = None
 # --- Operations: health, logs, metrics ---------------------------------------
@@ -132,12 +132,6 @@ PROXY_FIX = False  # True behind nginx: trust one X-Forwarded-For/Proto hop for 
 LIST_PAGE_SIZE = 20  # rows per list page
 LIST_MAX_PAGE_SIZE = 200  # the largest page a user may ask for (?psize_...)
 LIST_COUNT_CAP = 10000  # lists count matching rows up to this many, then show "10000+" (0: exact)
-COUNTS_CACHE_SECONDS = 30  # status counts above big lists are reused this long (0: never), reset by writes
-# where those counts are kept: empty = in each worker; redis://host:6379/1 = shared by every worker and server
-COUNTS_CACHE_URL = os.environ.get("COUNTS_CACHE_URL", "")
-# dashboard and accountability: after a write, show the last figures (up to this old, with their time)
-# while they are counted again in the background (0: make the viewer wait for a fresh count)
-COUNTS_STALE_SECONDS = 300
 PICKER_PAGE_SIZE = 20  # options a search-as-you-type picker returns per page
 EXPORT_MAX_ROWS = 100000  # the most rows one Excel export writes
 IMPORT_MAX_ROWS = 20000  # the most data rows one imported file may hold

@@ -29,6 +29,7 @@ from app.services import (
     periodic,  # noqa: F401 - registers the periodic job kinds
     tally,
 )
+from app.services import rollups as appeal_rollups
 from app.services import settings as settings_service
 from app.services.appeals import system_actor
 from app.services.backup import BackupError, backup, check_revision, restore, revision_of
@@ -392,3 +393,27 @@ def registers_rollups_command(action):
             _say(f"{code}: {'一致 OK' if not differences else f'{len(differences)} 处不一致 differences'}")
     if failed:
         sys.exit(1)
+
+
+@minqing.command("rollups")
+@click.argument("action", type=click.Choice(["check", "rebuild"]))
+def rollups_command(action):
+    """Appeal figures' roll-ups (what the dashboard, accountability and the counts above lists
+    read). rebuild: count them again from the appeals (after a bulk load or hand-made SQL);
+    check: compare them with a count of the appeals, name every cell that differs, exit 1 if any."""
+    if action == "rebuild":
+        cells = appeal_rollups.rebuild(db.session)
+        db.session.commit()
+        _say(
+            f"诉求统计已按诉求记录重新计算：{cells} 格。Appeal roll-ups counted again from the appeals: {cells} cells."
+        )
+        return
+    differences = appeal_rollups.check(db.session)
+    db.session.rollback()
+    if not differences:
+        _say("诉求统计与诉求记录一致。Appeal roll-ups agree with the appeals.")
+        return
+    for difference in differences[:200]:
+        click.echo(appeal_rollups.describe(difference), err=True)
+    click.echo(f"诉求统计有 {len(differences)} 格不一致。{len(differences)} cells differ.", err=True)
+    sys.exit(1)

@@ -31,6 +31,7 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_county"
 ADMIN_PASSWORD = "Bench@Admin2026x"
 
 LIST_TARGET_MS, DASHBOARD_TARGET_MS, STOCK_RATIO, RSS_TARGET_MB = 100, 300, 10, 300
+DASHBOARD_KINDS = ("dashboard", "written", "written_own", "cold")
 
 
 def db_url(kind, scale):
@@ -219,12 +220,15 @@ def pages(fx, role):
         ("appeal export xlsx (one village)", f"/appealview/export/?_flt_0_grid={grid}", "export"),
         ("dashboard", "/dashboard/", "dashboard"),
         ("accountability", "/accountability/", "dashboard"),
-        # a write anywhere just before every request: the last figures are shown while
-        # they are counted again once the response is sent (COUNTS_STALE_SECONDS)
-        ("dashboard (after a write)", "/dashboard/", "written"),
-        ("accountability (after a write)", "/accountability/", "written"),
-        # nothing counted yet (the first viewer after a restart, or with COUNTS_STALE_SECONDS = 0
-        # the first viewer after each write): the figures are counted while the viewer waits
+        # a real registration committed just before every request (in the viewer's jurisdiction):
+        # by another user, and under the viewer's own name; the figures are read from the roll-ups
+        ("dashboard (after other write)", "/dashboard/", "written"),
+        ("dashboard (after own write)", "/dashboard/", "written_own"),
+        ("accountability (after other write)", "/accountability/", "written"),
+        ("accountability (after own write)", "/accountability/", "written_own"),
+        ("accountability export (after other write)", "/accountability/?format=xlsx", "written_export"),
+        ("appeal list (after other write)", "/appealview/list/", "written_list"),
+        # the first view after a restart: no pooled connection (nothing else is kept between requests)
         ("dashboard (cold)", "/dashboard/", "cold"),
         ("accountability (cold)", "/accountability/", "cold"),
     ]
@@ -347,6 +351,35 @@ def raw_queries(fx, role, dialect):
     }
 
 
+def register_one(app, fx, role=None):
+    """Register one appeal in the GridWorker's village (inside every role's jurisdiction) and
+    commit it: as the viewer `role` (their user files it), else as another user."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Appeal, AppealCategory, AppealChannel, Grid
+    from app.services import appeals as svc
+
+    with app.app_context():
+        user = app.appbuilder.sm.find_user(username=fx.users[role]["username"]) if role else None
+        actor = (
+            svc.system_actor("基准测试")
+            if user is None
+            else svc.Actor(user_id=user.id, name=user.username, permissions=frozenset(svc.PERMISSIONS))
+        )
+        appeal = Appeal(
+            reporter_name="基准测试",
+            content="基准测试：登记后立即查看统计。",
+            importance="general",
+            channel=db.session.scalar(select(AppealChannel).order_by(AppealChannel.id).limit(1)),
+            category=db.session.scalar(select(AppealCategory).order_by(AppealCategory.id).limit(1)),
+            grid=db.session.get(Grid, fx.export_grid),
+        )
+        svc.register_appeal(db.session, actor, appeal)
+        db.session.commit()
+        db.session.remove()
+
+
 def measure(kind, scale, repeat):
     from sqlalchemy import text
 
@@ -377,14 +410,14 @@ def measure(kind, scale, repeat):
         for page, url_, kind_ in pages(fx, role):
             n = max(3, repeat // 4) if kind_ == "export" else repeat
 
-            def before(kind_=kind_):
-                from app.core import cache
+            def before(kind_=kind_, role=role):
+                if kind_.startswith("written"):
+                    register_one(app, fx, role if kind_ == "written_own" else None)
+                elif kind_ == "cold":
+                    with app.app_context():
+                        from app.extensions import db
 
-                cache.wait_for_recounts(600)  # the last request's background recount, untimed
-                if kind_ in ("cold", "written"):
-                    cache.forget()  # as a write does
-                if kind_ == "cold":
-                    cache.forget_last()
+                        db.engine.dispose()
 
             def hit(url_=url_, client=client):
                 response = client.get(url_)
@@ -502,8 +535,8 @@ def verdict(row):
     ours = row.get("ours")
     if not ours:
         return "n/a"
-    limit = DASHBOARD_TARGET_MS if row["kind"] in ("dashboard", "written") else LIST_TARGET_MS
-    if row["kind"] in ("list", "form", "dashboard", "written"):
+    limit = DASHBOARD_TARGET_MS if row["kind"] in DASHBOARD_KINDS else LIST_TARGET_MS
+    if row["kind"] in ("list", "form", "written_list", *DASHBOARD_KINDS):
         ok = ours["p95"] <= limit
         stock = row.get("stock")
         if stock and not stock.get("failed") and stock["p50"] / max(ours["p50"], 0.1) < STOCK_RATIO:
@@ -534,16 +567,13 @@ def write_report(results, load_info=None):
     lines.append(
         "Raw = the straightforward SQL of the page (count up to 10,001 rows, then the page with its joins, OFFSET "
         "for deep pages), sent on one connection with no ORM or template. Ours can beat it (ours/raw < 1): lists "
-        "look up the page's ids first on covering indices, and jurisdiction-wide counts are memoized for "
-        "COUNTS_CACHE_SECONDS (30 s; one miss in each 30 s shows in p95 only when it falls in the top 5 %). "
+        "look up the page's ids first on covering indices, and the counts above them are sums of the appeal "
+        "roll-ups (kept on every write; nothing is memoized between requests). "
         "`n/a (403)`/`n/a (302)`: not that role's page (a leader does not register; visit content is for "
-        "clerks, leaders and the visitors). The dashboard and the accountability table keep their figures "
-        "for COUNTS_CACHE_SECONDS: their rows after the warm-up are served from that memo. The `(after a "
-        "write)` rows forget it before every request as a write anywhere does: the viewer is shown the last "
-        "figures (with their time) while they are counted again in the background (COUNTS_STALE_SECONDS; the "
-        "recount finishes, untimed, before the next request). The `(cold)` rows also drop the last figures: "
-        "what the first viewer after a restart waits (or every viewer after a write with "
-        "COUNTS_STALE_SECONDS = 0). Raw for the dashboard is its core aggregate written by hand (one GROUP BY over the period's "
+        "clerks, leaders and the visitors). The dashboard and the accountability table add up roll-up cells "
+        "on every view. The `(after other write)` / `(after own write)` rows commit a real registration (through "
+        "the service, by another user / under the viewer's name) before every timed request; the `(cold)` rows "
+        "close every pooled connection first. Raw for the dashboard is its core aggregate written by hand (one GROUP BY over the period's "
         "appeals and the open appeals' states)."
     )
     lines.append("")
@@ -559,7 +589,7 @@ def write_report(results, load_info=None):
         )
         for r in failed:
             why = []
-            limit = DASHBOARD_TARGET_MS if r["kind"] in ("dashboard", "written") else LIST_TARGET_MS
+            limit = DASHBOARD_TARGET_MS if r["kind"] in DASHBOARD_KINDS else LIST_TARGET_MS
             if r["ours"]["p95"] > limit:
                 why.append(f"p95 {r['ours']['p95']:.0f} ms > {limit}")
             st = r.get("stock")

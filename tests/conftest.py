@@ -6,7 +6,7 @@ Isolation: each test runs inside one outer transaction on one connection, which
 db.session joins with SAVEPOINTs (join_transaction_mode="create_savepoint"), so the
 tests' and the app's session.commit() calls release a savepoint and the rollback at
 the end leaves the seed (roles, permissions, lookups) as it was. Tests that need real
-commits seen by other connections or threads (background recounts, parallel
+commits seen by other connections or threads (parallel
 registrations, backup, CLI bulk loads, a second engine...) are marked
 @pytest.mark.commits: they run against the engine as the app does, and the database
 is emptied of everything but the seed afterwards.
@@ -140,8 +140,6 @@ def app():
             "RATELIMIT_ENABLED": False,
             "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "SERVER_NAME": None,
-            # figures count afresh after each write (test_cache turns the background recount on)
-            "COUNTS_STALE_SECONDS": 0,
             # one process: its own definition changes rebuild at once (runtime.bump); no polling
             "REGISTERS_CHECK_SECONDS": 3600,
             "SETTINGS_CHECK_SECONDS": 3600,  # the same for settings (系统参数)
@@ -213,7 +211,7 @@ def _let_sessions_join_a_connection():
             if bind is None and self.bind is not None:
                 if threading.get_ident() != _Outer.thread:
                     # one connection must not serve two threads; the thread may swallow
-                    # this (a background recount logs it), so the test fails at its end too
+                    # this, so the test fails at its end too
                     _Outer.misuse.append(threading.current_thread().name)
                     raise RuntimeError(MISUSE)
                 return self.bind
@@ -279,12 +277,24 @@ def joined_transaction():
             factory.kw.pop("join_transaction_mode", None)
 
 
-def _forget_memos(app):
-    from app.core import cache
+def _rollups_agree():
+    """After every test that left appeals: the figures' roll-ups equal a count of the appeals
+    (app.services.rollups.check), whatever the test did to them."""
+    from app.models.appeals import Appeal, AppealRollup
+    from app.services import rollups
 
-    cache.wait_for_recounts()
-    cache.forget()  # memoized counts must not outlive the data they counted
-    cache.forget_last()
+    db.session.rollback()  # what the test left unfinished was never written
+    if db.session.scalar(select(func.count()).select_from(Appeal)) or db.session.scalar(
+        select(func.count()).select_from(AppealRollup)
+    ):
+        differences = rollups.check(db.session)
+        db.session.rollback()
+        assert differences == [], "roll-ups differ from the appeals:\n" + "\n".join(
+            rollups.describe(d) for d in differences[:20]
+        )
+
+
+def _forget_memos(app):
     runtime.forget()  # nor entry classes the definitions they were built from
     settings.restore_defaults(app)  # nor settings a rolled-back or emptied `setting` table overrode
 
@@ -296,19 +306,19 @@ def _clean(request, app):
         if request.node.get_closest_marker("commits"):
             try:
                 yield
+                db.session.remove()
+                _rollups_agree()
             finally:
                 db.session.rollback()
                 db.session.remove()
                 _forget_memos(app)
                 _wipe(app)
         else:
-            from app.core import cache
-
             _Outer.misuse.clear()
             try:
                 with joined_transaction():
                     yield
-                    cache.wait_for_recounts()  # nothing may still use the connection
+                    _rollups_agree()
             finally:
                 _forget_memos(app)
             assert not _Outer.misuse, f"{MISUSE} (threads: {_Outer.misuse})"

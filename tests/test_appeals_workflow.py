@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models.appeals import Appeal, AppealEvent, Status
 from app.security import ROLE_GRANTS
 from app.services import appeals as svc
+from app.services.scope import Scope
 from tests.factories import make_appeal, make_person
 
 STATES = list(Status.codes())
@@ -288,13 +289,18 @@ def test_a_duplicate_waits_for_its_original(world):
     assert err.value.status == 404
 
 
+def _cells_of(appeal):
+    """The roll-up cells of the grid the appeal lives in (the only appeal there)."""
+    return svc.cells_now_in(Scope(paths=(appeal.grid.path,)))
+
+
 def test_supervision_flags_until_archived(world):
     appeal = make_appeal(world["a1"], status="in_progress", at=AT)
     leader = _role_actor("Leader")
     svc.perform(db.session, leader, appeal, "supervise", {"note": "群众反映强烈，三日内办结"})
     db.session.commit()
     assert appeal.supervised and appeal.supervision_note == "群众反映强烈，三日内办结"
-    counts = svc.attention_counts(db.session, Appeal.id == appeal.id)
+    counts = svc.attention_counts(db.session, _cells_of(appeal))
     assert counts["supervised"] == 1
 
 
@@ -326,13 +332,13 @@ def test_overdue_and_due_soon(world):
     assert svc.due_state(appeal, dt.date(2026, 3, 9)) == "due_soon"  # the last day is still in time
     assert svc.due_state(appeal, dt.date(2026, 3, 10)) == "overdue"
     with clock.frozen("2026-03-10 08:00"):
-        counts = svc.attention_counts(db.session, Appeal.id == appeal.id)
+        counts = svc.attention_counts(db.session, _cells_of(appeal))
         assert counts["overdue"] == 1 and counts["due_soon"] == 0
         svc.perform(db.session, svc.system_actor(), appeal, "feedback", {"reply": "已办结"})
         db.session.commit()
         assert svc.due_state(appeal) is None  # answered: no longer running
         assert appeal.closed_on_time is False
-        assert svc.attention_counts(db.session, Appeal.id == appeal.id)["overdue"] == 0
+        assert svc.attention_counts(db.session, _cells_of(appeal))["overdue"] == 0
 
 
 def test_an_approved_extension_moves_the_deadline(world):

@@ -10,7 +10,7 @@ import pytest
 import config
 
 CONTRIB = pathlib.Path(__file__).resolve().parent.parent / "contrib"
-PLAIN = {"DATABASE_URL", "REPORTS_DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI", "COUNTS_CACHE_URL",
+PLAIN = {"DATABASE_URL", "REPORTS_DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI",
          "METRICS_TOKEN", "MAIL_PASSWORD", "PROMETHEUS_MULTIPROC_DIR", "JOBS_REDIS_URL"}  # fmt: skip
 
 

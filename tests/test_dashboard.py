@@ -101,7 +101,7 @@ def test_trend_category_and_grid_breakdowns(example):  # noqa: F811
     assert names == ["本级", "甲一村", "甲二村"]
 
 
-def test_dashboard_aggregates_in_sql_without_loading_appeals(client, example):  # noqa: F811
+def test_dashboard_reads_rollups_never_the_appeals(client, example):  # noqa: F811
     login(client, _leader(example["ta"]))
     seen = []
 
@@ -114,11 +114,11 @@ def test_dashboard_aggregates_in_sql_without_loading_appeals(client, example):  
             assert client.get(f"/dashboard/?{OCT}").status_code == 200
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    appeal_queries = [s for s in seen if re.search(r"FROM appeal\b", s)]
-    assert appeal_queries
-    for statement in appeal_queries:
-        head = statement.split("FROM appeal", 1)[0].lower()
-        assert "sum(" in head or "count(" in head, statement
+    assert [s for s in seen if re.search(r"(FROM|JOIN) appeal\b", s)] == []
+    rollup_queries = [s for s in seen if "FROM appeal_rollup" in s]
+    assert rollup_queries
+    for statement in rollup_queries:
+        assert "sum(" in statement.split("FROM appeal_rollup", 1)[0].lower(), statement
 
 
 def test_quota_rollup_hand_computed():

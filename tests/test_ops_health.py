@@ -38,10 +38,10 @@ def test_readyz_is_ready_when_everything_answers(client):
 
 
 def test_readyz_checks_a_configured_redis(client, app, monkeypatch):
-    monkeypatch.setitem(app.config, "COUNTS_CACHE_URL", "redis://127.0.0.1:1/0")  # a closed port
+    monkeypatch.setitem(app.config, "RATELIMIT_STORAGE_URI", "redis://127.0.0.1:1/0")  # a closed port
     response = client.get("/readyz")
     assert response.status_code == 503
-    check = response.json["checks"]["COUNTS_CACHE_URL"]
+    check = response.json["checks"]["RATELIMIT_STORAGE_URI"]
     assert check["ok"] is False and check["reason"] == "无法连接 Redis。" and "Error" in check["error"]
     assert response.json["checks"]["database"]["ok"] is True
 

@@ -28,8 +28,6 @@ def _config(**overrides):
         "MULTI_NODE": None,
         "SECRET_KEY": GOOD_KEY,
         "RATELIMIT_STORAGE_URI": "minqing+db://",
-        "COUNTS_CACHE_SECONDS": 30,
-        "COUNTS_CACHE_URL": "redis://127.0.0.1:6379/1",
     }
     config.update(overrides)
     return config
@@ -45,9 +43,7 @@ def test_on_by_itself_with_postgresql_in_production_only():
 
 def test_shared_settings_start():
     nodes.check_multi_node(_config())  # nothing raised
-    nodes.check_multi_node(
-        _config(RATELIMIT_STORAGE_URI="redis://h:6379/0", COUNTS_CACHE_SECONDS=0, COUNTS_CACHE_URL="")
-    )
+    nodes.check_multi_node(_config(RATELIMIT_STORAGE_URI="redis://h:6379/0"))
 
 
 @pytest.mark.parametrize(
@@ -56,7 +52,6 @@ def test_shared_settings_start():
         ({"SECRET_KEY": ""}, "SECRET_KEY"),
         ({"_SECRET_KEY_GENERATED": True}, "SECRET_KEY"),
         ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI"),
-        ({"COUNTS_CACHE_URL": ""}, "COUNTS_CACHE_URL"),
         ({"MULTI_NODE": True, "ENV_PRODUCTION": False, "SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.db"},
          "RATELIMIT_STORAGE_URI"),  # the database's login counts are one machine's
     ],

@@ -296,7 +296,9 @@ def test_a_long_report_is_paged_worst_first(app, client, world):
         app.config["QUOTA_REPORT_MAX_ROWS"] = old
 
 
-def test_the_ranking_is_kept_between_pages_and_forgotten_on_a_visit(world):
+def test_the_ranking_is_kept_within_a_request_and_forgotten_on_a_visit(app, world):
+    """Nothing is kept between requests any more (app.core.cache): within one request the
+    ranking is done once, and a write in that request forgets it."""
     from sqlalchemy import event
 
     a = make_person(world["a1"], name="翻页甲", kind=world["monthly"])
@@ -306,7 +308,12 @@ def test_the_ranking_is_kept_between_pages_and_forgotten_on_a_visit(world):
     def count(_conn, _cursor, statement, *_args):
         seen.append(statement)
 
-    with frozen(TODAY):
+    with frozen(TODAY), app.test_request_context():
+        from flask import g
+
+        from app.services.scope import EVERYTHING
+
+        g._minqing_scope = (None, EVERYTHING)  # the request's user may write in a1
         period = quotas.period_of(2026, 3)
         first = quotas.quota_report(db.session, period, clause, limit=10, cache_key=("test",))
         event.listen(db.engine, "before_cursor_execute", count)

@@ -65,15 +65,6 @@ def per_process_settings(config):
                 "(on PostgreSQL) or redis://host:6379/0",
             )
         )
-    if float(config.get("COUNTS_CACHE_SECONDS") or 0) > 0 and not config.get("COUNTS_CACHE_URL"):
-        found.append(
-            (
-                "COUNTS_CACHE_URL",
-                "统计数字缓存在各进程：设置 COUNTS_CACHE_URL=redis://主机:6379/1（或 COUNTS_CACHE_SECONDS=0 不缓存）",
-                "counts are memoized per process: set COUNTS_CACHE_URL=redis://host:6379/1 "
-                "(or COUNTS_CACHE_SECONDS=0 to keep none)",
-            )
-        )
     return found
 
 

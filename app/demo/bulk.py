@@ -29,6 +29,7 @@ from app.demo.bulk_rows import BATCH, _appeals, _dt, _grids, _names, _people, _r
 from app.models.grids import Grid
 from app.models.personnel import Person
 from app.models.representatives import Constituency, Representative
+from app.services import rollups as appeal_rollups
 from app.services import tally
 
 
@@ -161,6 +162,9 @@ def load_bulk(session, sm, scale="county", progress=print):
 
     rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
     progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
+    t = time.perf_counter()
+    cells = appeal_rollups.rebuild(session)  # the appeals too: count the figures' cells once
+    progress(f"  appeal roll-ups ({cells:,} cells)  {time.perf_counter() - t:6.1f} s")
     if dialect == "postgresql":
         conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
         for table in ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "constituency",

@@ -420,3 +420,60 @@ class AppealEvent(Model):
 
     def __repr__(self):
         return f"<AppealEvent {self.action} {self.at}>"
+
+
+# a due date that no figure reads: the cell of an appeal whose deadline no longer runs
+NO_DUE = dt.date(1970, 1, 1)
+# what a roll-up cell holds besides its count, in the order of its unique key
+ROLLUP_DIMENSIONS = (
+    "origin_grid_id", "grid_id", "day", "category_id", "channel_id", "importance", "status", "duplicate",
+    "due_date", "escalated", "closed_on_time", "satisfaction", "reported_by_grid", "supervised", "extension",
+    "handler_person_id", "filed_by_id", "petition_collective", "petition_bypass", "petition_repeat",
+    "petition_warning",
+)  # fmt: skip
+
+
+class AppealRollup(Model):
+    """How many live appeals share one combination of what the figures ask about (a cell).
+
+    Kept in the writing transaction by `app.services.rollups` (every flush of an appeal, and
+    every UPDATE/DELETE statement on appeals run through the session); the dashboard, the
+    accountability table, the counts above the appeal lists and the home page sum cells over
+    a jurisdiction (grid paths) instead of counting appeals. Soft-deleted appeals are in no
+    cell. Fields the figures do not read are folded (0, '', NO_DUE) so cells stay few: the due
+    date, the supervision and the extension only while the deadline runs (open, not a duplicate).
+    """
+
+    __tablename__ = "appeal_rollup"
+
+    id = Column(Integer, primary_key=True)
+    origin_grid_id = Column(Integer, nullable=False)  # where it was registered (figures)
+    grid_id = Column(Integer, nullable=False)  # where the case lives now (scope, attention)
+    day = Column(Date, nullable=False)  # the registration day
+    category_id = Column(Integer, nullable=False)
+    channel_id = Column(Integer, nullable=False)
+    importance = Column(String(10), nullable=False)
+    status = Column(String(20), nullable=False)
+    duplicate = Column(Boolean, nullable=False)
+    due_date = Column(Date, nullable=False)  # NO_DUE once the deadline no longer runs
+    escalated = Column(Boolean, nullable=False)  # escalated at least once
+    closed_on_time = Column(Boolean, nullable=False)
+    satisfaction = Column(String(20), nullable=False)  # '' before an evaluation
+    reported_by_grid = Column(Boolean, nullable=False)
+    supervised = Column(Boolean, nullable=False)  # while open
+    extension = Column(Boolean, nullable=False)  # an extension awaits approval, while open
+    handler_person_id = Column(Integer, nullable=False)  # 0: none
+    filed_by_id = Column(Integer, nullable=False)  # 0: none
+    petition_collective = Column(Boolean, nullable=False)
+    petition_bypass = Column(Boolean, nullable=False)
+    petition_repeat = Column(Boolean, nullable=False)
+    petition_warning = Column(Boolean, nullable=False)
+    n = Column(Integer, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint(*ROLLUP_DIMENSIONS, name="uq_appeal_rollup_cell"),
+        Index("ix_appeal_rollup_origin_day", "origin_grid_id", "day"),
+        Index("ix_appeal_rollup_grid_status", "grid_id", "status"),
+        Index("ix_appeal_rollup_handler_day", "handler_person_id", "day"),
+        Index("ix_appeal_rollup_filed_day", "filed_by_id", "day"),
+    )

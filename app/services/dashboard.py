@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, true
 
-from app.core.cache import memo
 from app.core.clock import now, today
 from app.core.errors import DomainError
-from app.models.appeals import OPEN_STATUSES, Appeal
+from app.models.appeals import OPEN_STATUSES, AppealRollup
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.models.personnel import Assignment, Person, Post
@@ -32,7 +31,7 @@ from app.services import quotas as quota_service
 from app.services import representatives as rep_service
 from app.services import scope as scope_service
 from app.services import stats
-from app.services.appeals import attention_counts, open_clause
+from app.services.appeals import NOW_GRID, attention_counts, cell_running, cells_now_in
 from app.services.grids import current_assignment_clause
 
 PRESETS = (
@@ -173,14 +172,14 @@ def appeal_breakdown(session, area, period, on=None):
     down): one pass over the period's appeals, from which the dashboard's figures,
     trend, categories and grids are all added up."""
     on = on or today()
-    month = _month_of(Appeal.registered_at, session.get_bind().dialect.name).label("month")
+    month = _month_of(AppealRollup.day, session.get_bind().dialect.name).label("month")
     return stats.appeal_breakdown(
         session,
         area.paths,
         period.start,
         period.end,
         on,
-        keys=(month, Appeal.category_id.label("category")),
+        keys=(month, AppealRollup.category_id.label("category")),
         origin_keys=(_grid_split(session, area),),
     )
 
@@ -258,56 +257,40 @@ def appeal_by_grid(session, area, period, on=None):
     return _by_grid(area, appeal_breakdown(session, area, period, on))
 
 
-def cache_key(what, scope, area, period, on):
-    """Who may see what, and which figures: a memo key for a jurisdiction's figures."""
-    return (what, scope.cache_key, area.paths, period.start, period.end, on)
-
-
-def figures_job(session, scope, area, period, on=None):
-    """The dashboard's figures as (memo key, function counting them)."""
+def figures(session, scope, area, period, on=None):
+    """Everything the dashboard shows, as plain values: sums of the appeals' roll-up cells
+    (kept on every write, so always current) and the visit tally's and contacts' figures."""
     on = on or today()
-
-    def compute():
-        rows = appeal_breakdown(session, area, period, on)
-        return {
-            "figures": stats.with_rates(stats.add_counts(counts for _key, counts in rows)),
-            "trend": _trend(rows, period),
-            "categories": _categories(session, rows),
-            "by_grid": _by_grid(area, rows),
-            "attention": attention(session, area, on),
-            "quotas": visit_quotas(session, area, on),
-            "visits": visits_made(session, area, period),
-            "reps": representatives(session, area, period.end.year, on),
-            "computed_at": now(),
-        }
-
-    return cache_key("dashboard", scope, area, period, on), compute
-
-
-def figures(session, scope, area, period, on=None, again=None):
-    """Everything the dashboard shows, as plain values; kept for COUNTS_CACHE_SECONDS
-    (a county's figures read millions of rows; a write forgets them). With `again`
-    (a function giving `figures_job(...)` anew), the last figures may be shown while
-    they are counted again once the response is sent (COUNTS_STALE_SECONDS)."""
-
-    key, compute = figures_job(session, scope, area, period, on)
-    return memo(key, compute, again=again)
+    rows = appeal_breakdown(session, area, period, on)
+    return {
+        "figures": stats.with_rates(stats.add_counts(counts for _key, counts in rows)),
+        "trend": _trend(rows, period),
+        "categories": _categories(session, rows),
+        "by_grid": _by_grid(area, rows),
+        "attention": attention(session, area, on),
+        "quotas": visit_quotas(session, area, on),
+        "visits": visits_made(session, area, period),
+        "reps": representatives(session, area, period.end.year, on),
+        "computed_at": now(),
+    }
 
 
 def attention(session, area, on=None):
-    """What needs attention now, whenever it was registered: open appeals now in the area."""
+    """What needs attention now, whenever it was registered: open appeals now in the area
+    (the roll-up cells of the user's scope and the area, by the grid the case lives in)."""
     on = on or today()
-    where = and_(scope_service.clause_for(Appeal), area.grid_clause(Appeal.grid_id))
-    counts = attention_counts(session, where)
+    where = cells_now_in(scope_service.current(), area.paths)
+    counts = attention_counts(session, where, on)
     week_end = on + dt.timedelta(days=6 - on.weekday())
+    running = cell_running()
     row = session.execute(
         select(
-            func.coalesce(func.sum(case((open_clause(), 1), else_=0)), 0),
-            func.coalesce(
-                func.sum(case((and_(open_clause(), Appeal.due_date >= on, Appeal.due_date <= week_end), 1), else_=0)),
-                0,
-            ),
-        ).where(where, Appeal.status.in_(OPEN_STATUSES))  # open appeals only: an index range, not a scan
+            stats.cell_sum(running),
+            stats.cell_sum(and_(running, AppealRollup.due_date >= on, AppealRollup.due_date <= week_end)),
+        )
+        .select_from(AppealRollup)
+        .join(NOW_GRID, NOW_GRID.id == AppealRollup.grid_id)
+        .where(where, AppealRollup.status.in_(OPEN_STATUSES))
     ).one()
     counts["open"], counts["due_week"] = int(row[0]), int(row[1])
     return counts
@@ -455,31 +438,11 @@ def _quota_by_child(session, grid, on):
     return out
 
 
-def accountability_job(session, scope, area, period, on=None):
-    """The accountability table's counts over the subtree as (memo key, function counting them)."""
-    on = on or today()
-    grid, children = area.grid, area.roots
-
-    def compute():
-        rows = stats.appeal_breakdown(
-            session, (grid.path,), period.start, period.end, on, origin_keys=(_grid_split(session, area),)
-        )
-        by_path = {key[0]: counts for key, counts in rows}
-        return {
-            "quotas": dict(_quota_by_child(session, grid, on)),
-            "whole": stats.with_rates(stats.add_counts(by_path.values())),
-            "by_child": {c.id: stats.with_rates(by_path[c.path]) for c in children if c.path in by_path},
-            "computed_at": now(),
-        }
-
-    return cache_key("accountability", scope, area, period, on), compute
-
-
-def accountability(session, area, period, on=None, again=None):
+def accountability(session, area, period, on=None):
     """The accountability table of the chosen grid: itself (its whole subtree) and each
     child grid, with their responsible people; then each responsible person's own
-    record. Bounded: two levels of the tree at a time. The subtree's counts are kept
-    as the dashboard's are (`again`: see `figures`)."""
+    record. Bounded: two levels of the tree at a time. The appeal figures are sums of
+    the roll-up cells (always current: no recount, no last figures)."""
 
     on = on or today()
     grid = area.grid
@@ -487,17 +450,22 @@ def accountability(session, area, period, on=None, again=None):
         raise DomainError(_l("Choose a grid."), field="grid")
     children = area.roots
     responsible = _responsible(session, [grid.id] + [c.id for c in children])
-    heavy = memo(*accountability_job(session, scope_service.current(), area, period, on), again=again)
-    quotas = heavy["quotas"]
+    counted = stats.appeal_breakdown(
+        session, (grid.path,), period.start, period.end, on, origin_keys=(_grid_split(session, area),)
+    )
+    by_path = {key[0]: counts for key, counts in counted}
+    quotas = _quota_by_child(session, grid, on)
     own_quota = [r for rollups in quotas.values() for r in rollups]
     merged = _merge_rollups(own_quota)
-    rows = [GridRow(grid, grid.name, True, heavy["whole"], responsible.get(grid.id, []), merged)]
+    whole = stats.with_rates(stats.add_counts(by_path.values()))
+    rows = [GridRow(grid, grid.name, True, whole, responsible.get(grid.id, []), merged)]
+    zero = {c.key: 0 for c in stats.COUNTS}
     for child in children:
         quota = quotas.get(child.id, [])
-        figures_ = heavy["by_child"].get(child.id) or stats.with_rates({c.key: 0 for c in stats.COUNTS})
+        figures_ = stats.with_rates(by_path.get(child.path, zero))
         rows.append(GridRow(child, child.name, True, figures_, responsible.get(child.id, []), quota))
     people = _person_rows(session, responsible, {grid.id: grid, **{c.id: c for c in children}}, period, on)
-    return rows, people, heavy["computed_at"]
+    return rows, people, now()
 
 
 def _merge_rollups(rollups):
@@ -525,28 +493,19 @@ def _person_rows(session, responsible, grids, period, on):
     if not rows:
         return rows
     ids = list(by_person)
-    period_clause = stats.base_clause(None, period.start, period.end)
-    conditions = {key: stats.figure_clause(key, on) for key in [c.key for c in stats.COUNTS]}
-
-    def count(key):
-        return func.sum(case((conditions[key], 1), else_=0))
-
+    cell = AppealRollup
+    period_clause = stats.cell_period_clause(period.start, period.end)
+    conditions = stats.cell_conditions(on)
+    fields = ("handled", "closed", "closed_on_time", "due", "overdue", "escalated", "evaluated", "satisfied_or_basic")
     handled = session.execute(
         select(
-            Appeal.handler_person_id,
-            func.count(Appeal.id),
-            count("closed"),
-            count("closed_on_time"),
-            count("due"),
-            count("overdue"),
-            count("escalated"),
-            count("evaluated"),
-            count("satisfied_or_basic"),
+            cell.handler_person_id,
+            stats.cell_sum(true()),
+            *(stats.cell_sum(conditions[name]) for name in fields[1:]),
         )
-        .where(period_clause, Appeal.handler_person_id.in_(ids))
-        .group_by(Appeal.handler_person_id)
+        .where(period_clause, cell.handler_person_id.in_(ids))
+        .group_by(cell.handler_person_id)
     ).all()
-    fields = ("handled", "closed", "closed_on_time", "due", "overdue", "escalated", "evaluated", "satisfied_or_basic")
     for person_id, *values in handled:
         for row in by_person[person_id]:
             for name, value in zip(fields, values, strict=True):
@@ -554,9 +513,9 @@ def _person_rows(session, responsible, grids, period, on):
     users = {p.user_id: p.id for p in (r.person for r in rows) if p.user_id}
     if users:
         filed = session.execute(
-            select(Appeal.filed_by_id, func.count(Appeal.id))
-            .where(period_clause, Appeal.filed_by_id.in_(list(users)))
-            .group_by(Appeal.filed_by_id)
+            select(cell.filed_by_id, stats.cell_sum(true()))
+            .where(period_clause, cell.filed_by_id.in_(list(users)))
+            .group_by(cell.filed_by_id)
         ).all()
         for user_id, n in filed:
             for row in by_person[users[user_id]]:

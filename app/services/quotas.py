@@ -311,7 +311,7 @@ def _rule_people(rule, day, person_clause):
 
 def done_by_person(session, period):
     """{person id: (visits, households)} of the period, in one GROUP BY shared by every rule
-    (and reused for COUNTS_CACHE_SECONDS: a county's month is ~100,000 visits)."""
+    (counted once per request: it reads the visit tally)."""
 
     def compute():
         counts = _done_counts(period)
@@ -486,8 +486,8 @@ def quota_report(
 ):
     """The progress report of a jurisdiction: one page (`offset`, `limit`) of the
     (person, rule) rows and of the (grid, rule) groups, worst first, and the totals.
-    Ranked on plain tuples — kept for COUNTS_CACHE_SECONDS under `cache_key` (who may
-    see whom) when given, so turning pages does not rank a county's tens of thousands
+    Ranked on plain tuples — once per request under `cache_key` (who may
+    see whom) when given, so one page asking twice does not rank a county's tens of thousands
     of cadres again; only the people shown are loaded as rows, and none when `people`
     is false (the page shows the grids)."""
     on = on or today()

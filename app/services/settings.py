@@ -292,8 +292,6 @@ SPECS = {s.key: s for s in (
     _spec("AUDIT_RETENTION_DAYS", "records", INT, _l("Days the audit trail is kept"),
           _l("Older entries are deleted each night (by the scheduler); 0: kept for ever. Check the rules on "
              "keeping records before shortening it."), min=0, max=36500, unit=DAYS),
-    _spec("COUNTS_CACHE_SECONDS", "lists", INT, _l("Seconds the counts above big lists are reused"),
-          _l("0: counted on every page view; a write counts them again at once."), min=0, max=3600, unit=SECONDS),
 )}  # fmt: skip
 
 

@@ -1,5 +1,9 @@
 """Appeal statistics for a grid subtree and a period: counts and rates, each defined
-once below, computed with SQL aggregates (no rows are loaded into Python).
+once below, added up in SQL from the appeal roll-ups (`app.services.rollups`: cells kept in
+the writing transaction), never from the appeals. `_conditions` says each count on an
+appeal row (the list behind a figure shows exactly those rows); `cell_conditions` says the
+same on a roll-up cell, and the suite checks after every test that the cells equal a count
+of the rows.
 
 Which appeals count (the same for every figure):
 
@@ -34,14 +38,14 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy import and_, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from app.core.clock import today
-from app.models.appeals import CLOSED_STATUSES, OPEN_STATUSES, Appeal, Satisfaction
+from app.models.appeals import CLOSED_STATUSES, OPEN_STATUSES, Appeal, AppealRollup, Satisfaction
 from app.models.grids import Grid
 from app.models.lookups import AppealChannel
-from app.services.appeals import overdue_clause
+from app.services.appeals import cell_sum, overdue_clause  # noqa: F401  (cell_sum: for the report pages)
 from app.services.scope import Scope
 
 
@@ -141,9 +145,49 @@ def _conditions(on):
     }
 
 
+def cell_conditions(on):
+    """Each count of COUNTS as a SQL condition on the roll-up cells (AppealRollup): the same
+    definitions as `_conditions`, read from what a cell keeps of its appeals."""
+    cell = AppealRollup
+    closed = cell.status.in_(CLOSED_STATUSES)
+    overdue = and_(cell.status.in_(OPEN_STATUSES), cell.duplicate.is_(False), cell.due_date < on)
+    channels = current_app.config.get("APPEAL_DISCOVERY_CHANNELS") or []
+    discovered = (
+        cell.channel_id.in_(select(AppealChannel.id).where(AppealChannel.name.in_(channels))) if channels else false()
+    )
+    return {
+        "collected": true(),
+        "closed": closed,
+        "pending": cell.status.in_(OPEN_STATUSES),
+        "overdue": overdue,
+        "escalated": cell.escalated.is_(True),
+        "closed_on_time": and_(closed, cell.closed_on_time.is_(True)),
+        "due": closed | overdue,
+        "evaluated": cell.satisfaction != "",
+        "satisfied": cell.satisfaction == Satisfaction.SATISFIED,
+        "basic": cell.satisfaction == Satisfaction.BASIC,
+        "unsatisfied": cell.satisfaction == Satisfaction.UNSATISFIED,
+        "satisfied_or_basic": cell.satisfaction.in_((Satisfaction.SATISFIED, Satisfaction.BASIC)),
+        "discovered": discovered,
+        "reported": cell.reported_by_grid.is_(True),
+        "handled_locally": and_(closed, cell.escalated.is_(False)),
+        **{key: getattr(cell, key).is_(True) for key in PETITION_COUNTS},
+    }
+
+
 def _aggregates(on):
-    conditions = _conditions(on)
-    return [func.coalesce(func.sum(case((conditions[c.key], 1), else_=0)), 0).label(c.key) for c in COUNTS]
+    conditions = cell_conditions(on)
+    return [cell_sum(conditions[c.key]).label(c.key) for c in COUNTS]
+
+
+def cell_period_clause(start, end):
+    """The cells `_period_clause` counts: duplicates are counted once (their original)."""
+    clauses = [AppealRollup.duplicate.is_(False)]
+    if start is not None:
+        clauses.append(AppealRollup.day >= start)
+    if end is not None:
+        clauses.append(AppealRollup.day <= end)
+    return and_(*clauses)
 
 
 def _period_clause(start, end):
@@ -204,10 +248,9 @@ def figure_clause(key, on=None):
 
 def appeal_figures_in(session, paths, start=None, end=None, on=None):
     """Counts and rates of the appeals registered in the subtrees rooted at `paths`
-    (None: everywhere) between `start` and `end`. One query."""
-    on = on or today()
-    row = session.execute(select(*_aggregates(on)).select_from(Appeal).where(base_clause(paths, start, end))).one()
-    return with_rates({c.key: int(row._mapping[c.key]) for c in COUNTS})
+    (None: everywhere) between `start` and `end`. One query over the roll-ups."""
+    rows = appeal_breakdown(session, paths, start, end, on)
+    return with_rates(rows[0][1] if rows else {c.key: 0 for c in COUNTS})
 
 
 def appeal_figures_by_child(session, grid, start=None, end=None, on=None):
@@ -242,21 +285,22 @@ def subtree_of(grid_path, origin_path, dialect):
 
 def appeal_breakdown(session, paths, start=None, end=None, on=None, keys=(), origin_keys=()):
     """The counts of COUNTS for the appeals of `paths` and the period (as
-    `appeal_figures_in`), split by `keys` (labelled SQL expressions on Appeal) and
+    `appeal_figures_in`), split by `keys` (labelled SQL expressions on AppealRollup) and
     `origin_keys` (functions of the origin grid's path column giving a labelled
-    expression): one pass over the appeals, however many breakdowns a page shows.
-    Returns [(key values as a tuple, counts)]; every count is a sum over rows, so the
-    groups add up to any coarser figure (see `add_counts`)."""
+    expression): one pass over the roll-up cells (never the appeals), however many
+    breakdowns a page shows. The jurisdiction is a range of the origin grid's path (an
+    index range, however many grids it holds). Returns [(key values as a tuple, counts)];
+    every count is a sum over cells, so the groups add up to any coarser figure (see
+    `add_counts`)."""
     on = on or today()
-    columns = list(keys)
-    query_from = Appeal
-    if origin_keys:
-        origin = aliased(Grid)
-        columns += [make(origin.path) for make in origin_keys]
-    query = select(*columns, *_aggregates(on)).select_from(query_from)
-    if origin_keys:
-        query = query.join(origin, Appeal.origin_grid_id == origin.id)
-    query = query.where(base_clause(paths, start, end))
+    origin = aliased(Grid)
+    columns = list(keys) + [make(origin.path) for make in origin_keys]
+    query = select(*columns, *_aggregates(on)).select_from(AppealRollup)
+    if origin_keys or paths is not None:
+        query = query.join(origin, AppealRollup.origin_grid_id == origin.id)
+    query = query.where(cell_period_clause(start, end))
+    if paths is not None:
+        query = query.where(paths_clause(origin.path, paths))
     if columns:
         query = query.group_by(*columns)
     width = len(columns)

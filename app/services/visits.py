@@ -149,7 +149,7 @@ def _follow_ups_base(clause, on, days_ahead):
 
 def follow_up_counts(session, clause, on=None, days_ahead=None, key=None):
     """How many follow-ups are overdue and due soon (one SQL count); with a `key` naming
-    the clause (e.g. the user's scope) kept for COUNTS_CACHE_SECONDS."""
+    the clause (e.g. the user's scope) counted once per request."""
 
     on = on or today()
     if days_ahead is None:

@@ -15,7 +15,6 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 
-from app.core.cache import served_last
 from app.core.clock import today
 from app.core.errors import DomainError, NotFound
 from app.core.excel import workbook_sheets
@@ -54,16 +53,6 @@ class _AreaPeriodView(BaseView):
         except NotFound:
             abort(404)
         return session, my_scope, area, period
-
-    def _again(self, job, on):
-        """For a background recount in a copy of this request: `job`'s (key, count) anew,
-        from this request's arguments and user (see app.core.cache)."""
-
-        def again():
-            session, my_scope, area, period = self._area_period()
-            return job(session, my_scope, area, period, on)
-
-        return again
 
     def _base_args(self, area, period):
         args = {"grid": area.grid.id if area.grid else None}
@@ -106,7 +95,7 @@ class DashboardView(_AreaPeriodView):
             return appeal_link(stat=key, **span, **extra)
 
         now_in = {"in": area.grid.id} if area.grid else {}
-        data = dash.figures(session, my_scope, area, period, on, again=self._again(dash.figures_job, on))
+        data = dash.figures(session, my_scope, area, period, on)
         figures, trend, categories, by_grid = data["figures"], data["trend"], data["categories"], data["by_grid"]
         base_args = self._base_args(area, period)
         charts = {
@@ -162,7 +151,6 @@ class DashboardView(_AreaPeriodView):
             visits=data["visits"],
             reps=data["reps"],
             computed_at=data["computed_at"],
-            recounting=served_last(),
             rep_year=rep_year,
             percent=percent,
             rates=stats.RATES,
@@ -218,11 +206,8 @@ class AccountabilityView(_AreaPeriodView):
                 percent=percent,
             )
         on = today()
-        export = request.args.get("format") == "xlsx"  # a document to file: never the last figures
-        rows, people, computed_at = dash.accountability(
-            session, area, period, on, again=None if export else self._again(dash.accountability_job, on)
-        )
-        if export:
+        rows, people, computed_at = dash.accountability(session, area, period, on)
+        if request.args.get("format") == "xlsx":
             return self._xlsx(area, period, rows, people)
         return self.render_template(
             "minqing/accountability.html",
@@ -235,7 +220,6 @@ class AccountabilityView(_AreaPeriodView):
             rows=rows,
             people=people,
             computed_at=computed_at,
-            recounting=served_last(),
             percent=percent,
             span={"from": period.start.isoformat(), "to": period.end.isoformat()},
         )

@@ -6,7 +6,7 @@ from flask_appbuilder.views import expose
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models.appeals import Appeal
+from app.models.appeals import AppealRollup
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.models.visits import Visit
@@ -54,12 +54,15 @@ class HomeView(IndexView):
         person = personnel_service.linked_person(session, user)
         todo = {}
         if sm.has_access("can_read", "Appeal") and not my_scope.empty:
-            where = scope.clause_for(Appeal)
+            where = appeal_service.cells_now_in(my_scope)
             todo["appeals"] = appeal_service.attention_counts(session, where)
             todo["appeals"]["mine"] = (
-                session.scalar(
-                    select(func.count()).where(
-                        where, appeal_service.open_clause(), Appeal.handler_person_id == person.id
+                int(
+                    session.scalar(
+                        select(appeal_service.cell_sum(AppealRollup.handler_person_id == person.id))
+                        .select_from(AppealRollup)
+                        .join(appeal_service.NOW_GRID, appeal_service.NOW_GRID.id == AppealRollup.grid_id)
+                        .where(where, appeal_service.cell_running(), AppealRollup.handler_person_id == person.id)
                     )
                 )
                 if person is not None

@@ -6,7 +6,7 @@ settings table nor the session, and /healthz touches no database at all.
 
 * /healthz — the process answers (nginx's and systemd's liveness check): always 200.
 * /readyz  — this server can serve: the database answers, its schema is at the migrations'
-  head, and each configured Redis (COUNTS_CACHE_URL, RATELIMIT_STORAGE_URI) answers a PING.
+  head, and the configured Redis (RATELIMIT_STORAGE_URI) answers a PING.
   200 when all do, else 503; the JSON names each check and why it failed.
 * /metrics — Prometheus text (app/core/metrics.py), for METRICS_TOKEN or METRICS_ALLOWED_NETWORKS.
 """
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 _heads: dict = {}  # migrations directory -> its head revisions (read once per process)
 _redis_clients: dict = {}
-REDIS_SETTINGS = ("COUNTS_CACHE_URL", "RATELIMIT_STORAGE_URI")
+REDIS_SETTINGS = ("RATELIMIT_STORAGE_URI",)
 
 
 def healthz():

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0033_rotas"
-down_revision = "0030_petition_flags"
+down_revision = "0031_appeal_rollups"
 branch_labels = None
 depends_on = None
 

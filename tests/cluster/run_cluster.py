@@ -79,7 +79,6 @@ class Cluster:
             "SECRET_KEY": "cluster-" + "5f" * 30,
             "MINQING_MULTI_NODE": "true",
             "RATELIMIT_STORAGE_URI": "minqing+db://",  # the login limit in PostgreSQL, shared
-            "COUNTS_CACHE_URL": redis_url,
             "JOBS_REDIS_URL": redis_url,
             "MINQING_JOBS_QUEUE": "cluster",
             "MINQING_JOBS_DIR": str(self.workdir / "jobs"),  # one machine: a shared directory

@@ -17,6 +17,7 @@ every step is an AppealEvent (who, when, what, note). By concern:
 This module re-exports what the views, the CLI and the importer use.
 """
 
+from app.services import rollups  # noqa: F401  (keeps the figures' cells on every write of an appeal)
 from app.services.appeals.actors import PERMISSIONS, RESOURCE, Actor, system_actor  # noqa: F401
 from app.services.appeals.deadlines import (  # noqa: F401
     compute_due_date,
@@ -33,7 +34,11 @@ from app.services.appeals.history import (  # noqa: F401
 )
 from app.services.appeals.numbering import next_sequence, number_in_use, parse_number  # noqa: F401
 from app.services.appeals.queries import (  # noqa: F401
+    NOW_GRID,
     attention_counts,
+    cell_running,
+    cell_sum,
+    cells_now_in,
     duplicates_of,
     find_visible_appeal,
 )

@@ -10,16 +10,15 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, func, select
+from sqlalchemy import and_, false, select, true
 
-from app.core.cache import memo
 from app.core.inputs import parse_id
-from app.models.appeals import Appeal, Status
+from app.models.appeals import Appeal, AppealRollup, Status
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.services import scope, stats
 from app.services.appeals.deadlines import due_soon_clause, open_clause, overdue_clause, week_clause
-from app.services.appeals.queries import attention_counts
+from app.services.appeals.queries import NOW_GRID, attention_counts, cell_running, cell_sum, cells_now_in
 
 QUICK_FLAGS = ("supervised", "extension", "mine", "filed", "open", "unassigned")
 DUE_KEYS = ("overdue", "soon", "week")
@@ -149,17 +148,32 @@ def context_flags(args):
     return [flag for flag in CONTEXT_FLAGS if args.get(flag) == "1"]
 
 
+def cell_flag_clause(flag, me):
+    """A context flag (CONTEXT_FLAGS) as a condition on the roll-up cells."""
+    if flag == "mine":
+        return AppealRollup.handler_person_id == (me.person_id or -1)  # 0 in a cell: no handler
+    if flag == "filed":  # 我登记的
+        return AppealRollup.filed_by_id == (me.user_id or -1)  # 0 in a cell: no login
+    if flag == "open":
+        return cell_running()
+    if flag == "unassigned":
+        return and_(AppealRollup.status.in_((Status.REGISTERED, Status.ESCALATED)), AppealRollup.duplicate.is_(False))
+    raise ValueError(flag)
+
+
 def list_counts(session, flags=()):
     """The counts above the appeal list, in the user's scope and within the page's context
-    flags (`mine`: the user's own, so a user's figures are theirs): per state, and what needs attention."""
-    where = scope.clause_for(Appeal)
-    flags = tuple(flags)
-    if flags:
-        where = and_(where, *(quick_clause(session, flag) for flag in flags))
+    flags (`mine`: the user's own, so a user's figures are theirs): per state, and what needs
+    attention. Sums of the roll-up cells of the appeals now in the scope (never the appeals)."""
     me = scope.current()
-    key = (me.cache_key, flags, me.person_id if "mine" in flags else None, me.user_id if "filed" in flags else None)
-    by_status = memo(
-        ("appeal_by_status", key),
-        lambda: dict(session.execute(select(Appeal.status, func.count()).where(where).group_by(Appeal.status)).all()),
+    where = and_(cells_now_in(me), *(cell_flag_clause(flag, me) for flag in flags))
+    by_status = dict(
+        session.execute(
+            select(AppealRollup.status, cell_sum(true()))
+            .select_from(AppealRollup)
+            .join(NOW_GRID, NOW_GRID.id == AppealRollup.grid_id)
+            .where(where)
+            .group_by(AppealRollup.status)
+        ).all()
     )
-    return by_status, attention_counts(session, where, cache_key=key)
+    return {status: int(n) for status, n in by_status.items() if n}, attention_counts(session, where)

@@ -3,48 +3,70 @@ appeal by number within the scope."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import aliased
 
-from app.core.cache import memo
 from app.core.clock import today
 from app.core.errors import NotFound
 from app.core.inputs import parse_id
-from app.models.appeals import (
-    OPEN_STATUSES,
-    Appeal,
-    Status,
-)
+from app.models.appeals import OPEN_STATUSES, Appeal, AppealRollup, Status, due_soon_days
+from app.models.grids import Grid
 from app.services import scope
-from app.services.appeals.deadlines import due_soon_clause, open_clause, overdue_clause
 from app.services.validators import clean_text
 
 log = logging.getLogger(__name__)
 
 
-def attention_counts(session, where, cache_key=None):
+# the grid a case lives in now, joined to the roll-up cells for the scope's path ranges
+NOW_GRID = aliased(Grid, name="now_grid")
+
+
+def cell_running():
+    """SQL twin of `open_clause` on the roll-up cells: the deadline runs."""
+    return and_(AppealRollup.status.in_(OPEN_STATUSES), AppealRollup.duplicate.is_(False))
+
+
+def cells_now_in(me, paths=None):
+    """The cells of the appeals now in `me`'s scope (and in the subtrees `paths`, None:
+    anywhere): a condition on the cells joined with NOW_GRID, ranges of its path."""
+    clause = me.path_clause(NOW_GRID.path)
+    if paths is not None:
+        clause = and_(clause, scope.Scope(paths=tuple(paths)).path_clause(NOW_GRID.path))
+    return clause
+
+
+def attention_counts(session, where, on=None):
     """Overdue, due soon, supervised-and-open and extensions awaiting approval, in one query
-    (reused for COUNTS_CACHE_SECONDS under `cache_key`, e.g. the scope, when given)."""
-    if cache_key is not None:
-        return memo(("appeal_attention", today(), cache_key), lambda: attention_counts(session, where))
-
-    def count_if(condition):
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
+    over the roll-up cells `where` (a condition on AppealRollup and NOW_GRID, e.g.
+    `cells_now_in(scope)`): judged on the day `on` (default today) when read, so overdue
+    moves with the clock without any job."""
+    on = on or today()
+    running = cell_running()
+    cell = AppealRollup
+    soon = on + dt.timedelta(days=due_soon_days())
     row = session.execute(
         select(
-            count_if(overdue_clause()),
-            count_if(due_soon_clause()),
-            count_if(and_(open_clause(), Appeal.supervised.is_(True))),
-            count_if(and_(open_clause(), Appeal.extension_until.is_not(None))),
-            count_if(and_(Appeal.status.in_((Status.REGISTERED, Status.ESCALATED)), Appeal.duplicate_of_id.is_(None))),
-        ).where(where, Appeal.status.in_(OPEN_STATUSES))  # each count is of open appeals: an index range, not a scan
+            cell_sum(and_(running, cell.due_date < on)),
+            cell_sum(and_(running, cell.due_date >= on, cell.due_date <= soon)),
+            cell_sum(and_(running, cell.supervised.is_(True))),
+            cell_sum(and_(running, cell.extension.is_(True))),
+            cell_sum(and_(cell.status.in_((Status.REGISTERED, Status.ESCALATED)), cell.duplicate.is_(False))),
+        )
+        .select_from(cell)
+        .join(NOW_GRID, NOW_GRID.id == cell.grid_id)
+        .where(where, cell.status.in_(OPEN_STATUSES))  # each count is of open appeals
     ).one()
     return dict(
         zip(("overdue", "due_soon", "supervised", "extension", "unassigned"), (int(v) for v in row), strict=True)
     )
+
+
+def cell_sum(condition):
+    return func.coalesce(func.sum(case((condition, AppealRollup.n), else_=0)), 0)
 
 
 def duplicates_of(session, appeal):

@@ -137,7 +137,7 @@ def progress_overview(session, year, clause, on=None, include_inactive=False, li
 
     if cache_key is None:
         page = rank()
-    else:  # kept for COUNTS_CACHE_SECONDS: a county's 5,000 mandates are not ranked on every view
+    else:  # once per request
         page = memo(("rep_progress", year, on, include_inactive, limit, offset, cache_key), rank)
     # ...then those representatives, with what the page shows of them: the person's and the
     # constituency's own grids and kinds (joined by default) are not shown, and left out

@@ -1,0 +1,261 @@
+"""The appeal roll-ups (app/services/rollups.py): kept in the writing transaction by every
+kind of write, equal to a count of the appeals after each one, rebuilt and checked by the
+CLI, and judged against the clock when read (overdue needs no job).
+
+tests/conftest.py also checks the roll-ups against the appeals after every test."""
+
+import datetime as dt
+import io
+
+import pytest
+from flask import g
+from openpyxl import load_workbook
+from sqlalchemy import func, select, text, update
+
+from app.core import clock
+from app.extensions import db
+from app.models.appeals import Appeal, AppealRollup
+from app.models.lookups import AppealCategory
+from app.services import appeals as svc
+from app.services import dashboard as dash
+from app.services import records, rollups, stats
+from app.services.appeals import lists
+from app.services.scope import EVERYTHING, Scope
+from tests.conftest import login
+from tests.factories import make_appeal, make_user, tree
+from tests.test_import import _upload
+
+CLERK = svc.Actor(name="录入员", permissions=frozenset(svc.PERMISSIONS))  # may take every step
+
+
+def agree():
+    differences = rollups.check(db.session)
+    assert differences == [], [rollups.describe(d) for d in differences]
+    return True
+
+
+def cells():
+    return db.session.scalar(select(func.coalesce(func.sum(AppealRollup.n), 0)))
+
+
+def test_every_write_keeps_the_rollups(world):
+    t = world
+    with clock.frozen("2026-03-02 09:00"):
+        appeal = make_appeal(t["a1"], importance="general")
+        other = make_appeal(t["a2"], status="in_progress")
+    assert agree() and cells() == 2
+    steps = [
+        ("assign", {"handler_unit": "民政所"}),
+        ("start", {}),
+        ("supervise", {"note": "三日内办结"}),
+        ("extend", {"until": dt.date(2026, 3, 20), "reason": "需协调", "progress": "已联系"}),
+        ("approve_extension", {"approve": True}),
+        ("feedback", {"reply": "已修好"}),
+        ("evaluate", {"result": "basic"}),
+        ("archive", {}),
+    ]
+    with clock.frozen("2026-03-05 10:00"):
+        for action, data in steps:
+            svc.perform(db.session, CLERK, appeal, action, data)
+            db.session.commit()
+            assert agree(), action
+        # escalation moves the case up with one UPDATE statement
+        svc.perform(db.session, CLERK, other, "escalate", {"note": "超出本级权限"})
+        db.session.commit()
+        assert agree()
+        db.session.refresh(other)
+        assert other.grid_id == t["ta"].id
+        moved = db.session.scalar(select(AppealRollup).where(AppealRollup.grid_id == t["ta"].id))
+        assert moved.n == 1 and moved.escalated and moved.origin_grid_id == t["a2"].id
+
+
+def test_corrections_of_grid_category_and_importance_move_the_cell(world):
+    t = world
+    appeal = make_appeal(t["a1"], at="2026-04-01 09:00")
+    category = AppealCategory(name="路灯照明测试", sort_order=99)
+    db.session.add(category)
+    db.session.commit()
+    with clock.frozen("2026-04-02 09:00"):
+        appeal.grid = t["a2"]
+        appeal.category = category
+        appeal.importance = "important"
+        svc.update_registration(db.session, CLERK, appeal, note="更正")
+        db.session.commit()
+    assert agree()
+    (cell,) = db.session.scalars(select(AppealRollup)).all()
+    assert (cell.grid_id, cell.origin_grid_id, cell.category_id, cell.importance) == (
+        t["a2"].id,
+        t["a2"].id,
+        category.id,
+        "important",
+    )
+    assert cell.due_date == dt.date(2026, 5, 1)  # the new deadline: one month
+
+
+def test_soft_delete_restore_and_hard_delete(world):
+    appeal = make_appeal(world["a1"], at="2026-04-01 09:00")
+    make_appeal(world["a1"], at="2026-04-01 10:00")
+    records.delete_record(db.session, appeal)
+    db.session.commit()
+    assert agree() and cells() == 1  # a deleted appeal counts nowhere
+    records.restore_records(db.session, [appeal])
+    db.session.commit()
+    assert agree() and cells() == 2
+    db.session.delete(appeal)
+    db.session.commit()
+    assert agree() and cells() == 1
+
+
+def test_a_failed_write_leaves_the_rollups_as_they_were(world):
+    make_appeal(world["a1"], at="2026-04-01 09:00")
+    before = cells()
+    appeal = make_appeal(world["a1"], at="2026-04-01 10:00")
+    appeal.status = "no such state"  # the CHECK constraint refuses it
+    with pytest.raises(Exception):  # noqa: B017,PT011 - any database refusal will do
+        db.session.flush()
+    db.session.rollback()
+    assert agree() and cells() == before + 1
+
+
+def test_statements_on_appeals_keep_the_rollups(world):
+    """An UPDATE or DELETE of appeals run through the session (not the ORM's objects)."""
+    a = make_appeal(world["a1"], at="2026-04-01 09:00")
+    make_appeal(world["a2"], at="2026-04-01 09:00")
+    db.session.execute(update(Appeal).where(Appeal.id == a.id).values(supervised=True, version=Appeal.version + 1))
+    assert agree()
+    db.session.execute(update(Appeal).values(importance="important"))
+    assert agree()
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).where(AppealRollup.importance == "important")) == 2
+
+
+def test_an_import_keeps_the_rollups(client):
+    """Appeals typed in from an Excel ledger (the template as downloaded, its example row)."""
+    t = tree()
+    login(client, make_user("Clerk", t["ta"]))
+    rows = [list(r) for r in load_workbook(io.BytesIO(client.get("/import/template/appeals").data)).active.values]
+    rows[1][rows[0].index("网格编码*")] = "TA1"
+    rows[1][0] = None
+    with clock.frozen("2026-04-02 09:00"):
+        assert _upload(client, "appeals", rows).status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 1
+    assert agree() and cells() == 1
+
+
+def test_overdue_moves_with_the_clock_without_any_job(world, client):
+    """Registered on 2 March (general: due 9 March). Nothing is written afterwards; the
+    figures read on each day say what is overdue that day."""
+    appeal = make_appeal(world["a1"], status="in_progress", at="2026-03-02 09:00")
+    assert appeal.due_date == dt.date(2026, 3, 9)
+    area = dash.choose_area(db.session, EVERYTHING, world["ta"].id)
+    period = dash.Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    where = svc.cells_now_in(Scope(paths=(world["a1"].path,)))
+    leader = make_user("Leader", world["ta"])
+    login(client, leader)
+    for day, overdue, soon in (("2026-03-06", 0, 0), ("2026-03-09", 0, 1), ("2026-03-10", 1, 0)):
+        with clock.frozen(f"{day} 08:00"):
+            counts = svc.attention_counts(db.session, where)
+            assert (counts["overdue"], counts["due_soon"]) == (overdue, soon), day
+            assert (
+                stats.appeal_figures_in(db.session, (world["ta"].path,), period.start, period.end)["overdue"] == overdue
+            )
+            assert dash.attention(db.session, area)["overdue"] == overdue
+            page = client.get(f"/dashboard/?grid={world['ta'].id}&start=2026-03-01&end=2026-03-31")
+            assert page.status_code == 200
+    assert agree()
+
+
+def test_list_counts_read_the_rollups_of_the_scope(app, world):
+    """The counts above the list sum cells in the user's scope: another township's are not there."""
+    make_appeal(world["a1"], status="assigned", at="2026-04-01 09:00")
+    make_appeal(world["a2"], status="registered", at="2026-04-01 09:00")
+    make_appeal(world["b1"], status="assigned", at="2026-04-01 09:00")
+    with app.test_request_context(), clock.frozen("2026-04-02 09:00"):
+        g._minqing_scope = (None, Scope(paths=(world["ta"].path,)))  # a user of township A
+        by_status, attention = lists.list_counts(db.session)
+        assert by_status == {"assigned": 1, "registered": 1}
+        assert attention["unassigned"] == 1
+        by_status, attention = lists.list_counts(db.session, ("unassigned",))
+        assert by_status == {"registered": 1}
+
+
+def test_the_cli_checks_names_differences_and_rebuilds(app, world):
+    make_appeal(world["a1"], at="2026-04-01 09:00")
+    make_appeal(world["a2"], status="answered", at="2026-04-02 09:00")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["minqing", "rollups", "check"])
+    assert result.exit_code == 0 and "一致" in result.output
+    db.session.execute(text("UPDATE appeal_rollup SET n = n + 1 WHERE status = 'answered'"))
+    db.session.commit()
+    result = runner.invoke(args=["minqing", "rollups", "check"])
+    assert result.exit_code == 1
+    assert f"grid_id={world['a2'].id}" in result.output and "status=answered" in result.output
+    assert "counted 1, kept 2" in result.output and "1 cells differ" in result.output
+    result = runner.invoke(args=["minqing", "rollups", "rebuild"])
+    assert result.exit_code == 0 and "2 cells" in result.output
+    assert agree()
+    assert runner.invoke(args=["minqing", "rollups", "check"]).exit_code == 0
+
+
+def test_rebuild_equals_what_the_writes_kept(world):
+    for i, status in enumerate(("registered", "assigned", "in_progress", "answered", "evaluated", "archived")):
+        make_appeal(world["a1" if i % 2 else "b1"], status=status, at=f"2026-0{i % 3 + 1}-1{i} 09:00")
+    kept = sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS)))
+    rollups.rebuild(db.session)
+    assert sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS))) == kept
+
+
+ROLLUP_COLUMNS = [AppealRollup.__table__.c[name] for name in (*rollups.ROLLUP_DIMENSIONS, "n")]
+
+
+def test_the_migration_fills_the_same_cells_as_the_writes(world):
+    """0031 fills the table with SQL of its own: it must agree with `cell_of`."""
+    from pathlib import Path
+    from runpy import run_path
+    from types import SimpleNamespace
+
+    with clock.frozen("2026-03-02 09:00"):
+        for status in ("registered", "assigned", "in_progress", "answered", "evaluated", "archived", "escalated"):
+            make_appeal(world["a1"], status=status)
+        supervised = make_appeal(world["a2"], status="in_progress")
+        svc.perform(db.session, CLERK, supervised, "supervise", {"note": "督办"})
+        repeat = make_appeal(world["a2"])
+        svc.perform(db.session, CLERK, repeat, "duplicate", {"original": supervised.number})
+        gone = make_appeal(world["b1"], petition_bypass=True)
+        records.delete_record(db.session, gone)
+        db.session.commit()
+    kept = sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS)))
+    db.session.execute(AppealRollup.__table__.delete())
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0031_appeal_rollups.py"
+    fill = run_path(str(path))["_fill"]
+    conn = db.session.connection()
+    fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
+    fill(conn)
+    assert sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS))) == kept
+    assert agree()
+
+
+def test_a_grid_move_takes_its_appeals_figures_along(world):
+    """Cells name grids by id and are summed over path ranges when read: moving a village to
+    another township moves its figures with it, with nothing to update."""
+    make_appeal(world["a1"], status="assigned", at="2026-04-01 09:00")
+    ta, tb = (world["ta"].path,), (world["tb"].path,)
+    assert stats.appeal_figures_in(db.session, ta)["collected"] == 1
+    world["a1"].parent = world["tb"]
+    db.session.commit()
+    db.session.refresh(world["a1"])
+    assert world["a1"].path.startswith(world["tb"].path)
+    assert stats.appeal_figures_in(db.session, ta)["collected"] == 0
+    assert stats.appeal_figures_in(db.session, tb)["collected"] == 1
+    where = svc.cells_now_in(Scope(paths=tb))
+    assert (
+        db.session.scalar(
+            select(svc.cell_sum(AppealRollup.status == "assigned"))
+            .select_from(AppealRollup)
+            .join(svc.NOW_GRID, svc.NOW_GRID.id == AppealRollup.grid_id)
+            .where(where)
+        )
+        == 1
+    )
+    assert agree()
