@@ -47,6 +47,20 @@ def test_every_menu_link_of_every_role_answers_200(client, role):
         assert "/gridview/coverage/" in links
 
 
+def test_a_new_install_without_grids_answers_every_admin_menu_link(client):
+    """`flask minqing init` without demo data: the Admin's first look (dashboard, reports,
+    every menu page) must work before any grid exists (it once failed on an empty CASE)."""
+    from tests.factories import make_user
+
+    login(client, make_user("Admin"))
+    links = _menu_links(client.get("/", follow_redirects=True).get_data(as_text=True))
+    assert len(links) > 10
+    broken = {href: client.get(href, follow_redirects=True).status_code for href in links}
+    assert {h: s for h, s in broken.items() if s != 200} == {}
+    notice = client.get("/rotaview/notice/", follow_redirects=True).get_data(as_text=True)
+    assert "先添加网格" in notice  # the duty notice says why there is nothing to print
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_opens_its_user_info_and_changes_its_password(client, sm, role):
     t = tree()
