@@ -51,6 +51,8 @@ PERMISSION_TITLES = {
     "userinfoedit": _l("edit own information"),
     "can_this_form_get": _l("open"),
     "can_this_form_post": _l("save"),
+    "can_compute": _l("compute"),
+    "can_publish": _l("publish"),
 }
 RESOURCE_TITLES = {
     "SensitiveData": _l("Full phone and ID numbers"),
@@ -73,6 +75,8 @@ RESOURCE_TITLES = {
     "UserInfoEditView": _l("Edit own information"),
     "MinqingUserInfoEditView": _l("Edit own information"),
     "RegisterApi": _l("Register"),
+    "Assessment": _l("Assessment"),
+    "AssessmentScheme": _l("Assessment scheme"),
 }
 
 EMAIL_DOMAIN = "minqing.local"  # FAB needs a unique e-mail: who leaves it empty gets <username>@minqing.local

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.views import extras
 from app.views.appeals import AppealApi, AppealView
+from app.views.assessments import AssessmentInputView, AssessmentItemView, AssessmentRoundView, AssessmentSchemeView
 from app.views.audit import AuditLogView
 from app.views.dashboard import AccountabilityView, DashboardView
 from app.views.grids import GridApi, GridView
@@ -127,6 +128,22 @@ def register_views(appbuilder):
     appbuilder.add_view(
         AccountabilityView, "Accountability", label=_l("Accountability"), icon="fa-table", category="Oversight"
     )
+    appbuilder.add_view(
+        AssessmentRoundView, "Assessments", label=_l("Assessments"), icon="fa-trophy",
+        category="Assessment", category_label=_l("Assessment (100 points)"), category_icon="fa-trophy",
+    )  # fmt: skip
+    appbuilder.add_view(
+        AssessmentInputView, "Assessment entries", label=_l("Assessment entries"), icon="fa-pencil-square-o",
+        category="Assessment",
+    )  # fmt: skip
+    appbuilder.add_view(
+        AssessmentSchemeView, "Assessment schemes", label=_l("Assessment schemes"), icon="fa-list-ol",
+        category="Assessment",
+    )  # fmt: skip
+    appbuilder.add_view(
+        AssessmentItemView, "Assessment items", label=_l("Assessment items"), icon="fa-check-square-o",
+        category="Assessment",
+    )  # fmt: skip
     for trash in TRASH_VIEWS:
         appbuilder.add_view(
             trash, trash.__name__, label=trash.list_title, icon="fa-trash",
