@@ -12,10 +12,11 @@ from app.core import clock
 from app.core.errors import DomainError
 from app.extensions import db
 from app.models.assessments import AssessmentInput, AssessmentItem, AssessmentRound, AssessmentScheme, AssessmentScore
+from app.models.audit import AuditLog
 from app.services import assessments as svc
 from app.services.assessments import scoring
 from app.services.assessments.scheme import DEFAULT_SCHEME
-from tests.conftest import login
+from tests.conftest import api_token, login
 from tests.factories import level, make_appeal, make_person, make_user, tree
 
 # --- the arithmetic -------------------------------------------------------------------------
@@ -189,6 +190,10 @@ def test_a_leader_computes_publishes_and_the_round_is_locked(quarter, client):
     assert client.post(f"/assessmentroundview/action/publish/{rnd.id}").status_code == 302
     db.session.refresh(rnd)
     assert rnd.status == svc.PUBLISHED and rnd.published_by_id == leader.id
+    trail = db.session.scalars(
+        select(AuditLog).where(AuditLog.table_name == "assessment_round", AuditLog.record_id == rnd.id)
+    ).all()
+    assert any((row.changes or {}).get("status") == ["computed", "published"] for row in trail)
     # after 发布: entries, the round and its results stay as they are
     entry = db.session.scalar(select(AssessmentInput).where(AssessmentInput.person_id == quarter["p1"].id))
     response = client.post(
@@ -267,3 +272,22 @@ def test_the_default_scheme_of_seed_003_totals_100(app):
         "reporting_rate", "discovery_rate", "handling_rate", "satisfaction_rate"
     }  # fmt: skip
     assert svc.seed_default_scheme(db.session) is None  # once
+
+
+def test_the_api_resource_assessment_is_scoped(quarter, client):
+    rnd = quarter["rnd"]
+    with clock.frozen("2026-12-31 18:00"):
+        svc.compute_round(db.session, rnd)
+    db.session.commit()
+    headers = api_token(client, make_user("Leader", quarter["ta"]))
+    listing = client.get("/api/v1/assessment/", headers=headers)
+    assert listing.status_code == 200 and rnd.id in listing.json["ids"]
+    results = client.get(f"/api/v1/assessment/{rnd.id}/results?subject=person", headers=headers)
+    assert results.status_code == 200
+    first = results.json["result"][0]
+    assert (first["rank"], first["name"], first["score"]) == (1, "队员甲", 61.0)
+    assert {"name": "值班出勤", "max_points": 10.0, "points": None, "detail": "暂无数据"} in first["items"]
+    other = api_token(client, make_user("Leader", quarter["tb"]))
+    assert rnd.id not in client.get("/api/v1/assessment/", headers=other).json["ids"]
+    assert client.get(f"/api/v1/assessment/{rnd.id}", headers=other).status_code == 404
+    assert client.get(f"/api/v1/assessment/{rnd.id}/results", headers=other).status_code == 404

@@ -135,6 +135,7 @@ class AssessmentScore(Model):
     """A stored result: the score of a person, a team or a unit in a round, and its rank."""
 
     __tablename__ = "assessment_score"
+    __audit__ = False  # a snapshot 计算 rewrites; the round's own changes (计算, 发布) are audited
 
     id = Column(Integer, primary_key=True)
     round_id = Column(Integer, ForeignKey("assessment_round.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -163,6 +164,7 @@ class AssessmentEntry(Model):
     """The points behind a score: one row per item (figure, points, how they were reached)."""
 
     __tablename__ = "assessment_entry"
+    __audit__ = False
 
     id = Column(Integer, primary_key=True)
     score_id = Column(Integer, ForeignKey("assessment_score.id", ondelete="CASCADE"), nullable=False, index=True)

@@ -5,7 +5,13 @@ from flask_babel import lazy_gettext as _l
 
 from app.views import extras
 from app.views.appeals import AppealApi, AppealView
-from app.views.assessments import AssessmentInputView, AssessmentItemView, AssessmentRoundView, AssessmentSchemeView
+from app.views.assessments import (
+    AssessmentInputView,
+    AssessmentItemView,
+    AssessmentRoundApi,
+    AssessmentRoundView,
+    AssessmentSchemeView,
+)
 from app.views.audit import AuditLogView
 from app.views.dashboard import AccountabilityView, DashboardView
 from app.views.grids import GridApi, GridView
@@ -175,6 +181,6 @@ def register_views(appbuilder):
     extras.refresh()  # definitions built before the views existed: their extra fields now
     for api in (
         GridApi, PersonApi, PostApi, AssignmentApi, AppealApi, VisitApi, QuotaRuleApi, RepresentativeApi,
-        ConstituencyApi, ContactRecordApi, RegisterApi,
+        ConstituencyApi, ContactRecordApi, RegisterApi, AssessmentRoundApi,
     ):  # fmt: skip
         appbuilder.add_api(api)

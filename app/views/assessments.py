@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder.actions import action
+from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from app.services import assessments as svc
 from app.services import scope
 from app.services.assessments import results as results_service
 from app.services.assessments.scheme import scheme_total
+from app.views.api import ScopedModelApi
 from app.views.pickers import register_picker
 from app.views.scoped import ScopedInterface, ScopedModelView
 
@@ -317,3 +319,71 @@ class AssessmentInputView(ScopedModelView):
 
     def validate_delete(self, item):
         svc.check_open(item.assessment)
+
+
+class AssessmentRoundApi(ScopedModelApi):
+    """/api/v1/assessment: the rounds in scope; /<id>/results their stored scores (read only)."""
+
+    list_title = _l("Assessments")
+    show_title = _l("Assessment")
+    add_title = _l("Assessment")
+    edit_title = _l("Assessment")
+    resource_name = "assessment"
+    resource = RESOURCE
+    label_columns = LABELS
+    datamodel = ScopedInterface(AssessmentRound)
+    list_columns = ["id", "grid.id", "grid.name", "year", "period", "scheme.id", "scheme.name", "team_level.name",
+                    "status", "computed_at", "published_at"]  # fmt: skip
+    show_columns = list_columns + ["note"]
+    add_columns = ["grid", "team_level", "year", "period", "scheme", "note"]
+    edit_columns = add_columns
+    search_columns = ["grid", "year", "period", "status"]
+    order_columns = ["year", "period", "status"]
+    extra_permissions = {"results": "read"}
+
+    def validate(self, item):
+        svc.check_open(item)
+        svc.validate_round(db.session, item)
+
+    def validate_delete(self, item):
+        svc.check_round_deletable(db.session, item)
+
+    @api_expose("/<int:pk>/results", methods=["GET"])
+    @protect()
+    def results(self, pk):
+        """The stored results of a round in the caller's scope (?subject=person|team|unit), best first,
+        each with the points behind it.
+        ---
+        get:
+          parameters:
+          - {in: path, name: pk, required: true, schema: {type: integer}}
+          - {in: query, name: subject, schema: {type: string, enum: [person, team, unit]}}
+          responses:
+            200:
+              description: rank, name, grid, score and the items' points (null where there is no data)
+            404:
+              description: no such round in the caller's scope
+        """
+        rnd = db.session.scalar(
+            select(AssessmentRound).where(AssessmentRound.id == pk, scope.clause_for(AssessmentRound))
+        )
+        if rnd is None:
+            return self.response_404()
+        subject = request.args.get("subject", "team")
+        if subject not in results_service.SUBJECT_TITLES:
+            return self.response_400(message=str(_l("Choose person, team or unit.")))
+        rows = results_service.ranked(db.session, rnd, subject)
+        entries = results_service.entries_of(db.session, [r.id for r in rows])
+        return self.response(
+            200,
+            status=rnd.status,
+            subject=subject,
+            result=[
+                {
+                    "rank": r.rank, "name": r.name, "grid_id": r.grid_id, "person_id": r.person_id, "score": r.score,
+                    "items": [{"name": e.name, "max_points": e.max_points, "points": e.points, "detail": e.detail}
+                              for e in entries[r.id]],
+                }
+                for r in rows
+            ],
+        )  # fmt: skip
