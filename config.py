@@ -163,6 +163,7 @@ APPEAL_REMIND_SUMMARY_TO = []  # e-mail addresses that get the whole reminder li
 # --- Registers (台账) defined in the browser ----------------------------------
 REGISTERS_CHECK_SECONDS = 1  # how often a server looks for register definitions changed on another server
 REGISTER_PRINT_MAX_ROWS = 2000  # the most entries one printed ledger holds (narrow it with filters)
+LEDGER_PRINT_MAX_ROWS = 1000  # the most visits or cases one printed 一人一帐 / 一村一册 lists (narrow the period)
 
 # --- Settings (系统参数) edited in the browser --------------------------------------
 SETTINGS_CHECK_SECONDS = 1  # how often a server looks for settings changed on another server
