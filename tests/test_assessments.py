@@ -291,3 +291,26 @@ def test_the_api_resource_assessment_is_scoped(quarter, client):
     assert rnd.id not in client.get("/api/v1/assessment/", headers=other).json["ids"]
     assert client.get(f"/api/v1/assessment/{rnd.id}", headers=other).status_code == 404
     assert client.get(f"/api/v1/assessment/{rnd.id}/results", headers=other).status_code == 404
+
+
+def test_a_clerk_enters_the_votes_through_the_form(quarter, client):
+    rnd, item = quarter["rnd"], quarter["items"]["votes"]
+    db.session.execute(AssessmentInput.__table__.delete().where(AssessmentInput.item_id == item.id))
+    db.session.commit()
+    login(client, make_user("Clerk", quarter["ta"]))
+    assert client.get("/assessmentinputview/add").status_code == 200
+    data = {"assessment": rnd.id, "item": item.id, "grid": quarter["a1"].id, "votes_satisfied": "30",
+            "votes_basic": "15", "votes_unsatisfied": "5"}  # fmt: skip
+    assert client.post("/assessmentinputview/add", data=data).status_code == 302
+    entry = db.session.scalar(select(AssessmentInput).where(AssessmentInput.item_id == item.id))
+    assert (entry.grid_id, entry.votes_satisfied, entry.votes_basic, entry.votes_unsatisfied) == (
+        quarter["a1"].id, 30, 15, 5
+    )  # fmt: skip
+    # too few voters, and a grid that is not a work team: both said at once, nothing saved
+    data.update(grid=quarter["ta"].id, votes_satisfied="3")
+    body = client.post("/assessmentinputview/add", data=data).get_data(as_text=True)
+    assert "至少需要 50 人投票" in body and "请选择本次考核的工作组" in body
+    data.update(grid=quarter["b1"].id, votes_satisfied="30")  # another township's team
+    assert "不在您的管辖范围" in client.post("/assessmentinputview/add", data=data).get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(AssessmentInput).where(
+        AssessmentInput.item_id == item.id)) == 1  # fmt: skip
