@@ -314,3 +314,18 @@ def test_a_clerk_enters_the_votes_through_the_form(quarter, client):
     assert "不在您的管辖范围" in client.post("/assessmentinputview/add", data=data).get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(AssessmentInput).where(
         AssessmentInput.item_id == item.id)) == 1  # fmt: skip
+
+
+def test_a_village_assesses_itself_as_one_team_and_one_unit(quarter, client):
+    scheme = quarter["scheme"]
+    rnd = AssessmentRound(scheme=scheme, grid=quarter["a1"], team_level=level(2), year=2026, period="q4")
+    db.session.add(rnd)
+    db.session.commit()
+    login(client, make_user("Leader", quarter["a1"]))  # the village's own leader: its parent is out of scope
+    with clock.frozen("2026-12-31 18:00"):
+        assert client.post(f"/assessmentroundview/action/compute/{rnd.id}").status_code == 302
+    db.session.refresh(rnd)
+    assert rnd.status == svc.COMPUTED
+    # only the handling rate has data in this round (its entries are the other round's): 50 % of 50
+    assert _scores(rnd, "team") == {"甲一村": (25.0, 1)}
+    assert _scores(rnd, "unit") == {"甲一村": (25.0, 1)}

@@ -26,7 +26,7 @@ from app.core.errors import DomainError
 from app.models.appeals import Appeal
 from app.models.grids import Grid, subtree_bounds
 from app.models.visits import Visit, visit_visitors
-from app.services import stats
+from app.services import scope, stats
 from app.services.registers import runtime as register_runtime
 from app.services.registers.summary import summarize
 
@@ -93,7 +93,7 @@ def person_ledger(session, person, span):
         .join(visit_visitors, visit_visitors.c.visit_id == Visit.id)
         .where(
             visit_visitors.c.person_id == person.id,
-            Visit.deleted_at.is_(None),
+            scope.clause_for(Visit),
             Visit.visit_date >= span.start,
             Visit.visit_date <= span.end,
         )
@@ -105,7 +105,7 @@ def person_ledger(session, person, span):
         mine = or_(mine, Appeal.filed_by_id == person.user_id)
     appeals = session.scalars(
         select(Appeal)
-        .where(mine, Appeal.deleted_at.is_(None), _day_range(Appeal.registered_at, span))
+        .where(mine, scope.clause_for(Appeal), _day_range(Appeal.registered_at, span))
         .order_by(Appeal.registered_at, Appeal.id)
         .limit(_limit())
     ).all()
@@ -117,19 +117,19 @@ def person_ledger(session, person, span):
     }
 
 
-def village_book(session, grid, span, scope, readable=lambda spec: True):
+def village_book(session, grid, span, reader_scope, readable=lambda spec: True):
     """一村一册: the cases registered in the grid's subtree, its visits and, for each register the
     reader may read, the number of its entries (each register prints its own entries)."""
     appeals = session.scalars(
         select(Appeal)
-        .where(_in_subtree(Appeal.origin_grid_id, grid), Appeal.deleted_at.is_(None))
+        .where(_in_subtree(Appeal.origin_grid_id, grid), scope.clause_for(Appeal))
         .where(_day_range(Appeal.registered_at, span))
         .order_by(Appeal.registered_at, Appeal.id)
         .limit(_limit())
     ).all()
     visits = session.scalars(
         select(Visit)
-        .where(_in_subtree(Visit.grid_id, grid), Visit.deleted_at.is_(None))
+        .where(_in_subtree(Visit.grid_id, grid), scope.clause_for(Visit))
         .where(Visit.visit_date >= span.start, Visit.visit_date <= span.end)
         .options(selectinload(Visit.visitors))
         .order_by(Visit.visit_date, Visit.id)
@@ -139,7 +139,7 @@ def village_book(session, grid, span, scope, readable=lambda spec: True):
     for spec in register_runtime.specs().values():
         if not spec.active or not spec.date_field or spec.extends or not readable(spec):
             continue
-        summary = summarize(session, spec, scope, span.start, span.end, root=grid)
+        summary = summarize(session, spec, reader_scope, span.start, span.end, root=grid)
         registers.append((spec, summary.total))
     return {"appeals": appeals, "visits": visits, "registers": registers}
 

@@ -70,7 +70,7 @@ def _title(table):
     return lambda value: str(table.get(value, value or ""))
 
 
-def _select(label, table, required=True):
+def _select(label, table):
     return SelectField(label, choices=[(k, v) for k, v in table.items()], validators=[Optional()])
 
 

@@ -59,9 +59,8 @@ def check_open(rnd):
         raise Locked(LOCKED)
 
 
-def validate_round(session, rnd, was_published=False):
-    if was_published:
-        raise Locked(LOCKED)
+def validate_round(session, rnd):
+    check_open(rnd)
     errors = Collector()
     with errors.check():
         if rnd.period not in PERIODS:
@@ -91,11 +90,9 @@ def is_team(session, rnd, grid):
     return grid is not None and grid.level_id == rnd.team_level_id and grid.path.startswith(rnd.grid.path)
 
 
-def validate_input(session, entry, was_published=False):
+def validate_input(session, entry):
     """Every problem of an entry at once (a published round refuses before anything else)."""
     rnd, item = entry.assessment, entry.item
-    if was_published:
-        raise Locked(LOCKED)
     check_open(rnd)
     errors = Collector()
     with errors.check():
@@ -285,7 +282,11 @@ def compute_round(session, rnd):
         own_points = [s.points for s in result.own]
         member_points = {p: [s.points for s in scored] for p, scored in result.members.items()}
         team_total = scoring.rounded(scoring.team_score(own_points, list(member_points.values())))
-        unit = team.parent if team.parent is not None and team.id != rnd.grid_id else team
+        # a unit is the team's parent grid, inside the round's jurisdiction (never above it)
+        parent = team.parent
+        unit = (
+            parent if parent is not None and team.id != rnd.grid_id and parent.path.startswith(rnd.grid.path) else team
+        )
         row = AssessmentScore(
             assessment=rnd, subject="team", grid_id=team.id, unit_id=unit.id, name=team.name, score=team_total,
             unscored=sum(1 for s in result.own if s.points is None),
