@@ -165,6 +165,7 @@ REPRESENTATIVE_REPORT_MAX_ROWS = 100  # rows per page of the representatives' pr
 REPRESENTATIVE_REPORT_DAYS = 3  # an important opinion goes to the 人大主席/副主席 within this many days
 REPRESENTATIVE_OWN_ONLY_ROLES = ["Representative"]  # roles that see only the user's own contact records
 CONTACT_REPORT_RECIPIENTS = ["人大主席", "人大副主席"]  # who important opinions are reported to
+ASSESSMENT_MIN_VOTERS = 50  # 百分制考核: votes a review meeting needs at least (seed 003: 不少于50人; 0: no minimum)
 # --- Appeals (民情诉求) --------------------------------------------------------
 APPEAL_DAYS_GENERAL = 7  # days to handle and answer a general (一般) appeal (seeds: one week)
 APPEAL_MONTHS_IMPORTANT = 1  # calendar months for an important (重要) appeal (seeds: one month; 31 Jan → 28/29 Feb)
@@ -182,6 +183,7 @@ APPEAL_REMIND_SUMMARY_TO = []  # e-mail addresses that get the whole reminder li
 # --- Registers (台账) defined in the browser ----------------------------------
 REGISTERS_CHECK_SECONDS = 1  # how often a server looks for register definitions changed on another server
 REGISTER_PRINT_MAX_ROWS = 2000  # the most entries one printed ledger holds (narrow it with filters)
+LEDGER_PRINT_MAX_ROWS = 1000  # the most visits or cases one printed 一人一帐 / 一村一册 lists (narrow the period)
 
 # --- Settings (系统参数) edited in the browser --------------------------------------
 SETTINGS_CHECK_SECONDS = 1  # how often a server looks for settings changed on another server

@@ -32,6 +32,7 @@ from app.services import (
 from app.services import rollups as appeal_rollups
 from app.services import settings as settings_service
 from app.services.appeals import system_actor
+from app.services.assessments import seed_default_scheme
 from app.services.backup import BackupError, backup, check_revision, restore, revision_of
 from app.services.importer import import_file, template_bytes
 from app.services.lookups import seed_lookups
@@ -86,6 +87,7 @@ def _init(demo_if_empty):
     seed_lookups(db.session)
     db.session.commit()
     sync_roles(current_app.appbuilder)
+    seed_default_scheme(db.session)  # 百分制考核 of seed 003
     seeded = seed_registers(db.session)
     extensions.ensure_definitions(db.session)  # 扩展字段: one (empty) definition per built-in record
     db.session.commit()

@@ -51,6 +51,8 @@ PERMISSION_TITLES = {
     "userinfoedit": _l("edit own information"),
     "can_this_form_get": _l("open"),
     "can_this_form_post": _l("save"),
+    "can_compute": _l("compute"),
+    "can_publish": _l("publish"),
 }
 RESOURCE_TITLES = {
     "SensitiveData": _l("Full phone and ID numbers"),
@@ -75,6 +77,8 @@ RESOURCE_TITLES = {
     "MinqingUserInfoEditView": _l("Edit own information"),
     "RegisterApi": _l("Register"),
     "MyWork": _l("My work"),
+    "Assessment": _l("Assessment"),
+    "AssessmentScheme": _l("Assessment scheme"),
 }
 
 EMAIL_DOMAIN = "minqing.local"  # FAB needs a unique e-mail: who leaves it empty gets <username>@minqing.local

@@ -81,6 +81,8 @@ ROLE_GRANTS = {
         "ContactRecord": {R, W},  # clerks type the paper record books in their jurisdiction
         # appeals: register and correct, assign, handle, record evaluations, archive
         "Appeal": {R, W, "assign", "handle", "evaluate", "archive"},
+        "Assessment": {R, W},  # the assessor's entries (review meeting votes, manual points)
+        "AssessmentScheme": {R},
     },
     GRID_WORKER: {
         "MyWork": {R},
@@ -112,6 +114,9 @@ ROLE_GRANTS = {
         "ContactRecord": {R},
         # appeals: read, supervise (督办), decide on extensions; no editing
         "Appeal": {R, "supervise", "approve"},
+        # 百分制考核 of their jurisdiction: entries, 计算 and 发布; only Admin edits the scheme
+        "Assessment": {R, W, "compute", "publish"},
+        "AssessmentScheme": {R},
     },
     REPRESENTATIVE: {
         "MyWork": {R},

@@ -358,3 +358,40 @@ def _register_attachments():
 
 
 _register_attachments()
+
+# --- 百分制考核 (issue 16) ----------------------------------------------------------
+
+
+def _assessment_round(world, side):
+    from app.models.assessments import AssessmentRound, AssessmentScheme
+    from app.services.assessments import seed_default_scheme
+
+    scheme = db.session.scalar(select(AssessmentScheme).limit(1)) or seed_default_scheme(db.session)
+    grid = world["b1"] if side == "b" else world["a1"]
+    rnd = AssessmentRound(scheme=scheme, grid=grid, team_level=grid.level, year=2026, period="q4")
+    db.session.add(rnd)
+    db.session.commit()
+    return rnd
+
+
+def _assessment_input(world, side):
+    from app.models.assessments import AssessmentInput
+
+    rnd = _assessment_round(world, side)
+    item = next(i for i in rnd.scheme.items if i.kind == "votes")
+    entry = AssessmentInput(
+        assessment=rnd, item=item, grid=rnd.grid, votes_satisfied=40, votes_basic=10, votes_unsatisfied=0
+    )
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def _register_assessments():
+    from app.models.assessments import AssessmentInput, AssessmentRound
+
+    register_factory(AssessmentRound, _assessment_round)
+    register_factory(AssessmentInput, _assessment_input)
+
+
+_register_assessments()

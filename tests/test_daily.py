@@ -58,7 +58,7 @@ def test_a_new_install_without_grids_answers_every_admin_menu_link(client):
     broken = {href: client.get(href, follow_redirects=True).status_code for href in links}
     assert {h: s for h, s in broken.items() if s != 200} == {}
     notice = client.get("/rotaview/notice/", follow_redirects=True).get_data(as_text=True)
-    assert "先添加网格" in notice  # the duty notice says why there is nothing to print
+    assert "请先添加网格" in notice  # the duty notice says why there is nothing to print
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -172,6 +172,15 @@ def test_attendance_for_the_assessment(world):
     assert rotas.rota_attendance(db.session, *feb, person_id=zhang.id, on=on) == rotas.Attendance(2, 1)
     assert rotas.rota_attendance(db.session, *feb, grid_id=world["ta"].id, on=on) == rotas.Attendance(3, 2)
     assert rotas.rota_attendance(db.session, *feb, grid_id=world["tb"].id, on=on) == rotas.Attendance(0, 0)
+    # the 百分制考核's automatic item 值班出勤率 reads the same figure per member
+    from app.core import clock
+    from app.services.assessments.sources import SOURCES
+
+    with clock.frozen("2027-02-20 12:00"):
+        got = SOURCES["rota_attendance"].compute(db.session, [zhang.id, li.id, wang.id], *feb)
+    assert got[zhang.id][0] == 0.5 and "1" in got[zhang.id][1] and "2" in got[zhang.id][1]
+    assert got[li.id][0] == 1.0  # 10 held; 24 not yet due
+    assert wang.id not in got  # no slot: no data (暂无数据)
 
 
 # --------------------------------------------------------------------------

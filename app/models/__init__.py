@@ -3,6 +3,14 @@
 from flask_appbuilder.security.sqla.models import User  # noqa: F401  (Person.user)
 
 from app.models.appeals import Appeal, AppealCounter, AppealEvent, AppealRollup  # noqa: F401
+from app.models.assessments import (  # noqa: F401
+    AssessmentEntry,
+    AssessmentInput,
+    AssessmentItem,
+    AssessmentRound,
+    AssessmentScheme,
+    AssessmentScore,
+)
 from app.models.attachments import Attachment  # noqa: F401
 from app.models.audit import AuditLog  # noqa: F401
 from app.models.grids import Grid  # noqa: F401

@@ -5,6 +5,13 @@ from flask_babel import lazy_gettext as _l
 
 from app.views import extras
 from app.views.appeals import AppealApi, AppealView
+from app.views.assessments import (
+    AssessmentInputView,
+    AssessmentItemView,
+    AssessmentRoundApi,
+    AssessmentRoundView,
+    AssessmentSchemeView,
+)
 from app.views.attachments import AttachmentView
 from app.views.attachments import register as register_attachments
 from app.views.audit import AuditLogView
@@ -148,6 +155,22 @@ def register_views(appbuilder):
     appbuilder.add_view(
         AccountabilityView, "Accountability", label=_l("Accountability"), icon="fa-table", category="Oversight"
     )
+    appbuilder.add_view(
+        AssessmentRoundView, "Assessments", label=_l("Assessments"), icon="fa-trophy",
+        category="Assessment", category_label=_l("Assessment (100 points)"), category_icon="fa-trophy",
+    )  # fmt: skip
+    appbuilder.add_view(
+        AssessmentInputView, "Assessment entries", label=_l("Assessment entries"), icon="fa-pencil-square-o",
+        category="Assessment",
+    )  # fmt: skip
+    appbuilder.add_view(
+        AssessmentSchemeView, "Assessment schemes", label=_l("Assessment schemes"), icon="fa-list-ol",
+        category="Assessment",
+    )  # fmt: skip
+    appbuilder.add_view(
+        AssessmentItemView, "Assessment items", label=_l("Assessment items"), icon="fa-check-square-o",
+        category="Assessment",
+    )  # fmt: skip
     for trash in TRASH_VIEWS:
         appbuilder.add_view(
             trash, trash.__name__, label=trash.list_title, icon="fa-trash",
@@ -182,6 +205,6 @@ def register_views(appbuilder):
     extras.refresh()  # definitions built before the views existed: their extra fields now
     for api in (
         GridApi, PersonApi, PostApi, AssignmentApi, AppealApi, VisitApi, QuotaRuleApi, RepresentativeApi,
-        ConstituencyApi, ContactRecordApi, RegisterApi, RotaApi, RotaSlotApi,
+        ConstituencyApi, ContactRecordApi, RegisterApi, RotaApi, RotaSlotApi, AssessmentRoundApi,
     ):  # fmt: skip
         appbuilder.add_api(api)

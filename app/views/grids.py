@@ -12,6 +12,7 @@ from app.models.personnel import Post
 from app.services import grids as grid_service
 from app.services import personnel as personnel_service
 from app.services import scope
+from app.views import ledgers
 from app.views.api import ScopedModelApi
 from app.views.pickers import register_picker
 from app.views.scoped import ScopedInterface, ScopedModelView
@@ -83,7 +84,9 @@ class GridView(ScopedModelView):
     }
     base_order = ("code", "asc")
     show_template = "minqing/grid_show.html"
-    extra_permissions = {"notice": "read", "card": "read", "coverage": "read"}
+    extra_permissions = {
+        "notice": "read", "card": "read", "coverage": "read", "village_book": "read", "half_year": "read",
+    }  # fmt: skip
 
     def validate(self, item):
         grid_service.validate_grid(db.session, item)
@@ -132,6 +135,18 @@ class GridView(ScopedModelView):
         grid = self._get_grid(pk)
         sections = personnel_service.contact_card(db.session, grid)
         return self.render_template("minqing/print/card.html", grid=grid, sections=sections, printed_at=now())
+
+    @expose("/village_book/<int:pk>")
+    @has_access
+    def village_book(self, pk):
+        """一村一册: the grid's cases, visits and register entries in a period (?from=&to=), printed."""
+        return ledgers.village_book(self, self._get_grid(pk))
+
+    @expose("/half_year/<int:pk>")
+    @has_access
+    def half_year(self, pk):
+        """半年小结: the grid's figures of a half-year (?year=&half=1|2), printed."""
+        return ledgers.half_year(self, self._get_grid(pk))
 
     @expose("/coverage/")
     @has_access

@@ -2,6 +2,8 @@
 
 from flask import flash
 from flask_appbuilder.actions import action
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import Optional
@@ -10,6 +12,7 @@ from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.personnel import Assignment, Person, Post
 from app.services import personnel as personnel_service
+from app.views import ledgers
 from app.views.api import ScopedModelApi
 from app.views.pickers import register_picker
 from app.views.scoped import ScopedInterface, ScopedModelView
@@ -86,12 +89,20 @@ class PersonView(ScopedModelView):
         "phone": _l("Mobile 13812345678 or landline 0371-12345678."),
     }
     base_order = ("name", "asc")
+    show_template = "minqing/person_show.html"
+    extra_permissions = {"ledger": "read"}
 
     def validate(self, item):
         personnel_service.validate_person(db.session, item)
 
     def validate_delete(self, item):
         personnel_service.check_person_deletable(db.session, item)
+
+    @expose("/ledger/<int:pk>")
+    @has_access
+    def ledger(self, pk):
+        """一人一帐: the person's visits and cases in a period (?from=&to=), printed."""
+        return ledgers.person_ledger(self, self.get_in_scope(pk))
 
 
 class PersonApi(ScopedModelApi):

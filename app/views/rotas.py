@@ -257,7 +257,9 @@ class RotaView(ScopedModelView):
         if grid is None and not grid_id:  # no grid of one's own (the Admin): the top of the jurisdiction
             grid = next(iter(visit_rate.scope_roots(db.session, me)), None)
             if grid is None:  # no grid at all yet (a new install): say so where grids are added
-                flash(_l("There is no grid yet: add the grid tree first, then its duty notice can be printed."), "warning")
+                flash(
+                    _l("There is no grid yet: add the grid tree first, then its duty notice can be printed."), "warning"
+                )
                 return redirect(url_for("GridView.list"))
         if grid is None or not scope.visible(db.session, Grid, grid.id):
             abort(404)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0036_attachments"
-down_revision = "0033_rotas"
+down_revision = "0034_assessment"
 branch_labels = None
 depends_on = None
 
