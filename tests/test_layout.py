@@ -67,24 +67,24 @@ def test_a_view_added_under_a_category_shows_for_who_may_open_it(app, client, sm
     before = list(appbuilder.menu.menu)
     try:
         appbuilder.menu.add_link(
-            "Rota probe", href="/rota_probe/", icon="fa-calendar", label="值班轮值表", category="Rotas",
-            category_label="值班轮值", category_icon="fa-calendar",
+            "Rota probe", href="/rota_probe/", icon="fa-calendar", label="值班轮值表", category="Probe area",
+            category_label="探针工作区", category_icon="fa-calendar",
         )  # fmt: skip
         t = tree()
         clerk, worker = make_user("Clerk", t["ta"]), make_user("GridWorker", t["a1"])
         role = sm.find_role("Clerk")
-        for name in ("Rota probe", "Rotas"):
+        for name in ("Rota probe", "Probe area"):
             sm.add_permission_role(role, sm.add_permission_view_menu("menu_access", name))
         db.session.commit()
         login(client, clerk)
         menu = _menu(_home(client))
-        assert "值班轮值" in menu and 'href="/rota_probe/"' in menu
-        assert menu.index("值班轮值") < menu.index("系统管理") if "系统管理" in menu else True
+        assert "探针工作区" in menu and 'href="/rota_probe/"' in menu
+        assert menu.index("探针工作区") < menu.index("系统管理") if "系统管理" in menu else True
         login(client, worker)
-        assert "值班轮值" not in _menu(_home(client))
+        assert "探针工作区" not in _menu(_home(client))
     finally:
         appbuilder.menu.menu[:] = before
-        for name in ("Rota probe", "Rotas"):
+        for name in ("Rota probe", "Probe area"):
             pv = sm.find_permission_view_menu("menu_access", name)
             if pv is not None:
                 sm.del_permission_role(sm.find_role("Clerk"), pv)
