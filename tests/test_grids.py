@@ -206,3 +206,42 @@ def test_bad_households_and_bad_code_get_clear_messages(client):
     ).get_data(as_text=True)
     assert "数值不能为负数" in body
     assert db.session.scalar(select(Grid).where(Grid.name == "甲四村")) is None
+
+
+def test_a_city_level_is_added_above_the_county_without_renumbering(client):
+    """Seed 003's four-level platforms: a 市 above the 县 is a new level with a rank above 0
+    (-1) and a grid the county is moved under; nothing below is renumbered (codes, levels,
+    appeal numbers stay), every path follows, and scope and figures work from the new top."""
+    from app.models.appeals import Appeal
+    from app.models.lookups import GridLevel
+    from app.services import rollups
+    from tests.factories import make_appeal
+
+    t = tree()
+    appeal = make_appeal(t["a1"])
+    number, levels_before = appeal.number, {g: t[g].level_id for g in t}
+    login(client, make_user("Admin"))
+    added = client.post("/gridlevelview/add", data={"name": "市", "rank": "-1", "sort_order": "0", "active": "y"})
+    assert added.status_code == 302
+    city_level = db.session.scalar(select(GridLevel).where(GridLevel.name == "市"))
+    made = client.post("/gridview/add", data=_grid_form(code="S0", name="示范市", level=city_level.id))
+    assert made.status_code == 302
+    city = db.session.scalar(select(Grid).where(Grid.code == "S0"))
+    county = t["county"]
+    moved = client.post(f"/gridview/edit/{county.id}", data={
+        **_grid_form(code=county.code, name=county.name, level=county.level_id, parent=city.id),
+        "row_version": county.version})  # fmt: skip
+    assert moved.status_code == 302
+    db.session.expire_all()
+    for key, grid in t.items():
+        grid = db.session.get(Grid, grid.id)
+        assert grid.path.startswith(city.path) and grid.level_id == levels_before[key], key
+        assert grid.depth == len(grid.path.strip("/").split("/")) - 1
+    assert db.session.get(Appeal, appeal.id).number == number
+    assert rollups.check(db.session) == []  # the cells follow grid ids, not paths
+    # a township clerk still sees only the township; a city leader sees the county's appeal
+    login(client, make_user("Clerk", t["tb"]))
+    assert number not in client.get("/appealview/list/").get_data(as_text=True)
+    login(client, make_user("Leader", db.session.get(Grid, city.id)))
+    assert number in client.get("/appealview/list/").get_data(as_text=True)
+    assert client.get("/dashboard/").status_code == 200

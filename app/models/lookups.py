@@ -8,7 +8,8 @@ from app.models.mixins import LookupMixin
 
 
 class GridLevel(LookupMixin, Model):
-    """Level label of a grid. `rank` orders levels from the top (县/区 = 0) down."""
+    """Level label of a grid. `rank` orders levels from the top down: 县/区 = 0, one more a
+    level below; a 市 above the county is -1 (seed 003's four-level platforms)."""
 
     __tablename__ = "grid_level"
     lookup_title = _l("Grid levels")

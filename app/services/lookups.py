@@ -163,8 +163,13 @@ def validate_lookup(session, item):
         if clash:
             raise DomainError(_l("%(name)s is already in the list.", name=item.name), field="name")
         if model is GridLevel:
-            if item.rank is None or item.rank < 0:
-                raise DomainError(_l("Enter the level's rank (0 for the top level)."), field="rank")
+            if item.rank is None or not -9 <= item.rank <= 99:
+                raise DomainError(
+                    _l(
+                        "Enter the level's rank: 0 for the county, one more for each level below, -1 for a city above it."
+                    ),
+                    field="rank",
+                )
             taken = session.scalar(
                 select(GridLevel.name).where(GridLevel.rank == item.rank, GridLevel.id != (item.id or 0))
             )

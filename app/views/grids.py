@@ -79,7 +79,7 @@ class GridView(ScopedModelView):
     ]  # fmt: skip
     description_columns = {
         "code": _l("Unique, e.g. 410101001. Letters, digits, '.', '-' and '_'."),
-        "parent": _l("Leave empty only for the top of the tree (county or township)."),
+        "parent": _l("Leave empty only for the top of the tree (city, county or township)."),
         "households": _l("Number of households, for the visit coverage rate."),
     }
     base_order = ("code", "asc")

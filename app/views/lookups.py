@@ -49,7 +49,12 @@ def lookup_views():
                 edit_columns=["name", "rank", "sort_order", "active"],
                 show_columns=["name", "rank", "sort_order", "active"],
                 base_order=("rank", "asc"),
-                description_columns={"rank": _l("0 for the top level (county); each lower level one more.")},
+                description_columns={
+                    "rank": _l(
+                        "0 for the county; each lower level one more; a level above the county (市) -1, "
+                        "so nothing below is renumbered."
+                    )
+                },  # fmt: skip
             )
         views.append(type(f"{model.__name__}View", (LookupView,), attrs))
     return views
