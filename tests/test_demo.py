@@ -99,3 +99,24 @@ def test_demo_has_a_year_of_appeals_in_every_state(demo):
     for month in months:
         seqs = sorted(db.session.scalars(select(Appeal.number_seq).where(Appeal.number_month == month)))
         assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_the_notices_give_each_level_s_first_responsible_its_own_duty(app, demo):
+    """Seed 003: the county's 第一责任人 on the 公示牌 carries the county's duty text, a township's its
+    own; a village's police officer is the 首席民警 of seed 003."""
+    from app.models.personnel import Assignment, Post
+
+    rows = db.session.execute(
+        select(Grid.depth, Assignment.duty_note).join(Assignment, Assignment.grid_id == Grid.id)
+        .join(Post, Post.id == Assignment.post_id).where(Post.name == "第一责任人")
+    ).all()  # fmt: skip
+    county = [note for depth, note in rows if depth == 0]
+    townships = [note for depth, note in rows if depth == 1]
+    assert county and all("全县" in n and "乡镇" not in n.split("督促")[0] for n in county)
+    assert townships and all("本镇" in n or "本乡" in n or "本街道" in n for n in townships)
+    with app.test_client() as client:
+        client.post("/login/", data={"username": "countyleader", "password": app.config["DEMO_PASSWORD"]})
+        top = db.session.scalar(select(Grid).where(Grid.parent_id.is_(None)))
+        body = client.get(f"/gridview/notice/{top.id}").get_data(as_text=True)
+        assert "全县网格化管理" in body and "对本乡镇网格化管理负总责" not in body
+    assert db.session.scalar(select(func.count()).select_from(Post).where(Post.name == "首席民警")) == 1

@@ -72,7 +72,9 @@ def load_demo(session, sm):
         "县自然资源局副局长",
     ):
         county_staff.append(person(county, "县直干部", position, position[:5]))
-    assign(county_staff[0], county, "第一责任人")
+    assign(
+        county_staff[0], county, "第一责任人"
+    ).duty_note = "县委、县政府主要负责人对全县网格化管理工作负总责，统筹指挥、督促检查各乡镇（街道）网格工作。"
 
     townships, villages, groups = [], [], []
     for t_index, (t_name, t_kind) in enumerate(TOWNSHIPS, start=1):
@@ -82,7 +84,9 @@ def load_demo(session, sm):
         unit = f"{t_name}人民政府" if t_kind != "街道" else f"{t_name}办事处"
         secretary = person(township, "乡镇干部", f"{t_name}党委书记", unit)
         head = person(township, "乡镇干部", f"{t_name}{'主任' if t_kind == '街道' else '长'}", unit)
-        assign(secretary, township, "第一责任人")
+        assign(
+            secretary, township, "第一责任人"
+        ).duty_note = f"{t_name}党政主要负责人对本{t_kind}网格化管理负总责，统筹调度、督促检查。"
         assign(head, township, "工作人员")
         cadres = [
             person(township, "乡镇干部", rnd.choice(["副书记", "副镇长", "武装部长", "组织委员", "纪委书记"]), unit)
@@ -118,8 +122,8 @@ def load_demo(session, sm):
             assign(v_secretary, village, "直接责任人")
             assign(v_director, village, "直接责任人")
             if community:
-                police = person(village, "县直干部", "社区民警", f"{t_name}派出所")
-                assign(police, village, "社区民警")
+                police = person(village, "县直干部", "首席民警", f"{t_name}派出所")
+                assign(police, village, "首席民警")
             n_groups = rnd.randint(5, 8)
             for g_index in range(1, n_groups + 1):
                 g_name = f"{g_index}号楼院" if community else f"第{NUMERALS[(g_index - 1) % 10]}村民组"
