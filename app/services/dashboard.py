@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, null, select, true
+from sqlalchemy import and_, case, func, select, true
 
 from app.core.clock import now, today
 from app.core.errors import DomainError
@@ -162,8 +162,9 @@ def _grid_split(session, area):
         path, dialect = area.grid.path, session.get_bind().dialect.name
         return lambda origin_path: stats.subtree_of(path, origin_path, dialect).label("grid")
     roots = list(area.roots)
-    if not roots:  # no grids yet (a new install without demo data): nothing to split by
-        return lambda origin_path: null().label("grid")
+    if not roots:  # no grids yet (a new install without demo data): nothing to split by (a NULL
+        # PostgreSQL groups by: an expression of the column, not a constant)
+        return lambda origin_path: func.nullif(origin_path, origin_path).label("grid")
     return lambda origin_path: case(
         *[(stats.paths_clause(origin_path, (root.path,)), root.path) for root in roots], else_=None
     ).label("grid")
