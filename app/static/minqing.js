@@ -66,3 +66,11 @@
     });
   });
 })(jQuery);
+
+// a form that cannot be undone (publishing results ...) asks first: <form data-mq-confirm="...">
+document.addEventListener("submit", function (event) {
+  var message = event.target.getAttribute && event.target.getAttribute("data-mq-confirm");
+  if (message && !window.confirm(message)) {
+    event.preventDefault();
+  }
+});

@@ -34,6 +34,7 @@ def server():
     from app.demo import load_demo
     from app.extensions import db
     from app.security import sync_roles
+    from app.services.assessments import seed_default_scheme
     from app.services.lookups import seed_lookups
 
     workdir = tempfile.mkdtemp(prefix="minqing-e2e-")
@@ -51,6 +52,8 @@ def server():
         seed_lookups(db.session)
         db.session.commit()
         sync_roles(app.appbuilder)
+        seed_default_scheme(db.session)  # as `flask minqing init` does (百分制考核 of seed 003)
+        db.session.commit()
         load_demo(db.session, app.appbuilder.sm)
         from sqlalchemy import select
 
