@@ -158,6 +158,8 @@ def test_login_cookie_expires_after_the_configured_idle_time(client, app):
 
 
 def test_rate_limit_counts_live_in_redis_when_configured(app):
+    import uuid
+
     import redis
 
     r = redis.Redis(host="127.0.0.1", port=6379, db=15)
@@ -165,14 +167,22 @@ def test_rate_limit_counts_live_in_redis_when_configured(app):
         r.ping()
     except redis.exceptions.ConnectionError:
         pytest.skip("no Redis on 127.0.0.1:6379")
-    r.flushdb()
+    # a key prefix of this run's own: another suite on the same Redis (a second checkout, CI) keeps its counts
+    prefix = f"mqtest{uuid.uuid4().hex[:12]}"
+    settings = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15", "RATELIMIT_KEY_PREFIX": prefix}
     make_user("Clerk", username="redisuser")
-    limited = _limited_app(app, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15")
+    limited = _limited_app(app, **settings)
     client = limited.test_client()
-    codes = [client.post("/login/", data={"username": "redisuser", "password": "bad"}).status_code for _ in range(5)]
-    assert codes[-1] == 429
-    assert any(b"LIMITS" in key or b"login" in key.lower() for key in r.keys("*")), r.keys("*")
-    # a second worker (another app on the same Redis) sees the same count
-    other = _limited_app(app, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15").test_client()
-    assert other.post("/login/", data={"username": "redisuser", "password": "bad"}).status_code == 429
-    r.flushdb()
+    try:
+        codes = [
+            client.post("/login/", data={"username": "redisuser", "password": "bad"}).status_code for _ in range(5)
+        ]
+        assert codes[-1] == 429
+        keys = r.keys(f"*{prefix}*")
+        assert keys, r.keys("*")
+        # a second worker (another app on the same Redis) sees the same count
+        other = _limited_app(app, **settings).test_client()
+        assert other.post("/login/", data={"username": "redisuser", "password": "bad"}).status_code == 429
+    finally:
+        for key in r.scan_iter(f"*{prefix}*"):
+            r.delete(key)
