@@ -108,6 +108,26 @@ def test_bad_input_is_refused_with_a_clear_message(client, world, overrides, fie
         assert visit_count() == 0
 
 
+def test_a_field_left_empty_does_not_hide_the_visits_own_rules(client, world):
+    """FAB's own field checks (a required name and date left empty) and the visit's rules (a
+    family of 0) are shown together, on the add form and on the edit form; nothing is written."""
+    with frozen(TODAY):
+        login(client, make_user("Clerk", world["ta"]))
+        data = form_data(world, [world["cadre"]], visited_name="", visit_date="", family_size="0")
+        body = client.post("/visitview/add", data=data).get_data(as_text=True)
+        assert "家庭人数至少为1" in body
+        assert body.count("该字段是必填字段") >= 2  # name and date: FAB's own checks
+        assert visit_count() == 0
+        visit = make_visit(world["a1"], [world["cadre"]], visited_name="李大爷", family_size=3)
+        db.session.commit()
+        data = form_data(world, [world["cadre"]], visited_name="", family_size="0", visited_phone="12345")
+        body = client.post(f"/visitview/edit/{visit.id}", data=data).get_data(as_text=True)
+        assert "家庭人数至少为1" in body and "不是有效的电话号码" in body
+        db.session.expire_all()
+        again = db.session.get(Visit, visit.id)
+        assert (again.visited_name, again.family_size) == ("李大爷", 3)
+
+
 def test_bad_input_through_the_api_is_a_json_error_with_the_field(client, world):
     with frozen(TODAY):
         headers = api_token(client, make_user("Clerk", world["ta"]))

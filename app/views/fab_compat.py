@@ -241,8 +241,9 @@ class CompatModelView(ModelView):
     def prefill_add_form(self, form):
         """Fill a new record's form on GET (e.g. from ?follow_up_of=12)."""
 
-    def form_refused(self, form):
-        """A posted form failed its own validation: add what else is wrong (all at once)."""
+    def form_refused(self, form, item=None):
+        """A posted form failed its own validation: add what else is wrong (all at once).
+        `item`: the record being edited (None on the add form)."""
 
     def prefill_edit_form(self, form, item):
         """Fill the edit form on GET beyond the record's own values."""
@@ -309,7 +310,7 @@ class CompatModelView(ModelView):
                 if self.save_form(form, item, is_new=False):
                     return None
             else:
-                self.form_refused(form)
+                self.form_refused(form, item)
         else:
             form = self.edit_form.refresh(obj=item)
             self.prefill_edit_form(form, item)

@@ -28,12 +28,13 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired, InputRequired
 
-from app.core.errors import Collector
+from app.core.errors import Collector, DomainError
 from app.core.sensitive import declared
 from app.core.uow import discard_new, unit_of_work
 from app.extensions import db
 from app.services import attachments as attachment_service
 from app.services import scope
+from app.services.attachments import FIELD as FIELD_OF_FILES
 from app.services.privacy import Reader, can_see_personal_numbers
 from app.services.records import check_version, delete_record, is_versioned
 from app.services.registers import extensions
@@ -374,8 +375,42 @@ class ScopedModelView(ExportMixin, CompatModelView):
     def pre_update(self, item):
         self.pre_add(item)
 
-    def form_refused(self, form):
+    def form_refused(self, form, item=None):
         report_file_problems(form)
+        self.check_beside_fields(form, item)
+
+    def check_beside_fields(self, form, item=None):
+        """The form failed its own field checks (a required field left empty, a bad date): the
+        record's rules are checked too, on what did pass, so every problem shows at once and
+        the user need not come back for a second round. Nothing is written: the scratch record
+        is dropped and the session rolled back. A rule about a field that already has an error,
+        or about no field, is left out (it may only follow from the first error)."""
+        if not form.errors:
+            return
+        scratch = item if item is not None else self.datamodel.obj()
+        errors = Collector()
+        try:
+            with db.session.no_autoflush:
+                if item is not None:
+                    self._keep_masked(form, item)
+                for field in form:
+                    if not field.errors and field.name not in ("csrf_token", "row_version", FIELD_OF_FILES):
+                        field.populate_obj(scratch, field.name)
+                scope.check_writable(db.session, scratch)  # out of scope: say nothing more
+                with errors.check():
+                    self.validate(scratch)
+                with errors.check():
+                    self.check_extra(scratch)
+        except (DomainError, ValueError, TypeError, AttributeError) as exc:
+            log.debug("no second round of checks beside the form's own: %s", exc)
+        finally:
+            db.session.rollback()
+            if item is None:
+                discard_new(db.session, scratch)
+        for error in errors.errors:
+            field = getattr(form, error.field, None) if error.field else None
+            if field is not None and not field.errors:
+                field.errors = [str(error)]
 
     def pre_delete(self, item):
         with db.session.no_autoflush:
