@@ -71,6 +71,8 @@ JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL", "")
 JOBS_QUEUE = "minqing"  # the RQ queue's name
 # jobs' states and results (exports to download); with several servers a directory they all share
 JOBS_DIR = ""  # empty: instance/jobs
+# true once JOBS_DIR is one directory every server mounts (NFS...): MULTI_NODE refuses to start without it
+JOBS_DIR_SHARED = False
 JOBS_TIMEOUT = 3600  # seconds one job may run before the worker stops it
 JOBS_KEEP_HOURS = 48  # a job's state and result file are deleted this long after its last change
 JOBS_STALE_SECONDS = 600  # a job with no progress for this long is shown as stuck (is a worker running?)
@@ -143,6 +145,8 @@ ATTACHMENT_MAX_FILES = 10  # the most files added at once
 ATTACHMENT_TYPES = ["jpeg", "png", "gif", "webp", "pdf"]  # allowed kinds, recognised by content (not by name)
 # where the files are kept: empty = <instance>/attachments; several servers mount one shared directory here
 ATTACHMENT_DIR = ""
+# true once ATTACHMENT_DIR is one directory every server mounts (NFS...): MULTI_NODE refuses a local store without it
+ATTACHMENT_DIR_SHARED = False
 ATTACHMENT_STORAGE = "local"  # or "package.module:Class" for another store (an S3-compatible one): see README
 
 # --- Domain rules ----------------------------------------------------------

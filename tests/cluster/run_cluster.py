@@ -82,6 +82,9 @@ class Cluster:
             "JOBS_REDIS_URL": redis_url,
             "MINQING_JOBS_QUEUE": "cluster",
             "MINQING_JOBS_DIR": str(self.workdir / "jobs"),  # one machine: a shared directory
+            "MINQING_JOBS_DIR_SHARED": "true",
+            "MINQING_ATTACHMENT_DIR": str(self.workdir / "files"),
+            "MINQING_ATTACHMENT_DIR_SHARED": "true",
             "MINQING_INSTANCE_DIR": str(self.workdir / "instance"),
             "MINQING_EXPORT_JOB_ROWS": "1",  # every export of 2 rows or more is a job
             "MINQING_PROXY_FIX": "true",
