@@ -79,7 +79,7 @@ JOBS_STALE_SECONDS = 600  # a job with no progress for this long is shown as stu
 IMPORT_JOB_KB = 256  # an imported file larger than this (KB) is imported by a job with a progress bar (0: never)
 EXPORT_JOB_ROWS = 5000  # an Excel export of more rows than this runs as a job with a progress bar (0: never)
 # periodic work, once per deployment (`flask minqing scheduler`): job kind -> local time "HH:MM" each day
-SCHEDULE = {"remind": "08:00", "prune-jobs": "03:30", "prune-audit": "04:00"}
+SCHEDULE = {"remind": "08:00", "prune-jobs": "03:30", "create-partitions": "03:45", "prune-audit": "04:00"}
 SCHEDULER_CHECK_SECONDS = 30  # how often the scheduler looks for work that is due
 
 # --- Language --------------------------------------------------------------
@@ -204,6 +204,8 @@ MAIL_DEFAULT_SENDER = "minqing@localhost"  # From: address of reminders
 # --- Audit trail -----------------------------------------------------------
 # days the audit trail (操作日志) is kept; older rows are deleted by the scheduler's prune-audit (0: for ever)
 AUDIT_RETENTION_DAYS = 0
+# PostgreSQL: months of audit_log/appeal_event partitions made ahead of today by the daily create-partitions job
+PARTITION_MONTHS_AHEAD = 3
 
 # --- Setup and demo --------------------------------------------------------
 DEMO_ON_EMPTY = True  # `make run` loads demo data into an empty database

@@ -295,6 +295,10 @@ SPECS = {s.key: s for s in (
     _spec("AUDIT_RETENTION_DAYS", "records", INT, _l("Days the audit trail is kept"),
           _l("Older entries are deleted each night (by the scheduler); 0: kept for ever. Check the rules on "
              "keeping records before shortening it."), min=0, max=36500, unit=DAYS),
+    _spec("PARTITION_MONTHS_AHEAD", "records", INT, _l("Months of partitions made ahead"),
+          _l("PostgreSQL only: each night the audit trail and the appeals' steps get a partition for this month "
+             "and this many months ahead; rows of a month without one wait in a default partition and are "
+             "moved."), min=1, max=60, unit=MONTHS),
 )}  # fmt: skip
 
 
