@@ -75,6 +75,12 @@ JOBS_DIR = ""  # empty: instance/jobs
 JOBS_DIR_SHARED = False
 JOBS_TIMEOUT = 3600  # seconds one job may run before the worker stops it
 JOBS_KEEP_HOURS = 48  # a job's state and result file are deleted this long after its last change
+# a running job renews its claim in Redis this often; a job whose worker stayed silent twice as long (killed,
+# its server lost) is found abandoned by the next worker's check (run this often too)
+JOBS_HEARTBEAT_SECONDS = 60
+JOBS_RETRY_ABANDONED = (
+    1  # times an abandoned job is started again by another worker (0: shown failed, with a retry button)
+)
 JOBS_STALE_SECONDS = 600  # a job with no progress for this long is shown as stuck (is a worker running?)
 IMPORT_JOB_KB = 256  # an imported file larger than this (KB) is imported by a job with a progress bar (0: never)
 EXPORT_JOB_ROWS = 5000  # an Excel export of more rows than this runs as a job with a progress bar (0: never)
