@@ -327,7 +327,7 @@ def test_without_redis_the_job_runs_once_the_response_is_closed(client, small_jo
     assert jobs.load(job_id).public()["done"] == 3
 
 
-def _die_while_running(app, job_id):
+def _die_while_running(app, job_id, return_worker=False):
     """A worker takes the job, starts it, and is killed (SIGKILL) before it ends: what is left in Redis
     (the job in RQ's StartedJobRegistry, its heartbeat no longer renewed) and in the job's state."""
     from rq import Queue
@@ -342,7 +342,7 @@ def _die_while_running(app, job_id):
     job = jobs.load(job_id)
     job.state.update(status=jobs.RUNNING, done=1, total=3)
     job.save()
-    return queue
+    return (queue, dying) if return_worker else queue
 
 
 def _abandoned_found(queue):
@@ -401,3 +401,33 @@ def test_a_job_whose_worker_was_killed_fails_in_chinese_and_can_be_started_again
     assert client.get(f"/jobs/{new_id}/status").json["status"] == "done"
     assert client.post(f"/jobs/{job_id}/retry").headers["Location"].endswith(job_id)  # not twice
     assert not client.get(f"/jobs/{job_id}/status").json["retryable"]
+
+
+def test_a_running_jobs_progress_keeps_it_alive_in_redis(client, small_jobs, monkeypatch):
+    """While a job reports progress (or, in `flask minqing worker`, runs SQL), its StartedJobRegistry entry is
+    renewed for 2 beats: RQ's cleanup never takes a working job for abandoned; a killed one expires after them."""
+    import time
+
+    from rq.job import _job_stack
+    from rq.registry import StartedJobRegistry
+
+    monkeypatch.setitem(small_jobs.config, "JOBS_REDIS_URL", _redis_url(small_jobs))
+    monkeypatch.setitem(small_jobs.config, "JOBS_QUEUE", f"test-{uuid.uuid4().hex}")
+    t = tree()
+    _three_appeals(t)
+    login(client, make_user("Leader", t["ta"]))
+    job_id = _start_export(client)
+    queue, worker = _die_while_running(small_jobs, job_id, return_worker=True)
+    registry = StartedJobRegistry(queue=queue)
+    redis_db = queue.connection
+    (member,) = redis_db.zrange(registry.key, 0, -1)
+    assert redis_db.zscore(registry.key, member) <= time.time() + 2.5  # 2 beats of 1 s, not JOBS_TIMEOUT
+    worker.heartbeat_seconds = 30
+    monkeypatch.setitem(jobs._beat, "worker", worker)
+    monkeypatch.setitem(jobs._beat, "at", 0.0)
+    _job_stack.push(queue.fetch_job(f"minqing-{job_id}"))
+    try:
+        jobs.load(job_id).progress(2, 3)
+    finally:
+        _job_stack.pop()
+    assert redis_db.zscore(registry.key, member) > time.time() + 50  # renewed: 2 × 30 s from now

@@ -44,6 +44,7 @@ from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from rq import Callback, Queue, Retry, SimpleWorker, get_current_job
+from sqlalchemy import event
 
 from app.core import metrics
 from app.core.errors import DomainError
@@ -441,7 +442,7 @@ def _heartbeat():
         return
     if time.monotonic() - _beat["at"] < worker.heartbeat_seconds / 3:
         return
-    rq_job = get_current_job(connection=worker.connection)
+    rq_job = get_current_job()
     if rq_job is None:
         return
     try:
@@ -481,10 +482,18 @@ def work(burst=False):
                     maintenance_interval=beat, worker_ttl=beat + 15)  # fmt: skip
     worker.heartbeat_seconds = beat
     _beat.update(worker=worker, at=0.0)
+    # besides its progress reports, every SQL statement of a job says it is alive: a long phase with no
+    # progress (a big write, a rebuild) is not taken for abandoned by another worker and run twice
+    event.listen(db.engine, "before_cursor_execute", _statement_heartbeat)
     try:
         return worker.work(burst=burst, with_scheduler=False)
     finally:
+        event.remove(db.engine, "before_cursor_execute", _statement_heartbeat)
         _beat["worker"] = None
+
+
+def _statement_heartbeat(*_args):
+    _heartbeat()
 
 
 def result_file(job):

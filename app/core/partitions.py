@@ -29,6 +29,7 @@ from sqlalchemy import text
 log = logging.getLogger(__name__)
 
 PARTITIONED = {"audit_log": "at", "appeal_event": "at"}  # table -> its time column (the partition key)
+MAINTAIN_LOCK_KEY = 0x4D51_1004  # pg_advisory_xact_lock key: one create-partitions at a time (beside nodes.py's)
 _NAME = re.compile(r"^(?P<table>[a-z_]+?)_(?:p(?P<month>\d{6})|default)$")
 
 
@@ -128,6 +129,11 @@ def maintain(conn, today, ahead):
     """This month's and the next `ahead` months' partitions of every partitioned table, and every
     month that has rows in DEFAULT. Returns {"created": n, "moved": n}."""
     totals = {"created": 0, "moved": 0}
+    if conn.dialect.name != "postgresql":
+        return totals
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(:k)"), {"k": MAINTAIN_LOCK_KEY}
+    )  # a second run waits, then finds all made
     for table, column in PARTITIONED.items():
         if not is_partitioned(conn, table):
             continue
