@@ -431,3 +431,21 @@ def test_a_running_jobs_progress_keeps_it_alive_in_redis(client, small_jobs, mon
     finally:
         _job_stack.pop()
     assert redis_db.zscore(registry.key, member) > time.time() + 50  # renewed: 2 × 30 s from now
+
+
+def test_the_cli_starts_system_kinds_only(app, small_jobs):
+    """`flask minqing enqueue create-partitions` runs (nothing to do on SQLite, said so); a user's kind
+    (an import needs its upload) is refused with the list of what may be started."""
+    from click.testing import CliRunner
+
+    from app.cli import minqing
+
+    runner = CliRunner()
+    done = runner.invoke(minqing, ["enqueue", "create-partitions"], obj=None)
+    assert done.exit_code == 0, done.output
+    if db.engine.dialect.name == "sqlite":
+        assert "此数据库（SQLite）不分区" in done.output
+    refused = runner.invoke(minqing, ["enqueue", "import"])
+    assert refused.exit_code != 0 and "create-partitions" in refused.output and "register-import" not in refused.output
+    assert {"create-partitions", "prune-audit", "remind"} <= jobs.SYSTEM_KINDS
+    assert not {"import", "register-import", jobs.REQUEST_KIND} & jobs.SYSTEM_KINDS

@@ -53,6 +53,7 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 KINDS: dict = {}  # kind -> fn(job, **args), registered with @job_kind
+SYSTEM_KINDS: set = set()  # the kinds the scheduler or `flask minqing enqueue KIND` may start
 # run before a system job (no request, so no before_request hooks): the factory adds the settings' refresh,
 # so a long-lived worker or scheduler sees the 系统参数 saved since it started
 BEFORE_SYSTEM_JOB: list = []
@@ -76,11 +77,14 @@ class Refused(DomainError):
     """A job that cannot do what was asked (its message is shown on the progress page)."""
 
 
-def job_kind(name):
-    """Register `fn(job, **args)` as the job kind `name` (decorator)."""
+def job_kind(name, system=True):
+    """Register `fn(job, **args)` as the job kind `name` (decorator); `system=False`: only a user's
+    request starts it (it needs that request's arguments: an upload), never `flask minqing enqueue`."""
 
     def register(fn):
         KINDS[name] = fn
+        if system:
+            SYSTEM_KINDS.add(name)
         return fn
 
     return register
@@ -408,7 +412,7 @@ def _run_as_user(app, job):
             raise
 
 
-@job_kind(REQUEST_KIND)
+@job_kind(REQUEST_KIND, system=False)
 def _replay(job):
     """The original GET's view, run again: it sees `current()` and saves its result there."""
     view = current_app.view_functions[request.url_rule.endpoint]

@@ -101,7 +101,7 @@ def upload_size(stream):
     return size
 
 
-@jobs.job_kind("import")
+@jobs.job_kind("import", system=False)
 def import_job(job, kind, upload):
     """The upload, imported all or nothing as the user who sent it (their scope, their rights)."""
     path = os.path.join(jobs.directory(), os.path.basename(upload))

@@ -315,7 +315,7 @@ class RegisterEntryPages(ScopedModelView):
         return super().render_template(template, **kwargs)
 
 
-@jobs.job_kind("register-import")
+@jobs.job_kind("register-import", system=False)
 def import_job(job, code, upload):
     """A register's upload, imported all or nothing as the user who sent it (their scope, their rights):
     every row's and column's problem on the job's page when it is refused, nothing written."""
