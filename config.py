@@ -71,13 +71,21 @@ JOBS_REDIS_URL = os.environ.get("JOBS_REDIS_URL", "")
 JOBS_QUEUE = "minqing"  # the RQ queue's name
 # jobs' states and results (exports to download); with several servers a directory they all share
 JOBS_DIR = ""  # empty: instance/jobs
+# true once JOBS_DIR is one directory every server mounts (NFS...): MULTI_NODE refuses to start without it
+JOBS_DIR_SHARED = False
 JOBS_TIMEOUT = 3600  # seconds one job may run before the worker stops it
 JOBS_KEEP_HOURS = 48  # a job's state and result file are deleted this long after its last change
+# a running job renews its claim in Redis this often; a job whose worker stayed silent twice as long (killed,
+# its server lost) is found abandoned by the next worker's check (run this often too)
+JOBS_HEARTBEAT_SECONDS = 60
+JOBS_RETRY_ABANDONED = (
+    1  # times an abandoned job is started again by another worker (0: shown failed, with a retry button)
+)
 JOBS_STALE_SECONDS = 600  # a job with no progress for this long is shown as stuck (is a worker running?)
 IMPORT_JOB_KB = 256  # an imported file larger than this (KB) is imported by a job with a progress bar (0: never)
 EXPORT_JOB_ROWS = 5000  # an Excel export of more rows than this runs as a job with a progress bar (0: never)
 # periodic work, once per deployment (`flask minqing scheduler`): job kind -> local time "HH:MM" each day
-SCHEDULE = {"remind": "08:00", "prune-jobs": "03:30", "prune-audit": "04:00"}
+SCHEDULE = {"remind": "08:00", "prune-jobs": "03:30", "create-partitions": "03:45", "prune-audit": "04:00"}
 SCHEDULER_CHECK_SECONDS = 30  # how often the scheduler looks for work that is due
 
 # --- Language --------------------------------------------------------------
@@ -143,6 +151,8 @@ ATTACHMENT_MAX_FILES = 10  # the most files added at once
 ATTACHMENT_TYPES = ["jpeg", "png", "gif", "webp", "pdf"]  # allowed kinds, recognised by content (not by name)
 # where the files are kept: empty = <instance>/attachments; several servers mount one shared directory here
 ATTACHMENT_DIR = ""
+# true once ATTACHMENT_DIR is one directory every server mounts (NFS...): MULTI_NODE refuses a local store without it
+ATTACHMENT_DIR_SHARED = False
 ATTACHMENT_STORAGE = "local"  # or "package.module:Class" for another store (an S3-compatible one): see README
 
 # --- Domain rules ----------------------------------------------------------
@@ -200,6 +210,8 @@ MAIL_DEFAULT_SENDER = "minqing@localhost"  # From: address of reminders
 # --- Audit trail -----------------------------------------------------------
 # days the audit trail (操作日志) is kept; older rows are deleted by the scheduler's prune-audit (0: for ever)
 AUDIT_RETENTION_DAYS = 0
+# PostgreSQL: months of audit_log/appeal_event partitions made ahead of today by the daily create-partitions job
+PARTITION_MONTHS_AHEAD = 3
 
 # --- Setup and demo --------------------------------------------------------
 DEMO_ON_EMPTY = True  # `make run` loads demo data into an empty database

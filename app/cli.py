@@ -252,9 +252,9 @@ def scheduler_command(once):
 @minqing.command("enqueue")
 @click.argument("kind")
 def enqueue_command(kind):
-    """Start a job of KIND (remind, rebuild-tallies, prune-jobs) as the system."""
-    if kind not in jobs.KINDS or kind == jobs.REQUEST_KIND:
-        raise click.BadParameter(", ".join(sorted(k for k in jobs.KINDS if k != jobs.REQUEST_KIND)))
+    """Start a job of KIND (remind, rebuild-tallies, prune-jobs, prune-audit, create-partitions) as the system."""
+    if kind not in jobs.SYSTEM_KINDS:
+        raise click.BadParameter(", ".join(sorted(jobs.SYSTEM_KINDS)))
     job_id = jobs.enqueue(kind, title=kind)
     state = jobs.load(job_id).public()
     _say(f"{job_id} {state['status']} {state['message'] or state['error']}")

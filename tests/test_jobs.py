@@ -325,3 +325,127 @@ def test_without_redis_the_job_runs_once_the_response_is_closed(client, small_jo
     assert jobs.load(job_id).status == "done" and not jobs._pending
     jobs.run_pending()  # nothing left: it ran once
     assert jobs.load(job_id).public()["done"] == 3
+
+
+def _die_while_running(app, job_id, return_worker=False):
+    """A worker takes the job, starts it, and is killed (SIGKILL) before it ends: what is left in Redis
+    (the job in RQ's StartedJobRegistry, its heartbeat no longer renewed) and in the job's state."""
+    from rq import Queue
+
+    conn = jobs.connection()
+    queue = Queue(app.config["JOBS_QUEUE"], connection=conn)
+    dying = jobs.Worker([queue], connection=conn)
+    dying.heartbeat_seconds = 1
+    rq_job, _ = Queue.dequeue_any([queue], None, connection=conn)
+    dying.prepare_execution(rq_job)
+    dying.prepare_job_execution(rq_job)
+    job = jobs.load(job_id)
+    job.state.update(status=jobs.RUNNING, done=1, total=3)
+    job.save()
+    return (queue, dying) if return_worker else queue
+
+
+def _abandoned_found(queue):
+    """The next worker's maintenance (RQ's StartedJobRegistry.cleanup), once the beat has expired."""
+    import time
+
+    from rq.registry import StartedJobRegistry
+
+    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 5)
+
+
+def test_a_job_whose_worker_was_killed_is_run_again_by_the_next_worker(client, small_jobs, monkeypatch):
+    monkeypatch.setitem(small_jobs.config, "JOBS_REDIS_URL", _redis_url(small_jobs))
+    monkeypatch.setitem(small_jobs.config, "JOBS_QUEUE", f"test-{uuid.uuid4().hex}")
+    monkeypatch.setitem(small_jobs.config, "JOBS_RETRY_ABANDONED", 1)
+    t = tree()
+    _three_appeals(t)
+    login(client, make_user("Leader", t["ta"]))
+    job_id = _start_export(client)
+    queue = _die_while_running(small_jobs, job_id)
+    assert client.get(f"/jobs/{job_id}/status").json["status"] == "running"
+    _abandoned_found(queue)
+    state = client.get(f"/jobs/{job_id}/status").json
+    assert state["status"] == "queued" and state["message"] == "后台进程在运行此任务时停止，任务已重新开始。"
+    assert jobs.work(burst=True)  # the new worker
+    state = client.get(f"/jobs/{job_id}/status").json
+    assert state["status"] == "done" and state["result"], state
+    assert len(_sheet(client.get(f"/jobs/{job_id}/download").data)) == 3
+
+
+def test_a_job_whose_worker_was_killed_fails_in_chinese_and_can_be_started_again(client, small_jobs, monkeypatch):
+    monkeypatch.setitem(small_jobs.config, "JOBS_REDIS_URL", _redis_url(small_jobs))
+    monkeypatch.setitem(small_jobs.config, "JOBS_QUEUE", f"test-{uuid.uuid4().hex}")
+    monkeypatch.setitem(small_jobs.config, "JOBS_RETRY_ABANDONED", 0)
+    t = tree()
+    _three_appeals(t)
+    leader = make_user("Leader", t["ta"])
+    login(client, leader)
+    job_id = _start_export(client)
+    queue = _die_while_running(small_jobs, job_id)
+    _abandoned_found(queue)
+    state = client.get(f"/jobs/{job_id}/status").json
+    assert state["status"] == "failed" and state["retryable"]
+    assert state["error"].startswith("后台进程在运行此任务时停止（服务器重启或故障）")
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert 'id="mq-job-retry"' in page and "重新开始" in page
+    # another user cannot start it again; its owner can, once
+    other = client.application.test_client()
+    login(other, make_user("Leader", t["ta"]))
+    assert other.post(f"/jobs/{job_id}/retry").status_code == 404
+    again = client.post(f"/jobs/{job_id}/retry")
+    assert again.status_code == 302
+    new_id = again.headers["Location"].rstrip("/").split("/")[-1]
+    assert new_id != job_id and jobs.load(new_id).user_id == leader.id
+    assert jobs.work(burst=True)
+    assert client.get(f"/jobs/{new_id}/status").json["status"] == "done"
+    assert client.post(f"/jobs/{job_id}/retry").headers["Location"].endswith(job_id)  # not twice
+    assert not client.get(f"/jobs/{job_id}/status").json["retryable"]
+
+
+def test_a_running_jobs_progress_keeps_it_alive_in_redis(client, small_jobs, monkeypatch):
+    """While a job reports progress (or, in `flask minqing worker`, runs SQL), its StartedJobRegistry entry is
+    renewed for 2 beats: RQ's cleanup never takes a working job for abandoned; a killed one expires after them."""
+    import time
+
+    from rq.job import _job_stack
+    from rq.registry import StartedJobRegistry
+
+    monkeypatch.setitem(small_jobs.config, "JOBS_REDIS_URL", _redis_url(small_jobs))
+    monkeypatch.setitem(small_jobs.config, "JOBS_QUEUE", f"test-{uuid.uuid4().hex}")
+    t = tree()
+    _three_appeals(t)
+    login(client, make_user("Leader", t["ta"]))
+    job_id = _start_export(client)
+    queue, worker = _die_while_running(small_jobs, job_id, return_worker=True)
+    registry = StartedJobRegistry(queue=queue)
+    redis_db = queue.connection
+    (member,) = redis_db.zrange(registry.key, 0, -1)
+    assert redis_db.zscore(registry.key, member) <= time.time() + 2.5  # 2 beats of 1 s, not JOBS_TIMEOUT
+    worker.heartbeat_seconds = 30
+    monkeypatch.setitem(jobs._beat, "worker", worker)
+    monkeypatch.setitem(jobs._beat, "at", 0.0)
+    _job_stack.push(queue.fetch_job(f"minqing-{job_id}"))
+    try:
+        jobs.load(job_id).progress(2, 3)
+    finally:
+        _job_stack.pop()
+    assert redis_db.zscore(registry.key, member) > time.time() + 50  # renewed: 2 × 30 s from now
+
+
+def test_the_cli_starts_system_kinds_only(app, small_jobs):
+    """`flask minqing enqueue create-partitions` runs (nothing to do on SQLite, said so); a user's kind
+    (an import needs its upload) is refused with the list of what may be started."""
+    from click.testing import CliRunner
+
+    from app.cli import minqing
+
+    runner = CliRunner()
+    done = runner.invoke(minqing, ["enqueue", "create-partitions"], obj=None)
+    assert done.exit_code == 0, done.output
+    if db.engine.dialect.name == "sqlite":
+        assert "此数据库（SQLite）不分区" in done.output
+    refused = runner.invoke(minqing, ["enqueue", "import"])
+    assert refused.exit_code != 0 and "create-partitions" in refused.output and "register-import" not in refused.output
+    assert {"create-partitions", "prune-audit", "remind"} <= jobs.SYSTEM_KINDS
+    assert not {"import", "register-import", jobs.REQUEST_KIND} & jobs.SYSTEM_KINDS

@@ -28,6 +28,10 @@ def _config(**overrides):
         "MULTI_NODE": None,
         "SECRET_KEY": GOOD_KEY,
         "RATELIMIT_STORAGE_URI": "minqing+db://",
+        "JOBS_REDIS_URL": "redis://h:6379/3",
+        "JOBS_DIR_SHARED": True,
+        "ATTACHMENT_STORAGE": "local",
+        "ATTACHMENT_DIR_SHARED": True,
     }
     config.update(overrides)
     return config
@@ -44,6 +48,11 @@ def test_on_by_itself_with_postgresql_in_production_only():
 def test_shared_settings_start():
     nodes.check_multi_node(_config())  # nothing raised
     nodes.check_multi_node(_config(RATELIMIT_STORAGE_URI="redis://h:6379/0"))
+    # an object store is shared by nature: no local directory to mark
+    nodes.check_multi_node(_config(ATTACHMENT_STORAGE="acme.s3:Store", ATTACHMENT_DIR_SHARED=False))
+    # one server alone keeps everything local
+    nodes.check_multi_node(_config(MULTI_NODE=False, JOBS_REDIS_URL="", JOBS_DIR_SHARED=False,
+                                   ATTACHMENT_DIR_SHARED=False))  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -54,6 +63,10 @@ def test_shared_settings_start():
         ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI"),
         ({"MULTI_NODE": True, "ENV_PRODUCTION": False, "SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.db"},
          "RATELIMIT_STORAGE_URI"),  # the database's login counts are one machine's
+        ({"JOBS_REDIS_URL": ""}, "JOBS_REDIS_URL"),  # jobs would die with a web worker, on its server
+        ({"ATTACHMENT_DIR_SHARED": False}, "ATTACHMENT_DIR_SHARED"),  # photos on one server's disk
+        ({"ATTACHMENT_DIR_SHARED": None}, "ATTACHMENT_DIR_SHARED"),
+        ({"JOBS_DIR_SHARED": False}, "JOBS_DIR_SHARED"),  # job results downloaded from one server only
     ],
 )  # fmt: skip
 def test_anything_per_process_is_refused(overrides, setting):
@@ -62,6 +75,16 @@ def test_anything_per_process_is_refused(overrides, setting):
     message = str(refused.value)
     assert setting in message and "MULTI_NODE" in message
     assert "多服务器" in message and "refusing to start" in message  # Chinese and English
+
+
+def test_every_refusal_is_said_at_once():
+    """An operator fixes the settings in one go: every missing one is named, with what to set."""
+    with pytest.raises(nodes.StartupRefused) as refused:
+        nodes.check_multi_node(_config(JOBS_REDIS_URL="", JOBS_DIR_SHARED=False, ATTACHMENT_DIR_SHARED=False))
+    message = str(refused.value)
+    for setting in ("JOBS_REDIS_URL=redis://", "JOBS_DIR_SHARED=true", "ATTACHMENT_DIR_SHARED=true"):
+        assert setting in message
+    assert "后台任务" in message and "照片和附件" in message
 
 
 def test_create_app_refuses_a_generated_secret(tmp_path):
@@ -76,6 +99,32 @@ def test_create_app_refuses_a_generated_secret(tmp_path):
             }
         )
     assert (tmp_path / "secret_key").exists()
+
+
+def test_create_app_refuses_jobs_and_files_on_one_server_and_starts_when_shared(tmp_path):
+    shared = {
+        "INSTANCE_DIR": str(tmp_path),
+        "SECRET_KEY": GOOD_KEY,
+        "MULTI_NODE": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+        "JOBS_REDIS_URL": "redis://127.0.0.1:6379/3",
+        "JOBS_DIR": str(tmp_path / "nfs" / "jobs"),
+        "JOBS_DIR_SHARED": True,
+        "ATTACHMENT_DIR": str(tmp_path / "nfs" / "files"),
+        "ATTACHMENT_DIR_SHARED": True,
+    }
+    with pytest.raises(nodes.StartupRefused, match="JOBS_REDIS_URL") as refused:
+        create_app({**shared, "JOBS_REDIS_URL": ""})
+    assert "ATTACHMENT_DIR_SHARED" not in str(refused.value)
+    with pytest.raises(nodes.StartupRefused, match="ATTACHMENT_DIR_SHARED"):
+        create_app({**shared, "ATTACHMENT_DIR_SHARED": False})
+    with pytest.raises(nodes.StartupRefused, match="JOBS_DIR_SHARED"):
+        create_app({**shared, "JOBS_DIR_SHARED": False})
+    started = create_app(shared)  # every shared setting in place: it starts
+    assert started.config["MULTI_NODE"] is True
+    with started.app_context():
+        db.engine.dispose()
 
 
 def test_pool_settings_reach_the_engine_options():

@@ -4,10 +4,12 @@ masking, all errors at once, changes of a live register, roll-ups, Excel and pri
 import datetime as dt
 import io
 import json
+import os
 
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import event, func, inspect, select
 
+from app.core import jobs
 from app.extensions import db
 from app.models.audit import AuditLog
 from app.models.registers import ChoiceValue, RegisterDef
@@ -310,6 +312,79 @@ def test_excel_template_and_all_or_nothing_import(client):
                            content_type="multipart/form-data")  # fmt: skip
     assert response.status_code == 302 and _count() == 1
     _assert_rollups_agree()
+
+
+def _speakup_file(*rows):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["网格", "说事日期", "说事人", "联系电话", "说事内容", "处理方式", "人数"])
+    for row in rows:
+        ws.append(row)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_a_big_register_import_is_a_job_as_the_same_user_all_or_nothing(client, app, monkeypatch, tmp_path):
+    """Above IMPORT_JOB_KB the import runs as a job: the clerk follows its progress, a refused file shows
+    every row's and column's problem in Chinese on the job page and writes nothing, a good one imports."""
+    monkeypatch.setitem(app.config, "IMPORT_JOB_KB", 1)  # every file (an .xlsx is ~5 KB)
+    monkeypatch.setitem(app.config, "JOBS_DIR", str(tmp_path / "jobs"))
+    monkeypatch.setitem(app.config, "JOBS_REDIS_URL", "")
+    t = tree()
+    speakup()
+    clerk = make_user("Clerk", t["ta"])
+    login(client, clerk)
+    good_row = ["TA1", "2026-11-02", "甲", "13812345678", "修渠", "当场解决", 2]
+    bad_row = ["TB1", "2026/13/40", "", "12", "", "不存在", 0]  # another township, and four more problems
+    response = client.post("/registers/speakup/import/", data={"file": (_speakup_file(good_row, bad_row), "说事.xlsx")},
+                           content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 302 and "/jobs/" in response.headers["Location"]
+    job_id = response.headers["Location"].rstrip("/").split("/")[-1]
+    assert jobs.load(job_id).kind == "register-import" and jobs.load(job_id).user_id == clerk.id
+    jobs.run_pending()
+    state = client.get(f"/jobs/{job_id}/status").json
+    assert state["status"] == "failed" and state["error"].startswith("未导入任何数据")
+    row3 = [error for error in state["errors"] if error[0] == 3]
+    assert len(row3) >= 5 and all(error[2] for error in row3)  # every problem of row 3, each with its column
+    assert {"网格", "说事日期", "说事人"} <= {error[1].rstrip("*") for error in row3}
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert 'id="mq-job-errors"' in page and "TB1" in page
+    assert _count() == 0  # nothing written
+    assert not [n for n in os.listdir(jobs.directory()) if n.endswith(".upload")]  # the upload is gone
+
+    response = client.post("/registers/speakup/import/", data={"file": (_speakup_file(good_row), "说事.xlsx")},
+                           content_type="multipart/form-data")  # fmt: skip
+    job_id = response.headers["Location"].rstrip("/").split("/")[-1]
+    jobs.run_pending()
+    state = client.get(f"/jobs/{job_id}/status").json
+    assert state["status"] == "done" and state["message"] == "已导入 1 行。" and state["percent"] == 100
+    assert _count() == 1
+    entry = db.session.scalar(select(entry_class()))
+    assert entry.created_by_id == clerk.id  # written as the clerk
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "import")) is not None
+    _assert_rollups_agree()
+
+
+def test_a_register_import_job_of_a_user_who_lost_the_right_writes_nothing(client, app, monkeypatch, tmp_path):
+    monkeypatch.setitem(app.config, "IMPORT_JOB_KB", 1)
+    monkeypatch.setitem(app.config, "JOBS_DIR", str(tmp_path / "jobs"))
+    monkeypatch.setitem(app.config, "JOBS_REDIS_URL", "")
+    t = tree()
+    speakup()
+    clerk = make_user("Clerk", t["ta"])
+    login(client, clerk)
+    row = ["TA1", "2026-11-02", "甲", "13812345678", "修渠", "当场解决", 2]
+    response = client.post("/registers/speakup/import/", data={"file": (_speakup_file(row), "说事.xlsx")},
+                           content_type="multipart/form-data")  # fmt: skip
+    job_id = response.headers["Location"].rstrip("/").split("/")[-1]
+    clerk.active = False  # disabled before the job ran
+    db.session.flush()
+    jobs.run_pending()
+    job = jobs.load(job_id)
+    assert job.status == "failed" and "权限" in job.error
+    assert _count() == 0
 
 
 def test_prints_of_an_entry_and_of_the_filtered_ledger(client):

@@ -11,7 +11,12 @@ JOBS_DIR is a shared directory. Inside the job, `job.progress(done, total)` upda
 Where a job runs:
 
 * with JOBS_REDIS_URL (redis://…), on an RQ queue: `flask minqing worker` runs it, in another
-  process (or server). A web worker restarting loses nothing: the job waits in Redis.
+  process (or server). A web worker restarting loses nothing: the job waits in Redis. A worker
+  killed in the middle of a job (SIGKILL, a server lost) stops renewing the job's entry in RQ's
+  StartedJobRegistry (every progress report renews it for 2 × JOBS_HEARTBEAT_SECONDS); RQ's own
+  cleanup of abandoned jobs, run by any worker every JOBS_HEARTBEAT_SECONDS, then starts it again
+  (JOBS_RETRY_ABANDONED times: a job writes in one transaction, so a killed run left nothing) or
+  fails it with a Chinese reason and a button that starts it again. Never "running" for ever.
 * without it (the embedded default, `make run`), in the same web worker once the response that
   started it has been sent (the WSGI server closes it; no thread), or at once outside a request
   (CLI, scheduler).
@@ -38,7 +43,8 @@ from flask import after_this_request, current_app, g, has_request_context, reque
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
-from rq import Queue, SimpleWorker
+from rq import Callback, Queue, Retry, SimpleWorker, get_current_job
+from sqlalchemy import event
 
 from app.core import metrics
 from app.core.errors import DomainError
@@ -47,6 +53,7 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 KINDS: dict = {}  # kind -> fn(job, **args), registered with @job_kind
+SYSTEM_KINDS: set = set()  # the kinds the scheduler or `flask minqing enqueue KIND` may start
 # run before a system job (no request, so no before_request hooks): the factory adds the settings' refresh,
 # so a long-lived worker or scheduler sees the 系统参数 saved since it started
 BEFORE_SYSTEM_JOB: list = []
@@ -56,19 +63,28 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REQUEST_KIND = "request"
 NO_ACCESS = _l("You may no longer do this: your permissions or your jurisdiction have changed.")
 PROGRESS_SECONDS = 0.5  # a job's progress is written at most this often (and always at its end)
+ABANDONED = _l(
+    "The background worker stopped while this job ran (a server was restarted or lost); nothing of it was "
+    "kept. Start it again with the button below."
+)
+RESTARTED = _l("The background worker stopped while this job ran; it was started again.")
 _pending: list = []  # jobs waiting for their response to be closed (in-process mode)
 _clients: dict = {}
+_beat = {"worker": None, "at": 0.0}  # this process's RQ worker (`flask minqing worker`) and its last heartbeat
 
 
 class Refused(DomainError):
     """A job that cannot do what was asked (its message is shown on the progress page)."""
 
 
-def job_kind(name):
-    """Register `fn(job, **args)` as the job kind `name` (decorator)."""
+def job_kind(name, system=True):
+    """Register `fn(job, **args)` as the job kind `name` (decorator); `system=False`: only a user's
+    request starts it (it needs that request's arguments: an upload), never `flask minqing enqueue`."""
 
     def register(fn):
         KINDS[name] = fn
+        if system:
+            SYSTEM_KINDS.add(name)
         return fn
 
     return register
@@ -116,6 +132,7 @@ class Job:
         self.state["updated_at"] = time.time()
         _write(self.state)
         self._written = time.monotonic()
+        _heartbeat()
 
     def public(self):
         """What the status JSON shows (never the arguments)."""
@@ -138,6 +155,7 @@ class Job:
             "result_name": s.get("result_name") or "",
             "stale": stale,
             "errors": s.get("errors") or [],  # (row, column, message) of a refused import
+            "retryable": s["status"] == FAILED and bool(s.get("retryable")),
         }
 
 
@@ -232,18 +250,39 @@ def enqueue(kind, /, title="", user_id=None, **args):
         }
     state = {"id": job_id, "kind": kind, "title": str(title), "user_id": user_id, "args": args, "origin": origin,
              "status": QUEUED, "done": 0, "total": 0, "message": "", "error": "", "created_at": time.time()}  # fmt: skip
+    return _submit(state)
+
+
+def _submit(state):
+    job_id = state["id"]
     Job(state).save()
-    metrics.job(kind, QUEUED)
+    metrics.job(state["kind"], QUEUED)
     queue = _queue()
     if queue is not None:
+        retries = int(current_app.config["JOBS_RETRY_ABANDONED"])
         try:
             queue.enqueue("app.core.jobs.run_queued", job_id, job_id=f"minqing-{job_id}",
-                          job_timeout=int(current_app.config["JOBS_TIMEOUT"]), result_ttl=3600, failure_ttl=86400)  # fmt: skip
+                          job_timeout=int(current_app.config["JOBS_TIMEOUT"]), result_ttl=3600, failure_ttl=86400,
+                          retry=Retry(max=retries) if retries > 0 else None,
+                          on_failure=Callback("app.core.jobs.on_rq_failure"))  # fmt: skip
             return job_id
         except redis.RedisError as err:
             log.warning("JOBS_REDIS_URL unreachable, job %s runs in this process: %s", job_id, err)
     _run_here(job_id)
     return job_id
+
+
+def resubmit(job):
+    """Start a job that failed because its worker died again, as a new job of the same user, kind,
+    arguments and origin (the job page's button). Returns the new job's id, or None (not retryable)."""
+    if not job.public()["retryable"]:
+        return None
+    state = {key: job.state.get(key) for key in ("kind", "title", "user_id", "args", "origin")}
+    state.update(id=secrets.token_hex(16), status=QUEUED, done=0, total=0, message="", error="",
+                 created_at=time.time(), retry_of=job.id)  # fmt: skip
+    job.state["retryable"] = False  # once
+    job.save()
+    return _submit(state)
 
 
 def enqueue_request(title):
@@ -373,7 +412,7 @@ def _run_as_user(app, job):
             raise
 
 
-@job_kind(REQUEST_KIND)
+@job_kind(REQUEST_KIND, system=False)
 def _replay(job):
     """The original GET's view, run again: it sees `current()` and saves its result there."""
     view = current_app.view_functions[request.url_rule.endpoint]
@@ -386,14 +425,79 @@ def _replay(job):
     raise RuntimeError(f"the view answered {status} without a result")
 
 
+# -- the RQ worker, and what happens to a job whose worker died ----------------------------------
+
+
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker (the job runs in the worker's process, with the app's pool), whose running job
+    is declared alive for 2 × JOBS_HEARTBEAT_SECONDS at a time (renewed by its progress reports), not
+    for the whole JOBS_TIMEOUT: a killed worker's job is found abandoned within minutes."""
+
+    heartbeat_seconds = 60
+
+    def get_heartbeat_ttl(self, job):
+        return 2 * int(self.heartbeat_seconds)
+
+
+def _heartbeat():
+    """Renew the running RQ job's entry in the StartedJobRegistry (at most every third of the beat)."""
+    worker = _beat["worker"]
+    if worker is None or getattr(worker, "execution", None) is None:
+        return
+    if time.monotonic() - _beat["at"] < worker.heartbeat_seconds / 3:
+        return
+    rq_job = get_current_job()
+    if rq_job is None:
+        return
+    try:
+        worker.maintain_heartbeats(rq_job)
+        _beat["at"] = time.monotonic()
+    except redis.RedisError as err:  # the job goes on; Redis may be back for the next beat
+        log.warning("job heartbeat not sent: %s", err)
+
+
+def on_rq_failure(rq_job, connection, exc_type, exc_value, traceback):
+    """RQ's failure callback: above all its cleanup of abandoned jobs (AbandonedJobError: the worker
+    died). The job's state says what happens next: started again (RQ retries it when retries are
+    left) or failed with why, and a button to start it again."""
+    job = load(rq_job.args[0] if rq_job.args else None)
+    if job is None or job.status not in (QUEUED, RUNNING):
+        return  # it finished (and wrote why) before its worker went away
+    locale = (job.origin or {}).get("locale") or current_app.config["BABEL_DEFAULT_LOCALE"]
+    log.warning("job %s (%s): its worker stopped (%s)", job.id, job.kind, getattr(exc_type, "__name__", exc_type))
+    with force_locale(locale):
+        if rq_job.retries_left and rq_job.retries_left > 0:
+            job.state.update(status=QUEUED, done=0, message=str(RESTARTED), restarts=job.state.get("restarts", 0) + 1)
+            job.save()
+            metrics.job(job.kind, QUEUED)
+            return
+        job.state["retryable"] = True
+        _finish(job, FAILED, error=str(ABANDONED))
+
+
 def work(burst=False):
     """`flask minqing worker`: run queued jobs until stopped (or, with burst, until none is left)."""
     url = current_app.config.get("JOBS_REDIS_URL")
     if not url:
         raise RuntimeError("JOBS_REDIS_URL is not set: jobs run inside the web server, no worker is needed")
     conn = connection(url)
-    worker = SimpleWorker([Queue(current_app.config["JOBS_QUEUE"], connection=conn)], connection=conn)
-    return worker.work(burst=burst, with_scheduler=False)
+    beat = max(1, int(current_app.config["JOBS_HEARTBEAT_SECONDS"]))
+    worker = Worker([Queue(current_app.config["JOBS_QUEUE"], connection=conn)], connection=conn,
+                    maintenance_interval=beat, worker_ttl=beat + 15)  # fmt: skip
+    worker.heartbeat_seconds = beat
+    _beat.update(worker=worker, at=0.0)
+    # besides its progress reports, every SQL statement of a job says it is alive: a long phase with no
+    # progress (a big write, a rebuild) is not taken for abandoned by another worker and run twice
+    event.listen(db.engine, "before_cursor_execute", _statement_heartbeat)
+    try:
+        return worker.work(burst=burst, with_scheduler=False)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", _statement_heartbeat)
+        _beat["worker"] = None
+
+
+def _statement_heartbeat(*_args):
+    _heartbeat()
 
 
 def result_file(job):

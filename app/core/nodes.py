@@ -3,8 +3,10 @@
 MULTI_NODE (config.py) says this server is one of several behind a load balancer. Anything
 kept per process then breaks quietly: a SECRET_KEY generated into instance/ signs logins and
 CSRF tokens no other server accepts; login counts in memory:// let N servers through N times;
-counts memoized per worker disagree between servers. With MULTI_NODE on, create_app() refuses
-to start and says which setting to change (in Chinese and English: operators read both).
+counts memoized per worker disagree between servers; jobs run inside a web worker die with it
+and their files stay on that one server; photos written to one server's disk are missing on the
+others. With MULTI_NODE on, create_app() refuses to start and says which setting to change (in
+Chinese and English: operators read both).
 
 `init_lock(engine)` serializes `flask minqing init` (and migrations/env.py serializes each
 migration run) across servers starting together with a PostgreSQL advisory lock; on SQLite,
@@ -63,6 +65,45 @@ def per_process_settings(config):
                 "或 redis://主机:6379/0",
                 "login counts are kept per process (or in a local SQLite): set RATELIMIT_STORAGE_URI=minqing+db:// "
                 "(on PostgreSQL) or redis://host:6379/0",
+            )
+        )
+    found += shared_files_settings(config)
+    return found
+
+
+def shared_files_settings(config):
+    """(setting, 中文, English) for jobs and files that would live on one server only."""
+    found = []
+    if not config.get("JOBS_REDIS_URL"):
+        found.append(
+            (
+                "JOBS_REDIS_URL",
+                "JOBS_REDIS_URL 未设置（后台任务在网页进程里运行，进程重启即丢失，且只在本服务器）："
+                "设置 JOBS_REDIS_URL=redis://主机:6379/3 并在一台服务器运行 flask minqing worker",
+                "JOBS_REDIS_URL is not set (jobs would run inside a web worker, die with it and stay on this "
+                "server): set JOBS_REDIS_URL=redis://host:6379/3 and run `flask minqing worker`",
+            )
+        )
+    if (config.get("ATTACHMENT_STORAGE") or "local") == "local" and not config.get("ATTACHMENT_DIR_SHARED"):
+        found.append(
+            (
+                "ATTACHMENT_DIR_SHARED",
+                "照片和附件存在本机目录（其他服务器看不到）：把 ATTACHMENT_DIR 设为各服务器共同挂载的目录（NFS 等）"
+                "后设置 ATTACHMENT_DIR_SHARED=true，或改用对象存储 ATTACHMENT_STORAGE",
+                "photos and files are kept in a local directory the other servers cannot read: mount one shared "
+                "directory (NFS...) as ATTACHMENT_DIR on every server and set ATTACHMENT_DIR_SHARED=true, or use "
+                "an object store (ATTACHMENT_STORAGE)",
+            )
+        )
+    if not config.get("JOBS_DIR_SHARED"):
+        found.append(
+            (
+                "JOBS_DIR_SHARED",
+                "后台任务的进度和结果文件存在本机目录（在其他服务器上查看或下载不到）：把 JOBS_DIR 设为各服务器"
+                "共同挂载的目录后设置 JOBS_DIR_SHARED=true",
+                "jobs' progress and result files are kept in a local directory (not seen or downloaded through "
+                "the other servers): mount one shared directory as JOBS_DIR on every server and set "
+                "JOBS_DIR_SHARED=true",
             )
         )
     return found

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import declared_attr, relationship
 
 from app.core.choices import Choice, labelled
+from app.core.partitions import is_partition
 from app.core.sensitive import ID_NUMBER, PERSONAL, PHONE
 from app.models.lookups import LOOKUP_MODELS
 from app.models.mixins import NOTE_LENGTH, LongText, SoftDeleteMixin, TimestampMixin, VersionMixin
@@ -445,10 +446,11 @@ def is_register_table(name):
 
 
 def include_in_schema(obj, name, type_, reflected, compare_to):
-    """Alembic's include_object: leave register tables (and their indexes) out of comparisons."""
+    """Alembic's include_object: leave register tables (and their indexes) out of comparisons, and the
+    monthly partitions of partitioned tables (PostgreSQL; app/core/partitions.py)."""
     table = getattr(obj, "table", None)
     table_name = name if type_ == "table" else getattr(table, "name", None)
-    return not is_register_table(table_name)
+    return not is_register_table(table_name) and not is_partition(table_name)
 
 
 def forget_register_tables():

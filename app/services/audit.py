@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, false, inspect, or_, select, true
 from sqlalchemy.orm import Session, attributes
 
+from app.core import partitions
 from app.core.clock import now
 from app.core.errors import Forbidden
 from app.core.sensitive import MARKS, declared
@@ -237,7 +238,9 @@ def prune(session, before, batch=5000):
     """Delete the trail's rows older than `before` (AUDIT_RETENTION_DAYS), a batch per transaction so
     a big first prune holds no long lock; then note the prune itself in the trail. Returns how many."""
     table = AuditLog.__table__
-    removed = 0
+    # whole expired months first (PostgreSQL's monthly partitions: DETACH + DROP, no bloat), the rest by row
+    removed = partitions.drop_months_before(session.connection(), table.name, before)
+    session.commit()
     while True:
         ids = select(table.c.id).where(table.c.at < before).order_by(table.c.id).limit(batch)
         count = session.execute(table.delete().where(table.c.id.in_(ids.scalar_subquery()))).rowcount

@@ -8,7 +8,7 @@ import datetime as dt
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from app.core import jobs
+from app.core import jobs, partitions
 from app.core.clock import now
 from app.core.mail import mail_configured
 from app.extensions import db
@@ -41,6 +41,20 @@ def prune_audit(job):
         return
     removed = audit.prune(db.session, now() - dt.timedelta(days=days))
     job.note(_l("%(n)s audit trail rows older than %(days)s days deleted.", n=removed, days=days))
+
+
+@jobs.job_kind("create-partitions")
+def create_partitions(job):
+    """PostgreSQL: the coming months' partitions of audit_log and appeal_event, and any rows that
+    landed in a DEFAULT partition moved to their month (nothing to do on SQLite)."""
+    if db.engine.dialect.name != "postgresql":
+        job.note(_l("No partitions on this database (SQLite)."))
+        return
+    done = partitions.maintain(
+        db.session.connection(), now(), int(current_app.config.get("PARTITION_MONTHS_AHEAD") or 0)
+    )
+    db.session.commit()
+    job.note(_l("%(created)s monthly partitions made, %(moved)s rows moved out of the default partition.", **done))
 
 
 @jobs.job_kind("prune-jobs")

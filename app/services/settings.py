@@ -285,6 +285,10 @@ SPECS = {s.key: s for s in (
     _spec("IMPORT_JOB_KB", "lists", INT, _l("Imported files larger than this are imported in the background"),
           _l("In KB (an Excel file of 2,000 people is about 100 KB); the user sees a progress bar, then the "
              "result or every error of the file; 0: never."), min=0, max=102400, unit=_l("KB")),
+    _spec("JOBS_RETRY_ABANDONED", "lists", INT, _l("Times a background job is started again after its worker stopped"),
+          _l("A job whose background worker was killed or lost its server is started again by another worker this "
+             "many times (nothing of the stopped run is kept); then it is shown as failed with a button to start it "
+             "again. 0: shown as failed at once."), min=0, max=5, unit=_l("times")),
     _spec("IMPORT_MAX_ROWS", "lists", INT, _l("Most data rows in one imported file"), min=10, max=200000, unit=ROWS),
     _spec("QUOTA_REPORT_MAX_ROWS", "lists", INT, _l("Rows per page of the quota progress report"),
           min=10, max=1000, unit=ROWS),
@@ -295,6 +299,10 @@ SPECS = {s.key: s for s in (
     _spec("AUDIT_RETENTION_DAYS", "records", INT, _l("Days the audit trail is kept"),
           _l("Older entries are deleted each night (by the scheduler); 0: kept for ever. Check the rules on "
              "keeping records before shortening it."), min=0, max=36500, unit=DAYS),
+    _spec("PARTITION_MONTHS_AHEAD", "records", INT, _l("Months of partitions made ahead"),
+          _l("PostgreSQL only: each night the audit trail and the appeals' steps get a partition for this month "
+             "and this many months ahead; rows of a month without one wait in a default partition and are "
+             "moved."), min=1, max=60, unit=MONTHS),
 )}  # fmt: skip
 
 

@@ -15,7 +15,8 @@
     if (job.status === "failed") {
       bar.removeClass("active").addClass("progress-bar-danger");
       $("#mq-job-error").text(job.error).removeClass("hidden");
-      if (job.errors && job.errors.length) { window.location.reload(); }  /* the table of the file's errors */
+      /* the table of the file's errors, or the button that starts a job whose worker stopped again */
+      if ((job.errors && job.errors.length) || job.retryable) { window.location.reload(); }
     }
     if (job.status === "done") {
       bar.removeClass("active").addClass("progress-bar-success");

@@ -69,7 +69,7 @@ class ImportView(BaseView):
         if upload is None or not upload.filename:
             flash(str(_l("Choose a file to upload.")), "danger")
             return redirect(url_for("ImportView.index"))
-        if _size(upload.stream) > int(current_app.config["IMPORT_JOB_KB"]) * 1024 > 0:
+        if upload_size(upload.stream) > int(current_app.config["IMPORT_JOB_KB"]) * 1024 > 0:
             name = f"{secrets.token_hex(16)}.upload"
             upload.save(os.path.join(jobs.directory(), name))
             job_id = jobs.enqueue("import", title=_l("Import: %(kind)s", kind=importer.title), kind=kind, upload=name)
@@ -93,14 +93,15 @@ class ImportView(BaseView):
         return page, 200 if result.ok else 422
 
 
-def _size(stream):
+def upload_size(stream):
+    """The bytes of an upload (its stream is left at its start)."""
     stream.seek(0, os.SEEK_END)
     size = stream.tell()
     stream.seek(0)
     return size
 
 
-@jobs.job_kind("import")
+@jobs.job_kind("import", system=False)
 def import_job(job, kind, upload):
     """The upload, imported all or nothing as the user who sent it (their scope, their rights)."""
     path = os.path.join(jobs.directory(), os.path.basename(upload))

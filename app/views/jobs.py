@@ -5,7 +5,7 @@ Only the user who asked for a job sees it: anyone else (another user, someone lo
 was asked for, and it ran with the user's permissions then.
 """
 
-from flask import abort, jsonify, redirect, send_file, url_for
+from flask import abort, flash, jsonify, redirect, send_file, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
@@ -51,11 +51,22 @@ class JobView(BaseView):
             title=job.title or _l("Background job"),
             job=_status(job),
             status_url=url_for("JobView.status", job_id=job.id),
+            retry_url=url_for("JobView.retry", job_id=job.id),
         )
 
     @expose("/<job_id>/status")
     def status(self, job_id):
         return jsonify(_status(_own_job(job_id)))
+
+    @expose("/<job_id>/retry", methods=["POST"])
+    def retry(self, job_id):
+        """Start again a job whose background worker stopped under it (the page's button; CSRF-checked)."""
+        job = _own_job(job_id)
+        new_id = jobs.resubmit(job)
+        if new_id is None:
+            flash(str(_l("This job cannot be started again.")), "warning")
+            return redirect(url_for("JobView.page", job_id=job.id))
+        return redirect(url_for("JobView.page", job_id=new_id))
 
     @expose("/<job_id>/download")
     def download(self, job_id):

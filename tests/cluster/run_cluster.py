@@ -11,7 +11,10 @@ also proves it starts only with shared settings. What it checks:
 4. an export job started on server 1 is run by the worker, followed on server 2, fetched on 3;
 5. a bounded write load through nginx while server 2 is killed (SIGKILL): every acknowledged write
    is in the database, nginx sends the rest of the load to the others, errors seen by the clients
-   are counted and reported.
+   are counted and reported;
+6. the worker is killed (SIGKILL) in the middle of a big import job started on server 1, a new
+   worker is started: RQ's abandoned-job cleanup hands the job to it, it imports the whole file
+   once (nothing of the killed run, nothing twice), and server 3's job page tells each step.
 
 Exit status 0 when every check holds; the report is printed either way.
 """
@@ -19,6 +22,7 @@ Exit status 0 when every check holds; the report is printed either way.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import shutil
@@ -33,6 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 import requests
+from openpyxl import Workbook
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -82,8 +87,14 @@ class Cluster:
             "JOBS_REDIS_URL": redis_url,
             "MINQING_JOBS_QUEUE": "cluster",
             "MINQING_JOBS_DIR": str(self.workdir / "jobs"),  # one machine: a shared directory
+            "MINQING_JOBS_DIR_SHARED": "true",
+            "MINQING_ATTACHMENT_DIR": str(self.workdir / "files"),
+            "MINQING_ATTACHMENT_DIR_SHARED": "true",
             "MINQING_INSTANCE_DIR": str(self.workdir / "instance"),
             "MINQING_EXPORT_JOB_ROWS": "1",  # every export of 2 rows or more is a job
+            "MINQING_IMPORT_JOB_KB": "1",  # every import is a job
+            "MINQING_JOBS_HEARTBEAT_SECONDS": "2",  # a killed worker's job is found within seconds
+            "MINQING_JOBS_RETRY_ABANDONED": "1",
             "MINQING_PROXY_FIX": "true",
             "MINQING_LOG_FORMAT": "json",
             "MINQING_ADMIN_PASSWORD": "Cluster@Admin2026",
@@ -126,9 +137,7 @@ class Cluster:
             self.servers.append(subprocess.Popen(
                 [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "contrib" / "gunicorn.conf.py"), "run:app"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
-        log = open(self.workdir / "worker.log", "w")  # noqa: SIM115
-        self.worker = subprocess.Popen([str(VENV_BIN / "flask"), "minqing", "worker"], cwd=ROOT, env=self.env,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.start_worker()
         conf = self.workdir / "nginx.conf"
         upstreams = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in self.ports)
         conf.write_text(
@@ -159,6 +168,15 @@ class Cluster:
                 pass
             time.sleep(0.5)
         raise SystemExit(f"{base} not ready after {seconds} s (see {self.workdir}/server*.log)")
+
+    def start_worker(self):
+        log = open(self.workdir / "worker.log", "a")  # noqa: SIM115
+        self.worker = subprocess.Popen([str(VENV_BIN / "flask"), "minqing", "worker"], cwd=ROOT, env=self.env,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    def kill_worker(self):
+        os.killpg(self.worker.pid, signal.SIGKILL)  # mid-job, no goodbye: the job stays "started" in Redis
+        self.worker.wait()
 
     def kill_server(self, n):
         os.killpg(self.servers[n - 1].pid, signal.SIGKILL)  # the master and its workers, no goodbye
@@ -297,6 +315,69 @@ def check_export_job(cluster, clerk):
                                                     timeout=10).status_code == 404)  # fmt: skip
 
 
+IMPORT_ROWS = int(os.environ.get("CLUSTER_IMPORT_ROWS", "1000"))
+
+
+def people_file(grid_code, marker):
+    book = Workbook()
+    book.active.append(["姓名", "性别", "电话", "网格编码", "人员类别"])
+    for n in range(IMPORT_ROWS):
+        book.active.append([f"{marker}{n}", "男" if n % 2 else "女", f"139{n:08d}", grid_code, ""])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def check_worker_killed(cluster, clerk):
+    """A big import job; the worker SIGKILLed while it runs; a new worker finishes it, once."""
+    grid_code = cluster.sql(
+        "SELECT g.code FROM grid g JOIN assignment a ON a.grid_id = g.id JOIN person p ON p.id = a.person_id "
+        "JOIN ab_user u ON u.id = p.user_id WHERE u.username = 'clerk' LIMIT 1"
+    )[0][0]
+    marker = "续跑"
+    token = CSRF.search(clerk.get(cluster.server(1) + "/import/", timeout=10).text)
+    started = clerk.post(cluster.server(1) + "/import/upload", allow_redirects=False, timeout=60,
+                         data={"kind": "people", "csrf_token": token.group(1) if token else ""},
+                         files={"file": ("people.xlsx", people_file(grid_code, marker))})  # fmt: skip
+    location = started.headers.get("Location", "")
+    if not check(f"an import of {IMPORT_ROWS} people started on server 1 becomes a job",
+                 started.status_code == 302 and "/jobs/" in location, f"{started.status_code} {location}"):  # fmt: skip
+        return
+    job_id = location.rstrip("/").split("/")[-1]
+    status_url = f"{cluster.server(3)}/jobs/{job_id}/status"
+    seen, state, deadline = [], {}, time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = clerk.get(status_url, timeout=10).json()
+        if state["status"] != "queued":
+            break
+        time.sleep(0.05)
+    running = state.get("status") == "running"
+    cluster.kill_worker()
+    killed = time.monotonic()
+    check("the worker is killed (SIGKILL) while the job runs", running, f"{state.get('status')} {state.get('done')}")
+    time.sleep(1)
+    after_kill = clerk.get(status_url, timeout=10).json()
+    cluster.start_worker()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        state = clerk.get(status_url, timeout=10).json()
+        if not seen or seen[-1] != (state["status"], state["message"]):
+            seen.append((state["status"], state["message"]))
+        if state["status"] in ("done", "failed"):
+            break
+        time.sleep(0.3)
+    print(f"   server 3's job page: {after_kill['status']} just after the kill, then {seen} "
+          f"({time.monotonic() - killed:.0f} s after the kill)", flush=True)  # fmt: skip
+    # queued again, and at once running on the new worker: the page says it was started again
+    restarted = any(status in ("queued", "running") and "重新开始" in message for status, message in seen)
+    check("RQ's abandoned-job cleanup hands it to the new worker; server 3 says it was started again", restarted,
+          str(seen[:3]))  # fmt: skip
+    imported = cluster.sql("SELECT count(*) FROM person WHERE name LIKE :m", m=f"{marker}%")[0][0]
+    check("the new worker finishes it: every row imported once, nothing of the killed run",
+          state.get("status") == "done" and imported == IMPORT_ROWS,
+          f"{state.get('status')} {state.get('message')!r}; {imported} people in the database")  # fmt: skip
+
+
 def check_kill(cluster, ids):
     """Writes through nginx from LOAD_CLIENTS clients for LOAD_SECONDS; server 2 dies a third of the way."""
     tokens = [api_token(cluster.server(n % 3 + 1), "clerk", f"10.1.0.{n}") for n in range(LOAD_CLIENTS)]
@@ -381,6 +462,7 @@ def main():
         check_figures(cluster, ids)
         check_export_job(cluster, clerk)
         check_login_limit(cluster)
+        check_worker_killed(cluster, clerk)
         check_kill(cluster, ids)
     finally:
         cluster.stop()

@@ -14,6 +14,8 @@ audit, Excel export, pickers, all errors of a form at once.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
@@ -27,6 +29,7 @@ from markupsafe import Markup
 from sqlalchemy import false, select
 from wtforms.validators import Optional
 
+from app.core import jobs
 from app.core.clock import now
 from app.core.uow import unit_of_work
 from app.extensions import db
@@ -45,6 +48,7 @@ from app.views.appeals.common import CsrfForm, current_actor
 from app.views.edge import id_arg, parse_id
 from app.views.export import export_value, xlsx_response
 from app.views.fab_compat import DelegatingView, filters_plus, serve_unregistered
+from app.views.imports import upload_size
 from app.views.pickers import AjaxSelectField
 from app.views.registers.search import use_indexed_search
 from app.views.scoped import ScopedInterface, ScopedModelView
@@ -274,6 +278,13 @@ class RegisterEntryPages(ScopedModelView):
             upload = request.files.get("file")
             if upload is None or not upload.filename:
                 flash(str(_l("Choose a file to upload.")), "danger")
+            elif upload_size(upload.stream) > int(current_app.config["IMPORT_JOB_KB"]) * 1024 > 0:
+                # a big file: imported by a job as this user, with a progress bar and every error on its page
+                name = f"{secrets.token_hex(16)}.upload"
+                upload.save(os.path.join(jobs.directory(), name))
+                title = _l("Import: %(name)s", name=self.spec.name)
+                job_id = jobs.enqueue("register-import", title=title, code=self.spec.code, upload=name)
+                return redirect(url_for("JobView.page", job_id=job_id))
             else:
                 result = import_file(
                     db.session, importer.kind, upload.stream, current_app.config["IMPORT_MAX_ROWS"],
@@ -302,6 +313,31 @@ class RegisterEntryPages(ScopedModelView):
         kwargs.setdefault("can_write", self.appbuilder.sm.has_access("can_write", self.class_permission_name))
         kwargs.setdefault("can_restore", self.appbuilder.sm.has_access("can_restore", "Trash"))
         return super().render_template(template, **kwargs)
+
+
+@jobs.job_kind("register-import", system=False)
+def import_job(job, code, upload):
+    """A register's upload, imported all or nothing as the user who sent it (their scope, their rights):
+    every row's and column's problem on the job's page when it is refused, nothing written."""
+    path = os.path.join(jobs.directory(), os.path.basename(upload))
+    try:
+        spec, entry_class = runtime.spec(code), runtime.entry_class(code)
+        if spec is None or not spec.active or entry_class is None:
+            raise jobs.Refused(_l("This register no longer exists."))
+        if not current_app.appbuilder.sm.has_access("can_write", spec.resource):
+            raise jobs.Refused(jobs.NO_ACCESS)
+        importer = importer_for(spec, entry_class)
+        with open(path, "rb") as fh:
+            result = import_file(db.session, importer.kind, fh, current_app.config["IMPORT_MAX_ROWS"],
+                                 actor=current_actor(), importer_class=importer, progress=job.progress)  # fmt: skip
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    if not result.ok:
+        job.state["errors"] = [list(error) for error in result.errors[:500]]
+        raise jobs.Refused(_l("Nothing was imported: the file has %(count)s errors.", count=len(result.errors)))
+    log_event(db.session, "import", summary=f"{importer.kind}: {result.created}")
+    job.note(_l("%(count)s rows imported.", count=result.created))
 
 
 def page_class(spec, entry_class):
