@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -209,7 +210,7 @@ def _free_port():
 
 def _healthz_count(body):
     line = 'minqing_http_requests_total{endpoint="minqing_healthz",method="GET",status="200"} '
-    return float(body.split(line, 1)[1].split()[0])
+    return float(body.split(line, 1)[1].split()[0]) if line in body else 0.0
 
 
 def test_metrics_with_two_gunicorn_workers(tmp_path):
@@ -232,8 +233,10 @@ def test_metrics_with_two_gunicorn_workers(tmp_path):
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
         while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=5).read()
+            try:  # not /healthz: a probe that timed out here may still be served (and counted) later
+                urllib.request.urlopen(base + "/readyz", timeout=5).read()
+                break
+            except urllib.error.HTTPError:  # it answered (503 while not ready): up
                 break
             except OSError:
                 assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
@@ -243,7 +246,7 @@ def test_metrics_with_two_gunicorn_workers(tmp_path):
             time.sleep(0.3)
         before = _healthz_count(urllib.request.urlopen(base + "/metrics", timeout=5).read().decode())
         for _ in range(20):
-            urllib.request.urlopen(base + "/healthz", timeout=5).read()
+            urllib.request.urlopen(base + "/healthz", timeout=60).read()
         after = _healthz_count(urllib.request.urlopen(base + "/metrics", timeout=5).read().decode())
         assert after - before == 20
         assert len(list((tmp_path / "metrics").glob("gauge_livesum_*.db"))) == 2  # one per worker, no more
