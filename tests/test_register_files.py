@@ -4,6 +4,7 @@ recycle bin with it, hidden with their field, and refused on the extra fields of
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -282,3 +283,32 @@ def test_extra_fields_of_built_in_records_refuse_photos_with_the_reason(app):
         definitions.check_field(db.session, field)
     assert "自带" in str(refused.value)
     db.session.rollback()
+
+
+def test_the_admin_adds_a_photos_field_in_the_designer_and_the_form_takes_photos_at_once(app, client, world):
+    login(client, make_user("Admin"))
+    assert client.post("/registerdesign/add", data={"code": "patrol", "name": "巡查记录", "menu_group": "台账",
+                                                    "active": "y", "sort_order": "1"}).status_code == 302  # fmt: skip
+    register = db.session.scalar(select(RegisterDef).where(RegisterDef.code == "patrol"))
+    add = f"/registerfields/add?_flt_0_register={register.id}"
+    form = client.get(add).get_data(as_text=True)
+    assert "允许的文件类型" in form and 'value="attachment"' in form and "照片/附件" in form
+    bad = client.post(add, data={"code": "photos", "label": "现场照片", "type": "attachment", "max_value": "50",
+                                 "position": "1", "sortable": "y"})  # fmt: skip
+    assert "1 到 10" in bad.get_data(as_text=True) and "不能按照片/附件" in bad.get_data(as_text=True)
+    ok = client.post(add, data={"code": "photos", "label": "现场照片", "type": "attachment", "max_value": "2",
+                                "file_kinds": ["jpeg", "pdf"], "required": "y", "in_list": "y", "position": "1"})  # fmt: skip
+    assert ok.status_code == 302
+    db.session.expire_all()
+    field = db.session.get(RegisterDef, register.id).field("photos")
+    assert (field.type, field.file_kinds, field.max_value, field.required) == ("attachment", "jpeg,pdf", "2", True)
+    edit = client.get(f"/registerfields/edit/{field.id}").get_data(as_text=True)
+    chosen = re.findall(r'<option ([^>]*)value="(\w+)"([^>]*)>', edit)
+    assert {v for before, v, after in chosen if "selected" in before + after} >= {"jpeg", "pdf"}
+    login(client, make_user("Clerk", world["ta"]))
+    form = client.get("/registers/patrol/add").get_data(as_text=True)
+    assert 'accept="image/jpeg,application/pdf"' in form and "最多 2 个文件" in form
+    response = client.post("/registers/patrol/add", data={"grid": str(world["a1"].id), "photos": files(("a.jpg", jpeg()))},
+                           content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 302
+    assert [(r.field_code, r.original_name) for r in _rows()] == [("photos", "a.jpg")]

@@ -36,6 +36,7 @@ ATTACHMENT_LABELS = {
     # what the audit trail calls the other columns (app.views.audit reads a model's labels here)
     "owner_type": _l("Kind of record"),
     "owner_id": _l("Record"),
+    "field_code": _l("Field"),
     "grid_id": _l("Grid"),
     "stored_name": _l("Stored as"),
     "sha256": _l("SHA-256 checksum"),
