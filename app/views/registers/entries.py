@@ -335,8 +335,8 @@ class RegisterEntryPages(ScopedModelView):
 
     def render_template(self, template, **kwargs):
         if template == self.show_template and kwargs.get("pk") is not None:
-            item = self.datamodel.get(kwargs["pk"], self._base_filters)
-            kwargs.setdefault("file_sections", file_views.sections(item, self.spec) if item is not None else [])
+            item = self.get_in_scope(kwargs["pk"])  # the page's own entry, found in scope once more
+            kwargs.setdefault("file_sections", file_views.sections(item, self.spec))
         kwargs.setdefault("register", self.spec)
         kwargs.setdefault("can_write", self.appbuilder.sm.has_access("can_write", self.class_permission_name))
         kwargs.setdefault("can_restore", self.appbuilder.sm.has_access("can_restore", "Trash"))
