@@ -131,6 +131,72 @@ def _custom_pk_rules(app, view):
     return out
 
 
+def _jpeg():
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(out, "JPEG")
+    return out.getvalue()
+
+
+def _files_of_owners(records):
+    """A photo on grid B's record of every kind that carries files (visits, appeals, contact
+    records, and every register with a 照片/附件 field): {owner kind: (record, attachment, field)}."""
+    from app.services import attachments
+
+    out = {}
+    for model, (_mine, theirs) in records.items():
+        owner = attachments.owner_of(model)
+        if owner is None:
+            continue
+        field = None
+        spec = getattr(model, "__register__", None)
+        if spec is not None:
+            codes = [f.code for f in spec.live_fields if f.type == "attachment"]
+            if not codes:
+                continue
+            field = codes[0]
+        uploads = attachments.check_uploads([("探针b.jpg", _jpeg())])
+        (row,) = attachments.add_attachments(db.session, theirs, uploads, field_code=field)
+        out[owner.code] = (theirs, row, field)
+    db.session.commit()
+    return out
+
+
+def _probe_files(client, headers, label, owner_files, report):
+    """Grid B's files, by page and by API: read, listed, removed, added to — all refused."""
+    import io
+
+    from app.models.attachments import Attachment
+
+    for code, (theirs, row, field_code) in owner_files.items():
+        report.views.add(f"/api/v1/attachments/{code}")
+        before = _snapshot(row)
+        count = db.session.scalar(select(db.func.count()).select_from(Attachment))
+        api = "/api/v1/attachments"
+        for url in (f"/attachments/file/{row.id}", f"/attachments/thumb/{row.id}"):
+            report.check(client.get(url).status_code in OK_REFUSALS, f"{label} GET {url} ({code})")
+        for url in (f"{api}/{row.id}", f"{api}/{row.id}/file", f"{api}/{row.id}/thumbnail",
+                    f"{api}/?owner={code}&owner_id={theirs.id}"):  # fmt: skip
+            report.check(client.get(url, headers=headers).status_code in OK_REFUSALS, f"{label} API GET {url}")
+        status = client.post(f"/attachments/remove/{row.id}").status_code
+        report.check(status in OK_REFUSALS, f"{label} POST remove a file of {code}")
+        status = client.delete(f"{api}/{row.id}", headers=headers).status_code
+        report.check(status in OK_REFUSALS, f"{label} API DELETE a file of {code}")
+        form = {"field": field_code or ""}
+        status = client.post(f"/attachments/upload/{code}/{theirs.id}", content_type="multipart/form-data",
+                             data={**form, "attachments": [(io.BytesIO(_jpeg()), "x.jpg")]}).status_code  # fmt: skip
+        report.check(status in OK_REFUSALS, f"{label} POST upload to {code} B#{theirs.id}")
+        status = client.post(f"{api}/{code}/{theirs.id}", headers=headers, content_type="multipart/form-data",
+                             data={**form, "files": [(io.BytesIO(_jpeg()), "x.jpg")]}).status_code  # fmt: skip
+        report.check(status in OK_REFUSALS, f"{label} API upload to {code} B#{theirs.id}")
+        report.check(_snapshot(row) == before, f"{label} changed a file of {code} B#{theirs.id}")
+        after = db.session.scalar(select(db.func.count()).select_from(Attachment))
+        report.check(after == count, f"{label} added a file to {code} B#{theirs.id}")
+
+
 def probe(app, client, world, users, api_headers):
     """Run every probe for every user. `users` maps a label to a logged-in-able user."""
     from tests.conftest import login
@@ -141,9 +207,11 @@ def probe(app, client, world, users, api_headers):
         s["model"] for s in PICKERS.values() if scope.is_scoped(s["model"])
     }
     records = _records(world, models, report)
+    owner_files = _files_of_owners(records)
     for label, user in users.items():
         login(client, user)
         headers = api_headers(user)
+        _probe_files(client, headers, label, owner_files, report)
         for view in html:
             model = view.datamodel.obj
             if model not in records:

@@ -11,7 +11,7 @@ from app.views.scoped import VIEW_PERMISSIONS
 from tests import scope_probe
 from tests.conftest import api_token
 from tests.factories import make_user, tree
-from tests.registers_kit import speakup
+from tests.registers_kit import make_register, speakup
 
 
 def _users(world):
@@ -22,8 +22,14 @@ def _users(world):
 
 def test_no_view_or_api_leaks_another_grids_records(app, client, world, capsys):
     register = speakup()  # a register created here is probed like every built-in view
+    patrol = make_register(code="patrol", name="巡查记录", fields=[
+        {"code": "place", "label": "巡查地点", "type": "text", "required": True},
+        {"code": "photos", "label": "现场照片", "type": "attachment", "required": True},
+    ])  # fmt: skip  # ... and its photos like every record's files
     report = scope_probe.probe(app, client, world, _users(world), lambda u: api_token(client, u))
     assert f"/registers/{register.code}" in report.views and f"/api/v1/registers/{register.code}" in report.views
+    for kind in ("visit", "appeal", "contact", patrol.table_name):  # every kind of record's files, by page and API
+        assert f"/api/v1/attachments/{kind}" in report.views
     with capsys.disabled():
         print(f"\n  scope enumeration: {report.probes} view×role×operation probes, {len(report.leaks)} leaks")
     assert not report.missing_factories, f"add a factory in tests/scope_probe.py for {report.missing_factories}"

@@ -34,6 +34,7 @@ from sqlalchemy.orm import declared_attr, relationship
 from app.core.choices import Choice, labelled
 from app.core.partitions import is_partition
 from app.core.sensitive import ID_NUMBER, PERSONAL, PHONE
+from app.models.attachments import field_files
 from app.models.lookups import LOOKUP_MODELS
 from app.models.mixins import NOTE_LENGTH, LongText, SoftDeleteMixin, TimestampMixin, VersionMixin
 
@@ -63,6 +64,7 @@ RESERVED_CODES = frozenset(
         "phone": _l("Phone number"),
         "id_number": _l("ID number"),
         "appeal": _l("Linked appeal"),
+        "attachment": _l("Photos and files"),
     }
 )
 class FieldType(Choice):
@@ -80,6 +82,7 @@ class FieldType(Choice):
     PHONE = "phone"
     ID_NUMBER = "id_number"
     APPEAL = "appeal"
+    ATTACHMENT = "attachment"  # files in the attachment store (app.services.attachments), no column
 
 
 # fields whose value is the id of another row (the column holds it; the relationship shows it)
@@ -216,6 +219,7 @@ class RegisterField(TimestampMixin, VersionMixin, Model):
     sensitive = Column(Boolean, nullable=False, default=False)
     choice_list_id = Column(Integer, ForeignKey("choice_list.id"), nullable=True)
     lookup = Column(String(30), nullable=True)  # or a built-in lookup table (appeal_category ...)
+    file_kinds = Column(String(100), nullable=True)  # 照片/附件: allowed kinds (jpeg,png,pdf); empty: all allowed
     column = Column(String(40), nullable=False)
     removed_at = Column(DateTime, nullable=True)  # hidden, data kept: restorable
 
@@ -258,6 +262,7 @@ class FieldSpec:
     lookup: str | None
     column: str
     removed_at: object
+    file_kinds: str | None = None
 
 
 @dataclass(frozen=True)
@@ -413,7 +418,7 @@ def link_model_name(field):
 
 def physical_column(field):
     """The Column a field's values live in (None for a multiple choice: it has its own table)."""
-    if field.type == FieldType.MULTICHOICE or field.type == FieldType.GRID:
+    if field.type in (FieldType.MULTICHOICE, FieldType.GRID, FieldType.ATTACHMENT):
         return None
     if field.type in LINK_TYPES:
         return Column(field.column, Integer, ForeignKey(f"{link_target(field)}.id"), nullable=True)
@@ -508,6 +513,9 @@ def build_entry_class(definition, token):
         Index(f"ix_{definition.code}_live_{order_column}"[:60], order_column, "id", "grid_id", "deleted_at", **live),
     ]
     for field in fields:
+        if field.type == FieldType.ATTACHMENT:  # no column: the entry's attachments of this field
+            attrs[field.code] = field_files(field.code)
+            continue
         if field.type == FieldType.GRID:
             continue
         _field_attributes(definition, field, attrs, indexes, sensitive)
@@ -539,6 +547,9 @@ def _field_attributes(definition, field, attrs, indexes, sensitive):
         indexes.append(Index(index_name(definition, field), field.column, "id"))
 
 
+NO_EXTENSION_TYPES = (FieldType.GRID, FieldType.ATTACHMENT)  # a built-in record has its own grid and files
+
+
 class ExtensionBase(TimestampMixin):
     """The extra fields of one built-in record: a row in ext_<table> whose id is the record's."""
 
@@ -555,7 +566,7 @@ class ExtensionBase(TimestampMixin):
 def build_extension_class(definition, token):
     """A mapped class for the extra fields of built-in table `definition.extends`: one row per
     record that has any, sharing the record's id (deleted with it)."""
-    live = tuple(f for f in definition.fields if f.removed_at is None and f.type != FieldType.GRID)
+    live = tuple(f for f in definition.fields if f.removed_at is None and f.type not in NO_EXTENSION_TYPES)
     attrs = {
         **_class_attributes(definition, live),
         "__audit_table__": definition.extends,  # audited as a change of the record it belongs to
@@ -564,7 +575,7 @@ def build_extension_class(definition, token):
     }  # fmt: skip
     sensitive, indexes = {}, []
     for field in definition.fields:
-        if field.type != FieldType.GRID:
+        if field.type not in NO_EXTENSION_TYPES:
             _field_attributes(definition, field, attrs, indexes, sensitive)
     attrs["__sensitive__"] = sensitive
     attrs["__table_args__"] = tuple(indexes)

@@ -20,7 +20,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps
 from sqlalchemy import and_, or_, select, true
@@ -29,7 +29,7 @@ from app.core.clock import now
 from app.core.errors import Collector, DomainError, Forbidden, NotFound
 from app.core.storage import storage, track_new
 from app.models.appeals import Appeal, Status
-from app.models.attachments import Attachment
+from app.models.attachments import FILES_HELD, Attachment
 from app.models.representatives import Constituency, ContactRecord, Representative
 from app.models.visits import Visit
 from app.services import privacy, scope
@@ -42,12 +42,22 @@ MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Owner:
-    """A kind of record that carries attachments: its model, permission resource and page."""
+    """A kind of record that carries attachments: its model, permission resource and page
+    (`endpoint` with `url_args`). A kind made at run time (a register's entries, see
+    `register_owner_kinds`) may narrow which of its files are seen (`file_clause`, a condition on
+    Attachment) and who reads a field's files (`reader(scope, item, field_code)`)."""
 
     code: str
     model: type
     resource: str
     endpoint: str
+    url_args: tuple = ()
+    file_clause: object = None
+    reader: object = None
+    checker: object = None  # checker(item, files, field_code) -> Uploads, with the kind's own limits
+
+    def url(self, pk):
+        return url_for(self.endpoint, pk=pk, **dict(self.url_args))
 
 
 OWNERS = {
@@ -56,6 +66,29 @@ OWNERS = {
     "contact": Owner("contact", ContactRecord, "ContactRecord", "ContactRecordView.show"),
 }
 OWNER_OF_MODEL = {owner.model: owner for owner in OWNERS.values()}
+# providers of owner kinds made at run time: objects with kind(code), of_model(model), every()
+_OWNER_PROVIDERS = []
+
+
+def register_owner_kinds(provider):
+    """Let `provider` answer for more kinds of owner (app.services.registers.files: entries)."""
+    _OWNER_PROVIDERS.append(provider)
+    return provider
+
+
+def owner_kind(code):
+    """The Owner called `code` (visit, appeal, contact, reg_<register>), or None."""
+    owner = OWNERS.get(code)
+    for provider in _OWNER_PROVIDERS:
+        owner = owner or provider.kind(code)
+    return owner
+
+
+def every_owner():
+    owners = list(OWNERS.values())
+    for provider in _OWNER_PROVIDERS:
+        owners += provider.every()
+    return owners
 
 
 @dataclass(frozen=True)
@@ -88,6 +121,7 @@ BROKEN = _l("%(name)s is not a readable image.")
 UNKNOWN_CONTENT = _l("of no kind that can be recognised")
 UNKNOWN_KIND = _l("Unknown kinds of file: %(values)s (known: %(kinds)s).")
 ARCHIVED = _l("An archived appeal can no longer be changed.")
+NO_SUCH_FIELD = _l("This record has no photos-and-files field of that name.")
 NO_PERMISSION = _l("Your role does not allow adding or removing files on this record.")
 
 
@@ -156,7 +190,7 @@ def _thumbnail(data):
         return out.getvalue()
 
 
-def _check_one(upload_name, data):
+def _check_one(upload_name, data, kinds=None):
     name = clean_name(upload_name)
     limit = int(current_app.config["ATTACHMENT_MAX_MB"])
     if not data:
@@ -168,7 +202,7 @@ def _check_one(upload_name, data):
     claimed_title = KIND_OF_EXTENSION[claimed].title if claimed in KIND_OF_EXTENSION else OTHER_EXTENSIONS.get(claimed)
     if kind is not None and claimed_title is not None and claimed not in kind.extensions:
         raise DomainError(DISGUISED % {"name": name, "claimed": claimed_title, "actual": kind.title}, field=FIELD)
-    allowed = allowed_kinds()
+    allowed = [k for k in allowed_kinds() if kinds is None or k.code in kinds]
     if kind is None or kind not in allowed:
         titles = "、".join(k.title for k in allowed)
         if kind is None and claimed in KIND_OF_EXTENSION and KIND_OF_EXTENSION[claimed] in allowed:
@@ -185,9 +219,10 @@ def _check_one(upload_name, data):
     return upload
 
 
-def check_uploads(files):
+def check_uploads(files, kinds=None, most=None, field=FIELD):
     """Read and check the chosen files (werkzeug FileStorage or (name, bytes) pairs); every
-    problem of every file at once (DomainErrors), else the list of Uploads."""
+    problem of every file at once (DomainErrors at `field`), else the list of Uploads. `kinds`
+    (codes) and `most` narrow ATTACHMENT_TYPES and ATTACHMENT_MAX_FILES (a register's field)."""
     chosen = []
     for item in files or ():
         if isinstance(item, tuple):
@@ -195,14 +230,18 @@ def check_uploads(files):
         elif item is not None and getattr(item, "filename", ""):
             item.seek(0)  # the form's own validation may have read it already
             chosen.append((item.filename, item.read()))
-    most = int(current_app.config["ATTACHMENT_MAX_FILES"])
+    most = min(int(current_app.config["ATTACHMENT_MAX_FILES"]), most or 10**6)
     errors = Collector()
     if len(chosen) > most:
-        errors.add(DomainError(TOO_MANY % {"n": most, "m": len(chosen)}, field=FIELD))
+        errors.add(DomainError(TOO_MANY % {"n": most, "m": len(chosen)}, field=field))
     uploads = []
     for name, data in chosen:
         with errors.check():
-            uploads.append(_check_one(name, data))
+            try:
+                uploads.append(_check_one(name, data, kinds))
+            except DomainError as err:
+                err.field = field
+                raise
     errors.raise_if_any()
     return uploads
 
@@ -214,7 +253,10 @@ def check_uploads(files):
 
 def owner_of(model_or_item):
     model = model_or_item if isinstance(model_or_item, type) else type(model_or_item)
-    return OWNER_OF_MODEL.get(model)
+    owner = OWNER_OF_MODEL.get(model)
+    for provider in _OWNER_PROVIDERS:
+        owner = owner or provider.of_model(model)
+    return owner
 
 
 def owner_grid_id(session, item):
@@ -229,7 +271,7 @@ def owner_grid_id(session, item):
 
 def load_owner(session, code, owner_id):
     """The record `owner_id` of kind `code` if the user's scope holds it, else NotFound."""
-    owner = OWNERS.get(code)
+    owner = owner_kind(code)
     if owner is None or owner_id is None or not scope.visible(session, owner.model, owner_id):
         raise NotFound(scope.OUT_OF_SCOPE)
     item = session.get(owner.model, owner_id)
@@ -238,17 +280,32 @@ def load_owner(session, code, owner_id):
     return item
 
 
-def may_read(current_scope, item):
-    """Whether the user sees the record's files: a visit's are its content (民情日记 rules)."""
+def may_read(current_scope, item, field_code=None):
+    """Whether the user sees the record's files: a visit's are its content (民情日记 rules); a
+    register field's as its owner kind says (a sensitive field: who reads personal data)."""
     if isinstance(item, Visit):
         return privacy.can_see_visit_content(current_scope, item)
+    owner = owner_of(item)
+    if owner is not None and owner.reader is not None:
+        return owner.reader(current_scope, item, field_code)
     return True
 
 
-def check_may_change(current_scope, item, has_write):
+def check_new_files(item, files, field_code=None):
+    """The files added to `item` on its page or by the API, checked by its kind's own rules (a
+    register field's kinds and most files): every problem at once, else the Uploads."""
+    owner = owner_of(item)
+    if owner is not None and owner.checker is not None:
+        return owner.checker(item, files, field_code)
+    if field_code:
+        raise DomainError(NO_SUCH_FIELD, field="field")
+    return check_uploads(files)
+
+
+def check_may_change(current_scope, item, has_write, field_code=None):
     """Adding or removing files is changing the record: its write permission, and a visit only
     by who reads it; an archived appeal no more."""
-    if not has_write or not may_read(current_scope, item):
+    if not has_write or not may_read(current_scope, item, field_code):
         raise Forbidden(NO_PERMISSION)
     if isinstance(item, Appeal) and item.status == Status.ARCHIVED:
         raise DomainError(ARCHIVED, field=FIELD)
@@ -256,16 +313,18 @@ def check_may_change(current_scope, item, has_write):
 
 @scope_rule(Attachment)
 def attachment_scope_clause(current_scope):
-    """An attachment is in scope when its record is (live and in the user's jurisdiction)."""
-    if current_scope.all:
-        return true()
+    """An attachment is in scope when its record is (live and in the user's jurisdiction), and
+    its kind shows it (a register's files only of its live 照片/附件 fields, for the Admin too)."""
     return or_(
         *(
             and_(
                 Attachment.owner_type == owner.code,
-                Attachment.owner_id.in_(select(owner.model.id).where(clause_for(owner.model, current_scope))),
+                true()
+                if current_scope.all
+                else Attachment.owner_id.in_(select(owner.model.id).where(clause_for(owner.model, current_scope))),
+                true() if owner.file_clause is None else owner.file_clause,
             )
-            for owner in OWNERS.values()
+            for owner in every_owner()
         )
     )
 
@@ -275,8 +334,9 @@ def attachment_scope_clause(current_scope):
 # --------------------------------------------------------------------------
 
 
-def add_attachments(session, item, uploads, user_id=None, user_name=""):
-    """Store `uploads` and record them on `item` (flushed: it has an id). Returns the rows."""
+def add_attachments(session, item, uploads, user_id=None, user_name="", field_code=None):
+    """Store `uploads` and record them on `item` (flushed: it has an id), in its field
+    `field_code` for a register entry. Returns the rows."""
     owner = owner_of(item)
     if owner is None or not uploads:
         return []
@@ -294,6 +354,7 @@ def add_attachments(session, item, uploads, user_id=None, user_name=""):
         row = Attachment(
             owner_type=owner.code,
             owner_id=item.id,
+            field_code=field_code,
             grid_id=grid_id,
             original_name=upload.name,
             stored_name=stored,
@@ -308,6 +369,7 @@ def add_attachments(session, item, uploads, user_id=None, user_name=""):
         session.add(row)
         rows.append(row)
     session.flush()
+    item.__dict__.pop(FILES_HELD, None)  # an entry's files as read before: read them again
     return rows
 
 

@@ -14,6 +14,7 @@ from app.views.assessments import (
 )
 from app.views.attachments import AttachmentView
 from app.views.attachments import register as register_attachments
+from app.views.attachments_api import AttachmentApi
 from app.views.audit import AuditLogView
 from app.views.dashboard import AccountabilityView, DashboardView
 from app.views.grids import GridApi, GridView
@@ -205,6 +206,6 @@ def register_views(appbuilder):
     extras.refresh()  # definitions built before the views existed: their extra fields now
     for api in (
         GridApi, PersonApi, PostApi, AssignmentApi, AppealApi, VisitApi, QuotaRuleApi, RepresentativeApi,
-        ConstituencyApi, ContactRecordApi, RegisterApi, RotaApi, RotaSlotApi, AssessmentRoundApi,
+        ConstituencyApi, ContactRecordApi, RegisterApi, RotaApi, RotaSlotApi, AssessmentRoundApi, AttachmentApi,
     ):  # fmt: skip
         appbuilder.add_api(api)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, redirect, request
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 
@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models.attachments import Attachment
 from app.services import attachments as attachment_service
 from app.services import scope
-from app.services.attachments import FIELD, MB, OWNERS
+from app.services.attachments import FIELD, MB, owner_kind
 from app.views.edge import parse_id
 from app.views.scoped import ScopedInterface, ScopedModelView, uploader
 
@@ -36,6 +36,7 @@ ATTACHMENT_LABELS = {
     # what the audit trail calls the other columns (app.views.audit reads a model's labels here)
     "owner_type": _l("Kind of record"),
     "owner_id": _l("Record"),
+    "field_code": _l("Field"),
     "grid_id": _l("Grid"),
     "stored_name": _l("Stored as"),
     "sha256": _l("SHA-256 checksum"),
@@ -78,9 +79,9 @@ class AttachmentView(ScopedModelView):
             abort(404)
         attachment = self.get_in_scope(pk)
         owner = self._owner(attachment)
-        if not self.appbuilder.sm.has_access("can_read", OWNERS[attachment.owner_type].resource):
+        if not self.appbuilder.sm.has_access("can_read", owner_kind(attachment.owner_type).resource):
             abort(403)
-        if not attachment_service.may_read(scope.current(), owner):
+        if not attachment_service.may_read(scope.current(), owner, attachment.field_code):
             abort(403)
         return attachment
 
@@ -105,23 +106,25 @@ class AttachmentView(ScopedModelView):
     @expose("/upload/<owner_type>/<owner_id>", methods=["POST"])
     def upload(self, owner_type, owner_id):
         user = scope.current_user()
-        if user is None or owner_type not in OWNERS:
+        kind = owner_kind(owner_type)
+        if user is None or kind is None:
             abort(404)
         try:
             item = attachment_service.load_owner(db.session, owner_type, parse_id(owner_id))
         except DomainError:
             abort(404)
-        back = url_for(OWNERS[owner_type].endpoint, pk=item.id)
+        back = kind.url(item.id)
         files = [f for f in request.files.getlist(FIELD) if f and f.filename]
         if not files:
             flash(str(NOTHING_CHOSEN), "warning")
             return redirect(back)
-        has_write = self.appbuilder.sm.has_access("can_write", OWNERS[owner_type].resource)
+        has_write = self.appbuilder.sm.has_access("can_write", kind.resource)
         added = []
+        field_code = request.form.get("field") or None  # a register entry: the 照片/附件 field
         with unit_of_work() as work:
-            attachment_service.check_may_change(scope.current(), item, has_write)
-            uploads = attachment_service.check_uploads(files)
-            added = attachment_service.add_attachments(db.session, item, uploads, *uploader())
+            attachment_service.check_may_change(scope.current(), item, has_write, field_code)
+            uploads = attachment_service.check_new_files(item, files, field_code)
+            added = attachment_service.add_attachments(db.session, item, uploads, *uploader(), field_code=field_code)
         if work.failed and work.refusal.status == 403:
             abort(403)
         if not work.failed:
@@ -135,15 +138,16 @@ class AttachmentView(ScopedModelView):
             abort(404)
         attachment = self.get_in_scope(pk)
         item = self._owner(attachment)
-        has_write = self.appbuilder.sm.has_access("can_write", OWNERS[attachment.owner_type].resource)
+        kind = owner_kind(attachment.owner_type)
+        has_write = self.appbuilder.sm.has_access("can_write", kind.resource)
         with unit_of_work() as work:
-            attachment_service.check_may_change(scope.current(), item, has_write)
+            attachment_service.check_may_change(scope.current(), item, has_write, attachment.field_code)
             attachment_service.remove_attachment(db.session, attachment, user.id)
         if work.failed and work.refusal.status == 403:
             abort(403)
         if not work.failed:
             flash(str(REMOVED), "success")
-        return redirect(url_for(OWNERS[attachment.owner_type].endpoint, pk=item.id))
+        return redirect(kind.url(item.id))
 
 
 def attachment_panel(item):
@@ -174,7 +178,8 @@ def attachment_panel(item):
 
 
 UPLOAD_ENDPOINTS = {"AttachmentView.upload", "VisitView.add", "VisitView.edit", "AppealView.add",
-                    "AppealView.edit", "ContactRecordView.add", "ContactRecordView.edit"}  # fmt: skip
+                    "AppealView.edit", "ContactRecordView.add", "ContactRecordView.edit", "AttachmentApi.upload",
+                    "RegisterEntryView.add", "RegisterEntryView.edit"}  # fmt: skip
 
 
 def widen_upload_limit():

@@ -59,6 +59,10 @@ class ExportMixin:
     """`/export/` on a ScopedModelView: the list as the user sees it, in Excel."""
 
     export_columns = None  # defaults to list_columns
+    export_formatters = {}  # column -> formatter of its cells where the list's does not fit a sheet
+
+    def export_formatter(self, column):
+        return self.export_formatters.get(column) or self.formatters_columns.get(column)
 
     def export_url(self):
         if self.include_route_methods is not None and "export" not in self.include_route_methods:
@@ -98,7 +102,7 @@ class ExportMixin:
             done = 0
             for chunk in chunks(query.yield_per(1000), 1000):  # values (and masks) a thousand at a time
                 for values in self.datamodel.get_values(chunk, columns):
-                    yield [export_value(self.formatters_columns.get(c), values[c]) for c in columns]
+                    yield [export_value(self.export_formatter(c), values[c]) for c in columns]
                 done += len(chunk)
                 if job is not None:
                     job.progress(done, total)

@@ -38,6 +38,7 @@ from app.services.attachments import FIELD as FIELD_OF_FILES
 from app.services.privacy import Reader, can_see_personal_numbers
 from app.services.records import check_version, delete_record, is_versioned
 from app.services.registers import extensions
+from app.services.registers import files as register_files
 from app.views.attachment_field import attachments_field, chosen_files, report_file_problems
 from app.views.edge import parse_id
 from app.views.export import ExportMixin
@@ -151,6 +152,7 @@ class ScopedInterface(CompatInterface):
         lst = list(lst)
         if extensions.table_of(self.obj) and lst:  # extra fields: one query for the page, not one per row
             extensions.prefetch(db.session, self.obj, lst)
+        register_files.prefetch(db.session, self.obj, lst)  # a register's photos and files: one query too
         reader = self._reader(lst)
         for item, row in zip(lst, super().get_values(lst, list_columns), strict=True):
             yield {c: self._revealed(reader, item, c, v) for c, v in row.items()}
@@ -419,8 +421,16 @@ class ScopedModelView(ExportMixin, CompatModelView):
 
     # -- add / edit / delete: one unit of work, errors on the form ----------
 
-    def save_form(self, form, item, is_new):
+    def check_files(self, form, item):
+        """The form's files, checked (DomainErrors: every problem at once); [] when none."""
         files = chosen_files(form)
+        return attachment_service.check_uploads(files) if files else []
+
+    def store_files(self, item, checked):
+        """Store what `check_files` passed (the record is flushed: it has an id)."""
+        attachment_service.add_attachments(db.session, item, checked, *uploader())
+
+    def save_form(self, form, item, is_new):
         with unit_of_work(form=form, stale_message=self.stale_message) as work:
             if not is_new:
                 if hasattr(form, "row_version"):
@@ -433,16 +443,15 @@ class ScopedModelView(ExportMixin, CompatModelView):
                     self.pre_add(item)
                 else:
                     self.pre_update(item)
-            uploads = []
-            if files:
-                with errors.check():
-                    uploads = attachment_service.check_uploads(files)
+            checked = []
+            with errors.check(), db.session.no_autoflush:
+                checked = self.check_files(form, item)
             errors.raise_if_any()
             if is_new:
                 db.session.add(item)
-            if uploads:
+            if checked:
                 db.session.flush()  # the record's id, for its files
-                attachment_service.add_attachments(db.session, item, uploads, *uploader())
+                self.store_files(item, checked)
         if work.failed:
             if is_new:
                 discard_new(db.session, item)

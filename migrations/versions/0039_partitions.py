@@ -18,7 +18,7 @@ from app.core.clock import now
 from app.core.partitions import PARTITIONED, is_partitioned, partition_table, unpartition_table
 
 revision = "0039_partitions"
-down_revision = "0036_attachments"
+down_revision = "0037_register_attachments"
 branch_labels = None
 depends_on = None
 

@@ -73,6 +73,8 @@ def template_bytes(kind, importer=None, dropdowns=None):
         notes.append([str(col.header), str(_l("Yes")) if col.required else "", str(col.note or "")])
     notes.append([])
     notes.append([str(_l("Replace the example row with your data; a file with any error is refused as a whole."))])
+    for line in getattr(importer, "extra_notes", ()):  # what the file cannot carry (a register's photos)
+        notes.append([str(line)])
     if dropdowns:  # after the notes: the hidden sheet of choices comes last
         _add_dropdowns(wb, ws, dropdowns)
     buffer = io.BytesIO()

@@ -36,7 +36,7 @@ from app.models.registers import (
     build_entry_class,
     build_extension_class,
 )
-from app.services.registers import runtime
+from app.services.registers import files, runtime
 from app.services.registers.extensions import TARGETS, builtin_attribute
 from app.services.registers.schema import sync_schema
 from app.services.registers.values import clean_value, length_bound, parse_value, text_limit
@@ -164,7 +164,11 @@ def check_field(session, field):
                 re.compile(field.pattern)
             except re.error:
                 raise DomainError(_l("The pattern is not a valid regular expression."), field="pattern") from None
+    with errors.check():
+        files.check_file_field(field, register.extends)  # 照片/附件: most files, kinds
     for bound in ("min_value", "max_value"):
+        if field.type == FieldType.ATTACHMENT:
+            break
         with errors.check():
             value = getattr(field, bound)
             if field.type in NUMBER_TYPES or field.type in TIME_TYPES:
@@ -179,9 +183,9 @@ def check_field(session, field):
             raise DomainError(_l("The minimum is larger than the maximum."), field="max_value")
     with errors.check():
         if field.type not in (FieldType.CHOICE, FieldType.MULTICHOICE, FieldType.PERSON, FieldType.APPEAL,
-                              FieldType.GRID):  # fmt: skip
+                              FieldType.GRID, FieldType.ATTACHMENT):  # fmt: skip
             parse_value(field.type, field.default_value, "default_value")
-        elif field.default_value not in (None, "") and field.type != FieldType.CHOICE:
+        elif field.default_value not in (None, "") and field.type not in (FieldType.CHOICE, FieldType.ATTACHMENT):
             raise DomainError(_l("This type of field has no default value."), field="default_value")
     with errors.check():
         if field.sortable and field.type in (FieldType.MULTICHOICE, FieldType.TEXTAREA):
@@ -283,13 +287,18 @@ def restore_field(session, field):
 def _convert(session, field, previous_type):
     """Move the stored values of `field` to a new column of its new type, or refuse with the
     number of entries whose value does not fit."""
+    register = field.register
+    serial = session.scalar(
+        select(func.count()).select_from(RegisterField).where(RegisterField.register_id == register.id)
+    )
+    if files.change_type(session, field, previous_type, f"f_{field.code}_{serial}_{now():%H%M%S}"[:40]):
+        return  # to or from 照片/附件: nothing to convert (refused while the field holds anything)
     if (previous_type, field.type) not in CONVERTIBLE:
         raise DomainError(
             _l("A %(old)s field cannot become a %(new)s field: add a new field instead.",
                old=FieldType.label_of(previous_type), new=FieldType.label_of(field.type)),
             field="type",
         )  # fmt: skip
-    register = field.register
     table = register.table_name
     old_column = field.column
     rows = session.execute(text(f'SELECT id, "{old_column}" FROM "{table}" WHERE "{old_column}" IS NOT NULL')).all()  # noqa: S608 (names are checked codes)
@@ -305,9 +314,6 @@ def _convert(session, field, previous_type):
                count=bad, type=FieldType.label_of(field.type)),
             field="type",
         )  # fmt: skip
-    serial = session.scalar(
-        select(func.count()).select_from(RegisterField).where(RegisterField.register_id == register.id)
-    )
     field.column = f"f_{field.code}_{serial}_{now():%H%M%S}"[:40]
     spec = register.spec()
     session.flush()

@@ -33,7 +33,9 @@ def is_empty(value):
 def apply_defaults(session, entry):
     """A new entry's empty fields take their defaults."""
     for field in type(entry).__fields__:
-        if field.default_value in (None, "") or not is_empty(field_value(entry, field)):
+        if field.type == FieldType.ATTACHMENT or field.default_value in (None, ""):
+            continue
+        if not is_empty(field_value(entry, field)):
             continue
         if field.type == FieldType.CHOICE:
             value = session.scalar(
@@ -53,6 +55,8 @@ def check_entry(session, entry, user=None):
     errors = Collector()
     with session.no_autoflush:
         for field in cls.__fields__:
+            if field.type == FieldType.ATTACHMENT:
+                continue  # files: checked with the form's uploads (app.services.registers.files)
             with errors.check():
                 _check(session, entry, field)
     errors.raise_if_any()

@@ -35,10 +35,16 @@ NOTES = {
 }
 
 
+def importable(spec):
+    """The live fields a file carries: all but 照片/附件 (files are uploaded on the entry's page)."""
+    return [f for f in spec.live_fields if f.type != FieldType.ATTACHMENT]
+
+
 def importer_for(spec, entry_class):
-    """An Importer of register `spec`'s entries (one column per live field)."""
+    """An Importer of register `spec`'s entries (one column per live field but photos and files)."""
     columns = []
-    for field in spec.live_fields:
+    file_labels = [f.label for f in spec.live_fields if f.type == FieldType.ATTACHMENT]
+    for field in importable(spec):
         note = field.help_text or NOTES.get(field.type, "")
         columns.append(Col(field.code, field.label, field.required, EXAMPLES.get(field.type, ""), note))
 
@@ -47,6 +53,10 @@ def importer_for(spec, entry_class):
         title = spec.name
         resource = spec.resource
         checks_required = True
+        extra_notes = (
+            [_l("Photos and files (%(fields)s) are not imported: add them on each entry's page after the import.",
+                fields="、".join(file_labels))] if file_labels else []
+        )  # fmt: skip
 
         def __init__(self, session, actor=None):
             super().__init__(session, actor)
@@ -70,7 +80,7 @@ def importer_for(spec, entry_class):
 
         def build(self, row, row_no):
             entry = entry_class()
-            self.read_into(entry, spec.live_fields, row)
+            self.read_into(entry, importable(spec), row)
             if self.actor is not None and self.actor.user_id:
                 entry.created_by_id = self.actor.user_id
             return entry
@@ -148,7 +158,7 @@ def importer_for(spec, entry_class):
 def choice_lists(session, spec):
     """{column index: [value names]} of the template's drop-down columns."""
     out = {}
-    for index, field in enumerate(spec.live_fields):
+    for index, field in enumerate(importable(spec)):
         if field.type not in (FieldType.CHOICE, FieldType.BOOLEAN):
             continue
         if field.type == FieldType.BOOLEAN:

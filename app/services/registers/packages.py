@@ -30,6 +30,7 @@ REGISTER_KEYS = (
 FIELD_KEYS = (
     "label", "help_text", "type", "position", "required", "unique_within", "min_value", "max_value", "pattern",
     "pattern_message", "default_value", "in_list", "filterable", "sortable", "sensitive", "lookup",
+    "file_kinds",  # 照片/附件: the kinds of file it takes (its most files are max_value)
 )  # fmt: skip
 
 

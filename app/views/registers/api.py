@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models.registers import FieldType
 from app.services import scope
 from app.services.registers import entries as entry_service
+from app.services.registers import files as file_service
 from app.services.registers import runtime
 from app.views.api import ScopedModelApi
 from app.views.fab_compat import serve_unregistered
@@ -33,6 +34,8 @@ def api_class(spec, entry_class):
     shown = ["id"]
     writable = []
     for field in live:
+        if field.type == FieldType.ATTACHMENT:
+            continue  # files: /api/v1/attachments/?owner=reg_<code>&owner_id=<id>&field=<field>
         if field.type == FieldType.GRID:
             shown += ["grid.id", "grid.name"]
             writable.append("grid")
@@ -128,6 +131,7 @@ class RegisterApi(BaseApi):
                             "type_title": str(FieldType.label_of(f.type)),
                             "required": f.required,
                             "help": f.help_text,
+                            **(_files_of(spec, f) if f.type == FieldType.ATTACHMENT else {}),
                         }
                         for f in spec.live_fields
                     ],  # fmt: skip
@@ -236,6 +240,15 @@ class RegisterApi(BaseApi):
               $ref: '#/components/responses/404'
         """
         return api_for(code).delete(pk)
+
+
+def _files_of(spec, field):
+    """What a client needs to know of a 照片/附件 field: its limits and where its files live."""
+    return {
+        "max_files": file_service.most_files(field),
+        "file_kinds": file_service.kinds_of(field) or list(current_app.config["ATTACHMENT_TYPES"]),
+        "files_url": f"/api/v1/attachments/?owner={spec.table_name}&field={field.code}&owner_id=",
+    }
 
 
 def api_objects():

@@ -9,14 +9,14 @@ from __future__ import annotations
 from flask import flash, g, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2ManyWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import attributes
-from wtforms import IntegerField, SelectField, TextAreaField
+from wtforms import IntegerField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import Optional
 
 from app.core.errors import DomainError
@@ -24,6 +24,7 @@ from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.lookups import LOOKUP_MODELS
 from app.models.registers import ChoiceList, ChoiceValue, FieldType, RegisterDef, RegisterField, UniqueWithin
+from app.services.attachments import KINDS
 from app.services.registers import definitions, extensions
 from app.services.registers import packages as package_service
 from app.views.scoped import ScopedInterface, ScopedModelView
@@ -51,6 +52,7 @@ FIELD_LABELS = {
     "sensitive": _l("Sensitive"),
     "choice_list": _l("Choice list"),
     "lookup": _l("Or a built-in list"),
+    "file_kinds": _l("Allowed kinds of file"),
     "new_values": _l("Or a new list: its values"),
     "removed_at": _l("Removed at"),
     "column": _l("Column"),
@@ -79,6 +81,19 @@ def lookup_field():
     )
 
 
+class KindsField(SelectMultipleField):
+    """The kinds of file a 照片/附件 field takes, kept as "jpeg,png,pdf"."""
+
+    def process_data(self, value):
+        self.data = [v for v in (value or "").split(",") if v] if isinstance(value, str) else list(value or [])
+
+    def pre_validate(self, form):
+        pass  # the service names any kind the system does not allow
+
+    def populate_obj(self, obj, name):
+        setattr(obj, name, ",".join(self.data or []) or None)
+
+
 class RegisterFieldView(ScopedModelView):
     datamodel = ScopedInterface(RegisterField)
     resource = RESOURCE
@@ -90,12 +105,12 @@ class RegisterFieldView(ScopedModelView):
     show_columns = [
         "register", "code", "label", "type_label", "help_text", "position", "required", "unique_within", "min_value",
         "max_value", "pattern", "pattern_message", "default_value", "in_list", "filterable", "sortable", "sensitive",
-        "choice_list", "lookup", "column", "removed_at",
+        "choice_list", "lookup", "file_kinds", "column", "removed_at",
     ]  # fmt: skip
     add_columns = [
         "register", "code", "label", "type", "help_text", "position", "required", "unique_within", "min_value",
         "max_value", "pattern", "pattern_message", "default_value", "in_list", "filterable", "sortable", "sensitive",
-        "choice_list", "lookup", "new_values",
+        "choice_list", "lookup", "new_values", "file_kinds",
     ]  # fmt: skip
     edit_columns = [c for c in add_columns if c != "register"]
     search_columns = ["register", "code", "label"]
@@ -113,6 +128,13 @@ class RegisterFieldView(ScopedModelView):
         "unique_within": SelectField(_l("Unique"), choices=UniqueWithin.choices(), default=""),
         "choice_list": choice_list_field(),
         "lookup": lookup_field(),
+        "file_kinds": KindsField(
+            _l("Allowed kinds of file"),
+            choices=[(kind.code, kind.title) for kind in KINDS.values()],
+            validators=[Optional()],
+            widget=Select2ManyWidget(),
+            description=_l("Photos and files: the kinds this field takes (empty: every kind the system allows)."),
+        ),  # fmt: skip
         "new_values": TextAreaField(
             _l("Or a new list: its values"),
             validators=[Optional()],
@@ -123,7 +145,9 @@ class RegisterFieldView(ScopedModelView):
     description_columns = {
         "code": _l("Latin letters, digits and _: stays the same for good (columns, Excel, API)."),
         "min_value": _l("Numbers and dates: the least value; text: the fewest characters."),
-        "max_value": _l("Numbers and dates: the largest value; text: the most characters."),
+        "max_value": _l(
+            "Numbers and dates: the largest value; text: the most characters; photos and files: the most files."
+        ),
         "pattern": _l("Optional: a regular expression the text must match."),
         "default_value": _l("Filled in on a new entry (a choice: the value's name)."),
         "sensitive": _l("Shown masked to roles without the permission to read personal data."),

@@ -31,6 +31,7 @@ from wtforms.validators import Optional
 
 from app.core import jobs
 from app.core.clock import now
+from app.core.errors import DomainError
 from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.grids import Grid, subtree_bounds
@@ -40,6 +41,7 @@ from app.services.audit import log_event
 from app.services.importer import import_file, template_bytes
 from app.services.records import restore_records
 from app.services.registers import entries as entry_service
+from app.services.registers import files as file_service
 from app.services.registers import runtime
 from app.services.registers.imports import choice_lists, importer_for
 from app.services.registers.summary import summarize
@@ -50,8 +52,9 @@ from app.views.export import export_value, xlsx_response
 from app.views.fab_compat import DelegatingView, filters_plus, serve_unregistered
 from app.views.imports import upload_size
 from app.views.pickers import AjaxSelectField
+from app.views.registers import files as file_views
 from app.views.registers.search import use_indexed_search
-from app.views.scoped import ScopedInterface, ScopedModelView
+from app.views.scoped import ScopedInterface, ScopedModelView, uploader
 
 PAGE_METHODS = ("list", "add", "edit", "show", "delete", "export", "action", "action_post")
 
@@ -137,6 +140,36 @@ class RegisterEntryPages(ScopedModelView):
     def validate(self, item):
         entry_service.check_entry(db.session, item, scope.current_user())
 
+    # -- 照片/附件 fields: checked with the other fields, stored beside the entry -----
+
+    def check_files(self, form, item):
+        chosen, removed = file_views.chosen(form, self.spec)
+        return file_service.check_files(item, self.spec, chosen, removed)
+
+    def store_files(self, item, checked):
+        file_service.apply_files(db.session, item, checked, *uploader())
+
+    def save_form(self, form, item, is_new):
+        saved = super().save_form(form, item, is_new)
+        if not saved and not is_new:
+            file_views.show_existing(form, item, self.spec)
+        return saved
+
+    def prefill_edit_form(self, form, item):
+        super().prefill_edit_form(form, item)
+        file_views.show_existing(form, item, self.spec)
+
+    def form_refused(self, form):
+        """A form refused for its own fields also says what is wrong with its files."""
+        chosen, removed = file_views.chosen(form, self.spec)
+        try:
+            file_service.check_files(self.datamodel.obj(), self.spec, chosen, removed, required=False)
+        except DomainError as err:
+            for error in getattr(err, "errors", None) or [err]:
+                formfield = getattr(form, error.field or "", None)
+                if formfield is not None:
+                    formfield.errors = [*(formfield.errors or []), str(error)]
+
     def prefill_add_form(self, form):
         """Defaults, and the user's own lowest grid (a village clerk files in the village)."""
         for field in self.spec.live_fields:
@@ -166,7 +199,10 @@ class RegisterEntryPages(ScopedModelView):
         values = self.datamodel.get_values_item(item, columns)
         rows = [(self.label_columns.get(c, c), export_value(self.formatters_columns.get(c), v))
                 for c, v in zip(columns, values, strict=True)]  # fmt: skip
-        return self.render_template("minqing/registers/print_entry.html", item=item, rows=rows, printed_at=now())
+        return self.render_template(
+            "minqing/registers/print_entry.html", item=item, rows=rows, printed_at=now(),
+            file_sections=file_views.sections(item, self.spec),
+        )  # fmt: skip
 
     @expose("/print_list/")
     @has_access
@@ -175,7 +211,7 @@ class RegisterEntryPages(ScopedModelView):
         columns = list(self.list_columns)
         headers = [self.label_columns.get(c, c) for c in columns]
         rows = [
-            [export_value(self.formatters_columns.get(c), values[c]) for c in columns]
+            [export_value(self.export_formatter(c), values[c]) for c in columns]
             for values in self.datamodel.get_values(self.filtered_query(limit).all(), columns)
         ]
         return self.render_template(
@@ -309,6 +345,9 @@ class RegisterEntryPages(ScopedModelView):
         return xlsx_response(buffer, str(_l("%(name)s import template", name=self.spec.name)))
 
     def render_template(self, template, **kwargs):
+        if template == self.show_template and kwargs.get("pk") is not None:
+            item = self.get_in_scope(kwargs["pk"])  # the page's own entry, found in scope once more
+            kwargs.setdefault("file_sections", file_views.sections(item, self.spec))
         kwargs.setdefault("register", self.spec)
         kwargs.setdefault("can_write", self.appbuilder.sm.has_access("can_write", self.class_permission_name))
         kwargs.setdefault("can_restore", self.appbuilder.sm.has_access("can_restore", "Trash"))
@@ -348,9 +387,14 @@ def page_class(spec, entry_class):
     labels.update(
         created_at=str(_l("Recorded at")), created_by=str(_l("Recorded by")), updated_at=str(_l("Updated at"))
     )
-    extra_add, extra_search = {}, {}
+    extra_add, extra_search, formatters, export_formatters = {}, {}, {}, {}
+    files = [f.code for f in live if f.type == FieldType.ATTACHMENT]
     for field in live:
-        if field.type == FieldType.CHOICE and not field.lookup:
+        if field.type == FieldType.ATTACHMENT:  # no column: the entry's files (app.services.registers.files)
+            extra_add[field.code] = file_views.RegisterFilesField(field)
+            formatters[field.code] = file_views.count_text
+            export_formatters[field.code] = file_views.names_formatter(field)
+        elif field.type == FieldType.CHOICE and not field.lookup:
             extra_add[field.code] = choice_field(field)
             extra_search[field.code] = choice_field(field)
         elif field.type == FieldType.MULTICHOICE:
@@ -373,7 +417,7 @@ def page_class(spec, entry_class):
         "label_columns": labels,
         "description_columns": {f.code: f.help_text for f in live if f.help_text},
         "list_columns": [f.code for f in live if f.in_list] or codes[:6],
-        "show_columns": codes + ["created_by", "created_at"],
+        "show_columns": [c for c in codes if c not in files] + ["created_by", "created_at"],  # files: below
         "add_columns": codes,
         "edit_columns": codes,
         "search_columns": [f.code for f in live if f.filterable],
@@ -383,6 +427,8 @@ def page_class(spec, entry_class):
         "edit_form_extra_fields": dict(extra_add),
         "search_form_extra_fields": extra_search,
         "export_columns": codes + ["created_at"],
+        "formatters_columns": formatters,
+        "export_formatters": export_formatters,
     }
     return type("RegisterEntryView", (RegisterEntryPages,), attrs)
 
