@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, select, true
 
 from app.core.clock import now, today
 from app.core.errors import DomainError
-from app.models.appeals import OPEN_STATUSES, AppealRollup
+from app.models.appeals import OPEN_STATUSES, AppealRollup, AppealSummary
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.models.personnel import Assignment, Person, Post
@@ -175,6 +175,8 @@ def appeal_breakdown(session, area, period, on=None):
     down): one pass over the period's appeals, from which the dashboard's figures,
     trend, categories and grids are all added up."""
     on = on or today()
+    if stats.summary_serves(period.start, period.end) and (area.grid is not None or area.roots):
+        return _summary_rows(session, area, period, on, by_month=True)
     month = _month_of(AppealRollup.day, session.get_bind().dialect.name).label("month")
     return stats.appeal_breakdown(
         session,
@@ -185,6 +187,24 @@ def appeal_breakdown(session, area, period, on=None):
         keys=(month, AppealRollup.category_id.label("category")),
         origin_keys=(_grid_split(session, area),),
     )
+
+
+def _summary_rows(session, area, period, on, by_month=False):
+    """As `appeal_breakdown` (or, without `by_month`, by grid alone), from the summary cells
+    of the chosen grid (by the child each appeal came through; 0: the grid's own) or of the
+    jurisdiction's roots: whole months, a few thousand rows for a county."""
+    cell = AppealSummary
+    if area.grid is not None:
+        anchors, split = [area.grid.id], cell.child_grid_id
+        paths = {0: area.grid.path, **{child.id: child.path for child in area.roots}}
+    else:
+        anchors, split = [root.id for root in area.roots], cell.anchor_grid_id
+        paths = {root.id: root.path for root in area.roots}
+    keys = (cell.month, cell.category_id, split) if by_month else (split,)
+    rows = stats.summary_breakdown(session, anchors, period.start, period.end, on, keys=keys)
+    if not by_month:
+        return [((paths.get(key[0]),), counts) for key, counts in rows]
+    return [((f"{m:%Y-%m}", category, paths.get(child)), counts) for (m, category, child), counts in rows]
 
 
 def _added(rows, position):
@@ -453,9 +473,12 @@ def accountability(session, area, period, on=None):
         raise DomainError(_l("Choose a grid."), field="grid")
     children = area.roots
     responsible = _responsible(session, [grid.id] + [c.id for c in children])
-    counted = stats.appeal_breakdown(
-        session, (grid.path,), period.start, period.end, on, origin_keys=(_grid_split(session, area),)
-    )
+    if stats.summary_serves(period.start, period.end):
+        counted = _summary_rows(session, area, period, on)
+    else:
+        counted = stats.appeal_breakdown(
+            session, (grid.path,), period.start, period.end, on, origin_keys=(_grid_split(session, area),)
+        )
     by_path = {key[0]: counts for key, counts in counted}
     quotas = _quota_by_child(session, grid, on)
     own_quota = [r for rollups in quotas.values() for r in rollups]
