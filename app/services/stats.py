@@ -351,12 +351,13 @@ def _summary_aggregates(on):
     return [func.coalesce(total, 0).label(c.key) for total, c in zip(sums, COUNTS, strict=True)]
 
 
-def summary_breakdown(session, anchor_ids, start=None, end=None, on=None, keys=()):
+def summary_breakdown(session, anchor_ids, start=None, end=None, on=None, keys=(), as_lists=False):
     """The counts of COUNTS of the appeals registered in the subtrees of the grids
     `anchor_ids` between `start` and `end` (whole months: `summary_serves`), split by `keys`
     (columns of AppealSummary: month, category_id, child_grid_id, anchor_grid_id). One read
     of the anchors' summary cells: a county's top grid has thousands, not a cell per leaf
-    grid and day. Returns [(key values, counts)] as `appeal_breakdown` does."""
+    grid and day. Returns [(key values, counts)] as `appeal_breakdown` does (`as_lists`: the
+    counts as a list in COUNTS order)."""
     on = on or today()
     cell = AppealSummary
     query = select(*keys, *_summary_aggregates(on)).where(cell.anchor_grid_id.in_(list(anchor_ids)))
@@ -367,8 +368,10 @@ def summary_breakdown(session, anchor_ids, start=None, end=None, on=None, keys=(
     if keys:
         query = query.group_by(*keys)
     width = len(keys)
-    return [
-        (tuple(row[:width]), {c.key: int(row._mapping[c.key] or 0) for c in COUNTS})
-        for row in session.execute(query).all()
-        if not width or row._mapping["collected"]
-    ]
+    names = [c.key for c in COUNTS]
+    out = []
+    for row in session.execute(query).tuples():
+        values = [int(v or 0) for v in row[width:]]
+        if values[0] or not width:  # COUNTS starts with "collected"
+            out.append((tuple(row[:width]), values if as_lists else dict(zip(names, values, strict=True))))
+    return out
