@@ -153,7 +153,7 @@ def rss_mb():
 # a county-level leader (a scope of the whole county's grids, unlike Admin's "everything")
 ALL_ROLES = (("Admin", "admin"), ("Clerk", "clerk"), ("GridWorker", "gridworker"), ("Leader", "leader"),
              ("CountyLeader", "countyleader"))  # fmt: skip
-# BENCH_ROLES=Admin,CountyLeader and BENCH_PAGES=dashboard,accountability (words of the page names)
+# BENCH_ROLES=Admin,CountyLeader and BENCH_PAGES="dashboard,dashboard (cold)" (page names, exactly)
 # time a part only (stock FAB and raw SQL are then skipped unless BENCH_STOCK/BENCH_RAW say 1)
 _ROLE_FILTER = [r for r in os.environ.get("BENCH_ROLES", "").split(",") if r]
 _PAGE_FILTER = [p for p in os.environ.get("BENCH_PAGES", "").split(",") if p]
@@ -417,7 +417,7 @@ def measure(kind, scale, repeat):
         r = client.post("/login/", data={"username": username, "password": password})
         assert r.status_code == 302, f"login {username}: {r.status_code}"
         for page, url_, kind_ in pages(fx, role):
-            if _PAGE_FILTER and not any(word in page for word in _PAGE_FILTER):
+            if _PAGE_FILTER and page not in _PAGE_FILTER:
                 continue
             n = max(3, repeat // 4) if kind_ == "export" else repeat
 

@@ -105,6 +105,9 @@ def rebuild_all(conn):
     conn.execute(text("DELETE FROM appeal_summary"))
     columns = ", ".join(SUMMARY_KEYS + SUMMARY_MEASURES)
     conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(dialect)}"))
+    if dialect == "postgresql":  # the planner's row counts: a county's year of cells is summed in memory, not on disk
+        conn.execute(text("ANALYZE appeal_rollup"))
+        conn.execute(text("ANALYZE appeal_summary"))
     return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("appeal_rollup", "appeal_summary"))
 
 
