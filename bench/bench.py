@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DIR = ROOT / "bench"
 RESULTS_JSON = BENCH_DIR / "results.json"
+PARTIAL_JSON = BENCH_DIR / "results-partial.json"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_county"
 ADMIN_PASSWORD = "Bench@Admin2026x"
 
@@ -149,8 +150,16 @@ def rss_mb():
     return None
 
 
-# Admin (everything), a township clerk (the forms), a village grid worker, a township leader
-ROLES = (("Admin", "admin"), ("Clerk", "clerk"), ("GridWorker", "gridworker"), ("Leader", "leader"))
+# Admin (everything), a township clerk (the forms), a village grid worker, a township leader and
+# a county-level leader (a scope of the whole county's grids, unlike Admin's "everything")
+ALL_ROLES = (("Admin", "admin"), ("Clerk", "clerk"), ("GridWorker", "gridworker"), ("Leader", "leader"),
+             ("CountyLeader", "countyleader"))  # fmt: skip
+# BENCH_ROLES=Admin,CountyLeader and BENCH_PAGES="dashboard,dashboard (cold)" (page names, exactly)
+# time a part only (stock FAB and raw SQL are then skipped unless BENCH_STOCK/BENCH_RAW say 1)
+_ROLE_FILTER = [r for r in os.environ.get("BENCH_ROLES", "").split(",") if r]
+_PAGE_FILTER = [p for p in os.environ.get("BENCH_PAGES", "").split(",") if p]
+ROLES = tuple(r for r in ALL_ROLES if not _ROLE_FILTER or r[0] in _ROLE_FILTER)
+PARTIAL = bool(_ROLE_FILTER or _PAGE_FILTER)
 
 
 class Fixture:
@@ -163,7 +172,7 @@ class Fixture:
         from app.services import scope
 
         self.users = {}
-        for role, username in ROLES:
+        for role, username in ALL_ROLES:
             user = sm.find_user(username=username)
             sc = scope.for_user(session, user)
             appeal_where = scope.clause_for(Appeal, sc)
@@ -409,6 +418,8 @@ def measure(kind, scale, repeat):
         r = client.post("/login/", data={"username": username, "password": password})
         assert r.status_code == 302, f"login {username}: {r.status_code}"
         for page, url_, kind_ in pages(fx, role):
+            if _PAGE_FILTER and page not in _PAGE_FILTER:
+                continue
             n = max(3, repeat // 4) if kind_ == "export" else repeat
 
             def before(kind_=kind_, role=role):
@@ -442,7 +453,7 @@ def measure(kind, scale, repeat):
     stock_json = Path(f"/tmp/minqing-bench-stock-{os.getpid()}.json")
     args = {"url": url, "cat": fx.category, "form": fx.form, "appeal": fx.users["Admin"]["appeal"],
             "edit": fx.users["Admin"]["edit"], "visit": fx.users["Admin"]["visit"], "repeat": max(3, repeat // 3)}  # fmt: skip
-    if os.environ.get("BENCH_STOCK", "1") == "0" and RESULTS_JSON.exists():
+    if os.environ.get("BENCH_STOCK", "0" if PARTIAL else "1") == "0" and RESULTS_JSON.exists():
         # stock FAB does not change between our runs: reuse its figures from the last run on this data
         previous = json.loads(RESULTS_JSON.read_text()).get("runs", [])
         stock = {r["page"]: r["stock"] for p in previous if (p["db"], p["scale"]) == (kind, scale)
@@ -465,7 +476,7 @@ def measure(kind, scale, repeat):
 
         dialect = db.engine.dialect.name
         with db.engine.connect() as conn:
-            for role, _ in ROLES:
+            for role, _ in ROLES if os.environ.get("BENCH_RAW", "0" if PARTIAL else "1") == "1" else ():
                 for page, queries in raw_queries(fx, role, dialect).items():
 
                     def run(queries=queries):
@@ -752,6 +763,11 @@ def main():
         runs.append(json.loads(tmp.read_text()))
         tmp.unlink()
     # keep the runs of other databases/scales from earlier invocations
+    if PARTIAL:  # a part of the pages: its own file, the full report stays as it was
+        PARTIAL_JSON.write_text(json.dumps({"runs": runs, "generated": time.strftime("%Y-%m-%d %H:%M")},
+                                           ensure_ascii=False, indent=1, default=str))  # fmt: skip
+        print(f"wrote {PARTIAL_JSON}")
+        return
     previous = json.loads(RESULTS_JSON.read_text()).get("runs", []) if RESULTS_JSON.exists() else []
     keep = [r for r in previous if (r["db"], r["scale"]) not in {(x["db"], x["scale"]) for x in runs}]
     write_report({"runs": keep + runs, "generated": time.strftime("%Y-%m-%d %H:%M")})

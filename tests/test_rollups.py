@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text, update
 
 from app.core import clock
 from app.extensions import db
-from app.models.appeals import Appeal, AppealRollup
+from app.models.appeals import SUMMARY_KEYS, SUMMARY_MEASURES, Appeal, AppealRollup, AppealSummary
 from app.models.lookups import AppealCategory
 from app.services import appeals as svc
 from app.services import dashboard as dash
@@ -161,6 +161,9 @@ def test_overdue_moves_with_the_clock_without_any_job(world, client):
                 stats.appeal_figures_in(db.session, (world["ta"].path,), period.start, period.end)["overdue"] == overdue
             )
             assert dash.attention(db.session, area)["overdue"] == overdue
+            # the dashboard's whole-month figures come from the summary cells: the same answer
+            assert stats.summary_serves(period.start, period.end)
+            assert dash.figures(db.session, EVERYTHING, area, period)["figures"]["overdue"] == overdue
             page = client.get(f"/dashboard/?grid={world['ta'].id}&start=2026-03-01&end=2026-03-31")
             assert page.status_code == 200
     assert agree()
@@ -193,7 +196,7 @@ def test_the_cli_checks_names_differences_and_rebuilds(app, world):
     assert f"grid_id={world['a2'].id}" in result.output and "status=answered" in result.output
     assert "counted 1, kept 2" in result.output and "1 cells differ" in result.output
     result = runner.invoke(args=["minqing", "rollups", "rebuild"])
-    assert result.exit_code == 0 and "2 cells" in result.output
+    assert result.exit_code == 0 and "2 day cells, 6 summary cells" in result.output  # 6: two appeals, three grids up
     assert agree()
     assert runner.invoke(args=["minqing", "rollups", "check"]).exit_code == 0
 
@@ -201,12 +204,18 @@ def test_the_cli_checks_names_differences_and_rebuilds(app, world):
 def test_rebuild_equals_what_the_writes_kept(world):
     for i, status in enumerate(("registered", "assigned", "in_progress", "answered", "evaluated", "archived")):
         make_appeal(world["a1" if i % 2 else "b1"], status=status, at=f"2026-0{i % 3 + 1}-1{i} 09:00")
+    repeat = make_appeal(world["a2"])
+    svc.perform(db.session, CLERK, repeat, "duplicate", {"original": make_appeal(world["a2"]).number})
     kept = sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS)))
-    rollups.rebuild(db.session)
+    summary = sorted(tuple(r) for r in db.session.execute(select(*SUMMARY_COLUMNS)))
+    assert len(summary) >= 6  # every appeal in its grid's cell and in each grid above it
+    rollups.rebuild(db.session)  # set-based SQL (app.services.rollup_sql): the same cells as the writes kept
     assert sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS))) == kept
+    assert sorted(tuple(r) for r in db.session.execute(select(*SUMMARY_COLUMNS))) == summary
 
 
 ROLLUP_COLUMNS = [AppealRollup.__table__.c[name] for name in (*rollups.ROLLUP_DIMENSIONS, "n")]
+SUMMARY_COLUMNS = [AppealSummary.__table__.c[name] for name in (*SUMMARY_KEYS, *SUMMARY_MEASURES)]
 
 
 def test_the_migration_fills_the_same_cells_as_the_writes(world):
@@ -233,6 +242,14 @@ def test_the_migration_fills_the_same_cells_as_the_writes(world):
     fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
     fill(conn)
     assert sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS))) == kept
+    # 0041 fills the summary cells with SQL of its own: the same as `summary_of` kept
+    summary = sorted(tuple(r) for r in db.session.execute(select(*SUMMARY_COLUMNS)))
+    db.session.execute(AppealSummary.__table__.delete())
+    path = path.with_name("0041_appeal_summary.py")
+    fill = run_path(str(path))["_fill"]
+    fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
+    fill(conn)
+    assert sorted(tuple(r) for r in db.session.execute(select(*SUMMARY_COLUMNS))) == summary
     assert agree()
 
 
@@ -241,13 +258,29 @@ def test_a_grid_move_takes_its_appeals_figures_along(world):
     another township moves its figures with it, with nothing to update."""
     make_appeal(world["a1"], status="assigned", at="2026-04-01 09:00")
     ta, tb = (world["ta"].path,), (world["tb"].path,)
+    april = dash.Period(dt.date(2026, 4, 1), dt.date(2026, 4, 30))
+
+    def dashboard_collected(grid):
+        area = dash.choose_area(db.session, EVERYTHING, grid.id)
+        return dash.figures(db.session, EVERYTHING, area, april)["figures"]["collected"]
+
+    def by_child(grid):  # the county's accountability rows: one per township
+        area = dash.choose_area(db.session, EVERYTHING, grid.id)
+        rows, _people, _at = dash.accountability(db.session, area, april)
+        return {row.label: row.figures["collected"] for row in rows}
+
     assert stats.appeal_figures_in(db.session, ta)["collected"] == 1
+    assert (dashboard_collected(world["ta"]), dashboard_collected(world["tb"])) == (1, 0)
     world["a1"].parent = world["tb"]
     db.session.commit()
     db.session.refresh(world["a1"])
     assert world["a1"].path.startswith(world["tb"].path)
     assert stats.appeal_figures_in(db.session, ta)["collected"] == 0
     assert stats.appeal_figures_in(db.session, tb)["collected"] == 1
+    # the summary cells of the townships above were counted again in the same flush
+    assert (dashboard_collected(world["ta"]), dashboard_collected(world["tb"])) == (0, 1)
+    assert dashboard_collected(world["county"]) == 1
+    assert by_child(world["county"])[world["tb"].name] == 1 and by_child(world["county"])[world["ta"].name] == 0
     where = svc.cells_now_in(Scope(paths=tb))
     assert (
         db.session.scalar(

@@ -98,8 +98,12 @@ def test_rebuild_counts_the_same_as_the_writes(app):
         make_visit(t["a1"], visitors, visit_date=day, address=address)
     kept = stored()
     assert kept == counted()
-    rows = tally.rebuild(db.session)
+    grid_columns = [tally.GRID_TALLY.c[name] for name in tally.GRID_COLUMNS]
+    grids_kept = sorted(tuple(r) for r in db.session.execute(select(*grid_columns)))
+    assert {row[0] for row in grids_kept} == {"week", "month", "quarter", "year"}
+    rows = tally.rebuild(db.session)  # one GROUP BY per period kind: the same rows as the writes kept
     db.session.commit()
     assert stored() == kept and rows == len(kept)
+    assert sorted(tuple(r) for r in db.session.execute(select(*grid_columns))) == grids_kept
     result = app.test_cli_runner().invoke(args=["minqing", "rebuild-tallies"])
     assert result.exit_code == 0 and f"{len(kept)} rows" in result.output and "重新计算" in result.output

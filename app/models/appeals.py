@@ -477,3 +477,53 @@ class AppealRollup(Model):
         Index("ix_appeal_rollup_handler_day", "handler_person_id", "day"),
         Index("ix_appeal_rollup_filed_day", "filed_by_id", "day"),
     )
+
+
+# the summary cells' key, and the counts each keeps (app.services.rollups: `summary_of`)
+SUMMARY_KEYS = ("anchor_grid_id", "child_grid_id", "month", "category_id", "channel_id", "due_date")
+SUMMARY_MEASURES = (
+    "n", "closed", "pending", "escalated", "closed_on_time", "evaluated", "satisfied", "basic", "unsatisfied",
+    "reported", "handled_locally", "petition_collective", "petition_bypass", "petition_repeat", "petition_warning",
+)  # fmt: skip
+
+
+class AppealSummary(Model):
+    """The dashboard's and the accountability table's cells: per grid, the appeals registered
+    in its subtree, split by the child subtree they came from, month, category and channel,
+    with the figures' counts as columns (not as dimensions, so a county's year is a few
+    thousand rows for its top grid, not a row per leaf grid and day).
+
+    Every live, non-duplicate appeal counts once in the cell of each grid on its origin
+    grid's path (`anchor_grid_id`, the county, the township, the village, the group itself):
+    `child_grid_id` is the child of the anchor the appeal came through (0: registered at the
+    anchor itself, "本级"). The due date is kept while the deadline runs (open), so "overdue
+    today" is read against the date (NO_DUE otherwise). Kept in the same flush as the day cells
+    (`app.services.rollups`); a grid move recounts the anchors it leaves and joins.
+    """
+
+    __tablename__ = "appeal_summary"
+
+    id = Column(Integer, primary_key=True)
+    anchor_grid_id = Column(Integer, nullable=False)
+    child_grid_id = Column(Integer, nullable=False)  # 0: registered at the anchor itself
+    month = Column(Date, nullable=False)  # the first day of the registration month
+    category_id = Column(Integer, nullable=False)
+    channel_id = Column(Integer, nullable=False)
+    due_date = Column(Date, nullable=False)  # NO_DUE unless open
+    n = Column(Integer, nullable=False)  # collected
+    closed = Column(Integer, nullable=False)
+    pending = Column(Integer, nullable=False)
+    escalated = Column(Integer, nullable=False)
+    closed_on_time = Column(Integer, nullable=False)
+    evaluated = Column(Integer, nullable=False)
+    satisfied = Column(Integer, nullable=False)
+    basic = Column(Integer, nullable=False)
+    unsatisfied = Column(Integer, nullable=False)
+    reported = Column(Integer, nullable=False)
+    handled_locally = Column(Integer, nullable=False)
+    petition_collective = Column(Integer, nullable=False)
+    petition_bypass = Column(Integer, nullable=False)
+    petition_repeat = Column(Integer, nullable=False)
+    petition_warning = Column(Integer, nullable=False)
+
+    __table_args__ = (UniqueConstraint(*SUMMARY_KEYS, name="uq_appeal_summary_cell"),)

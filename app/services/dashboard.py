@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, select, true
 
 from app.core.clock import now, today
 from app.core.errors import DomainError
-from app.models.appeals import OPEN_STATUSES, AppealRollup
+from app.models.appeals import OPEN_STATUSES, AppealRollup, AppealSummary
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.models.personnel import Assignment, Person, Post
@@ -170,13 +170,28 @@ def _grid_split(session, area):
     ).label("grid")
 
 
+@dataclass
+class Breakdown:
+    """The appeal counts of an area and period: in all, by month ('YYYY-MM'), by category id
+    and by grid one level down (the path of the child subtree; the chosen grid's own path for
+    appeals registered at it)."""
+
+    total: dict
+    by_month: dict
+    by_category: dict
+    by_grid: dict
+
+
 def appeal_breakdown(session, area, period, on=None):
-    """The appeal counts of the area and period by (month, category, grid one level
-    down): one pass over the period's appeals, from which the dashboard's figures,
-    trend, categories and grids are all added up."""
+    """The appeal counts of the area and period (`Breakdown`), from which the dashboard's
+    figures, trend, categories and grids are read. Whole months: three small sums over the
+    summary cells of the chosen grid (or the jurisdiction's roots); other periods: one pass
+    over the day cells by (month, category, grid)."""
     on = on or today()
+    if stats.summary_serves(period.start, period.end) and (area.grid is not None or area.roots):
+        return _summary_breakdown(session, area, period, on)
     month = _month_of(AppealRollup.day, session.get_bind().dialect.name).label("month")
-    return stats.appeal_breakdown(
+    rows = stats.appeal_breakdown(
         session,
         area.paths,
         period.start,
@@ -185,6 +200,45 @@ def appeal_breakdown(session, area, period, on=None):
         keys=(month, AppealRollup.category_id.label("category")),
         origin_keys=(_grid_split(session, area),),
     )
+    return Breakdown(
+        stats.add_counts(counts for _key, counts in rows), _added(rows, 0), _added(rows, 1), _added(rows, 2)
+    )
+
+
+def _summary_anchors(area):
+    """(anchor grid ids, the AppealSummary column naming the grid one level down, {its value: path})."""
+    cell = AppealSummary
+    if area.grid is not None:
+        paths = {0: area.grid.path, **{child.id: child.path for child in area.roots}}
+        return [area.grid.id], cell.child_grid_id, paths
+    return [root.id for root in area.roots], cell.anchor_grid_id, {root.id: root.path for root in area.roots}
+
+
+def _summary_by_grid(session, area, period, on):
+    """{path of the grid one level down: counts} from the summary cells (whole months)."""
+    anchors, split, paths = _summary_anchors(area)
+    rows = stats.summary_breakdown(session, anchors, period.start, period.end, on, keys=(split,))
+    return {paths.get(key[0]): counts for key, counts in rows}
+
+
+def _summary_breakdown(session, area, period, on):
+    """One read of the summary cells by (month, category, grid one level down), added up
+    three ways as plain lists (a county's year: a few thousand groups)."""
+    anchors, split, paths = _summary_anchors(area)
+    keys = (AppealSummary.month, AppealSummary.category_id, split)
+    rows = stats.summary_breakdown(session, anchors, period.start, period.end, on, keys=keys, as_lists=True)
+    names = [c.key for c in stats.COUNTS]
+    parts = ({}, {}, {})
+    for (month, category, grid), values in rows:
+        for part, key in zip(parts, (f"{month:%Y-%m}", category, paths.get(grid)), strict=True):
+            kept = part.get(key)
+            if kept is None:
+                part[key] = list(values)
+            else:
+                for i, value in enumerate(values):
+                    kept[i] += value
+    by_month, by_category, by_grid = ({k: dict(zip(names, v, strict=True)) for k, v in p.items()} for p in parts)
+    return Breakdown(stats.add_counts(by_grid.values()), by_month, by_category, by_grid)
 
 
 def _added(rows, position):
@@ -195,15 +249,15 @@ def _added(rows, position):
     return {value: stats.add_counts(groups) for value, groups in parts.items()}
 
 
-def _trend(rows, period):
-    by_month = _added(rows, 0)
+def _trend(breakdown, period):
+    by_month = breakdown.by_month
     zero = dict.fromkeys(TREND_FIGURES, 0)
     return [(m, {k: by_month[m][k] for k in TREND_FIGURES} if m in by_month else dict(zero)) for m in period.months]
 
 
-def _categories(session, rows):
+def _categories(session, breakdown):
     keys = ("collected", "closed", "pending", "overdue")
-    by_category = _added(rows, 1)
+    by_category = breakdown.by_category
     names = (
         dict(
             session.execute(
@@ -220,8 +274,8 @@ def _categories(session, rows):
     return out
 
 
-def _by_grid(area, rows):
-    by_path = _added(rows, 2)
+def _by_grid(area, breakdown):
+    by_path = breakdown.by_grid
     zero = {c.key: 0 for c in stats.COUNTS}
 
     def figures_of(path):
@@ -264,12 +318,12 @@ def figures(session, scope, area, period, on=None):
     """Everything the dashboard shows, as plain values: sums of the appeals' roll-up cells
     (kept on every write, so always current) and the visit tally's and contacts' figures."""
     on = on or today()
-    rows = appeal_breakdown(session, area, period, on)
+    breakdown = appeal_breakdown(session, area, period, on)
     return {
-        "figures": stats.with_rates(stats.add_counts(counts for _key, counts in rows)),
-        "trend": _trend(rows, period),
-        "categories": _categories(session, rows),
-        "by_grid": _by_grid(area, rows),
+        "figures": stats.with_rates(breakdown.total),
+        "trend": _trend(breakdown, period),
+        "categories": _categories(session, breakdown),
+        "by_grid": _by_grid(area, breakdown),
         "attention": attention(session, area, on),
         "quotas": visit_quotas(session, area, on),
         "visits": visits_made(session, area, period),
@@ -453,10 +507,13 @@ def accountability(session, area, period, on=None):
         raise DomainError(_l("Choose a grid."), field="grid")
     children = area.roots
     responsible = _responsible(session, [grid.id] + [c.id for c in children])
-    counted = stats.appeal_breakdown(
-        session, (grid.path,), period.start, period.end, on, origin_keys=(_grid_split(session, area),)
-    )
-    by_path = {key[0]: counts for key, counts in counted}
+    if stats.summary_serves(period.start, period.end):
+        by_path = _summary_by_grid(session, area, period, on)
+    else:
+        counted = stats.appeal_breakdown(
+            session, (grid.path,), period.start, period.end, on, origin_keys=(_grid_split(session, area),)
+        )
+        by_path = {key[0]: counts for key, counts in counted}
     quotas = _quota_by_child(session, grid, on)
     own_quota = [r for rollups in quotas.values() for r in rollups]
     merged = _merge_rollups(own_quota)

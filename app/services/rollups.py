@@ -17,8 +17,14 @@ import, the recycle bin, corrections of grid, category or importance):
 Overdue needs no nightly job: an open appeal's cell keeps its due date, and "overdue on the
 day `on`" is `due_date < on` when the cells are read (a frozen-clock test shows it).
 
+A second table, `appeal_summary` (`summary_of`), keeps the same appeals per grid on the
+origin grid's path × the child they came through × month × category × channel, with the
+figures' counts as columns: what the dashboard and the accountability table read for whole
+months (a county's top grid: thousands of rows, not a million). Kept by the same listeners,
+in the same flush; a grid move recounts the grids above it (`rollup_sql.recount_summary`).
+
 Writes below the ORM (the bulk demo loader, a restore, hand-made SQL) are followed by
-`rebuild()`: `flask minqing rollups rebuild`; `flask minqing rollups check` compares the
+`rebuild()` (set-based SQL, `app.services.rollup_sql`): `flask minqing rollups rebuild`; `flask minqing rollups check` compares the
 cells with a count of the appeals and names every cell that differs.
 """
 
@@ -33,10 +39,24 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models.appeals import NO_DUE, OPEN_STATUSES, ROLLUP_DIMENSIONS, Appeal, AppealRollup
+from app.models.appeals import (
+    CLOSED_STATUSES,
+    NO_DUE,
+    OPEN_STATUSES,
+    ROLLUP_DIMENSIONS,
+    SUMMARY_KEYS,
+    SUMMARY_MEASURES,
+    Appeal,
+    AppealRollup,
+    AppealSummary,
+)
+from app.models.grids import Grid
+from app.services import rollup_sql
 
 ROLLUP = AppealRollup.__table__
+SUMMARY = AppealSummary.__table__
 APPEAL = Appeal.__table__
+GRID = Grid.__table__
 _PENDING = "minqing_rollup_pending"
 SOURCE = [
     APPEAL.c[name]
@@ -83,6 +103,61 @@ def cell_of(row):
     )
 
 
+def summary_of(row, path):
+    """The summary cells an appeal row counts in: [(key in SUMMARY_KEYS order, counts in
+    SUMMARY_MEASURES order)], one per grid on its origin grid's `path` (the grid itself with
+    child 0, each ancestor with the child the appeal came through); [] for a soft-deleted
+    appeal or a duplicate (the figures count the original)."""
+    if row.deleted_at is not None or row.duplicate_of_id is not None or not path:
+        return []
+    pending = row.status in OPEN_STATUSES
+    closed = row.status in CLOSED_STATUSES
+    escalated = (row.escalation_count or 0) > 0
+    satisfaction = str(row.satisfaction or "")
+    counts = (
+        1, closed, pending, escalated, closed and bool(row.closed_on_time), satisfaction != "",
+        satisfaction == "satisfied", satisfaction == "basic", satisfaction == "unsatisfied", bool(row.reported_by_grid),
+        closed and not escalated, bool(row.petition_collective), bool(row.petition_bypass), bool(row.petition_repeat),
+        bool(row.petition_warning),
+    )  # fmt: skip
+    counts = tuple(int(c) for c in counts)
+    registered = row.registered_at
+    day = registered.date() if isinstance(registered, dt.datetime) else registered
+    month = day.replace(day=1)
+    due = (row.due_date or NO_DUE) if pending else NO_DUE
+    ids = [int(part) for part in path.strip("/").split("/")]
+    return [
+        ((anchor, ids[i + 1] if i + 1 < len(ids) else 0, month, row.category_id, row.channel_id, due), counts)
+        for i, anchor in enumerate(ids)
+    ]
+
+
+class Delta:
+    """What a change does to both kinds of cells: the day cells' counts and the summary
+    cells' columns."""
+
+    def __init__(self):
+        self.cells = Counter()
+        self.summary = {}
+
+    def add(self, rows, sign=1):
+        for row in rows:
+            cell = cell_of(row)
+            if cell is not None:
+                self.cells[cell] += sign
+            for key, counts in summary_of(row, row.origin_path):
+                kept = self.summary.get(key)
+                change = [sign * c for c in counts]
+                self.summary[key] = change if kept is None else [a + b for a, b in zip(kept, change, strict=True)]
+        return self
+
+
+def _rows(conn, where):
+    """The appeals matching `where`, with the path of the grid each was registered in."""
+    query = select(*SOURCE, GRID.c.path.label("origin_path")).outerjoin(GRID, GRID.c.id == APPEAL.c.origin_grid_id)
+    return conn.execute(query.where(where) if where is not None else query).all()
+
+
 def _cells(rows):
     counts = Counter()
     for row in rows:
@@ -92,17 +167,21 @@ def _cells(rows):
     return counts
 
 
-def _cells_of_ids(conn, ids):
-    counts = Counter()
+def _rows_of_ids(conn, ids):
     ids = sorted(ids)
+    out = []
     for i in range(0, len(ids), BATCH):
-        counts.update(_cells(conn.execute(select(*SOURCE).where(APPEAL.c.id.in_(ids[i : i + BATCH])))))
-    return counts
+        out.extend(_rows(conn, APPEAL.c.id.in_(ids[i : i + BATCH])))
+    return out
 
 
 def apply(conn, delta):
-    """Add `delta` ({cell: change}) to the cells; cells left at zero are removed. Cells are
-    written in one order, so two writers wait for each other rather than deadlock."""
+    """Add `delta` (a Delta, or {cell: change} of day cells) to the cells; cells left at zero
+    are removed. Cells are written in one order, so two writers wait for each other rather
+    than deadlock."""
+    if isinstance(delta, Delta):
+        apply_summary(conn, delta.summary)
+        delta = delta.cells
     changes = sorted((cell, n) for cell, n in delta.items() if n)
     if not changes:
         return
@@ -116,6 +195,30 @@ def apply(conn, delta):
     dimensions = tuple_(*(ROLLUP.c[name] for name in ROLLUP_DIMENSIONS))
     for i in range(0, len(emptied), 500):
         conn.execute(ROLLUP.delete().where(ROLLUP.c.n == 0, dimensions.in_(emptied[i : i + 500])))
+
+
+def apply_summary(conn, delta):
+    """Add {summary key: [change per measure]} to the summary cells (rows left with no appeal go)."""
+    changes = sorted((key, counts) for key, counts in delta.items() if any(counts))
+    if not changes:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(SUMMARY)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(SUMMARY_KEYS),
+        set_={name: SUMMARY.c[name] + statement.excluded[name] for name in SUMMARY_MEASURES},
+    )
+    conn.execute(
+        statement,
+        [
+            {**dict(zip(SUMMARY_KEYS, key, strict=True)), **dict(zip(SUMMARY_MEASURES, counts, strict=True))}
+            for key, counts in changes
+        ],
+    )
+    emptied = [key for key, counts in changes if counts[0] < 0]
+    keys = tuple_(*(SUMMARY.c[name] for name in SUMMARY_KEYS))
+    for i in range(0, len(emptied), 500):
+        conn.execute(SUMMARY.delete().where(SUMMARY.c.n == 0, keys.in_(emptied[i : i + 500])))
 
 
 # --------------------------------------------------------------------------
@@ -148,21 +251,36 @@ def _note_old_cells(session, flush_context, instances):
         session.info.pop(_PENDING, None)
         return
     stored = {a.id for a in appeals if a.id is not None}
-    old = _cells_of_ids(session.connection(), stored) if stored else Counter()
+    old = _rows_of_ids(session.connection(), stored) if stored else []
     session.info[_PENDING] = (old, stored, appeals)
 
 
 @event.listens_for(Session, "after_flush")
 def _add_differences(session, flush_context):
+    moved = _moved_grids(session)
     pending = session.info.pop(_PENDING, None)
-    if pending is None:
-        return
-    old, stored, appeals = pending
-    ids = stored | {a.id for a in appeals if a.id is not None}
     conn = session.connection()
-    delta = _cells_of_ids(conn, ids)
-    delta.subtract(old)
-    apply(conn, delta)
+    if pending is not None:
+        old, stored, appeals = pending
+        ids = stored | {a.id for a in appeals if a.id is not None}
+        apply(conn, Delta().add(_rows_of_ids(conn, ids)).add(old, -1))
+    if moved:  # the grids above a moved one gain or lose its subtree's appeals: count them again
+        rollup_sql.recount_summary(conn, moved)
+
+
+def _moved_grids(session):
+    """The grids above (before and after) any grid whose path this flush changed."""
+    anchors = set()
+    for grid in session.dirty:
+        if not isinstance(grid, Grid):
+            continue
+        history = sa_inspect(grid).attrs.path.history
+        if not history.has_changes():
+            continue
+        for path in (*history.deleted, *history.added):
+            if path:
+                anchors.update(int(part) for part in path.strip("/").split("/")[:-1])
+    return anchors
 
 
 @event.listens_for(Session, "after_rollback")
@@ -180,14 +298,9 @@ def _statement_on_appeals(state):
     if mapper is None or mapper.class_ is not Appeal:
         return None
     conn = state.session.connection()
-    query = select(*SOURCE)
-    if state.statement.whereclause is not None:
-        query = query.where(state.statement.whereclause)
-    before = conn.execute(query).all()
+    before = _rows(conn, state.statement.whereclause)
     result = state.invoke_statement()
-    delta = _cells_of_ids(conn, [row.id for row in before])
-    delta.subtract(_cells(before))
-    apply(conn, delta)
+    apply(conn, Delta().add(_rows_of_ids(conn, [row.id for row in before])).add(before, -1))
     return result
 
 
@@ -225,25 +338,17 @@ def _kept(conn, start, end):
 
 
 def rebuild(session, progress=None):
-    """Count every cell again from the appeals, a month at a time. Returns the cells written."""
-    conn = session.connection()
-    conn.execute(ROLLUP.delete())
-    written = 0
-    for start, end in _months(conn):
-        cells = sorted(_counted(conn, start, end).items())
-        for i in range(0, len(cells), BATCH):
-            conn.execute(
-                ROLLUP.insert(),
-                [dict(zip(ROLLUP_DIMENSIONS, cell, strict=True), n=n) for cell, n in cells[i : i + BATCH]],
-            )
-        written += len(cells)
-        if progress:
-            progress(f"{start:%Y-%m}: {len(cells)}")
-    return written
+    """Count every cell (day and summary) again from the appeals, in the database (one
+    GROUP BY per table, `app.services.rollup_sql`). Returns (day cells, summary cells) written."""
+    days, summaries = rollup_sql.rebuild_all(session.connection())
+    if progress:
+        progress(f"day cells {days}, summary cells {summaries}")
+    return days, summaries
 
 
 def check(session):
-    """The cells that differ from a count of the appeals: [(cell as a dict, counted, kept)]."""
+    """The cells that differ from a count of the appeals by the write-time rules (`cell_of`,
+    `summary_of`): [(cell as a dict, counted, kept)]."""
     conn = session.connection()
     differences = []
     months = _months(conn)
@@ -265,7 +370,23 @@ def check(session):
             query = query.where((ROLLUP.c.day < months[0][0].date()) | (ROLLUP.c.day >= months[-1][1].date()))
         for row in conn.execute(query):
             differences.append((dict(zip(ROLLUP_DIMENSIONS, row[:-1], strict=True)), 0, row[-1]))
-    return differences
+    return differences + _summary_differences(conn, months)
+
+
+def _summary_differences(conn, months):
+    counted = Delta()
+    for start, end in months:
+        counted.add(_rows(conn, (APPEAL.c.registered_at >= start) & (APPEAL.c.registered_at < end)))
+    counted = {key: tuple(counts) for key, counts in counted.summary.items() if any(counts)}
+    columns = [SUMMARY.c[name] for name in SUMMARY_KEYS + SUMMARY_MEASURES]
+    width = len(SUMMARY_KEYS)
+    kept = {tuple(row[:width]): tuple(row[width:]) for row in conn.execute(select(*columns))}
+    zero = (0,) * len(SUMMARY_MEASURES)
+    return [
+        (dict(zip(SUMMARY_KEYS, key, strict=True)), counted.get(key, zero), kept.get(key, zero))
+        for key in sorted(set(counted) | set(kept))
+        if counted.get(key, zero) != kept.get(key, zero)
+    ]
 
 
 def describe(difference):

@@ -38,11 +38,11 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, func, select, true
+from sqlalchemy import and_, case, false, func, literal, select, true
 from sqlalchemy.orm import aliased
 
 from app.core.clock import today
-from app.models.appeals import CLOSED_STATUSES, OPEN_STATUSES, Appeal, AppealRollup, Satisfaction
+from app.models.appeals import CLOSED_STATUSES, OPEN_STATUSES, Appeal, AppealRollup, AppealSummary, Satisfaction
 from app.models.grids import Grid
 from app.models.lookups import AppealChannel
 from app.services.appeals import cell_sum, overdue_clause  # noqa: F401  (cell_sum: for the report pages)
@@ -316,3 +316,62 @@ def add_counts(groups):
         for key, value in counts.items():
             total[key] += value
     return total
+
+
+# --------------------------------------------------------------------------
+# Whole months: the summary cells (per grid on the origin's path)
+# --------------------------------------------------------------------------
+
+
+def summary_serves(start, end):
+    """Whether the summary cells (month grain) answer the period exactly: it starts on the
+    first of a month and ends on the last day of one, or today or later (nothing is
+    registered after today)."""
+    if start is None or start.day != 1:
+        return False
+    return end is None or end >= today() or (end + dt.timedelta(days=1)).day == 1
+
+
+def _summary_aggregates(on):
+    cell = AppealSummary
+    overdue = func.sum(case((cell.due_date < on, cell.pending), else_=0))
+    channels = current_app.config.get("APPEAL_DISCOVERY_CHANNELS") or []
+    discovered = literal(0)
+    if channels:
+        discovery = cell.channel_id.in_(select(AppealChannel.id).where(AppealChannel.name.in_(channels)))
+        discovered = func.sum(case((discovery, cell.n), else_=0))
+    columns = {
+        "collected": func.sum(cell.n),
+        "overdue": overdue,
+        "due": func.sum(cell.closed) + overdue,
+        "satisfied_or_basic": func.sum(cell.satisfied + cell.basic),
+        "discovered": discovered,
+    }
+    sums = [columns[c.key] if c.key in columns else func.sum(getattr(cell, c.key)) for c in COUNTS]
+    return [func.coalesce(total, 0).label(c.key) for total, c in zip(sums, COUNTS, strict=True)]
+
+
+def summary_breakdown(session, anchor_ids, start=None, end=None, on=None, keys=(), as_lists=False):
+    """The counts of COUNTS of the appeals registered in the subtrees of the grids
+    `anchor_ids` between `start` and `end` (whole months: `summary_serves`), split by `keys`
+    (columns of AppealSummary: month, category_id, child_grid_id, anchor_grid_id). One read
+    of the anchors' summary cells: a county's top grid has thousands, not a cell per leaf
+    grid and day. Returns [(key values, counts)] as `appeal_breakdown` does (`as_lists`: the
+    counts as a list in COUNTS order)."""
+    on = on or today()
+    cell = AppealSummary
+    query = select(*keys, *_summary_aggregates(on)).where(cell.anchor_grid_id.in_(list(anchor_ids)))
+    if start is not None:
+        query = query.where(cell.month >= start.replace(day=1))
+    if end is not None:
+        query = query.where(cell.month <= end)
+    if keys:
+        query = query.group_by(*keys)
+    width = len(keys)
+    names = [c.key for c in COUNTS]
+    out = []
+    for row in session.execute(query).tuples():
+        values = [int(v or 0) for v in row[width:]]
+        if values[0] or not width:  # COUNTS starts with "collected"
+            out.append((tuple(row[:width]), values if as_lists else dict(zip(names, values, strict=True))))
+    return out

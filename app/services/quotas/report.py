@@ -1,0 +1,154 @@
+"""A jurisdiction's quota report (one page of people or grids, worst first) and its roll-up per rule."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select
+
+from app.core.cache import memo
+from app.core.clock import today
+from app.models.personnel import Person
+from app.services.quotas.periods import Period, RuleRef
+from app.services.quotas.progress import (
+    GridProgress,
+    _assessed,
+    _done_counts,
+    _progress_rows,
+    _rule_people,
+    _worst_first,
+    applicable_rules,
+)
+
+
+@dataclass(frozen=True)
+class GridName:
+    id: int
+    name: str
+
+
+def _grid_groups(items):
+    """Roll (person, rule) results up to (the person's grid, rule), worst first."""
+    groups = {}
+    for item in items:
+        key = (item.grid_id, item.rule.id)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = GridProgress(GridName(item.grid_id, item.grid_name), item.rule)
+        group.people += 1
+        group.done += item.done
+        group.target += item.rule.minimum
+        group.shortfall += item.shortfall
+        group.behind += 1 if item.shortfall else 0
+    return sorted(groups.values(), key=lambda g: (g.rate, -g.shortfall, g.grid.name, g.rule.sort_order, g.grid.id))
+
+
+def _summary(items):
+    people = {i.person_id for i in items}
+    behind = {i.person_id for i in items if i.shortfall}
+    return {"people": len(people), "behind": len(behind), "met": len(people - behind), "pairs": len(items)}
+
+
+@dataclass
+class QuotaReport:
+    period: Period
+    rows: list  # [PersonProgress], the worst `limit`
+    total_rows: int
+    grids: list  # [GridProgress], the worst `limit`
+    total_grids: int
+    summary: dict
+
+
+def quota_report(
+    session, period, person_clause, on=None, grid_id=None, limit=None, offset=0, people=True, cache_key=None
+):
+    """The progress report of a jurisdiction: one page (`offset`, `limit`) of the
+    (person, rule) rows and of the (grid, rule) groups, worst first, and the totals.
+    Ranked on plain tuples — once per request under `cache_key` (who may
+    see whom) when given, so one page asking twice does not rank a county's tens of thousands
+    of cadres again; only the people shown are loaded as rows, and none when `people`
+    is false (the page shows the grids)."""
+    on = on or today()
+
+    def compute():
+        items = _assessed(session, period, person_clause, on, grid_id)
+        return sorted(items, key=_worst_first), _grid_groups(items), _summary(items)
+
+    if cache_key is None:
+        ranked, groups, summary_ = compute()
+    else:
+        ranked, groups, summary_ = memo(("quota_report", period.kind, period.start, on, grid_id, cache_key), compute)
+    end = None if limit is None else offset + limit
+    rows = _progress_rows(session, ranked[offset:end], period, on) if people else []
+    return QuotaReport(period, rows, len(ranked), groups[offset:end], len(groups), summary_)
+
+
+def _rule_query(rule, done, day, person_clause, columns):
+    count_column = done.c.households if rule.unit == "households" else done.c.visits
+    count = func.coalesce(count_column, 0)
+    return (
+        select(*columns(count))
+        .select_from(Person)
+        .outerjoin(done, done.c.person_id == Person.id)
+        .where(_rule_people(rule, day, person_clause))
+    )
+
+
+@dataclass
+class RuleRollup:
+    rule: RuleRef
+    period: Period
+    people: int = 0
+    met: int = 0
+    done: int = 0  # counted toward the targets: nobody's surplus makes up for another's shortfall
+    target: int = 0
+
+    @property
+    def behind(self):
+        return self.people - self.met
+
+    @property
+    def rate(self):
+        return min(1.0, self.done / self.target) if self.target else None
+
+
+def quota_rollup(session, period, person_clause, on=None, group=None, person_ids=None):
+    """Per rule of the period's kind: people assessed, people who met the minimum, and
+    completion (each person's count capped at the minimum, over the sum of minimums).
+    Counted in SQL, one query per rule; `group` (a column, e.g. a child grid id joined
+    through `person_clause`) splits the figures: {group value: [RuleRollup]}; without
+    it the result is [RuleRollup]. `person_ids` (a short list) names the people outright,
+    so their visits are looked up by person rather than counted for everyone."""
+    on = on or today()
+    day = min(period.end, on)
+    out = defaultdict(list) if group is not None else []
+    for rule in applicable_rules(session, period):
+        ref = RuleRef.of(rule, period)
+        minimum = ref.minimum
+        assessed = _rule_people(rule, day, person_clause)
+        done = _done_counts(period, person_ids if person_ids is not None else select(Person.id).where(assessed))
+
+        def columns(count, minimum=minimum):
+            capped = case((count >= minimum, minimum), else_=count)
+            aggregates = [
+                func.count(Person.id),
+                func.coalesce(func.sum(case((count >= minimum, 1), else_=0)), 0),
+                func.coalesce(func.sum(capped), 0),
+            ]
+            return ([group] if group is not None else []) + aggregates
+
+        query = _rule_query(rule, done, day, person_clause, columns)
+        if group is not None:
+            for key, people, met, capped in session.execute(query.group_by(group)).all():
+                out[key].append(RuleRollup(ref, period, int(people), int(met), int(capped), int(people) * minimum))
+        else:
+            people, met, capped = session.execute(query).one()
+            out.append(RuleRollup(ref, period, int(people), int(met), int(capped), int(people) * minimum))
+    return out
+
+
+def rollup_rate(rollups):
+    """Completion over several rules (None when nobody is assessed)."""
+    target = sum(r.target for r in rollups)
+    return min(1.0, sum(r.done for r in rollups) / target) if target else None

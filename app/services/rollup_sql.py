@@ -1,0 +1,138 @@
+"""The appeal roll-ups counted from the appeals in one SQL statement per table (set-based).
+
+`app.services.rollups` keeps the cells on every write; this module counts them afresh,
+inside the database, for `rollups rebuild` (and so for the bulk loader after its raw
+inserts: a county's million appeals in one GROUP BY instead of a million rows through
+Python), for `rollups check`, and for the few grids a grid move concerns.
+
+The same rules as `rollups.cell_of` and `rollups.summary_of`; the suite compares them after
+every test (`rollups.check` counts with this module and with the Python rule).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import text
+
+from app.models.appeals import CLOSED_STATUSES, NO_DUE, OPEN_STATUSES, ROLLUP_DIMENSIONS, SUMMARY_KEYS, SUMMARY_MEASURES
+
+
+def _statuses(values):
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+OPEN = _statuses(OPEN_STATUSES)
+CLOSED = _statuses(CLOSED_STATUSES)
+
+# every (grid, anchor, child): the grid itself (child 0) and each grid above it, with the
+# child of that anchor the grid lies under; from parent ids, so it holds on both databases
+PAIRS = """
+WITH RECURSIVE pairs(grid_id, anchor_id, child_id) AS (
+    SELECT id, id, 0 FROM grid
+    UNION ALL
+    SELECT p.grid_id, g.parent_id, p.anchor_id FROM pairs p JOIN grid g ON g.id = p.anchor_id
+    WHERE g.parent_id IS NOT NULL
+)
+"""
+
+
+def _fragments(dialect):
+    postgresql = dialect == "postgresql"
+    return {
+        "day": "CAST(a.registered_at AS DATE)" if postgresql else "date(a.registered_at)",
+        "month": "CAST(date_trunc('month', a.registered_at) AS DATE)"
+        if postgresql
+        else "date(a.registered_at, 'start of month')",
+        "no_due": f"DATE '{NO_DUE.isoformat()}'" if postgresql else f"'{NO_DUE.isoformat()}'",
+        "false": "FALSE" if postgresql else "0",
+    }
+
+
+def _flag(condition):
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def summary_select(dialect, anchors=None):
+    """SELECT the summary cells (keys, then measures) counted from the appeals; only of the
+    grids `anchors` (ids) when given."""
+    f = _fragments(dialect)
+    closed = f"a.status IN {CLOSED}"
+    escalated = "COALESCE(a.escalation_count, 0) > 0"
+    keys = (
+        "p.anchor_id", "p.child_id", f["month"], "a.category_id", "a.channel_id",
+        f"CASE WHEN a.status IN {OPEN} THEN COALESCE(a.due_date, {f['no_due']}) ELSE {f['no_due']} END",
+    )  # fmt: skip
+    measures = (
+        "count(*)", _flag(closed), _flag(f"a.status IN {OPEN}"), _flag(escalated),
+        _flag(f"{closed} AND a.closed_on_time"), _flag("COALESCE(a.satisfaction, '') <> ''"),
+        _flag("a.satisfaction = 'satisfied'"), _flag("a.satisfaction = 'basic'"), _flag("a.satisfaction = 'unsatisfied'"),
+        _flag("a.reported_by_grid"), _flag(f"{closed} AND NOT ({escalated})"), _flag("a.petition_collective"),
+        _flag("a.petition_bypass"), _flag("a.petition_repeat"), _flag("a.petition_warning"),
+    )  # fmt: skip
+    where = "a.deleted_at IS NULL AND a.duplicate_of_id IS NULL"
+    if anchors is not None:
+        where += " AND p.anchor_id IN (" + ", ".join(str(int(i)) for i in sorted(anchors)) + ")"
+    listed = ", ".join(keys)
+    return (
+        f"{PAIRS} SELECT {listed}, {', '.join(measures)} FROM appeal a "
+        f"JOIN pairs p ON p.grid_id = a.origin_grid_id WHERE {where} GROUP BY {listed}"
+    )
+
+
+def rollup_select(dialect):
+    """SELECT the day cells (ROLLUP_DIMENSIONS, then n) counted from the appeals (as migration 0031)."""
+    f = _fragments(dialect)
+    running = f"(a.status IN {OPEN} AND a.duplicate_of_id IS NULL)"
+    values = (
+        "a.origin_grid_id", "a.grid_id", f["day"], "a.category_id", "a.channel_id", "a.importance", "a.status",
+        "(a.duplicate_of_id IS NOT NULL)", f"CASE WHEN {running} THEN a.due_date ELSE {f['no_due']} END",
+        "(COALESCE(a.escalation_count, 0) > 0)", f"COALESCE(a.closed_on_time, {f['false']})",
+        "COALESCE(a.satisfaction, '')", f"COALESCE(a.reported_by_grid, {f['false']})",
+        f"(COALESCE(a.supervised, {f['false']}) AND {running})", f"(a.extension_until IS NOT NULL AND {running})",
+        "COALESCE(a.handler_person_id, 0)", "COALESCE(a.filed_by_id, 0)", "a.petition_collective",
+        "a.petition_bypass", "a.petition_repeat", "a.petition_warning",
+    )  # fmt: skip
+    listed = ", ".join(values)
+    return f"SELECT {listed}, count(*) FROM appeal a WHERE a.deleted_at IS NULL GROUP BY {listed}"
+
+
+def rebuild_all(conn):
+    """Both cell tables counted again from the appeals: (day cells, summary cells) written."""
+    dialect = conn.dialect.name
+    conn.execute(text("DELETE FROM appeal_rollup"))
+    conn.execute(text(f"INSERT INTO appeal_rollup ({', '.join(ROLLUP_DIMENSIONS)}, n) {rollup_select(dialect)}"))
+    conn.execute(text("DELETE FROM appeal_summary"))
+    columns = ", ".join(SUMMARY_KEYS + SUMMARY_MEASURES)
+    conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(dialect)}"))
+    if dialect == "postgresql":  # the planner's row counts: a county's year of cells is summed in memory, not on disk
+        conn.execute(text("ANALYZE appeal_rollup"))
+        conn.execute(text("ANALYZE appeal_summary"))
+    return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("appeal_rollup", "appeal_summary"))
+
+
+def recount_summary(conn, anchors):
+    """The summary cells of the grids `anchors` counted again (a grid moved below or away from them)."""
+    if not anchors:
+        return
+    listed = ", ".join(str(int(i)) for i in sorted(anchors))
+    conn.execute(text(f"DELETE FROM appeal_summary WHERE anchor_grid_id IN ({listed})"))
+    columns = ", ".join(SUMMARY_KEYS + SUMMARY_MEASURES)
+    conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(conn.dialect.name, anchors)}"))
+
+
+def summary_counted(conn):
+    """{key: measures} of the summary cells as a count of the appeals says they should be."""
+    return {tuple(row[: len(SUMMARY_KEYS)]): tuple(row[len(SUMMARY_KEYS) :]) for row in _typed(conn)}
+
+
+def _typed(conn):
+    rows = conn.execute(text(summary_select(conn.dialect.name))).all()
+    if conn.dialect.name == "postgresql":
+        return rows
+    # SQLite hands the computed dates back as text: read them as the table's Date columns do
+    return [(r[0], r[1], _date(r[2]), r[3], r[4], _date(r[5]), *r[6:]) for r in rows]
+
+
+def _date(value):
+    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
