@@ -448,7 +448,14 @@ def include_in_schema(obj, name, type_, reflected, compare_to):
     """Alembic's include_object: leave register tables (and their indexes) out of comparisons."""
     table = getattr(obj, "table", None)
     table_name = name if type_ == "table" else getattr(table, "name", None)
-    return not is_register_table(table_name)
+    return not is_register_table(table_name) and not is_search_index(name)
+
+
+def is_search_index(name):
+    """The search indexes the database keeps beside a table (app.services.search): SQLite's FTS5
+    tables (`<table>__fts_<column>` and their shadow tables) and PostgreSQL's trigram and pair
+    indexes (`ix_<table>_<column>_trgm`, `_pairs`). The models do not declare them."""
+    return bool(name) and ("__fts_" in name or name.endswith(("_trgm", "_pairs")))
 
 
 def forget_register_tables():
