@@ -217,6 +217,7 @@ def _spec(key, group, kind, label, help="", **kw):
 DAYS, HOURS, ROWS, SECONDS, TIMES = _l("days"), _l("hours"), _l("rows"), _l("seconds"), _l("person-times")
 MONTHS = _l("months")
 MEGABYTES, FILES = "MB", _l("files")
+GRIDS = _l("grids")
 
 SPECS = {s.key: s for s in (
     _spec("APPEAL_DAYS_GENERAL", "appeals", INT, _l("Days to answer a general appeal"),
@@ -285,6 +286,13 @@ SPECS = {s.key: s for s in (
     _spec("IMPORT_JOB_KB", "lists", INT, _l("Imported files larger than this are imported in the background"),
           _l("In KB (an Excel file of 2,000 people is about 100 KB); the user sees a progress bar, then the "
              "result or every error of the file; 0: never."), min=0, max=102400, unit=_l("KB")),
+    _spec("SCOPE_ID_LIST_MAX", "lists", INT, _l("Grids a jurisdiction is filtered by one by one"),
+          _l("Lists of a jurisdiction of up to this many grids name each grid (PostgreSQL); larger jurisdictions "
+             "(a county with thousands of grids) read ranges of grid numbers. Only for tuning."),
+          min=1, max=1000000, unit=GRIDS),
+    _spec("SCOPE_RANGES_MAX", "lists", INT, _l("Most ranges of grid numbers of a large jurisdiction"),
+          _l("A large jurisdiction whose grids were added in more separate batches than this is filtered by a "
+             "subquery instead. Only for tuning."), min=1, max=10000),
     _spec("IMPORT_MAX_ROWS", "lists", INT, _l("Most data rows in one imported file"), min=10, max=200000, unit=ROWS),
     _spec("QUOTA_REPORT_MAX_ROWS", "lists", INT, _l("Rows per page of the quota progress report"),
           min=10, max=1000, unit=ROWS),
