@@ -3,14 +3,15 @@ in lists, pages, forms, pickers, actions and the REST API, for every role."""
 
 import pytest
 from flask import g
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.extensions import db
+from app.models.appeals import Appeal
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.services import scope
 from tests.conftest import api_token, login
-from tests.factories import level, make_assignment, make_grid, make_person, make_user, post
+from tests.factories import level, make_appeal, make_assignment, make_grid, make_person, make_user, post
 
 SCOPED_ROLES = ["Clerk", "GridWorker", "Leader"]
 
@@ -309,11 +310,6 @@ def test_a_jurisdiction_of_more_grids_than_the_id_list_reads_id_ranges(app, clie
     """A county leader's thousands of grids: `grid_id BETWEEN lo AND hi OR …` over the runs of
     the subtree's ids (an index range), the subquery when they are scattered over more runs than
     SCOPE_RANGES_MAX; either way exactly the subtree (the limit lowered to 1 grid here)."""
-    from sqlalchemy import event
-
-    from app.models.appeals import Appeal
-    from tests.factories import make_appeal
-
     monkeypatch.setitem(app.config, "SCOPE_ID_LIST_MAX", 1)
     monkeypatch.setitem(app.config, "SCOPE_RANGES_MAX", ranges_max)
     late = make_grid("甲镇新村", world["ta"], code="TA9")  # added after 乙镇's grids: a second run
