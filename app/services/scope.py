@@ -263,16 +263,19 @@ def _scope_grids(scope):
 
 def _choose(scope):
     config = current_app.config
+    most_ids = config.get("SCOPE_ID_LIST_MAX", 2000)
+    if db.engine.dialect.name == "postgresql":
+        ids = db.session.scalars(scope.grid_ids().order_by(Grid.id).limit(most_ids + 1)).all()
+        if not ids:
+            return "subquery", None
+        if len(ids) <= most_ids:
+            return "ids", ids
     inside = scope.path_clause(Grid.path)
     count, low, high = db.session.execute(
         select(func.count(), func.min(Grid.id), func.max(Grid.id)).where(inside)
     ).one()
-    if not count:
+    if count <= most_ids:  # SQLite plans a small scope's subquery well
         return "subquery", None
-    if count <= config.get("SCOPE_ID_LIST_MAX", 2000):
-        if db.engine.dialect.name == "postgresql":
-            return "ids", db.session.scalars(scope.grid_ids().order_by(Grid.id)).all()
-        return "subquery", None  # SQLite plans a small scope's subquery well
     runs = id_runs(db.session, scope, low, high)
     if len(runs) <= config.get("SCOPE_RANGES_MAX", 50):
         return "runs", [(first, last) for first, last, _ in runs]
