@@ -27,6 +27,7 @@ from app.security import sync_roles
 from app.services import appeals as appeal_service
 from app.services import (
     periodic,  # noqa: F401 - registers the periodic job kinds
+    search,
     tally,
 )
 from app.services import rollups as appeal_rollups
@@ -92,6 +93,9 @@ def _init(demo_if_empty):
     extensions.ensure_definitions(db.session)  # 扩展字段: one (empty) definition per built-in record
     db.session.commit()
     definitions.sync_all_schemas(db.session)  # indexes a newer version adds, for the data already there
+    db.session.commit()
+    if not search.ensure_indexes(db.session.connection()):  # pg_trgm installed by the DBA after the upgrade
+        _say(search.PG_TRGM_MISSING)
     db.session.commit()
     if seeded.created:
         _say(f"台账：新建 {seeded.created} 项（说事登记簿等）。Registers seeded: {seeded.created}.")

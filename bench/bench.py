@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -202,6 +203,17 @@ class Fixture:
         gw_path = self.users["GridWorker"]["paths"][0]
         self.export_grid = int(gw_path.strip("/").split("/")[-1])
         self.grid_count = session.scalar(select(func.count()).select_from(Grid))
+        # what a clerk types in the search box: the data's commonest 2- and 3-character names, a
+        # phrase of a content (bench/search.py measures the same before/after the indexes)
+        self.names = {
+            n: session.scalar(
+                select(Appeal.reporter_name).where(func.length(Appeal.reporter_name) == n)
+                .group_by(Appeal.reporter_name).order_by(func.count().desc(), Appeal.reporter_name).limit(1)
+            ) or "张伟"
+            for n in (2, 3)
+        }  # fmt: skip
+        content = session.scalar(select(Appeal.content).order_by(Appeal.id.desc()).limit(1)) or "反映路灯损坏"
+        self.phrase = content[2:6]
 
 
 def pages(fx, role):
@@ -214,6 +226,10 @@ def pages(fx, role):
         ("appeal list filtered", f"/appealview/list/?_flt_0_category={cat}", "list"),
         ("appeal list status", "/appealview/list/?status=in_progress", "list"),
         ("appeal list page 500", "/appealview/list/?page_AppealView=500", "list"),
+        # the search box (issue 14): served by pg_trgm / FTS5 trigram indexes, the 2-character name by pairs
+        ("appeal list search (name)", f"/appealview/list/?_flt_2_reporter_name={quote(fx.names[3])}", "list"),
+        ("appeal list search (name, 2 chars)", f"/appealview/list/?_flt_2_reporter_name={quote(fx.names[2])}", "list"),
+        ("appeal list search (content)", f"/appealview/list/?_flt_2_content={quote(fx.phrase)}", "list"),
         ("appeal add form", "/appealview/add", "form"),
         ("appeal edit form", f"/appealview/edit/{u['edit']}", "form"),
         ("appeal show+timeline", f"/appealview/show/{u['appeal']}", "form"),
@@ -540,6 +556,29 @@ def explain(conn, dialect, fx):
         sql = q.format(**args)
         prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
         rows = conn.execute(text(prefix + sql)).fetchall()
+        lines = [str(r[-1]) if dialect == "sqlite" else str(r[0]) for r in rows]
+        out[name] = {"sql": sql, "plan": lines}
+    # the search box's conditions as the app builds them (app.services.search), in a village's scope
+    from sqlalchemy import select
+
+    from app.models import Appeal
+    from app.services import scope, search
+
+    village = scope.Scope(paths=(p,))
+    for name, column, term in (
+        ("appeal search by name (3 chars)", Appeal.reporter_name, fx.names[3]),
+        ("appeal search by name (2 chars)", Appeal.reporter_name, fx.names[2]),
+        ("appeal search by content", Appeal.content, fx.phrase),
+    ):
+        query = (
+            select(Appeal.id)
+            .where(search.contains(column, term), scope.clause_for(Appeal, village))
+            .order_by(Appeal.registered_at.desc())
+            .limit(20)
+        )
+        sql = str(query.compile(conn.engine, compile_kwargs={"literal_binds": True}))
+        prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+        rows = conn.exec_driver_sql(prefix + sql).fetchall()
         lines = [str(r[-1]) if dialect == "sqlite" else str(r[0]) for r in rows]
         out[name] = {"sql": sql, "plan": lines}
     return out

@@ -3,14 +3,15 @@ in lists, pages, forms, pickers, actions and the REST API, for every role."""
 
 import pytest
 from flask import g
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.extensions import db
+from app.models.appeals import Appeal
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.services import scope
 from tests.conftest import api_token, login
-from tests.factories import level, make_assignment, make_grid, make_person, make_user, post
+from tests.factories import level, make_appeal, make_assignment, make_grid, make_person, make_user, post
 
 SCOPED_ROLES = ["Clerk", "GridWorker", "Leader"]
 
@@ -302,3 +303,38 @@ def test_listed_ids_and_the_subquery_find_the_same_records(app, world):
     # on PostgreSQL the ids travel as one array; SQLite keeps the subquery (both must agree)
     assert ("ANY" in str(clause)) is (db.engine.dialect.name == "postgresql")
     assert listed == set(db.session.scalars(select(Person.id).where(subquery))) == {world["pa"].id, world["pb"].id}
+
+
+@pytest.mark.parametrize("ranges_max", [50, 1])
+def test_a_jurisdiction_of_more_grids_than_the_id_list_reads_id_ranges(app, client, world, monkeypatch, ranges_max):
+    """A county leader's thousands of grids: `grid_id BETWEEN lo AND hi OR …` over the runs of
+    the subtree's ids (an index range), the subquery when they are scattered over more runs than
+    SCOPE_RANGES_MAX; either way exactly the subtree (the limit lowered to 1 grid here)."""
+    monkeypatch.setitem(app.config, "SCOPE_ID_LIST_MAX", 1)
+    monkeypatch.setitem(app.config, "SCOPE_RANGES_MAX", ranges_max)
+    late = make_grid("甲镇新村", world["ta"], code="TA9")  # added after 乙镇's grids: a second run
+    make_person(late, name="新村干部")
+    mine = {make_appeal(g).number for g in (world["ta"], world["a1"], world["a1a"], late)}
+    other = make_appeal(world["b1"]).number
+    ids = [world[k].id for k in ("ta", "a1", "a2", "a1a")]
+    runs = scope.id_runs(db.session, scope.Scope(paths=(world["ta"].path,)))
+    assert [(lo, hi) for lo, hi, _ in runs] == [(ids[0], ids[0]), (ids[1], ids[3]), (late.id, late.id)]
+    assert sum(n for _, _, n in runs) == 5
+
+    seen = []
+
+    def remember(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    login(client, make_user("Leader", world["ta"]))
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        numbers = {r["number"] for r in client.get("/api/v1/appeal/?q=(page_size:100)").json["result"]}
+        people = client.get("/personview/list/?psize_PersonView=100").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert numbers == mine and other not in numbers
+    assert "新村干部" in people and "甲村干部" in people and "乙村干部" not in people
+    listing = [s for s in seen if "FROM appeal" in s and "LIMIT" in s]
+    assert listing and all(("BETWEEN" in s) == (ranges_max > 1) for s in listing), listing
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 5

@@ -455,7 +455,14 @@ def include_in_schema(obj, name, type_, reflected, compare_to):
     monthly partitions of partitioned tables (PostgreSQL; app/core/partitions.py)."""
     table = getattr(obj, "table", None)
     table_name = name if type_ == "table" else getattr(table, "name", None)
-    return not is_register_table(table_name) and not is_partition(table_name)
+    return not is_register_table(table_name) and not is_partition(table_name) and not is_search_index(name)
+
+
+def is_search_index(name):
+    """The search indexes the database keeps beside a table (app.services.search): SQLite's FTS5
+    tables (`<table>__fts_<column>` and their shadow tables) and PostgreSQL's trigram and pair
+    indexes (`ix_<table>_<column>_trgm`, `_pairs`). The models do not declare them."""
+    return bool(name) and ("__fts_" in name or name.endswith(("_trgm", "_pairs")))
 
 
 def forget_register_tables():

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, and_, any_, bindparam, event, false, or_, select, true
+from sqlalchemy import Integer, and_, any_, bindparam, case, event, false, func, or_, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import MANYTOMANY, MANYTOONE, Session, attributes
@@ -224,48 +224,97 @@ def _scope_clause(model, scope):
     raise TypeError(f"{model.__name__} is not grid-bound")
 
 
-# Given `grid_id IN (SELECT id FROM grid WHERE path …)`, PostgreSQL walks a list's date
-# index and looks up each row's grid; given the ids themselves it filters inside the
-# covering index (a township's page 500 of visits: ~90 → ~17 ms). SQLite plans both
-# alike. Scopes of more grids than this keep the subquery (they filter out little).
-ID_LIST_MAX = 2000
-_IDS = "_minqing_scope_grid_ids"
+# How `grid_id` is restricted to a scope's grids, chosen once per request and scope:
+# * PostgreSQL, up to SCOPE_ID_LIST_MAX grids: the ids themselves. Given `grid_id IN (SELECT id
+#   FROM grid WHERE path …)` PostgreSQL walks a list's date index and looks up each row's grid;
+#   given the ids it filters inside the covering index (a township's page 500: ~90 → ~17 ms).
+# * More grids (a county leader of a county with thousands): the runs of consecutive grid ids
+#   the subtree holds, `grid_id BETWEEN lo AND hi OR …` — an index range on both databases.
+#   A subtree built at once is one run; grids added later under it add a run each. An id no
+#   grid has any more cannot be a row's grid (foreign key), so it does not break a run.
+# * Scattered over more than SCOPE_RANGES_MAX runs, or SQLite's smaller scopes: the subquery.
+_GRIDS = "_minqing_scope_grids"
 
 
 def grid_id_clause(column, scope):
     """`column` (a grid id) names a grid in `scope` (neither all nor empty)."""
-    ids = _listed_ids(scope)
-    if ids is None:
-        return column.in_(scope.grid_ids())
-    return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))  # one parameter, not 500
+    how, value = _scope_grids(scope)
+    if how == "ids":
+        return column == any_(bindparam(None, value, type_=postgresql.ARRAY(Integer)))  # one parameter, not 500
+    if how == "runs":
+        return or_(*[column.between(low, high) if low != high else column == low for low, high in value])
+    return column.in_(scope.grid_ids())
 
 
-def _listed_ids(scope):
-    """The ids of the scope's grids, read once per request, on PostgreSQL; else None."""
+def _scope_grids(scope):
+    """("ids", [...]) | ("runs", [(lo, hi), ...]) | ("subquery", None): read once per request."""
     if not has_request_context():
-        return None
-
-    if db.engine.dialect.name != "postgresql":
-        return None
+        return "subquery", None
     this_request = request._get_current_object()
-    held = g.get(_IDS)
+    held = g.get(_GRIDS)
     if held is None or held[0] is not this_request:  # (g can outlive a request: tests share one)
-        held = g._minqing_scope_grid_ids = (this_request, {})
-    listed = held[1]
-    if scope.paths not in listed:
+        held = g._minqing_scope_grids = (this_request, {})
+    known = held[1]
+    if scope.paths not in known:
         with db.session.no_autoflush:
-            ids = db.session.scalars(scope.grid_ids().order_by(Grid.id).limit(ID_LIST_MAX + 1)).all()
-        listed[scope.paths] = ids if ids and len(ids) <= ID_LIST_MAX else None
-    return listed[scope.paths]
+            known[scope.paths] = _choose(scope)
+    return known[scope.paths]
+
+
+def _choose(scope):
+    config = current_app.config
+    most_ids = config.get("SCOPE_ID_LIST_MAX", 2000)
+    if db.engine.dialect.name == "postgresql":
+        ids = db.session.scalars(scope.grid_ids().order_by(Grid.id).limit(most_ids + 1)).all()
+        if not ids:
+            return "subquery", None
+        if len(ids) <= most_ids:
+            return "ids", ids
+    inside = scope.path_clause(Grid.path)
+    count, low, high = db.session.execute(
+        select(func.count(), func.min(Grid.id), func.max(Grid.id)).where(inside)
+    ).one()
+    if count <= most_ids:  # SQLite plans a small scope's subquery well
+        return "subquery", None
+    runs = id_runs(db.session, scope, low, high)
+    if len(runs) <= config.get("SCOPE_RANGES_MAX", 50):
+        return "runs", [(first, last) for first, last, _ in runs]
+    return "subquery", None
+
+
+def id_runs(session, scope, low=None, high=None):
+    """[(lowest id, highest id, grids)] of the runs of consecutive grid ids inside `scope` (ids
+    of no grid do not break a run), islands found in SQL over the grids between `low` and `high`
+    (the scope's own lowest and highest ids: no other grid can split a run outside them)."""
+    inside = scope.path_clause(Grid.path)
+    flagged = select(Grid.id, case((inside, 1), else_=0).label("inside"))
+    if low is not None:
+        flagged = flagged.where(Grid.id.between(low, high))
+    flagged = flagged.subquery()
+    numbered = select(
+        flagged.c.id,
+        flagged.c.inside,
+        (
+            func.row_number().over(order_by=flagged.c.id)
+            - func.row_number().over(partition_by=flagged.c.inside, order_by=flagged.c.id)
+        ).label("island"),
+    ).subquery()
+    rows = session.execute(
+        select(func.min(numbered.c.id), func.max(numbered.c.id), func.count())
+        .where(numbered.c.inside == 1)
+        .group_by(numbered.c.island)
+        .order_by(func.min(numbered.c.id))
+    ).all()
+    return [tuple(row) for row in rows]
 
 
 @event.listens_for(Session, "after_flush")
 def _grids_changed(session, flush_context):
     """A grid added, moved or removed in this request: read the scope's ids again."""
-    if has_request_context() and _IDS in g:
+    if has_request_context() and _GRIDS in g:
         for obj in (*session.new, *session.dirty, *session.deleted):
             if isinstance(obj, Grid):
-                g.pop(_IDS, None)
+                g.pop(_GRIDS, None)
                 return
 
 

@@ -217,6 +217,7 @@ def _spec(key, group, kind, label, help="", **kw):
 DAYS, HOURS, ROWS, SECONDS, TIMES = _l("days"), _l("hours"), _l("rows"), _l("seconds"), _l("person-times")
 MONTHS = _l("months")
 MEGABYTES, FILES = "MB", _l("files")
+GRIDS = _l("grids")
 
 SPECS = {s.key: s for s in (
     _spec("APPEAL_DAYS_GENERAL", "appeals", INT, _l("Days to answer a general appeal"),
@@ -289,6 +290,13 @@ SPECS = {s.key: s for s in (
           _l("A job whose background worker was killed or lost its server is started again by another worker this "
              "many times (nothing of the stopped run is kept); then it is shown as failed with a button to start it "
              "again. 0: shown as failed at once."), min=0, max=5, unit=_l("times")),
+    _spec("SCOPE_ID_LIST_MAX", "lists", INT, _l("Grids a jurisdiction is filtered by one by one"),
+          _l("Lists of a jurisdiction of up to this many grids name each grid (PostgreSQL); larger jurisdictions "
+             "(a county with thousands of grids) read ranges of grid numbers. Only for tuning."),
+          min=1, max=1000000, unit=GRIDS),
+    _spec("SCOPE_RANGES_MAX", "lists", INT, _l("Most ranges of grid numbers of a large jurisdiction"),
+          _l("A large jurisdiction whose grids were added in more separate batches than this is filtered by a "
+             "subquery instead. Only for tuning."), min=1, max=10000),
     _spec("IMPORT_MAX_ROWS", "lists", INT, _l("Most data rows in one imported file"), min=10, max=200000, unit=ROWS),
     _spec("QUOTA_REPORT_MAX_ROWS", "lists", INT, _l("Rows per page of the quota progress report"),
           min=10, max=1000, unit=ROWS),

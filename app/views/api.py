@@ -30,6 +30,7 @@ from app.views.edge import VALUE_REFUSED, parse_id
 from app.views.extra_values import EXTRA
 from app.views.fab_compat import CompatModelRestApi
 from app.views.scoped import READ, WRITE, ScopeFilter, scope_filters, unsearchable, without_sensitive
+from app.views.search import use_indexed_search
 
 API_PERMISSIONS = {
     "get": READ,
@@ -98,6 +99,7 @@ class ScopedModelApi(CompatModelRestApi):
         self.add_query_rel_fields = {**rel_filters, **(self.add_query_rel_fields or {})}
         self.edit_query_rel_fields = {**rel_filters, **(self.edit_query_rel_fields or {})}
         super().__init__()
+        use_indexed_search(self, self.search_columns)  # as ScopedModelView's
 
     @staticmethod
     def _scoped_rel_filters(model):

@@ -26,7 +26,7 @@ from wtforms.validators import ValidationError as FormValidationError
 
 from app.core.inputs import parse_id, parse_page
 from app.extensions import db
-from app.services import scope
+from app.services import scope, search
 
 PICKERS = {}
 
@@ -252,8 +252,7 @@ class PickerView(BaseView):
                 abort(400)
             page = max(0, page - 1)
             if term:
-                like = f"%{term}%"
-                query = query.where(or_(*[col.ilike(like) for col in spec["search"]]))
+                query = query.where(or_(*[search.contains(col, term) for col in spec["search"]]))
         items = db.session.scalars(query.order_by(*spec["order"]).offset(page * page_size).limit(page_size + 1)).all()
         more = len(items) > page_size
         items = items[:page_size]

@@ -44,6 +44,7 @@ from app.views.edge import parse_id
 from app.views.export import ExportMixin
 from app.views.fab_compat import CompatInterface, CompatModelView, filters_without, get_in_scope
 from app.views.pickers import AjaxSelectField, AjaxSelectMultipleField, list_field, picker_field, picker_kind_for
+from app.views.search import use_indexed_search
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ class ScopedModelView(ExportMixin, CompatModelView):
             self.edit_columns = [*self.edit_columns, attachment_service.FIELD]
             self.label_columns = {**self.label_columns, attachment_service.FIELD: _l("Photos and files")}
         super().__init__(**kwargs)
+        use_indexed_search(self, self.search_columns)  # "contains" reads an index where there is one
         self._default_formatters()
 
     def _default_formatters(self):

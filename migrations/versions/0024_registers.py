@@ -22,9 +22,15 @@ def _stamps():
 
 
 def upgrade():
-    if op.get_bind().dialect.name == "postgresql":
-        # trigram indexes serve "contains" searches on a register's text fields (a trusted extension)
-        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        # trigram indexes serve "contains" searches on a register's text fields (a trusted extension);
+        # a database user that may not create it does not stop the upgrade (0040 says what to do)
+        try:
+            with bind.begin_nested():
+                bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        except sa.exc.DBAPIError:
+            pass
     op.create_table(
         "choice_list",
         sa.Column("id", sa.Integer(), primary_key=True),

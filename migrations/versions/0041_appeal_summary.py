@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0041_appeal_summary"
-down_revision = "0039_partitions"
+down_revision = "0040_appeal_search"
 branch_labels = None
 depends_on = None
 

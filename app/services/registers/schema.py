@@ -13,12 +13,11 @@ table (the register tables are left out of their comparisons, see migrations/env
 
 from __future__ import annotations
 
-import sqlite3
-
 from sqlalchemy import inspect as sa_inspect
 
 from app.models.mixins import LongText
 from app.models.registers import FieldType, index_name, multi_table, multi_table_name, physical_column
+from app.services import search
 
 
 def _existing(connection):
@@ -94,53 +93,17 @@ def _length_triggers(connection, table):
                 )
 
 
-def fts_table_name(table_name, column):
-    """SQLite: the full-text (trigram) index of one text column, kept by triggers."""
-    return f"{table_name}__fts_{column}"
-
-
 def _fts_indexes(connection, spec):
     """SQLite: a "contains" search on a filterable text field reads an FTS5 trigram index of
-    the column (external content: the index holds no copy of the text), not every row."""
-    if not sqlite_has_trigram(connection):
-        return
-    tables = set(sa_inspect(connection).get_table_names())
+    the column (app.services.search keeps the one mechanism), not every row."""
     for field in spec.fields:
-        if not (field.filterable and field.type in (FieldType.TEXT, FieldType.TEXTAREA) and field.removed_at is None):
-            continue
-        name = fts_table_name(spec.table_name, field.column)
-        if name in tables:
-            continue
-        table, column = f'"{spec.table_name}"', f'"{field.column}"'
-        fts = f'"{name}"'
-        connection.exec_driver_sql(
-            f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content={table}, content_rowid='id', tokenize='trigram')"
-        )
-        connection.exec_driver_sql(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
-        connection.exec_driver_sql(
-            f'CREATE TRIGGER "{name}_ai" AFTER INSERT ON {table} BEGIN '
-            f"INSERT INTO {fts}(rowid, {column}) VALUES (new.id, new.{column}); END"
-        )
-        connection.exec_driver_sql(
-            f'CREATE TRIGGER "{name}_ad" AFTER DELETE ON {table} BEGIN '
-            f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); END"
-        )
-        connection.exec_driver_sql(
-            f'CREATE TRIGGER "{name}_au" AFTER UPDATE OF {column} ON {table} BEGIN '
-            f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); "
-            f"INSERT INTO {fts}(rowid, {column}) VALUES (new.id, new.{column}); END"
-        )
-
-
-def sqlite_has_trigram(connection):
-    """FTS5 with the trigram tokenizer (SQLite 3.34 and later, when compiled with FTS5)."""
-    options = {row[0] for row in connection.exec_driver_sql("PRAGMA compile_options")}
-    return "ENABLE_FTS5" in options and sqlite3.sqlite_version_info >= (3, 34)
+        if field.filterable and field.type in (FieldType.TEXT, FieldType.TEXTAREA) and field.removed_at is None:
+            search.ensure_fts(connection, spec.table_name, field.column)
 
 
 def _trigram_indexes(connection, spec):
     """PostgreSQL: a "contains" search on a filterable text field uses a trigram index, not a scan."""
-    if not connection.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").scalar():
+    if not search.has_pg_trgm(connection):
         return
     have = {i["name"] for i in sa_inspect(connection).get_indexes(spec.table_name)}
     preparer = connection.dialect.identifier_preparer

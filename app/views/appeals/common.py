@@ -94,7 +94,7 @@ APPEAL_LABELS = {
 
 # what a list (page or API) may be searched by
 SEARCH_COLUMNS = [
-    "number", "reporter_name", "reporter_phone", "status", "importance", "category", "channel", "grid",
+    "number", "reporter_name", "content", "reporter_phone", "status", "importance", "category", "channel", "grid",
     "handler_person", "registered_at", "due_date", "supervised",
     "petition_collective", "petition_bypass", "petition_repeat", "petition_warning",
 ]  # fmt: skip

@@ -1,0 +1,172 @@
+"""Substring search ("contains", "starts with") on text columns, served by an index.
+
+One mechanism for the appeal list and its API, the pickers and the register entries: a
+condition is the plain, case-insensitive LIKE a table scan would run (with `%`, `_` and `\\`
+taken literally, so a clerk's "100%" finds "100%"), and where an index can answer it, the
+index narrows the rows first:
+
+* PostgreSQL: a GIN trigram index (`pg_trgm`, `gin_trgm_ops`) serves the ILIKE itself for terms
+  of three characters or more (migrations 0024 and 0040). A term of two characters (a surname
+  and a given name, the common case) has no trigram: for the reporter's name a GIN index of
+  the name's character pairs (`minqing_bigrams`, migration 0040, no extension needed) narrows
+  it, and the ILIKE rechecks. Without `pg_trgm` (a database user that may not create the
+  extension) the ILIKE scans, with the same results.
+* SQLite: an FTS5 table with the trigram tokenizer beside the column (external content: no copy
+  of the text, kept by triggers, `fts_statements`) gives the rows holding the term's trigrams;
+  the LIKE rechecks them, so the rows are those of the scan, one for one.
+
+Shorter terms, and databases without the index, scan: slower, never different.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import Integer, and_, column, func, literal_column, select, table
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects import postgresql
+
+from app.extensions import db
+
+SHORTEST = 3  # a trigram index answers terms of three characters or more
+PAIRS = 2  # ...and the name's pair index terms of exactly two (PostgreSQL)
+ESCAPE = "\\"
+
+# columns whose two-character terms the pair index serves on PostgreSQL: (table, column)
+PAIR_INDEXED = {("appeal", "reporter_name")}
+
+
+def escape_like(term):
+    """`term` as a LIKE pattern matching itself only (`%`, `_` and the escape are literal)."""
+    return term.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
+
+
+def plain(col, term, starts=False):
+    """The scan's condition: `col` contains (or starts with) `term`, ignoring case."""
+    pattern = escape_like(term) + "%"
+    return col.ilike(pattern if starts else "%" + pattern, escape=ESCAPE)
+
+
+def contains(col, term, starts=False, session=None):
+    """`col` (a model's text column) contains `term` — or starts with it — ignoring case; an
+    index narrows the rows where the database has one for the column and the term is long
+    enough. The model needs an integer `id` (the FTS table's rowid)."""
+    term = str(term or "")
+    condition = plain(col, term, starts)
+    session = session or db.session
+    dialect = session.get_bind().dialect.name
+    prop = col.property.columns[0]
+    table_name = prop.table.name
+    if dialect == "sqlite" and len(term) >= SHORTEST:
+        fts = fts_table_name(table_name, prop.name)
+        if _fts_exists(session, fts):
+            return and_(col.class_.id.in_(fts_rowids(fts, term)), condition)
+    if dialect == "postgresql" and len(term) == PAIRS and (table_name, prop.name) in PAIR_INDEXED:
+        pair = postgresql.array([func.lower(term)])
+        return and_(func.minqing_bigrams(col).op("@>")(pair), condition)
+    return condition
+
+
+def fts_rowids(fts, term):
+    """SELECT the rowids of the FTS5 trigram table `fts` whose text holds `term` (case folded):
+    a phrase of the term's trigrams, quoted so nothing in it is query syntax."""
+    phrase = '"' + term.replace('"', '""') + '"'
+    fts_table = table(fts, column("rowid", Integer))
+    quoted = db.engine.dialect.identifier_preparer.quote(fts)
+    return select(fts_table.c.rowid).where(literal_column(quoted).op("MATCH")(phrase))
+
+
+def _fts_exists(session, name):
+    found = session.execute(
+        select(literal_column("1")).select_from(table("sqlite_master", column("type"), column("name")))
+        .where(literal_column("type") == "table", literal_column("name") == name)
+    ).first()  # fmt: skip
+    return found is not None
+
+
+# --------------------------------------------------------------------------
+# The indexes (registers' tables: app.services.registers.schema; built-in ones: migrations)
+# --------------------------------------------------------------------------
+
+
+def fts_table_name(table_name, column_name):
+    """SQLite: the full-text (trigram) index of one text column, kept by triggers."""
+    return f"{table_name}__fts_{column_name}"
+
+
+def is_fts_table(name):
+    """An FTS index or one of its shadow tables (`…__fts_col_data`, `_idx`, `_docsize`, `_config`):
+    the database keeps them; nothing deletes their rows by hand."""
+    return "__fts_" in name
+
+
+def fts_statements(table_name, column_name):
+    """SQLite DDL of the FTS5 trigram index of `table_name.column_name`: the table (external
+    content, rowid = the row's id), filled from the rows, and the triggers that keep it."""
+    name = fts_table_name(table_name, column_name)
+    fts, tbl, col = f'"{name}"', f'"{table_name}"', f'"{column_name}"'
+    return [
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({col}, content={tbl}, content_rowid='id', tokenize='trigram')",
+        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+        f'CREATE TRIGGER "{name}_ai" AFTER INSERT ON {tbl} BEGIN '
+        f"INSERT INTO {fts}(rowid, {col}) VALUES (new.id, new.{col}); END",
+        f'CREATE TRIGGER "{name}_ad" AFTER DELETE ON {tbl} BEGIN '
+        f"INSERT INTO {fts}({fts}, rowid, {col}) VALUES ('delete', old.id, old.{col}); END",
+        f'CREATE TRIGGER "{name}_au" AFTER UPDATE OF {col} ON {tbl} BEGIN '
+        f"INSERT INTO {fts}({fts}, rowid, {col}) VALUES ('delete', old.id, old.{col}); "
+        f"INSERT INTO {fts}(rowid, {col}) VALUES (new.id, new.{col}); END",
+    ]
+
+
+def sqlite_has_trigram(connection):
+    """FTS5 with the trigram tokenizer (SQLite 3.34 and later, when compiled with FTS5)."""
+    options = {row[0] for row in connection.exec_driver_sql("PRAGMA compile_options")}
+    return "ENABLE_FTS5" in options and sqlite3.sqlite_version_info >= (3, 34)
+
+
+def ensure_fts(connection, table_name, column_name):
+    """Create the FTS5 trigram index of a column when SQLite can and it is missing."""
+    if not sqlite_has_trigram(connection):
+        return
+    if fts_table_name(table_name, column_name) in set(sa_inspect(connection).get_table_names()):
+        return
+    for statement in fts_statements(table_name, column_name):
+        connection.exec_driver_sql(statement)
+
+
+def has_pg_trgm(connection):
+    return bool(connection.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").scalar())
+
+
+# the appeal columns migration 0040 indexes (the list's search box, the API, the picker)
+APPEAL_COLUMNS = ("reporter_name", "content", "number")
+PG_TRGM_MISSING = (
+    "本数据库未安装 pg_trgm：诉求检索逐行扫描。请数据库管理员在本库执行 CREATE EXTENSION IF NOT EXISTS pg_trgm; "
+    "再运行 flask minqing init 建立索引。pg_trgm is not installed in this database: appeal search scans the "
+    "table. A superuser runs CREATE EXTENSION IF NOT EXISTS pg_trgm; in this database, then flask minqing init "
+    "adds the indexes."
+)
+
+
+def trigram_index_name(table_name, column_name):
+    return f"ix_{table_name}_{column_name}_trgm"
+
+
+def ensure_indexes(connection):
+    """Add the built-in search indexes (migration 0040's) that are missing: the trigram indexes
+    of a PostgreSQL where pg_trgm was installed after the upgrade, an FTS table lost on SQLite.
+    False when PostgreSQL has no pg_trgm (searches scan; `PG_TRGM_MISSING` says what to do)."""
+    if connection.dialect.name == "sqlite":
+        for name in APPEAL_COLUMNS:
+            ensure_fts(connection, "appeal", name)
+        return True
+    if connection.dialect.name != "postgresql":
+        return True
+    if not has_pg_trgm(connection):
+        return False
+    have = {i["name"] for i in sa_inspect(connection).get_indexes("appeal")}
+    for name in APPEAL_COLUMNS:
+        index = trigram_index_name("appeal", name)
+        if index not in have:
+            connection.exec_driver_sql(f"CREATE INDEX {index} ON appeal USING gin ({name} gin_trgm_ops)")
+    return True
