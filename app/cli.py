@@ -26,6 +26,7 @@ from app.models.grids import Grid
 from app.security import sync_roles
 from app.services import appeals as appeal_service
 from app.services import (
+    attachment_bin,
     periodic,  # noqa: F401 - registers the periodic job kinds
     tally,
 )
@@ -419,3 +420,37 @@ def rollups_command(action):
         click.echo(appeal_rollups.describe(difference), err=True)
     click.echo(f"诉求统计有 {len(differences)} 格不一致。{len(differences)} cells differ.", err=True)
     sys.exit(1)
+
+
+attachments_group = SettingsGroup("attachments", help="Photos and files (照片/附件): the store against the rows.")
+minqing.add_command(attachments_group)
+
+
+@attachments_group.command("check")
+@click.option("--fix", is_flag=True, help="Remove the files that no row names (orphans).")
+def attachments_check_command(fix):
+    """List files in the attachment store without a row and rows whose file is missing; exit 1 if
+    any problem remains. --fix removes the orphan files (rows are records: never removed here)."""
+    report = attachment_bin.check_store(db.session, fix=fix)
+    db.session.rollback()
+    if not report.listable:
+        _say(
+            "附件存储不是本地目录，无法列出其中的文件，只检查了记录对应的文件是否存在。"
+            "The attachment store is not a local directory: only rows without files were checked."
+        )
+    _say(f"附件记录 {report.rows} 条，存储中文件 {report.files} 个。{report.rows} rows, {report.files} files.")
+    for name in report.files_without_rows:
+        _say(f"  没有记录的文件 file without a row: {name}")
+    for row_id, stored, original in report.rows_without_files:
+        _say(f"  文件缺失的记录 row without its file: #{row_id} {original} ({stored})")
+    for row_id in report.thumbnails_missing:
+        _say(f"  缩略图缺失 thumbnail missing: #{row_id}")
+    if fix:
+        _say(f"已删除 {report.removed} 个没有记录的文件。{report.removed} orphan file(s) removed.")
+    left = (
+        len(report.rows_without_files) + len(report.thumbnails_missing) + (0 if fix else len(report.files_without_rows))
+    )
+    if left:
+        _say(f"有 {left} 处不一致。{left} problem(s) found.")
+        sys.exit(1)
+    _say("附件存储与记录一致。The attachment store agrees with the rows.")

@@ -34,6 +34,11 @@ class Attachment(SoftDeleteMixin, Model):
 
     __table_args__ = (Index("ix_attachment_owner", "owner_type", "owner_id"),)
 
+    # what the recycle bin shows, filled per page by app.services.attachment_bin.prepare_page
+    # (until then the name stays hidden: a visit's photo names are visit content)
+    shown_name = "******"
+    record_text = ""
+
     def __str__(self):
         return self.original_name or ""
 
