@@ -19,6 +19,7 @@ from app.core import jobs, schedule
 from app.core.errors import DomainError
 from app.core.mail import mail_configured
 from app.core.nodes import init_lock
+from app.core.storage import LocalStorage, storage
 from app.demo import demo_logins, load_demo
 from app.demo.bulk import load_bulk
 from app.extensions import db
@@ -26,6 +27,8 @@ from app.models.grids import Grid
 from app.security import sync_roles
 from app.services import appeals as appeal_service
 from app.services import (
+    attachment_bin,
+    backup_files,
     periodic,  # noqa: F401 - registers the periodic job kinds
     search,
     tally,
@@ -280,35 +283,65 @@ def info_command(url):
     _say("")
 
 
+NOT_LOCAL_STORE = (
+    "附件存放在对象存储（不是本地目录），不包含在此备份中：请用对象存储自身的备份或版本功能备份存储桶。"
+    "The attachment store is not a local directory: back up its bucket by the store's own means."
+)
+
+
 @minqing.command("backup")
 @click.argument("path")
 def backup_command(path):
-    """Write a consistent copy of the whole database to PATH (safe while running)."""
+    """Write a consistent copy of the whole database to PATH (safe while running), and the
+    attachment files to PATH.files.tar (a local attachment directory)."""
 
     try:
         backup(db.engine, path)
     except BackupError as err:
         raise click.ClickException(str(err)) from err
     _say(f"Backup written to {path} ({os.path.getsize(path)} bytes).")
+    store = storage()
+    if not isinstance(store, LocalStorage):
+        _say(NOT_LOCAL_STORE)
+        return
+    archive, count = backup_files.backup_files(store, path)
+    _say(f"附件 {count} 个已写入 {archive}。{count} attachment file(s) written to {archive}.")
 
 
 @minqing.command("restore")
 @click.argument("path")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_command(path, yes):
-    """Replace the whole database with the backup at PATH. Stop the app first."""
+    """Replace the whole database with the backup at PATH, and the attachment files with
+    PATH.files.tar when it exists (checked before anything changes). Stop the app first."""
 
     if not yes:
         click.confirm(f"This replaces ALL data with {path}. 将用备份覆盖全部数据，确定吗?", abort=True)
     db.session.remove()
     script = _migrations()
     head = script.get_current_head()
+    store = storage()
+    local = isinstance(store, LocalStorage)
+    staging = None
     try:
         revision = revision_of(db.engine, path)  # a file that is no backup of ours is refused here
         older = check_revision(revision, head, {rev.revision for rev in script.walk_revisions()})
+        if local:  # the files are checked and unpacked before the database is touched
+            staging = backup_files.stage_files(store, path)
         restore(db.engine, path)
     except BackupError as err:
+        backup_files.discard(staging)
         raise click.ClickException(str(err)) from err
+    if staging is not None:
+        backup_files.swap_in(store, staging)
+        _say("附件已恢复为备份时的状态。The attachment files are as they were at backup time.")
+    elif local:
+        _say(
+            "这个备份没有附件归档，附件目录未改动；请运行 `minqing attachments check` 检查。"
+            "This backup holds no attachment archive: the files were left as they are (run `minqing attachments check`)."
+        )
+    else:
+        _say(NOT_LOCAL_STORE)
     if older:
         upgrade()
         _say(f"Restored from {path} (schema {revision}, now upgraded to {head}).")
@@ -424,3 +457,37 @@ def rollups_command(action):
         click.echo(appeal_rollups.describe(difference), err=True)
     click.echo(f"诉求统计有 {len(differences)} 格不一致。{len(differences)} cells differ.", err=True)
     sys.exit(1)
+
+
+attachments_group = SettingsGroup("attachments", help="Photos and files (照片/附件): the store against the rows.")
+minqing.add_command(attachments_group)
+
+
+@attachments_group.command("check")
+@click.option("--fix", is_flag=True, help="Remove the files that no row names (orphans).")
+def attachments_check_command(fix):
+    """List files in the attachment store without a row and rows whose file is missing; exit 1 if
+    any problem remains. --fix removes the orphan files (rows are records: never removed here)."""
+    report = attachment_bin.check_store(db.session, fix=fix)
+    db.session.rollback()
+    if not report.listable:
+        _say(
+            "附件存储不是本地目录，无法列出其中的文件，只检查了记录对应的文件是否存在。"
+            "The attachment store is not a local directory: only rows without files were checked."
+        )
+    _say(f"附件记录 {report.rows} 条，存储中文件 {report.files} 个。{report.rows} rows, {report.files} files.")
+    for name in report.files_without_rows:
+        _say(f"  没有记录的文件 file without a row: {name}")
+    for row_id, stored, original in report.rows_without_files:
+        _say(f"  文件缺失的记录 row without its file: #{row_id} {original} ({stored})")
+    for row_id in report.thumbnails_missing:
+        _say(f"  缩略图缺失 thumbnail missing: #{row_id}")
+    if fix:
+        _say(f"已删除 {report.removed} 个没有记录的文件。{report.removed} orphan file(s) removed.")
+    left = (
+        len(report.rows_without_files) + len(report.thumbnails_missing) + (0 if fix else len(report.files_without_rows))
+    )
+    if left:
+        _say(f"有 {left} 处不一致。{left} problem(s) found.")
+        sys.exit(1)
+    _say("附件存储与记录一致。The attachment store agrees with the rows.")

@@ -53,6 +53,8 @@ PERMISSION_TITLES = {
     "can_this_form_post": _l("save"),
     "can_compute": _l("compute"),
     "can_publish": _l("publish"),
+    "can_restore": _l("restore"),
+    "can_purge": _l("delete permanently"),
 }
 RESOURCE_TITLES = {
     "SensitiveData": _l("Full phone and ID numbers"),
@@ -79,6 +81,7 @@ RESOURCE_TITLES = {
     "MyWork": _l("My work"),
     "Assessment": _l("Assessment"),
     "AssessmentScheme": _l("Assessment scheme"),
+    "Trash": _l("Recycle bin"),
 }
 
 EMAIL_DOMAIN = "minqing.local"  # FAB needs a unique e-mail: who leaves it empty gets <username>@minqing.local

@@ -388,6 +388,9 @@ class MinqingSecurityManager(CompatSecurityManager):
     rolemodelview = MinqingRoleView
     userinfoeditview = MinqingUserInfoEditView
     security_api = MinqingSecurityApi
+    # FAB's "User's Statistics" chart loads Google Charts from the internet (an intranet has none)
+    # and shows nothing IT staff need: not registered
+    userstatschartview = None
 
     def permission_pairs(self, role_ids):
         """(permission, view menu) names granted to any of the roles, in one query."""

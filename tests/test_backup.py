@@ -148,3 +148,110 @@ def test_the_postgresql_password_stays_off_the_command_line(monkeypatch, tmp_pat
     assert (env["PGPASSWORD"], env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGDATABASE"]) == (
         "s3cr3t-Pass", "db.example", "5433", "minqing", "county"
     )  # fmt: skip
+
+
+# --- the attachment files (照片/附件) travel with the database ----------------------------
+
+
+def _photo(color):
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (30, 20), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _attach(record, name, color):
+    from app.services import attachments
+
+    (row,) = attachments.add_attachments(db.session, record, attachments.check_uploads([(name, _photo(color))]))
+    db.session.commit()
+    return row
+
+
+def _store_state(app):
+    from app.core.storage import storage
+
+    store = storage(app)
+    return {name: hashlib.sha256(store.read(name)).hexdigest() for name in store.names()}
+
+
+def _attachment_rows():
+    from app.models.attachments import Attachment
+
+    db.session.remove()
+    return sorted(db.session.execute(select(Attachment.id, Attachment.stored_name, Attachment.deleted_at)).all())
+
+
+@pytest.fixture
+def own_store(app, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "ATTACHMENT_DIR", str(tmp_path / "attachments"))
+
+
+@pytest.mark.commits  # the backup reads the database file / a dump, the restore replaces it
+def test_a_restore_brings_back_the_rows_and_files_as_they_were_at_backup_time(app, tmp_path, own_store):
+    from app.services.attachment_bin import purge_attachments
+    from app.services.attachments import remove_attachment
+    from tests.factories import make_appeal
+
+    t = tree()
+    appeal = make_appeal(t["a1"], status="in_progress")
+    kept, purged = _attach(appeal, "留.jpg", "red"), _attach(appeal, "将永久删除.jpg", "blue")
+    Appeal, Attachment, appeal_id, purged_id = type(appeal), type(kept), appeal.id, purged.id
+    rows, files = _attachment_rows(), _store_state(app)
+    assert len(files) == 4  # two photos, two thumbnails
+    path = tmp_path / "with-files.backup"
+    result = app.test_cli_runner().invoke(args=["minqing", "backup", str(path)])
+    assert result.exit_code == 0 and "附件 4 个已写入" in result.output, result.output
+    # afterwards: one more photo, one purged for good
+    _attach(db.session.get(Appeal, appeal_id), "后来的.jpg", "green")
+    row = db.session.get(Attachment, purged_id)
+    remove_attachment(db.session, row)
+    purge_attachments(db.session, [row])
+    db.session.commit()
+    assert _store_state(app) != files and _attachment_rows() != rows
+    result = _restore(app, path)
+    assert result.exit_code == 0 and "附件已恢复为备份时的状态" in result.output, result.output
+    assert _attachment_rows() == rows and _store_state(app) == files
+    check = app.test_cli_runner().invoke(args=["minqing", "attachments", "check"])
+    assert check.exit_code == 0, check.output
+
+
+@pytest.mark.commits
+def test_a_damaged_or_foreign_file_archive_is_refused_and_nothing_changes(app, tmp_path, own_store):
+    import tarfile
+
+    from tests.factories import make_appeal
+
+    t = tree()
+    appeal = make_appeal(t["a1"], status="in_progress")
+    _attach(appeal, "一.jpg", "red")
+    Appeal, appeal_id = type(appeal), appeal.id
+    path = tmp_path / "a.backup"
+    assert app.test_cli_runner().invoke(args=["minqing", "backup", str(path)]).exit_code == 0
+    archive = tmp_path / "a.backup.files.tar"
+    good = archive.read_bytes()
+    _attach(db.session.get(Appeal, appeal_id), "二.jpg", "blue")  # the state a bad restore must keep
+    before, rows, files = _fingerprint(), _attachment_rows(), _store_state(app)
+
+    def refused(why):
+        result = _restore(app, path)
+        assert result.exit_code == 1 and "附件归档" in result.output and "均未改动" in result.output, result.output
+        assert why in result.output, result.output
+        db.session.remove()
+        assert _fingerprint() == before and _attachment_rows() == rows and _store_state(app) == files
+        assert not [n for n in os.listdir(tmp_path) if ".restore-" in n]  # no staging directory left behind
+
+    archive.write_bytes(good[:1500])  # cut short (inside the first photo)
+    refused("损坏")
+    archive.write_bytes(good.replace(b"\xff\xd8\xff", b"\xff\xd8\x00", 1))  # a photo's bytes changed
+    refused("校验值不符")
+    with tarfile.open(archive, "w") as tar:  # a tar of someone else's
+        tar.add(__file__, arcname="notes.txt")
+    refused("不是本系统的附件归档")
+    other = tmp_path / "b.backup"  # the archive of another backup beside this database
+    assert app.test_cli_runner().invoke(args=["minqing", "backup", str(other)]).exit_code == 0
+    archive.write_bytes((tmp_path / "b.backup.files.tar").read_bytes())
+    refused("不是同一次备份")

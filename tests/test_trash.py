@@ -56,3 +56,39 @@ def test_api_delete_is_soft_too(client):
     assert client.delete(f"/api/v1/visit/{visit.id}", headers=clerk).status_code == 200
     db.session.expire_all()
     assert db.session.get(Visit, visit.id).deleted_at is not None
+
+
+def test_every_recycle_bin_view_is_scoped(app, client, world):
+    """Each bin view, enumerated: a township's bin keeper neither sees nor restores nor purges another
+    township's deleted record (the actions answer 403/404 or change nothing), and sees its own."""
+    from app.services.records import delete_record
+    from app.views.trash import TRASH_VIEWS
+    from tests import scope_probe
+    from tests.test_attachment_bin import bin_keeper
+
+    keeper = bin_keeper(app, world["ta"], also=["Clerk"])  # a township clerk given the bin
+    checked = []
+    for view_class in TRASH_VIEWS:
+        model = view_class.datamodel.obj
+        mine, theirs = (scope_probe.FACTORIES[model](world, side) for side in ("a", "b"))
+        for record in (mine, theirs):
+            if model.__name__ == "Attachment":
+                from app.services.attachments import remove_attachment
+
+                remove_attachment(db.session, record)
+            else:
+                delete_record(db.session, record)
+        db.session.commit()
+        login(client, keeper)
+        base = view_class.route_base
+        page = client.get(f"{base}/list/?psize_{view_class.__name__}=100").get_data(as_text=True)
+        assert f'value="{mine.id}"' in page and f'value="{theirs.id}"' not in page, base
+        view = next(v for v in app.appbuilder.baseviews if type(v) is view_class)
+        assert view.actions, base
+        for action in view.actions:
+            client.post(f"{base}/action_post", data={"action": action, "rowid": [str(theirs.id)]})
+            db.session.expire_all()
+            stored = db.session.get(model, theirs.id)
+            assert stored is not None and stored.deleted_at is not None, f"{base} {action} reached grid B"
+        checked.append(base)
+    assert "/trash/attachments" in checked and len(checked) == len(TRASH_VIEWS)

@@ -13,7 +13,8 @@ S3-compatible object store) implements the same three methods and is named by
 ATTACHMENT_STORAGE = "package.module:Class" (constructed with the app's config).
 
 Files written during a transaction are remembered on the session (`track_new`): a rollback
-deletes them, a commit forgets them, so a refused save leaves no orphan file behind.
+deletes them, a commit forgets them, so a refused save leaves no orphan file behind. Files whose
+rows a transaction deletes (`track_removed`) go only once it commits: a rollback keeps them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 PENDING = "_minqing_new_files"
+DOOMED = "_minqing_removed_files"
 
 
 class LocalStorage:
@@ -75,6 +77,15 @@ class LocalStorage:
         except ValueError:
             return False
 
+    def names(self):
+        """Every stored name (the check lists files without rows); unfinished writes left out."""
+        if not os.path.isdir(self.root):
+            return
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not name.startswith(".") and self.path_of(name) == os.path.join(folder, name):
+                    yield name
+
 
 def attachment_dir(app=None):
     app = app or current_app
@@ -96,15 +107,26 @@ def track_new(session, store, name):
     session.info.setdefault(PENDING, []).append((store, name))
 
 
+def track_removed(session, store, name):
+    """Delete a file once the transaction that deleted its row commits (kept if it rolls back)."""
+    session.info.setdefault(DOOMED, []).append((store, name))
+
+
 @event.listens_for(Session, "after_commit")
 def _keep_new_files(session):
     session.info.pop(PENDING, None)
+    for store, name in session.info.pop(DOOMED, None) or ():
+        try:
+            store.delete(name)
+        except OSError:  # pragma: no cover - the row is gone: `attachments check` lists the file
+            log.warning("could not remove the file %s of a purged attachment", name)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_new_files(session, previous_transaction):
     if previous_transaction.nested:  # a savepoint rolled back: the transaction goes on
         return
+    session.info.pop(DOOMED, None)
     for store, name in session.info.pop(PENDING, None) or ():
         try:
             store.delete(name)

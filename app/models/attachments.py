@@ -41,6 +41,11 @@ class Attachment(SoftDeleteMixin, Model):
         Index("ix_attachment_owner_field", "owner_type", "owner_id", "field_code"),
     )
 
+    # what the recycle bin shows, filled per page by app.services.attachment_bin.prepare_page
+    # (until then the name stays hidden: a visit's photo names are visit content)
+    shown_name = "******"
+    record_text = ""
+
     def __str__(self):
         return self.original_name or ""
 

@@ -223,6 +223,8 @@ def _write_trail(session, flush_context):
             action = kind
             if kind == "update" and "deleted_at" in changes:
                 action = "restore" if changes["deleted_at"][1] is None else "delete"
+            if kind == "delete" and getattr(obj, "deleted_at", None) is not None:
+                action = "purge"  # removed for good from the recycle bin
             if kind == "update" and not changes:
                 continue
             who = who or actor()

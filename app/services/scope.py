@@ -194,6 +194,21 @@ def scope_rule(model):
     return register
 
 
+# the recycle bin's rule where it differs from the live one (`@bin_rule(Model)`): a removed
+# photo whose record is in the bin too is still in the bin's scope
+BIN_RULES = {}
+
+
+def bin_rule(model):
+    """Register `fn(scope)` as the scope condition of `model`'s deleted rows (decorator)."""
+
+    def register(fn):
+        BIN_RULES[model] = fn
+        return fn
+
+    return register
+
+
 def is_scoped(model):
     return model is Grid or model in SCOPE_RULES or hasattr(model, "grid_id")
 
@@ -204,7 +219,10 @@ def clause_for(model, scope=None, include_deleted=False):
     Soft-deleted records are outside every scope (so lists, pickers and counts
     never see them) unless `include_deleted` (the Admin's recycle bin).
     """
-    clause = _scope_clause(model, scope if scope is not None else current())
+    scope = scope if scope is not None else current()
+    if include_deleted and model in BIN_RULES:
+        return BIN_RULES[model](scope)
+    clause = _scope_clause(model, scope)
     if hasattr(model, "deleted_at") and not include_deleted:
         clause = and_(clause, model.deleted_at.is_(None))
     return clause

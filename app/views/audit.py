@@ -60,6 +60,7 @@ ACTION_TITLES = {
     "update": _l("Changed"),
     "delete": _l("Deleted"),
     "restore": _l("Restored"),
+    "purge": _l("Permanently deleted"),
     "login": _l("Logged in"),
     "login_failed": _l("Login failed"),
     "export": _l("Exported"),
