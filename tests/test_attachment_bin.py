@@ -175,6 +175,38 @@ def test_the_bin_is_scoped_and_hides_visit_photo_names_from_who_may_not_read_the
         assert "甲户家中.jpg" in bin_page(client)
 
 
+def test_a_file_removed_from_a_register_entry_is_in_its_townships_bin_and_goes_back(app, client, world, own_store):
+    """Registers' entries are owners like the built-in records: their removed files are in the bin
+    of the entry's jurisdiction only, named with the register, and go back on the entry."""
+    from tests.registers_kit import make_entry, make_register
+
+    with frozen(TODAY):
+        make_register(code="patrol", name="巡查记录", fields=[
+            {"code": "place", "label": "巡查地点", "type": "text", "required": True},
+            {"code": "photos", "label": "现场照片", "type": "attachment"},
+        ])  # fmt: skip
+        mine, theirs = (
+            make_entry(world["a1"], "patrol", place="村东桥"),
+            make_entry(world["b1"], "patrol", place="乙桥"),
+        )
+        for row in (attach(mine, "村东桥头.jpg"), attach(theirs, "乙村桥.jpg")):
+            row.field_code = "photos"
+        db.session.commit()
+        mine_row, theirs_row = db.session.scalars(select(Attachment).order_by(Attachment.id)).all()[-2:]
+        remove(mine_row)
+        remove(theirs_row)
+        login(client, bin_keeper(app, world["ta"], also=["Clerk"]))  # who keeps the bin and reads the register
+        page = bin_page(client)
+        assert "村东桥头.jpg" in page and "巡查记录" in page and "乙村桥.jpg" not in page
+        response = client.post(f"{BIN}/action_post", data={"action": "restore", "rowid": [str(theirs_row.id)]})
+        db.session.expire_all()
+        assert db.session.get(Attachment, theirs_row.id).deleted_at is not None  # not in this keeper's bin
+        client.post(f"{BIN}/action_post", data={"action": "restore", "rowid": [str(mine_row.id)]})
+        db.session.expire_all()
+        assert db.session.get(Attachment, mine_row.id).deleted_at is None
+        assert response.status_code in (302, 404)
+
+
 def test_the_check_lists_files_without_rows_and_rows_without_files_and_fixes_the_first(app, world, own_store):
     appeal = make_appeal(world["a1"], status="in_progress")
     good, lost = attach(appeal, "好.jpg"), attach(appeal, "丢.jpg")

@@ -24,7 +24,7 @@ from app.core.storage import storage, track_removed
 from app.models.appeals import Appeal, Status
 from app.models.attachments import Attachment
 from app.services import privacy, scope
-from app.services.attachments import OWNERS, thumbnail_name
+from app.services.attachments import every_owner, owner_kind, thumbnail_name
 from app.services.scope import bin_rule, clause_for
 
 OWNER_TITLES = {"visit": _l("Visit"), "appeal": _l("Appeal"), "contact": _l("Contacts with voters")}
@@ -50,8 +50,9 @@ def bin_clause(current_scope):
                 Attachment.owner_id.in_(
                     select(owner.model.id).where(clause_for(owner.model, current_scope, include_deleted=True))
                 ),
+                true() if owner.file_clause is None else owner.file_clause,
             )
-            for owner in OWNERS.values()
+            for owner in every_owner()  # visits, appeals, contact records and the registers' entries
         )
     )
 
@@ -63,7 +64,7 @@ def _records(session, items):
         wanted.setdefault(item.owner_type, set()).add(item.owner_id)
     out = {}
     for code, ids in wanted.items():
-        owner = OWNERS.get(code)
+        owner = owner_kind(code)
         if owner is None:
             continue
         for record in session.scalars(select(owner.model).where(owner.model.id.in_(ids))):
@@ -78,9 +79,13 @@ def _record_text(code, record, mark=True):
         label = record.number or f"#{record.id}"
     elif code == "visit":
         label = f"{record.visit_date or ''} {record.visited_name or ''}".strip()
-    else:
+    elif code == "contact":
         label = f"{record.contact_date or ''} {record.place or ''}".strip()
-    text = f"{OWNER_TITLES[code]} {label or '#' + str(record.id)}"
+    else:  # an entry of a register
+        label = ""
+    owner = owner_kind(code)
+    title = OWNER_TITLES.get(code) or (owner.title if owner is not None else "") or ""
+    text = f"{title} {label or '#' + str(record.id)}".strip()
     if mark and record.deleted_at is not None:
         text += str(IN_BIN_MARK)
     return text

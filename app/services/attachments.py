@@ -55,6 +55,7 @@ class Owner:
     file_clause: object = None
     reader: object = None
     checker: object = None  # checker(item, files, field_code) -> Uploads, with the kind's own limits
+    title: object = None  # what a record of this kind is called (a register's name), where no page says it
 
     def url(self, pk):
         return url_for(self.endpoint, pk=pk, **dict(self.url_args))

@@ -336,15 +336,18 @@ def _grids_changed(session, flush_context):
                 return
 
 
-def visible(session, model, pk, scope=None):
-    """Whether the record `pk` of `model` is in the scope, as stored in the database."""
+def visible(session, model, pk, scope=None, include_deleted=False):
+    """Whether the record `pk` of `model` is in the scope, as stored in the database
+    (`include_deleted`: a record in the recycle bin counts, by the bin's rule)."""
     scope = scope if scope is not None else current()
     if scope.all:
         return True
     if pk is None:
         return False
     with session.no_autoflush:
-        found = session.scalar(select(model.id).where(model.id == pk, clause_for(model, scope)))
+        found = session.scalar(
+            select(model.id).where(model.id == pk, clause_for(model, scope, include_deleted=include_deleted))
+        )
     return found is not None
 
 
@@ -390,7 +393,8 @@ def check_writable(session, obj, scope=None):
         return
     model = type(obj)
     state = sa_inspect(obj)
-    if state.persistent and is_scoped(model) and not visible(session, model, obj.id, scope):
+    # as stored, a record in the recycle bin is still in its jurisdiction: restoring it is a write there
+    if state.persistent and is_scoped(model) and not visible(session, model, obj.id, scope, include_deleted=True):
         raise NotFound(OUT_OF_SCOPE)
     if obj in session.deleted:
         return

@@ -75,7 +75,7 @@ def _owner(spec, cls):
     return attachments.Owner(
         code=spec.table_name, model=cls, resource=spec.resource, endpoint=ENTRY_ENDPOINT,
         url_args=(("code", spec.code),), file_clause=Attachment.field_code.in_(live), reader=_reader(spec),
-        checker=_checker(spec),
+        checker=_checker(spec), title=spec.name,
     )  # fmt: skip
 
 
