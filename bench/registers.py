@@ -264,8 +264,18 @@ def main():
             marker = loaded(app)
         else:
             print(f"[{kind}] {ROWS:,} entries already loaded: reused")
-        loads[kind] = f"{marker[1]:.0f} s for {marker[0]:,} entries"
-        results += measure(app, kind)
+        before = os.getloadavg()[0]
+        measured = measure(app, kind)
+        loads[kind] = (f"{marker[1]:.0f} s for {marker[0]:,} entries; measured {dt.datetime.now():%Y-%m-%d %H:%M}, "
+                       f"load average {before:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+        results += measured
+    # one database measured alone keeps the other's last rows (and says when they were taken)
+    previous = ROOT / "bench" / "registers.json"
+    if DBS != "both" and previous.exists():
+        old = json.loads(previous.read_text(encoding="utf-8"))
+        results = [r for r in old.get("results", []) if r["db"] not in kinds] + results
+        for kind, info in (old.get("loads") or {}).items():
+            loads.setdefault(kind, info if "measured" in info else f"{info}; measured {old.get('at')}")
     write(results, loads)
 
 
