@@ -101,17 +101,16 @@ def upload_size(stream):
     return size
 
 
-@jobs.job_kind("import", system=False)
-def import_job(job, kind, upload):
-    """The upload, imported all or nothing as the user who sent it (their scope, their rights)."""
+def run_import_job(job, upload, choose):
+    """The body of every import job (built-in records, registers): `choose()` names (kind, importer
+    class) or refuses; the upload is imported all or nothing as the user who sent it, every row's and
+    column's problem kept on the job's page when refused; the uploaded file is removed either way."""
     path = os.path.join(jobs.directory(), os.path.basename(upload))
     try:
-        importer = IMPORTERS.get(kind)
-        if importer is None or not current_app.appbuilder.sm.has_access("can_write", importer.resource):
-            raise jobs.Refused(jobs.NO_ACCESS)
+        kind, importer_class = choose()
         with open(path, "rb") as fh:
-            result = import_file(db.session, kind, fh, current_app.config["IMPORT_MAX_ROWS"],
-                                 actor=current_actor(), progress=job.progress)  # fmt: skip
+            result = import_file(db.session, kind, fh, current_app.config["IMPORT_MAX_ROWS"], actor=current_actor(),
+                                 importer_class=importer_class, progress=job.progress)  # fmt: skip
     finally:
         if os.path.exists(path):
             os.remove(path)
@@ -120,3 +119,16 @@ def import_job(job, kind, upload):
         raise jobs.Refused(_l("Nothing was imported: the file has %(count)s errors.", count=len(result.errors)))
     log_event(db.session, "import", summary=f"{kind}: {result.created}")
     job.note(_l("%(count)s rows imported.", count=result.created))
+
+
+@jobs.job_kind("import", system=False)
+def import_job(job, kind, upload):
+    """The upload, imported all or nothing as the user who sent it (their scope, their rights)."""
+
+    def choose():
+        importer = IMPORTERS.get(kind)
+        if importer is None or not current_app.appbuilder.sm.has_access("can_write", importer.resource):
+            raise jobs.Refused(jobs.NO_ACCESS)
+        return kind, None
+
+    run_import_job(job, upload, choose)

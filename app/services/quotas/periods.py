@@ -120,3 +120,21 @@ def person_state_on(day):
     kind_at = case((has_later, kind_then), else_=Person.kind_id)
     position_at = case((has_later, position_then), else_=Person.position)
     return kind_at, position_at
+
+
+class Pace:
+    """What a count against a yearly or periodic target says (a person's visits, a representative's
+    contacts): how many are still missing, whether it is behind the pace expected by today, and
+    how much of the target is done. Needs `done`, `target` and `expected` on the class."""
+
+    @property
+    def shortfall(self):
+        return max(0, self.target - self.done)
+
+    @property
+    def behind_pace(self):
+        return self.done < self.expected
+
+    @property
+    def rate(self):
+        return min(1.0, self.done / self.target) if self.target else 1.0

@@ -12,28 +12,16 @@ from app.core.clock import today
 from app.models.grids import Grid
 from app.models.personnel import Person
 from app.models.visits import PersonKindChange, QuotaRule, VisitTally
-from app.services.quotas.periods import RuleRef, expected_by, person_state_on
+from app.services.quotas.periods import Pace, RuleRef, expected_by, person_state_on
 
 
 @dataclass
-class PersonProgress:
+class PersonProgress(Pace):
     person: Person
     rule: QuotaRule
     done: int
     target: int
     expected: int
-
-    @property
-    def shortfall(self):
-        return max(0, self.target - self.done)
-
-    @property
-    def behind_pace(self):
-        return self.done < self.expected
-
-    @property
-    def rate(self):
-        return min(1.0, self.done / self.target) if self.target else 1.0
 
 
 @dataclass

@@ -16,7 +16,7 @@ from app.core.clock import today
 from app.core.errors import DomainError
 from app.models.personnel import Person
 from app.models.representatives import Constituency, ContactRecord, Representative
-from app.services.quotas import expected_by
+from app.services.quotas.periods import Pace, expected_by
 from app.services.representatives.rules import overdue_reports_clause
 
 # --------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def check_year(year):
 
 
 @dataclass
-class RepProgress:
+class RepProgress(Pace):
     representative: Representative
     year: int
     target: int
@@ -47,18 +47,6 @@ class RepProgress:
     records: int
     expected: int
     overdue_reports: int = 0
-
-    @property
-    def shortfall(self):
-        return max(0, self.target - self.done)
-
-    @property
-    def behind_pace(self):
-        return self.done < self.expected
-
-    @property
-    def rate(self):
-        return min(1.0, self.done / self.target) if self.target else 1.0
 
     def as_dict(self):
         return {

@@ -50,7 +50,7 @@ from app.views.appeals.common import CsrfForm, current_actor
 from app.views.edge import id_arg, parse_id
 from app.views.export import export_value, xlsx_response
 from app.views.fab_compat import DelegatingView, filters_plus, serve_unregistered
-from app.views.imports import upload_size
+from app.views.imports import run_import_job, upload_size
 from app.views.pickers import AjaxSelectField
 from app.views.registers import files as file_views
 from app.views.registers.search import use_indexed_search
@@ -358,25 +358,17 @@ class RegisterEntryPages(ScopedModelView):
 def import_job(job, code, upload):
     """A register's upload, imported all or nothing as the user who sent it (their scope, their rights):
     every row's and column's problem on the job's page when it is refused, nothing written."""
-    path = os.path.join(jobs.directory(), os.path.basename(upload))
-    try:
+
+    def choose():
         spec, entry_class = runtime.spec(code), runtime.entry_class(code)
         if spec is None or not spec.active or entry_class is None:
             raise jobs.Refused(_l("This register no longer exists."))
         if not current_app.appbuilder.sm.has_access("can_write", spec.resource):
             raise jobs.Refused(jobs.NO_ACCESS)
         importer = importer_for(spec, entry_class)
-        with open(path, "rb") as fh:
-            result = import_file(db.session, importer.kind, fh, current_app.config["IMPORT_MAX_ROWS"],
-                                 actor=current_actor(), importer_class=importer, progress=job.progress)  # fmt: skip
-    finally:
-        if os.path.exists(path):
-            os.remove(path)
-    if not result.ok:
-        job.state["errors"] = [list(error) for error in result.errors[:500]]
-        raise jobs.Refused(_l("Nothing was imported: the file has %(count)s errors.", count=len(result.errors)))
-    log_event(db.session, "import", summary=f"{importer.kind}: {result.created}")
-    job.note(_l("%(count)s rows imported.", count=result.created))
+        return importer.kind, importer
+
+    run_import_job(job, upload, choose)
 
 
 def page_class(spec, entry_class):
