@@ -63,12 +63,13 @@ bench: translations
 bench-registers: translations
 	BENCH_DB=$(BENCH_DB) BENCH_REPEAT=$(BENCH_REPEAT) $(BIN)/python bench/registers.py
 
-# a time-bounded load run (BENCH_DURATION s, BENCH_USERS users) against gunicorn with 2 workers
-# on the PostgreSQL bench database; appends its figures to bench/results.md
-BENCH_DURATION ?= 60
-BENCH_USERS ?= 20
+# a load run against gunicorn as the README deploys it (contrib/gunicorn.conf.py) on the PostgreSQL bench
+# database: an open-loop clerk / grid worker / township and county leader mix with writes, at each of
+# BENCH_RATES arrivals/s for BENCH_STEP_SECONDS -> bench/load.md (included in bench/results.md)
+BENCH_RATES ?= 4,8,12,16,24,32
+BENCH_STEP_SECONDS ?= 20
 bench-load: translations
-	BENCH_SCALE=$(BENCH_SCALE) BENCH_DURATION=$(BENCH_DURATION) BENCH_USERS=$(BENCH_USERS) $(BIN)/python bench/load.py
+	BENCH_RATES=$(BENCH_RATES) BENCH_STEP_SECONDS=$(BENCH_STEP_SECONDS) $(BIN)/python bench/load.py
 
 lint: install
 	$(BIN)/ruff check .
