@@ -29,6 +29,7 @@ from app.services import appeals as appeal_service
 from app.services import (
     attachment_bin,
     backup_files,
+    follow_ups,
     periodic,  # noqa: F401 - registers the periodic job kinds
     search,
     tally,
@@ -449,13 +450,19 @@ def rollups_command(action):
         )
         return
     differences = appeal_rollups.check(db.session)
+    follow_up_differences = follow_ups.check(db.session)
     db.session.rollback()
-    if not differences:
+    for visit_id, kept, expected in follow_up_differences:
+        click.echo(f"走访 {visit_id}：待回访日期为 {kept}，应为 {expected}。Visit {visit_id}: follow-up open {kept}, "
+                   f"expected {expected}.", err=True)  # fmt: skip
+    if not differences and not follow_up_differences:
         _say("诉求统计与诉求记录一致。Appeal roll-ups agree with the appeals.")
         return
     for difference in differences[:200]:
         click.echo(appeal_rollups.describe(difference), err=True)
     click.echo(f"诉求统计有 {len(differences)} 格不一致。{len(differences)} cells differ.", err=True)
+    if follow_up_differences:
+        click.echo("待回访日期不一致：运行 flask minqing rebuild-tallies。Run flask minqing rebuild-tallies.", err=True)
     sys.exit(1)
 
 

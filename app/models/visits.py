@@ -100,6 +100,8 @@ class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
     follow_up_date = Column(Date, nullable=True, index=True)  # 计划回访日期
     # a 定期回访 points at the visit it follows up; that visit's follow-up is then done
     follow_up_of_id = Column(Integer, ForeignKey("visit.id"), nullable=True)  # partial index below
+    # follow_up_date while the follow-up is still to make, else empty (app.services.follow_ups)
+    follow_up_open = Column(Date, nullable=True)  # partial index below
     household_key = Column(String(220), nullable=False, default="", index=True)
     recorded_by_id = Column(Integer, ForeignKey("ab_user.id"), nullable=True, index=True)
 
@@ -119,6 +121,8 @@ class Visit(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
         Index("ix_visit_grid_date", "grid_id", "visit_date"),
         # mostly empty: a partial index, so planners see how selective `follow_up_of_id = ?` is
         Index("ix_visit_follow_up_of_id", "follow_up_of_id", **_only_set("follow_up_of_id")),
+        # the follow-ups still to make: a few among a county's millions of visits
+        Index("ix_visit_follow_up_open", "grid_id", "follow_up_open", "deleted_at", **_only_set("follow_up_open")),
         # the list's page of ids, latest first, in a jurisdiction or everywhere: index-only scans
         # (deleted_at, always empty here, makes them covering for SQLite's planner)
         Index("ix_visit_live_grid_date", "grid_id", "visit_date", "id", "deleted_at", **_live()),

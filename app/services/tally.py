@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.models.personnel import Person
 from app.models.visits import Visit, VisitGridTally, VisitTally, visit_visitors
+from app.services import follow_ups
 
 _PENDING = "minqing_tally_pending"
 _PENDING_GRIDS = "minqing_grid_tally_pending"
@@ -228,4 +229,5 @@ def rebuild(session, progress=None):
         )
         if progress:
             progress(period)
+    follow_ups.rebuild(session)  # the other figure kept on the visit rows: the follow-ups still to make
     return conn.execute(select(func.count()).select_from(TALLY)).scalar()

@@ -4,8 +4,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import case, func, select
 
 from app.core.cache import memo
 from app.core.clock import now, today
@@ -15,6 +14,7 @@ from app.models.grids import Grid
 from app.models.lookups import VisitForm, VisitTarget
 from app.models.personnel import Person
 from app.models.visits import Visit
+from app.services import follow_ups as _follow_ups  # noqa: F401 (its listeners keep visit.follow_up_open)
 from app.services import privacy, scope
 from app.services.grids import references_to
 from app.services.validators import clean_text, normalize_phone, require
@@ -121,11 +121,6 @@ def check_visit_deletable(session, visit, scope=None):
 # --------------------------------------------------------------------------
 
 
-def follow_up_done_clause():
-    later = aliased(Visit)
-    return exists().where(later.follow_up_of_id == Visit.id, later.deleted_at.is_(None))
-
-
 def follow_ups_due(session, clause, on=None, days_ahead=None, limit=500):
     """Visits whose follow-up is overdue or due within `days_ahead` days and not yet made,
     earliest first. Returns (rows [(visit, days_left)], counts {"overdue", "soon"})."""
@@ -139,12 +134,10 @@ def follow_ups_due(session, clause, on=None, days_ahead=None, limit=500):
 
 
 def _follow_ups_base(clause, on, days_ahead):
+    """The visits whose follow-up is still to make by `on` + `days_ahead`: read from the kept
+    `follow_up_open` (app.services.follow_ups), a partial index of the open ones only."""
     horizon = on + timedelta(days=days_ahead)
-    return (
-        select(Visit)
-        .where(clause, Visit.follow_up_date.is_not(None), Visit.follow_up_date <= horizon)
-        .where(~follow_up_done_clause())
-    )
+    return select(Visit).where(clause, Visit.follow_up_open.is_not(None), Visit.follow_up_open <= horizon)
 
 
 def follow_up_counts(session, clause, on=None, days_ahead=None, key=None):
@@ -158,7 +151,7 @@ def follow_up_counts(session, clause, on=None, days_ahead=None, key=None):
     def compute():
         due = _follow_ups_base(clause, on, days_ahead).subquery()
         overdue, total = session.execute(
-            select(func.coalesce(func.sum(case((due.c.follow_up_date < on, 1), else_=0)), 0), func.count())
+            select(func.coalesce(func.sum(case((due.c.follow_up_open < on, 1), else_=0)), 0), func.count())
         ).one()
         return {"overdue": int(overdue), "soon": int(total) - int(overdue), "total": int(total)}
 
