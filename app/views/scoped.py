@@ -24,6 +24,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.validators import Unique
 from flask_appbuilder.views import expose
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import DataRequired, InputRequired
@@ -207,8 +208,17 @@ def without_sensitive(filters, columns, warn=False):
     return filters_without(filters, columns)
 
 
+class LeanListWidget(ListWidget):
+    """FAB's list table, same markup, with each row's buttons made from links and titles built
+    once per page (FAB builds three URLs and looks up six translations for every row)."""
+
+    template = "minqing/widgets/list.html"
+
+
 class ScopedModelView(ExportMixin, CompatModelView):
     """The base of every domain ModelView. Subclasses declare; services decide."""
+
+    list_widget = LeanListWidget
 
     # more columns than the model declares sensitive that must not be searched by who may not
     # read personal numbers in full (the model's own declarations apply anyway)
