@@ -527,3 +527,31 @@ class AppealSummary(Model):
     petition_warning = Column(Integer, nullable=False)
 
     __table_args__ = (UniqueConstraint(*SUMMARY_KEYS, name="uq_appeal_summary_cell"),)
+
+
+# the open cells' key (app.services.rollups: `open_of`)
+OPEN_KEYS = ("anchor_grid_id", "status", "due_date", "supervised", "extension")
+
+
+class AppealOpen(Model):
+    """The "needs attention" cells: per grid, the appeals whose deadline runs (open, not a
+    duplicate, not deleted) that live NOW in its subtree (the grid the case is in, which scope
+    follows, not where it was registered), by state, due date, supervision and an extension
+    awaiting approval. Every such appeal counts once for each grid on its current grid's path,
+    so a jurisdiction of whole subtrees is the sum over its roots' cells: a county's open
+    appeals are a few hundred rows of its top grid, not a join over every leaf grid's day cells.
+    Overdue is read against the due date. Kept in the same flush as the other cells
+    (`app.services.rollups`); a grid move recounts the grids above it.
+    """
+
+    __tablename__ = "appeal_open"
+
+    id = Column(Integer, primary_key=True)
+    anchor_grid_id = Column(Integer, nullable=False)
+    status = Column(String(20), nullable=False)  # one of OPEN_STATUSES
+    due_date = Column(Date, nullable=False)  # NO_DUE when the appeal has none
+    supervised = Column(Boolean, nullable=False)
+    extension = Column(Boolean, nullable=False)  # an extension awaits approval
+    n = Column(Integer, nullable=False)
+
+    __table_args__ = (UniqueConstraint(*OPEN_KEYS, name="uq_appeal_open_cell"),)

@@ -5,7 +5,7 @@ inside the database, for `rollups rebuild` (and so for the bulk loader after its
 inserts: a county's million appeals in one GROUP BY instead of a million rows through
 Python), for `rollups check`, and for the few grids a grid move concerns.
 
-The same rules as `rollups.cell_of` and `rollups.summary_of`; the suite compares them after
+The same rules as `rollups.cell_of`, `rollups.summary_of` and `rollups.open_of`; the suite compares them after
 every test (`rollups.check` counts with this module and with the Python rule).
 """
 
@@ -15,7 +15,15 @@ import datetime as dt
 
 from sqlalchemy import text
 
-from app.models.appeals import CLOSED_STATUSES, NO_DUE, OPEN_STATUSES, ROLLUP_DIMENSIONS, SUMMARY_KEYS, SUMMARY_MEASURES
+from app.models.appeals import (
+    CLOSED_STATUSES,
+    NO_DUE,
+    OPEN_KEYS,
+    OPEN_STATUSES,
+    ROLLUP_DIMENSIONS,
+    SUMMARY_KEYS,
+    SUMMARY_MEASURES,
+)
 
 
 def _statuses(values):
@@ -70,13 +78,34 @@ def summary_select(dialect, anchors=None):
         _flag("a.reported_by_grid"), _flag(f"{closed} AND NOT ({escalated})"), _flag("a.petition_collective"),
         _flag("a.petition_bypass"), _flag("a.petition_repeat"), _flag("a.petition_warning"),
     )  # fmt: skip
-    where = "a.deleted_at IS NULL AND a.duplicate_of_id IS NULL"
-    if anchors is not None:
-        where += " AND p.anchor_id IN (" + ", ".join(str(int(i)) for i in sorted(anchors)) + ")"
+    where = "a.deleted_at IS NULL AND a.duplicate_of_id IS NULL" + _anchors_in(anchors)
     listed = ", ".join(keys)
     return (
         f"{PAIRS} SELECT {listed}, {', '.join(measures)} FROM appeal a "
         f"JOIN pairs p ON p.grid_id = a.origin_grid_id WHERE {where} GROUP BY {listed}"
+    )
+
+
+def _anchors_in(anchors):
+    return (
+        " AND p.anchor_id IN (" + ", ".join(str(int(i)) for i in sorted(anchors)) + ")" if anchors is not None else ""
+    )
+
+
+def open_select(dialect, anchors=None):
+    """SELECT the open cells (OPEN_KEYS, then n) counted from the appeals: every appeal whose
+    deadline runs, for each grid on the path of the grid it lives in now; only of the grids
+    `anchors` (ids) when given."""
+    f = _fragments(dialect)
+    keys = (
+        "p.anchor_id", "a.status", f"COALESCE(a.due_date, {f['no_due']})", f"COALESCE(a.supervised, {f['false']})",
+        "(a.extension_until IS NOT NULL)",
+    )  # fmt: skip
+    listed = ", ".join(keys)
+    return (
+        f"{PAIRS} SELECT {listed}, count(*) FROM appeal a JOIN pairs p ON p.grid_id = a.grid_id "
+        f"WHERE a.deleted_at IS NULL AND a.duplicate_of_id IS NULL AND a.status IN {OPEN}{_anchors_in(anchors)} "
+        f"GROUP BY {listed}"
     )
 
 
@@ -98,17 +127,20 @@ def rollup_select(dialect):
 
 
 def rebuild_all(conn):
-    """Both cell tables counted again from the appeals: (day cells, summary cells) written."""
+    """The three cell tables counted again from the appeals: (day, summary, open cells) written."""
     dialect = conn.dialect.name
     conn.execute(text("DELETE FROM appeal_rollup"))
     conn.execute(text(f"INSERT INTO appeal_rollup ({', '.join(ROLLUP_DIMENSIONS)}, n) {rollup_select(dialect)}"))
     conn.execute(text("DELETE FROM appeal_summary"))
     columns = ", ".join(SUMMARY_KEYS + SUMMARY_MEASURES)
     conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(dialect)}"))
+    conn.execute(text("DELETE FROM appeal_open"))
+    conn.execute(text(f"INSERT INTO appeal_open ({', '.join(OPEN_KEYS)}, n) {open_select(dialect)}"))
+    tables = ("appeal_rollup", "appeal_summary", "appeal_open")
     if dialect == "postgresql":  # the planner's row counts: a county's year of cells is summed in memory, not on disk
-        conn.execute(text("ANALYZE appeal_rollup"))
-        conn.execute(text("ANALYZE appeal_summary"))
-    return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("appeal_rollup", "appeal_summary"))
+        for table in tables:
+            conn.execute(text(f"ANALYZE {table}"))
+    return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables)
 
 
 def recount_summary(conn, anchors):
@@ -119,6 +151,15 @@ def recount_summary(conn, anchors):
     conn.execute(text(f"DELETE FROM appeal_summary WHERE anchor_grid_id IN ({listed})"))
     columns = ", ".join(SUMMARY_KEYS + SUMMARY_MEASURES)
     conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(conn.dialect.name, anchors)}"))
+
+
+def recount_open(conn, anchors):
+    """The open cells of the grids `anchors` counted again (a grid moved below or away from them)."""
+    if not anchors:
+        return
+    listed = ", ".join(str(int(i)) for i in sorted(anchors))
+    conn.execute(text(f"DELETE FROM appeal_open WHERE anchor_grid_id IN ({listed})"))
+    conn.execute(text(f"INSERT INTO appeal_open ({', '.join(OPEN_KEYS)}, n) {open_select(conn.dialect.name, anchors)}"))
 
 
 def summary_counted(conn):

@@ -23,6 +23,12 @@ figures' counts as columns: what the dashboard and the accountability table read
 months (a county's top grid: thousands of rows, not a million). Kept by the same listeners,
 in the same flush; a grid move recounts the grids above it (`rollup_sql.recount_summary`).
 
+A third, `appeal_open` (`open_of`), keeps the appeals whose deadline runs per grid on the
+path of the grid each lives in NOW (which scope follows) × state × due date × supervised ×
+extension awaiting approval: "needs attention" and the counts above the lists sum a few
+rows of the scope's roots (`app.services.appeals.queries.open_cells_in`). Same listeners,
+same flush; a grid move recounts the grids above it (`rollup_sql.recount_open`).
+
 Writes below the ORM (the bulk demo loader, a restore, hand-made SQL) are followed by
 `rebuild()` (set-based SQL, `app.services.rollup_sql`): `flask minqing rollups rebuild`; `flask minqing rollups check` compares the
 cells with a count of the appeals and names every cell that differs.
@@ -42,11 +48,13 @@ from sqlalchemy.orm import Session
 from app.models.appeals import (
     CLOSED_STATUSES,
     NO_DUE,
+    OPEN_KEYS,
     OPEN_STATUSES,
     ROLLUP_DIMENSIONS,
     SUMMARY_KEYS,
     SUMMARY_MEASURES,
     Appeal,
+    AppealOpen,
     AppealRollup,
     AppealSummary,
 )
@@ -55,8 +63,10 @@ from app.services import rollup_sql
 
 ROLLUP = AppealRollup.__table__
 SUMMARY = AppealSummary.__table__
+OPEN = AppealOpen.__table__
 APPEAL = Appeal.__table__
 GRID = Grid.__table__
+NOW_GRID = GRID.alias("now_grid")  # the grid the case lives in now
 _PENDING = "minqing_rollup_pending"
 SOURCE = [
     APPEAL.c[name]
@@ -132,13 +142,24 @@ def summary_of(row, path):
     ]
 
 
+def open_of(row, path):
+    """The open cells an appeal row counts in: [key in OPEN_KEYS order], one per grid on the
+    `path` of the grid it lives in now; [] unless its deadline runs (open, not a duplicate,
+    not deleted)."""
+    if row.deleted_at is not None or row.duplicate_of_id is not None or row.status not in OPEN_STATUSES or not path:
+        return []
+    key = (str(row.status), row.due_date or NO_DUE, bool(row.supervised), row.extension_until is not None)
+    return [(int(anchor), *key) for anchor in path.strip("/").split("/")]
+
+
 class Delta:
-    """What a change does to both kinds of cells: the day cells' counts and the summary
-    cells' columns."""
+    """What a change does to the three kinds of cells: the day cells' counts, the summary
+    cells' columns and the open cells' counts."""
 
     def __init__(self):
         self.cells = Counter()
         self.summary = {}
+        self.open = Counter()
 
     def add(self, rows, sign=1):
         for row in rows:
@@ -149,12 +170,19 @@ class Delta:
                 kept = self.summary.get(key)
                 change = [sign * c for c in counts]
                 self.summary[key] = change if kept is None else [a + b for a, b in zip(kept, change, strict=True)]
+            for key in open_of(row, row.now_path):
+                self.open[key] += sign
         return self
 
 
 def _rows(conn, where):
-    """The appeals matching `where`, with the path of the grid each was registered in."""
-    query = select(*SOURCE, GRID.c.path.label("origin_path")).outerjoin(GRID, GRID.c.id == APPEAL.c.origin_grid_id)
+    """The appeals matching `where`, with the paths of the grid each was registered in and of
+    the grid it lives in now."""
+    query = (
+        select(*SOURCE, GRID.c.path.label("origin_path"), NOW_GRID.c.path.label("now_path"))
+        .outerjoin(GRID, GRID.c.id == APPEAL.c.origin_grid_id)
+        .outerjoin(NOW_GRID, NOW_GRID.c.id == APPEAL.c.grid_id)
+    )
     return conn.execute(query.where(where) if where is not None else query).all()
 
 
@@ -181,6 +209,7 @@ def apply(conn, delta):
     than deadlock."""
     if isinstance(delta, Delta):
         apply_summary(conn, delta.summary)
+        apply_open(conn, delta.open)
         delta = delta.cells
     changes = sorted((cell, n) for cell, n in delta.items() if n)
     if not changes:
@@ -219,6 +248,23 @@ def apply_summary(conn, delta):
     keys = tuple_(*(SUMMARY.c[name] for name in SUMMARY_KEYS))
     for i in range(0, len(emptied), 500):
         conn.execute(SUMMARY.delete().where(SUMMARY.c.n == 0, keys.in_(emptied[i : i + 500])))
+
+
+def apply_open(conn, delta):
+    """Add {open key: change} to the open cells (cells left at zero go)."""
+    changes = sorted((key, n) for key, n in delta.items() if n)
+    if not changes:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(OPEN)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(OPEN_KEYS), set_={"n": OPEN.c.n + statement.excluded.n}
+    )
+    conn.execute(statement, [dict(zip(OPEN_KEYS, key, strict=True), n=n) for key, n in changes])
+    emptied = [key for key, n in changes if n < 0]
+    keys = tuple_(*(OPEN.c[name] for name in OPEN_KEYS))
+    for i in range(0, len(emptied), 500):
+        conn.execute(OPEN.delete().where(OPEN.c.n == 0, keys.in_(emptied[i : i + 500])))
 
 
 # --------------------------------------------------------------------------
@@ -266,6 +312,7 @@ def _add_differences(session, flush_context):
         apply(conn, Delta().add(_rows_of_ids(conn, ids)).add(old, -1))
     if moved:  # the grids above a moved one gain or lose its subtree's appeals: count them again
         rollup_sql.recount_summary(conn, moved)
+        rollup_sql.recount_open(conn, moved)
 
 
 def _moved_grids(session):
@@ -338,17 +385,17 @@ def _kept(conn, start, end):
 
 
 def rebuild(session, progress=None):
-    """Count every cell (day and summary) again from the appeals, in the database (one
-    GROUP BY per table, `app.services.rollup_sql`). Returns (day cells, summary cells) written."""
-    days, summaries = rollup_sql.rebuild_all(session.connection())
+    """Count every cell (day, summary, open) again from the appeals, in the database (one
+    GROUP BY per table, `app.services.rollup_sql`). Returns (day, summary, open cells) written."""
+    days, summaries, opens = rollup_sql.rebuild_all(session.connection())
     if progress:
-        progress(f"day cells {days}, summary cells {summaries}")
-    return days, summaries
+        progress(f"day cells {days}, summary cells {summaries}, open cells {opens}")
+    return days, summaries, opens
 
 
 def check(session):
     """The cells that differ from a count of the appeals by the write-time rules (`cell_of`,
-    `summary_of`): [(cell as a dict, counted, kept)]."""
+    `summary_of`, `open_of`): [(cell as a dict, counted, kept)]."""
     conn = session.connection()
     differences = []
     months = _months(conn)
@@ -370,13 +417,24 @@ def check(session):
             query = query.where((ROLLUP.c.day < months[0][0].date()) | (ROLLUP.c.day >= months[-1][1].date()))
         for row in conn.execute(query):
             differences.append((dict(zip(ROLLUP_DIMENSIONS, row[:-1], strict=True)), 0, row[-1]))
-    return differences + _summary_differences(conn, months)
-
-
-def _summary_differences(conn, months):
     counted = Delta()
     for start, end in months:
         counted.add(_rows(conn, (APPEAL.c.registered_at >= start) & (APPEAL.c.registered_at < end)))
+    return differences + _summary_differences(conn, counted) + _open_differences(conn, counted)
+
+
+def _open_differences(conn, counted):
+    counted = {key: n for key, n in counted.open.items() if n}
+    columns = [OPEN.c[name] for name in OPEN_KEYS]
+    kept = {tuple(row[:-1]): row[-1] for row in conn.execute(select(*columns, OPEN.c.n))}
+    return [
+        ({"table": "appeal_open", **dict(zip(OPEN_KEYS, key, strict=True))}, counted.get(key, 0), kept.get(key, 0))
+        for key in sorted(set(counted) | set(kept))
+        if counted.get(key, 0) != kept.get(key, 0)
+    ]
+
+
+def _summary_differences(conn, counted):
     counted = {key: tuple(counts) for key, counts in counted.summary.items() if any(counts)}
     columns = [SUMMARY.c[name] for name in SUMMARY_KEYS + SUMMARY_MEASURES]
     width = len(SUMMARY_KEYS)
