@@ -75,12 +75,11 @@ def main():
                 assert old == new, (role, old, new)
                 samples = {"before": [], "after": []}
                 for _ in range(repeat):  # alternately, so a busy moment hits both
-                    for how, fn in (("before", before), ("after", None)):
-                        if fn is None:
-                            ms, _ = timed(lambda: dashboard.attention(session, area, on), 1, warmup=0)
-                        else:
-                            ms, _ = timed(lambda fn=fn: fn(session, scope, area, on), 1, warmup=0)
-                        samples[how].extend(ms)
+                    for how, fn in (
+                        ("before", lambda area=area: before(session, scope, area, on)),
+                        ("after", lambda area=area: dashboard.attention(session, area, on)),
+                    ):
+                        samples[how].extend(timed(fn, 1, warmup=0)[0])
             row = {"db": kind, "role": role, "counts": new, **{how: summary(s) for how, s in samples.items()}}
             rows.append(row)
             print(json.dumps(row, ensure_ascii=False), flush=True)
