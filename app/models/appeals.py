@@ -480,17 +480,18 @@ class AppealRollup(Model):
 
 
 # the summary cells' key, and the counts each keeps (app.services.rollups: `summary_of`)
-SUMMARY_KEYS = ("anchor_grid_id", "child_grid_id", "month", "category_id", "channel_id", "due_date")
+SUMMARY_KEYS = ("anchor_grid_id", "child_grid_id", "month", "category_id", "due_date")
 SUMMARY_MEASURES = (
     "n", "closed", "pending", "escalated", "closed_on_time", "evaluated", "satisfied", "basic", "unsatisfied",
     "reported", "handled_locally", "petition_collective", "petition_bypass", "petition_repeat", "petition_warning",
+    "found",
 )  # fmt: skip
 
 
 class AppealSummary(Model):
     """The dashboard's and the accountability table's cells: per grid, the appeals registered
-    in its subtree, split by the child subtree they came from, month, category and channel,
-    with the figures' counts as columns (not as dimensions, so a county's year is a few
+    in its subtree, split by the child subtree they came from, month and category, with the
+    figures' counts as columns (not as dimensions, so a county's year is a few
     thousand rows for its top grid, not a row per leaf grid and day).
 
     Every live, non-duplicate appeal counts once in the cell of each grid on its origin
@@ -498,7 +499,10 @@ class AppealSummary(Model):
     `child_grid_id` is the child of the anchor the appeal came through (0: registered at the
     anchor itself, "本级"). The due date is kept while the deadline runs (open), so "overdue
     today" is read against the date (NO_DUE otherwise). Kept in the same flush as the day cells
-    (`app.services.rollups`); a grid move recounts the anchors it leaves and joins.
+    (`app.services.rollups`); a grid move recounts the anchors it leaves and joins. `found`
+    (发现) counts the appeals of the channels APPEAL_DISCOVERY_CHANNELS names: the channel is
+    not a key (a ninth of the rows), so a change of that setting or of a channel's name
+    recounts this column in the same transaction (`rollups.recount_found`).
     """
 
     __tablename__ = "appeal_summary"
@@ -508,7 +512,6 @@ class AppealSummary(Model):
     child_grid_id = Column(Integer, nullable=False)  # 0: registered at the anchor itself
     month = Column(Date, nullable=False)  # the first day of the registration month
     category_id = Column(Integer, nullable=False)
-    channel_id = Column(Integer, nullable=False)
     due_date = Column(Date, nullable=False)  # NO_DUE unless open
     n = Column(Integer, nullable=False)  # collected
     closed = Column(Integer, nullable=False)
@@ -525,6 +528,7 @@ class AppealSummary(Model):
     petition_bypass = Column(Integer, nullable=False)
     petition_repeat = Column(Integer, nullable=False)
     petition_warning = Column(Integer, nullable=False)
+    found = Column(Integer, nullable=False)  # 发现: of a channel where the grid found the problem itself
 
     __table_args__ = (UniqueConstraint(*SUMMARY_KEYS, name="uq_appeal_summary_cell"),)
 
