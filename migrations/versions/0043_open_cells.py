@@ -10,6 +10,10 @@ Revision ID: 0043_open_cells
 Revises: 0041_appeal_summary
 """
 
+import pathlib
+from runpy import run_path
+from types import SimpleNamespace
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -28,6 +32,11 @@ WITH RECURSIVE pairs(grid_id, anchor_id) AS (
     WHERE g.parent_id IS NOT NULL
 )
 """
+
+
+def _text_limits():
+    """0026's helpers: SQLite keeps text lengths by triggers, made for a new table too."""
+    return SimpleNamespace(**run_path(str(pathlib.Path(__file__).with_name("0026_text_limits.py"))))
 
 
 def _fill(bind):
@@ -57,6 +66,8 @@ def upgrade():
         sa.UniqueConstraint(*KEYS, name="uq_appeal_open_cell"),
     )
     bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        _text_limits().sqlite_length_triggers(bind, "appeal_open")
     _fill(bind)
     if bind.dialect.name == "postgresql":  # without statistics the planner guesses the rows of a county's roots
         op.execute("ANALYZE appeal_open")
