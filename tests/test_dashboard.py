@@ -115,10 +115,12 @@ def test_dashboard_reads_rollups_never_the_appeals(client, example):  # noqa: F8
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert [s for s in seen if re.search(r"(FROM|JOIN) appeal\b", s)] == []
-    rollup_queries = [s for s in seen if "FROM appeal_rollup" in s]
-    assert rollup_queries
-    for statement in rollup_queries:
-        assert "sum(" in statement.split("FROM appeal_rollup", 1)[0].lower(), statement
+    # the cells: day cells, summary cells (whole months), open cells (needs attention)
+    cell_queries = [s for s in seen if re.search(r"FROM appeal_(rollup|summary|open)\b", s)]
+    read = {table for s in cell_queries for table in re.findall(r"FROM (appeal_(?:rollup|summary|open))\b", s)}
+    assert read >= {"appeal_summary", "appeal_open"}
+    for statement in cell_queries:
+        assert "sum(" in re.split(r"FROM appeal_(?:rollup|summary|open)\b", statement, maxsplit=1)[0].lower(), statement
 
 
 def test_quota_rollup_hand_computed():

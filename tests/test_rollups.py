@@ -242,10 +242,11 @@ def test_the_migration_fills_the_same_cells_as_the_writes(world):
     fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
     fill(conn)
     assert sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS))) == kept
-    # 0041 fills the summary cells with SQL of its own: the same as `summary_of` kept
+    # 0044 (0041's cells without the channel, 发现 a column) fills the summary cells with SQL
+    # of its own: the same as `summary_of` kept
     summary = sorted(tuple(r) for r in db.session.execute(select(*SUMMARY_COLUMNS)))
     db.session.execute(AppealSummary.__table__.delete())
-    path = path.with_name("0041_appeal_summary.py")
+    path = path.with_name("0044_summary_found.py")
     fill = run_path(str(path))["_fill"]
     fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
     fill(conn)

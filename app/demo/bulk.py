@@ -163,8 +163,11 @@ def load_bulk(session, sm, scale="county", progress=print):
     rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
     progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
-    days, summaries = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
-    progress(f"  appeal roll-ups ({days:,} day cells, {summaries:,} summary cells)  {time.perf_counter() - t:6.1f} s")
+    days, summaries, opens = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
+    progress(
+        f"  appeal roll-ups ({days:,} day cells, {summaries:,} summary cells, {opens:,} open cells)"
+        f"  {time.perf_counter() - t:6.1f} s"
+    )
     if dialect == "postgresql":
         conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
         for table in ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "constituency",

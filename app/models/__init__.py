@@ -2,7 +2,7 @@
 
 from flask_appbuilder.security.sqla.models import User  # noqa: F401  (Person.user)
 
-from app.models.appeals import Appeal, AppealCounter, AppealEvent, AppealRollup, AppealSummary  # noqa: F401
+from app.models.appeals import Appeal, AppealCounter, AppealEvent, AppealOpen, AppealRollup, AppealSummary  # noqa: F401
 from app.models.assessments import (  # noqa: F401
     AssessmentEntry,
     AssessmentInput,

@@ -480,17 +480,18 @@ class AppealRollup(Model):
 
 
 # the summary cells' key, and the counts each keeps (app.services.rollups: `summary_of`)
-SUMMARY_KEYS = ("anchor_grid_id", "child_grid_id", "month", "category_id", "channel_id", "due_date")
+SUMMARY_KEYS = ("anchor_grid_id", "child_grid_id", "month", "category_id", "due_date")
 SUMMARY_MEASURES = (
     "n", "closed", "pending", "escalated", "closed_on_time", "evaluated", "satisfied", "basic", "unsatisfied",
     "reported", "handled_locally", "petition_collective", "petition_bypass", "petition_repeat", "petition_warning",
+    "found",
 )  # fmt: skip
 
 
 class AppealSummary(Model):
     """The dashboard's and the accountability table's cells: per grid, the appeals registered
-    in its subtree, split by the child subtree they came from, month, category and channel,
-    with the figures' counts as columns (not as dimensions, so a county's year is a few
+    in its subtree, split by the child subtree they came from, month and category, with the
+    figures' counts as columns (not as dimensions, so a county's year is a few
     thousand rows for its top grid, not a row per leaf grid and day).
 
     Every live, non-duplicate appeal counts once in the cell of each grid on its origin
@@ -498,7 +499,10 @@ class AppealSummary(Model):
     `child_grid_id` is the child of the anchor the appeal came through (0: registered at the
     anchor itself, "本级"). The due date is kept while the deadline runs (open), so "overdue
     today" is read against the date (NO_DUE otherwise). Kept in the same flush as the day cells
-    (`app.services.rollups`); a grid move recounts the anchors it leaves and joins.
+    (`app.services.rollups`); a grid move recounts the anchors it leaves and joins. `found`
+    (发现) counts the appeals of the channels APPEAL_DISCOVERY_CHANNELS names: the channel is
+    not a key (a ninth of the rows), so a change of that setting or of a channel's name
+    recounts this column in the same transaction (`rollups.recount_found`).
     """
 
     __tablename__ = "appeal_summary"
@@ -508,7 +512,6 @@ class AppealSummary(Model):
     child_grid_id = Column(Integer, nullable=False)  # 0: registered at the anchor itself
     month = Column(Date, nullable=False)  # the first day of the registration month
     category_id = Column(Integer, nullable=False)
-    channel_id = Column(Integer, nullable=False)
     due_date = Column(Date, nullable=False)  # NO_DUE unless open
     n = Column(Integer, nullable=False)  # collected
     closed = Column(Integer, nullable=False)
@@ -525,5 +528,34 @@ class AppealSummary(Model):
     petition_bypass = Column(Integer, nullable=False)
     petition_repeat = Column(Integer, nullable=False)
     petition_warning = Column(Integer, nullable=False)
+    found = Column(Integer, nullable=False)  # 发现: of a channel where the grid found the problem itself
 
     __table_args__ = (UniqueConstraint(*SUMMARY_KEYS, name="uq_appeal_summary_cell"),)
+
+
+# the open cells' key (app.services.rollups: `open_of`)
+OPEN_KEYS = ("anchor_grid_id", "status", "due_date", "supervised", "extension")
+
+
+class AppealOpen(Model):
+    """The "needs attention" cells: per grid, the appeals whose deadline runs (open, not a
+    duplicate, not deleted) that live NOW in its subtree (the grid the case is in, which scope
+    follows, not where it was registered), by state, due date, supervision and an extension
+    awaiting approval. Every such appeal counts once for each grid on its current grid's path,
+    so a jurisdiction of whole subtrees is the sum over its roots' cells: a county's open
+    appeals are a few hundred rows of its top grid, not a join over every leaf grid's day cells.
+    Overdue is read against the due date. Kept in the same flush as the other cells
+    (`app.services.rollups`); a grid move recounts the grids above it.
+    """
+
+    __tablename__ = "appeal_open"
+
+    id = Column(Integer, primary_key=True)
+    anchor_grid_id = Column(Integer, nullable=False)
+    status = Column(String(20), nullable=False)  # one of OPEN_STATUSES
+    due_date = Column(Date, nullable=False)  # NO_DUE when the appeal has none
+    supervised = Column(Boolean, nullable=False)
+    extension = Column(Boolean, nullable=False)  # an extension awaits approval
+    n = Column(Integer, nullable=False)
+
+    __table_args__ = (UniqueConstraint(*OPEN_KEYS, name="uq_appeal_open_cell"),)

@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, select, true
 
 from app.core.clock import now, today
 from app.core.errors import DomainError
-from app.models.appeals import OPEN_STATUSES, AppealRollup, AppealSummary
+from app.models.appeals import AppealRollup, AppealSummary
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.models.personnel import Assignment, Person, Post
@@ -31,7 +31,7 @@ from app.services import quotas as quota_service
 from app.services import representatives as rep_service
 from app.services import scope as scope_service
 from app.services import stats
-from app.services.appeals import NOW_GRID, attention_counts, cell_running, cells_now_in
+from app.services.appeals import attention_counts, cells_now_in, open_cells_in
 from app.services.grids import current_assignment_clause
 
 PRESETS = (
@@ -334,23 +334,14 @@ def figures(session, scope, area, period, on=None):
 
 def attention(session, area, on=None):
     """What needs attention now, whenever it was registered: open appeals now in the area
-    (the roll-up cells of the user's scope and the area, by the grid the case lives in)."""
+    (the open cells of the roots of the user's scope within the area, by the grid the case
+    lives in now: a few rows, however many grids and appeals lie below)."""
     on = on or today()
-    where = cells_now_in(scope_service.current(), area.paths)
-    counts = attention_counts(session, where, on)
+    me = scope_service.current()
     week_end = on + dt.timedelta(days=6 - on.weekday())
-    running = cell_running()
-    row = session.execute(
-        select(
-            stats.cell_sum(running),
-            stats.cell_sum(and_(running, AppealRollup.due_date >= on, AppealRollup.due_date <= week_end)),
-        )
-        .select_from(AppealRollup)
-        .join(NOW_GRID, NOW_GRID.id == AppealRollup.grid_id)
-        .where(where, AppealRollup.status.in_(OPEN_STATUSES))
-    ).one()
-    counts["open"], counts["due_week"] = int(row[0]), int(row[1])
-    return counts
+    return attention_counts(
+        session, cells_now_in(me, area.paths), on, cells=open_cells_in(me, area.paths), week_end=week_end
+    )
 
 
 # --------------------------------------------------------------------------

@@ -5,17 +5,23 @@ inside the database, for `rollups rebuild` (and so for the bulk loader after its
 inserts: a county's million appeals in one GROUP BY instead of a million rows through
 Python), for `rollups check`, and for the few grids a grid move concerns.
 
-The same rules as `rollups.cell_of` and `rollups.summary_of`; the suite compares them after
+The same rules as `rollups.cell_of`, `rollups.summary_of` and `rollups.open_of`; the suite compares them after
 every test (`rollups.check` counts with this module and with the Python rule).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import text
 
-from app.models.appeals import CLOSED_STATUSES, NO_DUE, OPEN_STATUSES, ROLLUP_DIMENSIONS, SUMMARY_KEYS, SUMMARY_MEASURES
+from app.models.appeals import (
+    CLOSED_STATUSES,
+    NO_DUE,
+    OPEN_KEYS,
+    OPEN_STATUSES,
+    ROLLUP_DIMENSIONS,
+    SUMMARY_KEYS,
+    SUMMARY_MEASURES,
+)
 
 
 def _statuses(values):
@@ -53,14 +59,19 @@ def _flag(condition):
     return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
-def summary_select(dialect, anchors=None):
+def _found(found):
+    """The condition "of a channel where the grid found the problem itself" (`found`: channel ids)."""
+    return "a.channel_id IN (" + ", ".join(str(int(i)) for i in sorted(found)) + ")" if found else "1 = 0"
+
+
+def summary_select(dialect, anchors=None, found=()):
     """SELECT the summary cells (keys, then measures) counted from the appeals; only of the
-    grids `anchors` (ids) when given."""
+    grids `anchors` (ids) when given; `found`: the ids of the channels counted as 发现."""
     f = _fragments(dialect)
     closed = f"a.status IN {CLOSED}"
     escalated = "COALESCE(a.escalation_count, 0) > 0"
     keys = (
-        "p.anchor_id", "p.child_id", f["month"], "a.category_id", "a.channel_id",
+        "p.anchor_id", "p.child_id", f["month"], "a.category_id",
         f"CASE WHEN a.status IN {OPEN} THEN COALESCE(a.due_date, {f['no_due']}) ELSE {f['no_due']} END",
     )  # fmt: skip
     measures = (
@@ -68,15 +79,36 @@ def summary_select(dialect, anchors=None):
         _flag(f"{closed} AND a.closed_on_time"), _flag("COALESCE(a.satisfaction, '') <> ''"),
         _flag("a.satisfaction = 'satisfied'"), _flag("a.satisfaction = 'basic'"), _flag("a.satisfaction = 'unsatisfied'"),
         _flag("a.reported_by_grid"), _flag(f"{closed} AND NOT ({escalated})"), _flag("a.petition_collective"),
-        _flag("a.petition_bypass"), _flag("a.petition_repeat"), _flag("a.petition_warning"),
+        _flag("a.petition_bypass"), _flag("a.petition_repeat"), _flag("a.petition_warning"), _flag(_found(found)),
     )  # fmt: skip
-    where = "a.deleted_at IS NULL AND a.duplicate_of_id IS NULL"
-    if anchors is not None:
-        where += " AND p.anchor_id IN (" + ", ".join(str(int(i)) for i in sorted(anchors)) + ")"
+    where = "a.deleted_at IS NULL AND a.duplicate_of_id IS NULL" + _anchors_in(anchors)
     listed = ", ".join(keys)
     return (
         f"{PAIRS} SELECT {listed}, {', '.join(measures)} FROM appeal a "
         f"JOIN pairs p ON p.grid_id = a.origin_grid_id WHERE {where} GROUP BY {listed}"
+    )
+
+
+def _anchors_in(anchors):
+    return (
+        " AND p.anchor_id IN (" + ", ".join(str(int(i)) for i in sorted(anchors)) + ")" if anchors is not None else ""
+    )
+
+
+def open_select(dialect, anchors=None):
+    """SELECT the open cells (OPEN_KEYS, then n) counted from the appeals: every appeal whose
+    deadline runs, for each grid on the path of the grid it lives in now; only of the grids
+    `anchors` (ids) when given."""
+    f = _fragments(dialect)
+    keys = (
+        "p.anchor_id", "a.status", f"COALESCE(a.due_date, {f['no_due']})", f"COALESCE(a.supervised, {f['false']})",
+        "(a.extension_until IS NOT NULL)",
+    )  # fmt: skip
+    listed = ", ".join(keys)
+    return (
+        f"{PAIRS} SELECT {listed}, count(*) FROM appeal a JOIN pairs p ON p.grid_id = a.grid_id "
+        f"WHERE a.deleted_at IS NULL AND a.duplicate_of_id IS NULL AND a.status IN {OPEN}{_anchors_in(anchors)} "
+        f"GROUP BY {listed}"
     )
 
 
@@ -97,42 +129,61 @@ def rollup_select(dialect):
     return f"SELECT {listed}, count(*) FROM appeal a WHERE a.deleted_at IS NULL GROUP BY {listed}"
 
 
-def rebuild_all(conn):
-    """Both cell tables counted again from the appeals: (day cells, summary cells) written."""
+def recount_found(conn, found):
+    """The summary cells' 发现 column counted again for the channels `found` (ids): zero, then
+    one UPDATE from a GROUP BY of only those channels' appeals (the setting or a channel's name
+    changed). UPDATE ... FROM: PostgreSQL, SQLite 3.33+."""
+    if conn.dialect.name == "postgresql":  # compiling this one statement cost more than running it
+        conn.execute(text("SET LOCAL jit = off"))
+    conn.execute(text("UPDATE appeal_summary SET found = 0 WHERE found <> 0"))
+    if not found:
+        return
+    f = _fragments(conn.dialect.name)
+    keys = (
+        "p.anchor_id", "p.child_id", f["month"], "a.category_id",
+        f"CASE WHEN a.status IN {OPEN} THEN COALESCE(a.due_date, {f['no_due']}) ELSE {f['no_due']} END",
+    )  # fmt: skip
+    named = ", ".join(f"{key} AS k{i}" for i, key in enumerate(keys))
+    grouped = (
+        f"SELECT {named}, count(*) AS n FROM appeal a JOIN pairs p ON p.grid_id = a.origin_grid_id "
+        f"WHERE a.deleted_at IS NULL AND a.duplicate_of_id IS NULL AND {_found(found)} GROUP BY {', '.join(keys)}"
+    )
+    match = " AND ".join(f"appeal_summary.{key} = c.k{i}" for i, key in enumerate(SUMMARY_KEYS))
+    conn.execute(text(f"{PAIRS} UPDATE appeal_summary SET found = c.n FROM ({grouped}) AS c WHERE {match}"))
+
+
+def rebuild_all(conn, found=()):
+    """The three cell tables counted again from the appeals: (day, summary, open cells) written;
+    `found`: the ids of the channels counted as 发现."""
     dialect = conn.dialect.name
     conn.execute(text("DELETE FROM appeal_rollup"))
     conn.execute(text(f"INSERT INTO appeal_rollup ({', '.join(ROLLUP_DIMENSIONS)}, n) {rollup_select(dialect)}"))
     conn.execute(text("DELETE FROM appeal_summary"))
     columns = ", ".join(SUMMARY_KEYS + SUMMARY_MEASURES)
-    conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(dialect)}"))
+    conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(dialect, found=found)}"))
+    conn.execute(text("DELETE FROM appeal_open"))
+    conn.execute(text(f"INSERT INTO appeal_open ({', '.join(OPEN_KEYS)}, n) {open_select(dialect)}"))
+    tables = ("appeal_rollup", "appeal_summary", "appeal_open")
     if dialect == "postgresql":  # the planner's row counts: a county's year of cells is summed in memory, not on disk
-        conn.execute(text("ANALYZE appeal_rollup"))
-        conn.execute(text("ANALYZE appeal_summary"))
-    return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in ("appeal_rollup", "appeal_summary"))
+        for table in tables:
+            conn.execute(text(f"ANALYZE {table}"))
+    return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables)
 
 
-def recount_summary(conn, anchors):
+def recount_summary(conn, anchors, found=()):
     """The summary cells of the grids `anchors` counted again (a grid moved below or away from them)."""
     if not anchors:
         return
     listed = ", ".join(str(int(i)) for i in sorted(anchors))
     conn.execute(text(f"DELETE FROM appeal_summary WHERE anchor_grid_id IN ({listed})"))
     columns = ", ".join(SUMMARY_KEYS + SUMMARY_MEASURES)
-    conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(conn.dialect.name, anchors)}"))
+    conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(conn.dialect.name, anchors, found)}"))
 
 
-def summary_counted(conn):
-    """{key: measures} of the summary cells as a count of the appeals says they should be."""
-    return {tuple(row[: len(SUMMARY_KEYS)]): tuple(row[len(SUMMARY_KEYS) :]) for row in _typed(conn)}
-
-
-def _typed(conn):
-    rows = conn.execute(text(summary_select(conn.dialect.name))).all()
-    if conn.dialect.name == "postgresql":
-        return rows
-    # SQLite hands the computed dates back as text: read them as the table's Date columns do
-    return [(r[0], r[1], _date(r[2]), r[3], r[4], _date(r[5]), *r[6:]) for r in rows]
-
-
-def _date(value):
-    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+def recount_open(conn, anchors):
+    """The open cells of the grids `anchors` counted again (a grid moved below or away from them)."""
+    if not anchors:
+        return
+    listed = ", ".join(str(int(i)) for i in sorted(anchors))
+    conn.execute(text(f"DELETE FROM appeal_open WHERE anchor_grid_id IN ({listed})"))
+    conn.execute(text(f"INSERT INTO appeal_open ({', '.join(OPEN_KEYS)}, n) {open_select(conn.dialect.name, anchors)}"))

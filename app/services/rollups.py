@@ -18,10 +18,17 @@ Overdue needs no nightly job: an open appeal's cell keeps its due date, and "ove
 day `on`" is `due_date < on` when the cells are read (a frozen-clock test shows it).
 
 A second table, `appeal_summary` (`summary_of`), keeps the same appeals per grid on the
-origin grid's path × the child they came through × month × category × channel, with the
-figures' counts as columns: what the dashboard and the accountability table read for whole
+origin grid's path × the child they came through × month × category, with the figures'
+counts as columns (发现, the appeals of the channels APPEAL_DISCOVERY_CHANNELS names, among
+them: a change of that setting or of a channel's name recounts it, `recount_found`): what the dashboard and the accountability table read for whole
 months (a county's top grid: thousands of rows, not a million). Kept by the same listeners,
 in the same flush; a grid move recounts the grids above it (`rollup_sql.recount_summary`).
+
+A third, `appeal_open` (`open_of`), keeps the appeals whose deadline runs per grid on the
+path of the grid each lives in NOW (which scope follows) × state × due date × supervised ×
+extension awaiting approval: "needs attention" and the counts above the lists sum a few
+rows of the scope's roots (`app.services.appeals.queries.open_cells_in`). Same listeners,
+same flush; a grid move recounts the grids above it (`rollup_sql.recount_open`).
 
 Writes below the ORM (the bulk demo loader, a restore, hand-made SQL) are followed by
 `rebuild()` (set-based SQL, `app.services.rollup_sql`): `flask minqing rollups rebuild`; `flask minqing rollups check` compares the
@@ -33,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+from flask import current_app, has_app_context
 from sqlalchemy import event, func, select, tuple_
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,21 +50,26 @@ from sqlalchemy.orm import Session
 from app.models.appeals import (
     CLOSED_STATUSES,
     NO_DUE,
+    OPEN_KEYS,
     OPEN_STATUSES,
     ROLLUP_DIMENSIONS,
     SUMMARY_KEYS,
     SUMMARY_MEASURES,
     Appeal,
+    AppealOpen,
     AppealRollup,
     AppealSummary,
 )
 from app.models.grids import Grid
+from app.models.lookups import AppealChannel
 from app.services import rollup_sql
 
 ROLLUP = AppealRollup.__table__
 SUMMARY = AppealSummary.__table__
+OPEN = AppealOpen.__table__
 APPEAL = Appeal.__table__
 GRID = Grid.__table__
+NOW_GRID = GRID.alias("now_grid")  # the grid the case lives in now
 _PENDING = "minqing_rollup_pending"
 SOURCE = [
     APPEAL.c[name]
@@ -103,11 +116,22 @@ def cell_of(row):
     )
 
 
-def summary_of(row, path):
+def found_channels(conn, names=None):
+    """The ids of the channels whose appeals count as 发现 (`names`, default the setting
+    APPEAL_DISCOVERY_CHANNELS in force)."""
+    if names is None:
+        names = current_app.config.get("APPEAL_DISCOVERY_CHANNELS") if has_app_context() else None
+    if not names:
+        return frozenset()
+    return frozenset(conn.execute(select(AppealChannel.id).where(AppealChannel.name.in_(list(names)))).scalars())
+
+
+def summary_of(row, path, found=frozenset()):
     """The summary cells an appeal row counts in: [(key in SUMMARY_KEYS order, counts in
     SUMMARY_MEASURES order)], one per grid on its origin grid's `path` (the grid itself with
     child 0, each ancestor with the child the appeal came through); [] for a soft-deleted
-    appeal or a duplicate (the figures count the original)."""
+    appeal or a duplicate (the figures count the original). `found`: the ids of the channels
+    counted as 发现."""
     if row.deleted_at is not None or row.duplicate_of_id is not None or not path:
         return []
     pending = row.status in OPEN_STATUSES
@@ -118,7 +142,7 @@ def summary_of(row, path):
         1, closed, pending, escalated, closed and bool(row.closed_on_time), satisfaction != "",
         satisfaction == "satisfied", satisfaction == "basic", satisfaction == "unsatisfied", bool(row.reported_by_grid),
         closed and not escalated, bool(row.petition_collective), bool(row.petition_bypass), bool(row.petition_repeat),
-        bool(row.petition_warning),
+        bool(row.petition_warning), row.channel_id in found,
     )  # fmt: skip
     counts = tuple(int(c) for c in counts)
     registered = row.registered_at
@@ -127,34 +151,53 @@ def summary_of(row, path):
     due = (row.due_date or NO_DUE) if pending else NO_DUE
     ids = [int(part) for part in path.strip("/").split("/")]
     return [
-        ((anchor, ids[i + 1] if i + 1 < len(ids) else 0, month, row.category_id, row.channel_id, due), counts)
+        ((anchor, ids[i + 1] if i + 1 < len(ids) else 0, month, row.category_id, due), counts)
         for i, anchor in enumerate(ids)
     ]
 
 
-class Delta:
-    """What a change does to both kinds of cells: the day cells' counts and the summary
-    cells' columns."""
+def open_of(row, path):
+    """The open cells an appeal row counts in: [key in OPEN_KEYS order], one per grid on the
+    `path` of the grid it lives in now; [] unless its deadline runs (open, not a duplicate,
+    not deleted)."""
+    if row.deleted_at is not None or row.duplicate_of_id is not None or row.status not in OPEN_STATUSES or not path:
+        return []
+    key = (str(row.status), row.due_date or NO_DUE, bool(row.supervised), row.extension_until is not None)
+    return [(int(anchor), *key) for anchor in path.strip("/").split("/")]
 
-    def __init__(self):
+
+class Delta:
+    """What a change does to the three kinds of cells: the day cells' counts, the summary
+    cells' columns and the open cells' counts."""
+
+    def __init__(self, found=frozenset()):
         self.cells = Counter()
         self.summary = {}
+        self.open = Counter()
+        self.found = found  # the channels counted as 发现
 
     def add(self, rows, sign=1):
         for row in rows:
             cell = cell_of(row)
             if cell is not None:
                 self.cells[cell] += sign
-            for key, counts in summary_of(row, row.origin_path):
+            for key, counts in summary_of(row, row.origin_path, self.found):
                 kept = self.summary.get(key)
                 change = [sign * c for c in counts]
                 self.summary[key] = change if kept is None else [a + b for a, b in zip(kept, change, strict=True)]
+            for key in open_of(row, row.now_path):
+                self.open[key] += sign
         return self
 
 
 def _rows(conn, where):
-    """The appeals matching `where`, with the path of the grid each was registered in."""
-    query = select(*SOURCE, GRID.c.path.label("origin_path")).outerjoin(GRID, GRID.c.id == APPEAL.c.origin_grid_id)
+    """The appeals matching `where`, with the paths of the grid each was registered in and of
+    the grid it lives in now."""
+    query = (
+        select(*SOURCE, GRID.c.path.label("origin_path"), NOW_GRID.c.path.label("now_path"))
+        .outerjoin(GRID, GRID.c.id == APPEAL.c.origin_grid_id)
+        .outerjoin(NOW_GRID, NOW_GRID.c.id == APPEAL.c.grid_id)
+    )
     return conn.execute(query.where(where) if where is not None else query).all()
 
 
@@ -181,6 +224,7 @@ def apply(conn, delta):
     than deadlock."""
     if isinstance(delta, Delta):
         apply_summary(conn, delta.summary)
+        apply_open(conn, delta.open)
         delta = delta.cells
     changes = sorted((cell, n) for cell, n in delta.items() if n)
     if not changes:
@@ -219,6 +263,23 @@ def apply_summary(conn, delta):
     keys = tuple_(*(SUMMARY.c[name] for name in SUMMARY_KEYS))
     for i in range(0, len(emptied), 500):
         conn.execute(SUMMARY.delete().where(SUMMARY.c.n == 0, keys.in_(emptied[i : i + 500])))
+
+
+def apply_open(conn, delta):
+    """Add {open key: change} to the open cells (cells left at zero go)."""
+    changes = sorted((key, n) for key, n in delta.items() if n)
+    if not changes:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(OPEN)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(OPEN_KEYS), set_={"n": OPEN.c.n + statement.excluded.n}
+    )
+    conn.execute(statement, [dict(zip(OPEN_KEYS, key, strict=True), n=n) for key, n in changes])
+    emptied = [key for key, n in changes if n < 0]
+    keys = tuple_(*(OPEN.c[name] for name in OPEN_KEYS))
+    for i in range(0, len(emptied), 500):
+        conn.execute(OPEN.delete().where(OPEN.c.n == 0, keys.in_(emptied[i : i + 500])))
 
 
 # --------------------------------------------------------------------------
@@ -263,9 +324,30 @@ def _add_differences(session, flush_context):
     if pending is not None:
         old, stored, appeals = pending
         ids = stored | {a.id for a in appeals if a.id is not None}
-        apply(conn, Delta().add(_rows_of_ids(conn, ids)).add(old, -1))
+        apply(conn, Delta(found_channels(conn)).add(_rows_of_ids(conn, ids)).add(old, -1))
     if moved:  # the grids above a moved one gain or lose its subtree's appeals: count them again
-        rollup_sql.recount_summary(conn, moved)
+        rollup_sql.recount_summary(conn, moved, found_channels(conn))
+        rollup_sql.recount_open(conn, moved)
+    if _channels_renamed(session):  # the setting names channels: their appeals may count as 发现 or no longer
+        rollup_sql.recount_found(conn, found_channels(conn))
+
+
+def _channels_renamed(session):
+    """Whether this flush added, removed or renamed a collection channel."""
+    for channel in (*session.new, *session.deleted):
+        if isinstance(channel, AppealChannel):
+            return True
+    return any(
+        isinstance(channel, AppealChannel) and sa_inspect(channel).attrs.name.history.has_changes()
+        for channel in session.dirty
+    )
+
+
+def recount_found(session, names=None):
+    """The 发现 column of every summary cell counted again, in the caller's transaction: after
+    APPEAL_DISCOVERY_CHANNELS changed (`names`: the new value; the overlay applies it later)."""
+    conn = session.connection()
+    rollup_sql.recount_found(conn, found_channels(conn, names))
 
 
 def _moved_grids(session):
@@ -300,7 +382,7 @@ def _statement_on_appeals(state):
     conn = state.session.connection()
     before = _rows(conn, state.statement.whereclause)
     result = state.invoke_statement()
-    apply(conn, Delta().add(_rows_of_ids(conn, [row.id for row in before])).add(before, -1))
+    apply(conn, Delta(found_channels(conn)).add(_rows_of_ids(conn, [row.id for row in before])).add(before, -1))
     return result
 
 
@@ -338,17 +420,18 @@ def _kept(conn, start, end):
 
 
 def rebuild(session, progress=None):
-    """Count every cell (day and summary) again from the appeals, in the database (one
-    GROUP BY per table, `app.services.rollup_sql`). Returns (day cells, summary cells) written."""
-    days, summaries = rollup_sql.rebuild_all(session.connection())
+    """Count every cell (day, summary, open) again from the appeals, in the database (one
+    GROUP BY per table, `app.services.rollup_sql`). Returns (day, summary, open cells) written."""
+    conn = session.connection()
+    days, summaries, opens = rollup_sql.rebuild_all(conn, found_channels(conn))
     if progress:
-        progress(f"day cells {days}, summary cells {summaries}")
-    return days, summaries
+        progress(f"day cells {days}, summary cells {summaries}, open cells {opens}")
+    return days, summaries, opens
 
 
 def check(session):
     """The cells that differ from a count of the appeals by the write-time rules (`cell_of`,
-    `summary_of`): [(cell as a dict, counted, kept)]."""
+    `summary_of`, `open_of`): [(cell as a dict, counted, kept)]."""
     conn = session.connection()
     differences = []
     months = _months(conn)
@@ -370,13 +453,24 @@ def check(session):
             query = query.where((ROLLUP.c.day < months[0][0].date()) | (ROLLUP.c.day >= months[-1][1].date()))
         for row in conn.execute(query):
             differences.append((dict(zip(ROLLUP_DIMENSIONS, row[:-1], strict=True)), 0, row[-1]))
-    return differences + _summary_differences(conn, months)
-
-
-def _summary_differences(conn, months):
-    counted = Delta()
+    counted = Delta(found_channels(conn))
     for start, end in months:
         counted.add(_rows(conn, (APPEAL.c.registered_at >= start) & (APPEAL.c.registered_at < end)))
+    return differences + _summary_differences(conn, counted) + _open_differences(conn, counted)
+
+
+def _open_differences(conn, counted):
+    counted = {key: n for key, n in counted.open.items() if n}
+    columns = [OPEN.c[name] for name in OPEN_KEYS]
+    kept = {tuple(row[:-1]): row[-1] for row in conn.execute(select(*columns, OPEN.c.n))}
+    return [
+        ({"table": "appeal_open", **dict(zip(OPEN_KEYS, key, strict=True))}, counted.get(key, 0), kept.get(key, 0))
+        for key in sorted(set(counted) | set(kept))
+        if counted.get(key, 0) != kept.get(key, 0)
+    ]
+
+
+def _summary_differences(conn, counted):
     counted = {key: tuple(counts) for key, counts in counted.summary.items() if any(counts)}
     columns = [SUMMARY.c[name] for name in SUMMARY_KEYS + SUMMARY_MEASURES]
     width = len(SUMMARY_KEYS)

@@ -27,7 +27,7 @@ from app.core.errors import Collector, DomainError, NotFound
 from app.extensions import db
 from app.models.lookups import AppealChannel
 from app.models.settings import Setting
-from app.services import runtime
+from app.services import rollups, runtime
 from app.services.attachments import verify_kinds
 from app.services.dashboard import PRESETS
 
@@ -476,8 +476,18 @@ def save(session, raw):
             _describe(row, spec, default).value = value
             changed.append(key)
     if changed:
+        _recount_for(session, changed, values)
         runtime.bump(session, NAME)
     return changed
+
+
+# settings a kept figure depends on: the figure is counted again in the transaction that changes them
+DISCOVERY = "APPEAL_DISCOVERY_CHANNELS"
+
+
+def _recount_for(session, keys, values):
+    if DISCOVERY in keys:  # the summary cells' 发现 column counts the channels this setting names
+        rollups.recount_found(session, values[DISCOVERY])
 
 
 def reset(session, key):
@@ -487,5 +497,6 @@ def reset(session, key):
     if row is None:
         return False
     session.delete(_describe(row, spec, default_of(key)))
+    _recount_for(session, (key,), {key: default_of(key)})
     runtime.bump(session, NAME)
     return True

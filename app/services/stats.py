@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, literal, select, true
+from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from app.core.clock import today
@@ -335,11 +335,7 @@ def summary_serves(start, end):
 def _summary_aggregates(on):
     cell = AppealSummary
     overdue = func.sum(case((cell.due_date < on, cell.pending), else_=0))
-    channels = current_app.config.get("APPEAL_DISCOVERY_CHANNELS") or []
-    discovered = literal(0)
-    if channels:
-        discovery = cell.channel_id.in_(select(AppealChannel.id).where(AppealChannel.name.in_(channels)))
-        discovered = func.sum(case((discovery, cell.n), else_=0))
+    discovered = func.sum(cell.found)  # kept for the channels the setting names (rollups.recount_found)
     columns = {
         "collected": func.sum(cell.n),
         "overdue": overdue,

@@ -55,7 +55,8 @@ class HomeView(IndexView):
         todo = {}
         if sm.has_access("can_read", "Appeal") and not my_scope.empty:
             where = appeal_service.cells_now_in(my_scope)
-            todo["appeals"] = appeal_service.attention_counts(session, where)
+            cells = appeal_service.open_cells_in(my_scope)
+            todo["appeals"] = appeal_service.attention_counts(session, where, cells=cells)
             todo["appeals"]["mine"] = (
                 int(
                     session.scalar(

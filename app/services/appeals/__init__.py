@@ -41,6 +41,7 @@ from app.services.appeals.queries import (  # noqa: F401
     cells_now_in,
     duplicates_of,
     find_visible_appeal,
+    open_cells_in,
 )
 from app.services.appeals.registration import (  # noqa: F401
     FIELD_TITLES,

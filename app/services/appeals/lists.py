@@ -13,12 +13,20 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, select, true
 
 from app.core.inputs import parse_id
-from app.models.appeals import Appeal, AppealRollup, Status
+from app.models.appeals import Appeal, AppealOpen, AppealRollup, Status
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.services import scope, stats
 from app.services.appeals.deadlines import due_soon_clause, open_clause, overdue_clause, week_clause
-from app.services.appeals.queries import NOW_GRID, attention_counts, cell_running, cell_sum, cells_now_in
+from app.services.appeals.queries import (
+    NOW_GRID,
+    UNASSIGNED,
+    attention_counts,
+    cell_running,
+    cell_sum,
+    cells_now_in,
+    open_cells_in,
+)
 
 QUICK_FLAGS = ("supervised", "extension", "mine", "filed", "open", "unassigned")
 DUE_KEYS = ("overdue", "soon", "week")
@@ -176,4 +184,9 @@ def list_counts(session, flags=()):
             .group_by(AppealRollup.status)
         ).all()
     )
-    return {status: int(n) for status, n in by_status.items() if n}, attention_counts(session, where)
+    cells = None
+    if set(flags) <= {"open", "unassigned"}:  # what the open cells hold (all of them run): else the day cells
+        cells = open_cells_in(me)
+        if "unassigned" in flags:
+            cells = and_(cells, AppealOpen.status.in_(UNASSIGNED))
+    return {status: int(n) for status, n in by_status.items() if n}, attention_counts(session, where, cells=cells)

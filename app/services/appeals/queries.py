@@ -7,13 +7,13 @@ import datetime as dt
 import logging
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from app.core.clock import today
 from app.core.errors import NotFound
 from app.core.inputs import parse_id
-from app.models.appeals import OPEN_STATUSES, Appeal, AppealRollup, Status, due_soon_days
+from app.models.appeals import OPEN_STATUSES, Appeal, AppealOpen, AppealRollup, Status, due_soon_days
 from app.models.grids import Grid
 from app.services import scope
 from app.services.validators import clean_text
@@ -39,34 +39,63 @@ def cells_now_in(me, paths=None):
     return clause
 
 
-def attention_counts(session, where, on=None):
-    """Overdue, due soon, supervised-and-open and extensions awaiting approval, in one query
-    over the roll-up cells `where` (a condition on AppealRollup and NOW_GRID, e.g.
-    `cells_now_in(scope)`): judged on the day `on` (default today) when read, so overdue
-    moves with the clock without any job."""
+UNASSIGNED = (Status.REGISTERED, Status.ESCALATED)  # no handler yet: 待交办
+
+
+def open_cells_in(me, paths=None):
+    """The open cells (AppealOpen) that count the appeals now in `me`'s scope and in the
+    subtrees `paths` (None: anywhere), each once: those of the roots of the subtrees both
+    cover (scope paths and area paths are subtree roots, so their meet is whole subtrees
+    too). A condition on AppealOpen."""
+    if me.all and paths is None:  # everywhere: the top grids' cells
+        return AppealOpen.anchor_grid_id.in_(select(Grid.id).where(Grid.parent_id.is_(None)))
+    if me.all:
+        roots = paths
+    elif paths is None:
+        roots = me.paths
+    else:
+        roots = [b if b.startswith(a) else a for a in me.paths for b in paths if b.startswith(a) or a.startswith(b)]
+    anchors = sorted({int(path.strip("/").split("/")[-1]) for path in scope.minimal_roots(roots) if path.strip("/")})
+    return AppealOpen.anchor_grid_id.in_(anchors) if anchors else false()
+
+
+def attention_counts(session, where, on=None, cells=None, week_end=None):
+    """Overdue, due soon, supervised-and-open, extensions awaiting approval and not yet
+    assigned, in one query: over the open cells `cells` (a condition on AppealOpen, e.g.
+    `open_cells_in(scope)`: a few rows per root) when given, else over the day cells `where`
+    (a condition on AppealRollup and NOW_GRID, e.g. `cells_now_in(scope)`, for conditions the
+    open cells do not hold). With `week_end` also every open appeal and those due from `on`
+    to that day. Judged on the day `on` (default today) when read, so overdue moves with the
+    clock without any job."""
     on = on or today()
-    running = cell_running()
-    cell = AppealRollup
     soon = on + dt.timedelta(days=due_soon_days())
-    row = session.execute(
-        select(
-            cell_sum(and_(running, cell.due_date < on)),
-            cell_sum(and_(running, cell.due_date >= on, cell.due_date <= soon)),
-            cell_sum(and_(running, cell.supervised.is_(True))),
-            cell_sum(and_(running, cell.extension.is_(True))),
-            cell_sum(and_(cell.status.in_((Status.REGISTERED, Status.ESCALATED)), cell.duplicate.is_(False))),
+    if cells is not None:
+        cell, running, query = AppealOpen, true(), select().select_from(AppealOpen).where(cells)
+    else:
+        cell, running = AppealRollup, cell_running()
+        query = (
+            select()
+            .select_from(cell)
+            .join(NOW_GRID, NOW_GRID.id == cell.grid_id)
+            .where(where, cell.status.in_(OPEN_STATUSES))  # each count is of open appeals
         )
-        .select_from(cell)
-        .join(NOW_GRID, NOW_GRID.id == cell.grid_id)
-        .where(where, cell.status.in_(OPEN_STATUSES))  # each count is of open appeals
-    ).one()
-    return dict(
-        zip(("overdue", "due_soon", "supervised", "extension", "unassigned"), (int(v) for v in row), strict=True)
-    )
+    names = ["overdue", "due_soon", "supervised", "extension", "unassigned"]
+    sums = [
+        and_(running, cell.due_date < on),
+        and_(running, cell.due_date >= on, cell.due_date <= soon),
+        and_(running, cell.supervised.is_(True)),
+        and_(running, cell.extension.is_(True)),
+        and_(running, cell.status.in_(UNASSIGNED)),
+    ]
+    if week_end is not None:
+        names += ["open", "due_week"]
+        sums += [running, and_(running, cell.due_date >= on, cell.due_date <= week_end)]
+    row = session.execute(query.add_columns(*(cell_sum(c, cell) for c in sums))).one()
+    return dict(zip(names, (int(v) for v in row), strict=True))
 
 
-def cell_sum(condition):
-    return func.coalesce(func.sum(case((condition, AppealRollup.n), else_=0)), 0)
+def cell_sum(condition, cell=AppealRollup):
+    return func.coalesce(func.sum(case((condition, cell.n), else_=0)), 0)
 
 
 def duplicates_of(session, appeal):
