@@ -4,14 +4,14 @@ Kept on every write of a visit by app/services/follow_ups.py; filled here from t
 the same rule, indexed only where set (the home page's and the follow-up list's counts).
 
 Revision ID: 0045_follow_up_open
-Revises: 0041_appeal_summary
+Revises: 0044_summary_found
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0045_follow_up_open"
-down_revision = "0041_appeal_summary"
+down_revision = "0044_summary_found"
 branch_labels = None
 depends_on = None
 
