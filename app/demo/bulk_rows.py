@@ -2,6 +2,8 @@
 
 from datetime import date, datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
+
 from app.demo.appeals import CONTENTS, UNITS
 from app.demo.records import PROBLEMS, RESULTS, SITUATIONS
 from app.models.appeals import Importance, Status
@@ -35,8 +37,15 @@ def _names(rnd, n):
 
 
 def _dt(value):
-    """The text both databases read back as SQLAlchemy's DateTime."""
-    return value.strftime("%Y-%m-%d %H:%M:%S.000000")
+    """The text both databases read back as SQLAlchemy's DateTime (whole seconds, as
+    strftime("%Y-%m-%d %H:%M:%S.000000") writes them; isoformat is several times faster)."""
+    return value.isoformat(" ", "seconds") + ".000000"
+
+
+def _plain_days(term):
+    """A term of whole days as a timedelta (adding it to a date is ~10× cheaper than a
+    relativedelta); a term in months stays a relativedelta (it clips the day)."""
+    return timedelta(days=term.days) if term == relativedelta(days=term.days) else term
 
 
 def _grids(writer, rnd, shape, ids, stamp):
@@ -208,7 +217,7 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
     categories = sorted(ids["appeal_category"].items(), key=lambda kv: kv[1])
     channels = list(ids["appeal_channel"].values())
     by_age = [(limit, _weighted(pairs)) for limit, pairs in STATUS_BY_AGE]
-    general_term, important_term = allowed_term(Importance.GENERAL), allowed_term(Importance.IMPORTANT)
+    general_term, important_term = _plain_days(allowed_term(Importance.GENERAL)), allowed_term(Importance.IMPORTANT)
     # appeals live in groups (most) and villages; the clerk is a township's
     places = grids["groups"] + grids["villages"]
     parent = grids["parent"]
