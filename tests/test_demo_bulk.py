@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.demo.bulk import SCALES
 from app.extensions import db
@@ -12,8 +12,14 @@ from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.models.representatives import ContactRecord, Representative
 from app.models.visits import Visit, visit_visitors
-from app.services import scope
+from app.services import scope, search
 from tests.conftest import login
+
+
+def _triggers():
+    if db.session.get_bind().dialect.name != "sqlite":
+        return None
+    return sorted(db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all())
 
 
 def _count(model_or_table):
@@ -23,6 +29,7 @@ def _count(model_or_table):
 @pytest.mark.commits  # the bulk loader sets pragmas and drops indices outside a transaction
 def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
     shape = SCALES["tiny"]
+    triggers = _triggers()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["minqing", "demo", "--scale", "tiny"])
     assert result.exit_code == 0, result.output
@@ -65,6 +72,14 @@ def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
     assert _count(select(AppealEvent.id).where(AppealEvent.action == "register").subquery()) == shape.appeals
     assert _count(select(Appeal.id).where(Appeal.deleted_at.is_not(None)).subquery()) == 0
     assert set(session.scalars(select(Visit.version).distinct())) == {1}
+
+    # the triggers the loader dropped are back, and the text search (built once at the end on
+    # SQLite) finds what the rows hold
+    assert _triggers() == triggers
+    appeal = session.scalar(select(Appeal).order_by(Appeal.id.desc()))
+    for column, term in ((Appeal.content, appeal.content[:4]), (Appeal.reporter_name, appeal.reporter_name[-3:])):
+        found = _count(select(Appeal.id).where(search.contains(column, term)).subquery())
+        assert 0 < found == _count(select(Appeal.id).where(search.plain(column, term)).subquery())
 
     # scope still works: the village grid worker sees exactly the appeals of the village's subtree
     worker = app.appbuilder.sm.find_user(username="gridworker")

@@ -114,10 +114,37 @@ def _secondary_indices(connection, tables):
         rows = connection.execute(
             text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                "AND tbl_name IN (" + ", ".join(f"'{t}'" for t in tables) + ")"
+                "AND tbl_name IN (" + _listed(tables) + ")"
             )
         )
     return [(r[0], r[1]) for r in rows]
+
+
+def _sqlite_triggers(connection, tables):
+    """(name, DDL) of the SQLite triggers of `tables` (length checks, text search upkeep): the
+    rows are right by construction, and each text search index is built once at the end."""
+    if connection.dialect.name != "sqlite":
+        return []
+    rows = connection.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (" + _listed(tables) + ")")
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def _sqlite_fts_tables(connection, tables):
+    """The FTS5 tables (not their shadow tables) indexing a column of `tables`."""
+    rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    return [
+        name
+        for name, sql in rows
+        if sql
+        and sql.upper().startswith("CREATE VIRTUAL TABLE")
+        and any(name.startswith(f"{table}__fts_") for table in tables)
+    ]
+
+
+def _listed(tables):
+    return ", ".join(f"'{t}'" for t in tables)
 
 
 def load_bulk(session, sm, scale="county", progress=print):
@@ -126,22 +153,33 @@ def load_bulk(session, sm, scale="county", progress=print):
     seed = current_app.config["DEMO_SEED"]
     rnd = random.Random(seed)
     started = time.perf_counter()
+    progress = _clocked(progress, started)
     progress(f"Bulk demo '{scale}': {shape.grids:,} grids, {shape.people:,} people, {shape.appeals:,} appeals, "
              f"{shape.visits:,} visits, {shape.representatives:,} representatives")  # fmt: skip
+    session.commit()  # SQLite changes its journal outside a transaction
     conn = session.connection()
     dialect = conn.dialect.name
     if dialect == "sqlite":
+        # one transaction of a gigabyte: through a write-ahead log every page is written twice
+        # and every read looks it up in the log; a rollback journal in memory keeps the undo
+        conn.exec_driver_sql("PRAGMA journal_mode = MEMORY")
         conn.exec_driver_sql("PRAGMA synchronous = OFF")
         conn.exec_driver_sql("PRAGMA cache_size = -400000")
         conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
+        conn.exec_driver_sql("PRAGMA threads = 2")  # the sorter of CREATE INDEX and GROUP BY
     else:
         # the generated rows are consistent by construction: skip the per-row FK triggers
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        # the recounts' GROUP BYs (tally, roll-ups) hash and sort in memory, not on disk
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
     indices = _secondary_indices(conn, BULK_TABLES)
     for name, _ in indices:
         conn.exec_driver_sql(f"DROP INDEX {name}")
+    triggers = _sqlite_triggers(conn, BULK_TABLES)  # PostgreSQL's are off (replica role)
+    for name, _ in triggers:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     writer = Writer(conn, progress)
     ids = _lookup_ids(conn)
     day = today()
@@ -158,6 +196,14 @@ def load_bulk(session, sm, scale="county", progress=print):
     for _name, ddl in indices:
         conn.exec_driver_sql(ddl)
     progress(f"  indices rebuilt ({len(indices)})  {time.perf_counter() - t:6.1f} s")
+    if triggers:
+        t = time.perf_counter()
+        for _name, ddl in triggers:
+            conn.exec_driver_sql(ddl)
+        fts = _sqlite_fts_tables(conn, BULK_TABLES)
+        for name in fts:  # the search indices, built once from the rows (as a trigger per row would)
+            conn.exec_driver_sql(f'INSERT INTO "{name}"("{name}") VALUES (\'rebuild\')')
+        progress(f"  triggers back ({len(triggers)}), text search built ({len(fts)})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
 
     rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
@@ -205,6 +251,8 @@ def load_bulk(session, sm, scale="county", progress=print):
         session.add(Representative(person=me, constituency=mine, level="township", term_start=year - 3,
                                    term_end=year + 2, active=True))  # fmt: skip
     session.commit()
+    if dialect == "sqlite":
+        session.connection().exec_driver_sql("PRAGMA journal_mode = WAL")  # as every connection sets it
     progress(f"Done in {time.perf_counter() - started:.1f} s")
     return {
         "grids": writer.counts.get("grid", 0),
@@ -216,6 +264,11 @@ def load_bulk(session, sm, scale="county", progress=print):
         "logins": logins,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _clocked(progress, started):
+    """`progress` with the time since the start on each line (where the load's time goes)."""
+    return lambda message: progress(f"{message:<72} [{time.perf_counter() - started:6.1f} s]")
 
 
 def _lookup_ids(conn):
