@@ -35,6 +35,7 @@ _PENDING_GRIDS = "minqing_grid_tally_pending"
 TALLY = VisitTally.__table__
 GRID_TALLY = VisitGridTally.__table__
 COLUMNS = ["period", "start", "person_id", "visits", "households"]
+PERIODS = ("week", "month", "quarter", "year")
 GRID_COLUMNS = ["period", "start", "grid_id", "visits", "households"]
 
 
@@ -210,6 +211,11 @@ def rebuild(session, progress=None):
     conn.execute(TALLY.delete())
     conn.execute(GRID_TALLY.delete())
     dialect = conn.dialect.name
+    if dialect == "postgresql":
+        _rebuild_grouping_sets(conn)
+        if progress:
+            progress("week, month, quarter, year")
+        return conn.execute(select(func.count()).select_from(TALLY)).scalar()
     for period in ("week", "month", "quarter", "year"):
         start = _start_sql(period, dialect)
         conn.execute(
@@ -229,3 +235,22 @@ def rebuild(session, progress=None):
         if progress:
             progress(period)
     return conn.execute(select(func.count()).select_from(TALLY)).scalar()
+
+
+def _rebuild_grouping_sets(conn):
+    """PostgreSQL: every period kind of a table in one pass over the visits (GROUPING SETS):
+    the visits are read (and joined to their visitors) once per table, not once per period."""
+    starts = ", ".join(f"{_start_sql(period, 'postgresql')} AS {period}" for period in PERIODS)
+    kind = "CASE " + " ".join(f"WHEN GROUPING({p}) = 0 THEN '{p}'" for p in PERIODS) + " END"
+    for table, columns, who, source in (
+        ("visit_tally", COLUMNS, "vv.person_id", "visit v JOIN visit_visitor vv ON vv.visit_id = v.id"),
+        ("visit_grid_tally", GRID_COLUMNS, "v.grid_id", "visit v"),
+    ):
+        sets = ", ".join(f"({p}, who)" for p in PERIODS)
+        conn.execute(
+            text(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {kind}, COALESCE({', '.join(PERIODS)}), who, "
+                f"count(*), count(DISTINCT household_key) FROM (SELECT {starts}, {who} AS who, v.household_key "
+                f"FROM {source} WHERE v.deleted_at IS NULL) s GROUP BY GROUPING SETS ({sets})"
+            )
+        )
