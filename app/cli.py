@@ -21,7 +21,7 @@ from app.core.mail import mail_configured
 from app.core.nodes import init_lock
 from app.core.storage import LocalStorage, storage
 from app.demo import demo_logins, load_demo
-from app.demo.bulk import load_bulk
+from app.demo.bulk import POSTGRESQL_ONLY, load_bulk
 from app.extensions import db
 from app.models.grids import Grid
 from app.security import sync_roles
@@ -150,17 +150,23 @@ def _print_demo(summary):
 @minqing.command("demo")
 @click.option(
     "--scale",
-    type=click.Choice(["small", "medium", "county", "tiny"]),
+    type=click.Choice(["small", "medium", "county", "city", "tiny"]),
     default="small",
     show_default=True,
     help="small: ~30 villages through the real workflow; medium / county: bulk-generated "
-    "(county: 10,000 grids, 200,000 people, 1M appeals, 3M visits, 5,000 representatives).",
+    "(county: 10,000 grids, 200,000 people, 1M appeals, 3M visits, 5,000 representatives; city, "
+    "PostgreSQL only: 10 counties, 100,000 grids, 2M people, 10M appeals, 30M visits).",
 )
 def demo_command(scale):
     """Load demo data into an empty database (default: a county, 3 townships, ~30 villages, ~500 people)."""
 
     if db.session.scalar(select(func.count()).select_from(Grid)):
         raise click.ClickException("The database already holds grids; demo data goes into an empty one.")
+    if scale in POSTGRESQL_ONLY and db.session.get_bind().dialect.name != "postgresql":
+        raise click.ClickException(
+            f"“{scale}”规模的演示数据只能装入 PostgreSQL（SQLite 需要数小时和几十 GB 的文件）。"
+            f"The {scale} scale is for PostgreSQL only (on SQLite it would take hours and tens of gigabytes)."
+        )
     if scale == "small":
         summary = load_demo(db.session, current_app.appbuilder.sm)
     else:

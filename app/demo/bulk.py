@@ -27,6 +27,7 @@ from app.core.clock import today
 from app.demo.base import create_demo_logins
 from app.demo.bulk_rows import BATCH, _appeals, _dt, _grids, _names, _people, _representatives, _visits
 from app.models.grids import Grid
+from app.models.lookups import GridLevel
 from app.models.personnel import Person
 from app.models.representatives import Constituency, Representative
 from app.services import rollups as appeal_rollups
@@ -43,19 +44,25 @@ class Shape:
     visits: int
     representatives: int
     contacts_per_rep: int = 20
+    counties: int = 1  # more than one: a city above them
 
     @property
     def grids(self):
-        return 1 + self.townships * (1 + self.villages * (1 + self.groups))
+        county = 1 + self.townships * (1 + self.villages * (1 + self.groups))
+        return self.counties * county + (1 if self.counties > 1 else 0)
 
 
 SCALES = {
     # 1 + 20 + 500 + 9,500 = 10,021 grids
     "county": Shape(20, 25, 19, 200_000, 1_000_000, 3_000_000, 5_000),
     "medium": Shape(5, 20, 10, 20_000, 100_000, 300_000, 500),
+    # 10 counties under a city: 100,211 grids (PostgreSQL only)
+    "city": Shape(20, 25, 19, 2_000_000, 10_000_000, 30_000_000, 50_000, counties=10),
     # for the tests: seconds, but every table and every status present
     "tiny": Shape(3, 4, 3, 400, 800, 1_500, 12, 6),
+    "tinycity": Shape(2, 2, 2, 300, 600, 900, 8, 4, counties=3),
 }
+POSTGRESQL_ONLY = ("city",)  # SQLite would take hours and a file of tens of gigabytes
 
 
 class Writer:
@@ -181,6 +188,8 @@ def load_bulk(session, sm, scale="county", progress=print):
     for name, _ in triggers:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     writer = Writer(conn, progress)
+    if shape.counties > 1:
+        _city_level(session)
     ids = _lookup_ids(conn)
     day = today()
     stamp = _dt(datetime.combine(day, datetime.min.time()))
@@ -264,6 +273,13 @@ def load_bulk(session, sm, scale="county", progress=print):
         "logins": logins,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _city_level(session):
+    """The level above the counties (rank -1), added when the lists do not hold one yet."""
+    if session.scalar(select(GridLevel.id).where(GridLevel.rank == -1)) is None:
+        session.add(GridLevel(name="市/州", rank=-1, sort_order=-1))
+        session.flush()
 
 
 def _clocked(progress, started):
