@@ -444,24 +444,33 @@ def registers_rollups_command(action):
 @click.argument("action", type=click.Choice(["check", "rebuild"]))
 def rollups_command(action):
     """Appeal figures' roll-ups (what the dashboard, accountability and the counts above lists
-    read). rebuild: count them again from the appeals (after a bulk load or hand-made SQL);
-    check: compare them with a count of the appeals, name every cell that differs, exit 1 if any."""
+    read) and the visit tally (visits made, 走访率, quotas). rebuild: count them again from the
+    appeals and visits (after a bulk load or hand-made SQL); check: compare them with a count,
+    name every cell or row that differs, exit 1 if any."""
     if action == "rebuild":
         days, summaries = appeal_rollups.rebuild(db.session)
+        rows = tally.rebuild(db.session)
         db.session.commit()
         _say(
-            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格。"
-            f"Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} summary cells."
+            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格；走访统计 {rows} 行。"
+            f"Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} summary cells; "
+            f"visit tally: {rows} rows."
         )
         return
     differences = appeal_rollups.check(db.session)
+    visits = tally.check(db.session)
     db.session.rollback()
-    if not differences:
-        _say("诉求统计与诉求记录一致。Appeal roll-ups agree with the appeals.")
+    if not differences and not visits:
+        _say(
+            "诉求统计与诉求记录一致，走访统计与走访记录一致。Appeal roll-ups and the visit tally agree with the records."
+        )
         return
     for difference in differences[:200]:
         click.echo(appeal_rollups.describe(difference), err=True)
-    click.echo(f"诉求统计有 {len(differences)} 格不一致。{len(differences)} cells differ.", err=True)
+    for row in visits:
+        click.echo(f"visit tally {row[0]}: {row[1]} {row[2:]}", err=True)
+    click.echo(f"诉求统计有 {len(differences)} 格不一致，走访统计有 {len(visits)} 行不一致（最多列出 200 行）。"
+               f"{len(differences)} cells differ; {len(visits)} tally rows differ (200 at most).", err=True)  # fmt: skip
     sys.exit(1)
 
 
