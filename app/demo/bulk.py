@@ -16,6 +16,7 @@ created through the ordinary service (`create_demo_logins`), so they are real.
 """
 
 import random
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -169,7 +170,7 @@ def load_bulk(session, sm, scale="county", progress=print):
     if dialect == "sqlite":
         # one transaction of a gigabyte: through a write-ahead log every page is written twice
         # and every read looks it up in the log; a rollback journal in memory keeps the undo
-        conn.exec_driver_sql("PRAGMA journal_mode = MEMORY")
+        _journal(conn, "MEMORY")
         conn.exec_driver_sql("PRAGMA synchronous = OFF")
         conn.exec_driver_sql("PRAGMA cache_size = -400000")
         conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
@@ -261,7 +262,7 @@ def load_bulk(session, sm, scale="county", progress=print):
                                    term_end=year + 2, active=True))  # fmt: skip
     session.commit()
     if dialect == "sqlite":
-        session.connection().exec_driver_sql("PRAGMA journal_mode = WAL")  # as every connection sets it
+        _journal(session.connection(), "WAL")  # as every connection sets it
     progress(f"Done in {time.perf_counter() - started:.1f} s")
     return {
         "grids": writer.counts.get("grid", 0),
@@ -273,6 +274,16 @@ def load_bulk(session, sm, scale="county", progress=print):
         "logins": logins,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _journal(connection, mode):
+    """SQLite's journal mode, when no other connection holds the file (else it stays as it was:
+    the load is only slower)."""
+    try:
+        connection.connection.dbapi_connection.execute(f"PRAGMA journal_mode = {mode}")
+    except sqlite3.OperationalError:  # database is locked: another connection reads it
+        return False
+    return True
 
 
 def _city_level(session):
