@@ -21,7 +21,7 @@ from app.core.mail import mail_configured
 from app.core.nodes import init_lock
 from app.core.storage import LocalStorage, storage
 from app.demo import demo_logins, load_demo
-from app.demo.bulk import load_bulk
+from app.demo.bulk import POSTGRESQL_ONLY, load_bulk
 from app.extensions import db
 from app.models.grids import Grid
 from app.security import sync_roles
@@ -151,17 +151,23 @@ def _print_demo(summary):
 @minqing.command("demo")
 @click.option(
     "--scale",
-    type=click.Choice(["small", "medium", "county", "tiny"]),
+    type=click.Choice(["small", "medium", "county", "city", "tiny"]),
     default="small",
     show_default=True,
     help="small: ~30 villages through the real workflow; medium / county: bulk-generated "
-    "(county: 10,000 grids, 200,000 people, 1M appeals, 3M visits, 5,000 representatives).",
+    "(county: 10,000 grids, 200,000 people, 1M appeals, 3M visits, 5,000 representatives; city, "
+    "PostgreSQL only: 10 counties, 100,000 grids, 2M people, 10M appeals, 30M visits).",
 )
 def demo_command(scale):
     """Load demo data into an empty database (default: a county, 3 townships, ~30 villages, ~500 people)."""
 
     if db.session.scalar(select(func.count()).select_from(Grid)):
         raise click.ClickException("The database already holds grids; demo data goes into an empty one.")
+    if scale in POSTGRESQL_ONLY and db.session.get_bind().dialect.name != "postgresql":
+        raise click.ClickException(
+            f"“{scale}”规模的演示数据只能装入 PostgreSQL（SQLite 需要数小时和几十 GB 的文件）。"
+            f"The {scale} scale is for PostgreSQL only (on SQLite it would take hours and tens of gigabytes)."
+        )
     if scale == "small":
         summary = load_demo(db.session, current_app.appbuilder.sm)
     else:
@@ -439,31 +445,38 @@ def registers_rollups_command(action):
 @click.argument("action", type=click.Choice(["check", "rebuild"]))
 def rollups_command(action):
     """Appeal figures' roll-ups (what the dashboard, accountability and the counts above lists
-    read). rebuild: count them again from the appeals (after a bulk load or hand-made SQL);
-    check: compare them with a count of the appeals, name every cell that differs, exit 1 if any."""
+    read) and the visit tally (visits made, 走访率, quotas). rebuild: count them again from the
+    appeals and visits (after a bulk load or hand-made SQL); check: compare them with a count,
+    name every cell or row that differs, exit 1 if any."""
     if action == "rebuild":
         days, summaries, opens = appeal_rollups.rebuild(db.session)
+        rows = tally.rebuild(db.session)  # and the follow-ups still to make (app.services.follow_ups)
         db.session.commit()
         _say(
-            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格。"
+            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格；走访统计 {rows} 行。"
             f"Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} summary cells,"
-            f" {opens} open cells."
+            f" {opens} open cells; visit tally: {rows} rows."
         )
         return
     differences = appeal_rollups.check(db.session)
+    visits = tally.check(db.session)
     follow_up_differences = follow_ups.check(db.session)
     db.session.rollback()
-    for visit_id, kept, expected in follow_up_differences:
-        click.echo(f"走访 {visit_id}：待回访日期为 {kept}，应为 {expected}。Visit {visit_id}: follow-up open {kept}, "
-                   f"expected {expected}.", err=True)  # fmt: skip
-    if not differences and not follow_up_differences:
-        _say("诉求统计与诉求记录一致。Appeal roll-ups agree with the appeals.")
+    if not differences and not visits and not follow_up_differences:
+        _say(
+            "诉求统计与诉求记录一致，走访统计与走访记录一致。Appeal roll-ups and the visit tally agree with the records."
+        )
         return
     for difference in differences[:200]:
         click.echo(appeal_rollups.describe(difference), err=True)
-    click.echo(f"诉求统计有 {len(differences)} 格不一致。{len(differences)} cells differ.", err=True)
-    if follow_up_differences:
-        click.echo("待回访日期不一致：运行 flask minqing rebuild-tallies。Run flask minqing rebuild-tallies.", err=True)
+    for row in visits:
+        click.echo(f"visit tally {row[0]}: {row[1]} {row[2:]}", err=True)
+    for visit_id, kept, expected in follow_up_differences:
+        click.echo(f"走访 {visit_id}：待回访日期为 {kept}，应为 {expected}。Visit {visit_id}: follow-up open {kept}, "
+                   f"expected {expected}.", err=True)  # fmt: skip
+    click.echo(f"诉求统计有 {len(differences)} 格不一致，走访统计有 {len(visits)} 行不一致，待回访日期有 "
+               f"{len(follow_up_differences)} 条不一致（各最多列出 200 条）。{len(differences)} cells differ; "
+               f"{len(visits)} tally rows differ; {len(follow_up_differences)} follow-up dates differ.", err=True)  # fmt: skip
     sys.exit(1)
 
 

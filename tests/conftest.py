@@ -283,10 +283,12 @@ def joined_transaction():
 
 
 def _rollups_agree():
-    """After every test that left appeals: the figures' roll-ups equal a count of the appeals
-    (app.services.rollups.check), whatever the test did to them."""
+    """After every test that left appeals or visits: the figures' roll-ups equal a count of the
+    appeals (app.services.rollups.check) and the visit tally a count of the visits
+    (app.services.tally.check), whatever the test did to them."""
     from app.models.appeals import Appeal, AppealRollup
-    from app.services import rollups
+    from app.models.visits import Visit, VisitGridTally
+    from app.services import rollups, tally
 
     db.session.rollback()  # what the test left unfinished was never written
     if db.session.scalar(select(func.count()).select_from(Appeal)) or db.session.scalar(
@@ -297,6 +299,12 @@ def _rollups_agree():
         assert differences == [], "roll-ups differ from the appeals:\n" + "\n".join(
             rollups.describe(d) for d in differences[:20]
         )
+    if db.session.scalar(select(func.count()).select_from(Visit)) or db.session.scalar(
+        select(func.count()).select_from(VisitGridTally)
+    ):  # the visit tally too (visits made, 走访率, quotas read it)
+        differences = tally.check(db.session, limit=20)
+        db.session.rollback()
+        assert differences == [], f"the visit tally differs from the visits: {differences}"
 
 
 def _forget_memos(app):

@@ -3,17 +3,23 @@
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from app.demo.bulk import SCALES
+from app.demo.bulk import SCALES, load_bulk
 from app.extensions import db
 from app.models.appeals import Appeal, AppealCounter, AppealEvent, Status
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.models.representatives import ContactRecord, Representative
-from app.models.visits import Visit, visit_visitors
-from app.services import scope
+from app.models.visits import Visit, VisitGridTally, visit_visitors
+from app.services import rollups, scope, search, tally
 from tests.conftest import login
+
+
+def _triggers():
+    if db.session.get_bind().dialect.name != "sqlite":
+        return None
+    return sorted(db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all())
 
 
 def _count(model_or_table):
@@ -23,6 +29,7 @@ def _count(model_or_table):
 @pytest.mark.commits  # the bulk loader sets pragmas and drops indices outside a transaction
 def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
     shape = SCALES["tiny"]
+    triggers = _triggers()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["minqing", "demo", "--scale", "tiny"])
     assert result.exit_code == 0, result.output
@@ -66,6 +73,14 @@ def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
     assert _count(select(Appeal.id).where(Appeal.deleted_at.is_not(None)).subquery()) == 0
     assert set(session.scalars(select(Visit.version).distinct())) == {1}
 
+    # the triggers the loader dropped are back, and the text search (built once at the end on
+    # SQLite) finds what the rows hold
+    assert _triggers() == triggers
+    appeal = session.scalar(select(Appeal).order_by(Appeal.id.desc()))
+    for column, term in ((Appeal.content, appeal.content[:4]), (Appeal.reporter_name, appeal.reporter_name[-3:])):
+        found = _count(select(Appeal.id).where(search.contains(column, term)).subquery())
+        assert 0 < found == _count(select(Appeal.id).where(search.plain(column, term)).subquery())
+
     # scope still works: the village grid worker sees exactly the appeals of the village's subtree
     worker = app.appbuilder.sm.find_user(username="gridworker")
     mine = scope.for_user(session, worker)
@@ -84,3 +99,39 @@ def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
     # the generated database is still writable through the ordinary services (sequences set)
     again = runner.invoke(args=["minqing", "demo", "--scale", "tiny"])
     assert again.exit_code != 0  # never on top of existing data
+
+
+@pytest.mark.commits
+def test_a_city_of_counties_loads_with_a_level_above_them(app):
+    """The city scale's shape, tiny: a city (level ranked -1) above three counties, each a
+    county as the county scale makes it; the roll-ups and the tally agree with a recount."""
+    shape = SCALES["tinycity"]
+    summary = load_bulk(db.session, app.appbuilder.sm, "tinycity", progress=lambda message: None)
+    assert summary["grids"] == _count(Grid) == shape.grids == 1 + 3 * (1 + 2 * (1 + 2 * (1 + 2)))
+    grids = {g.id: g for g in db.session.scalars(select(Grid))}
+    (city,) = [g for g in grids.values() if g.parent_id is None]
+    assert city.level.rank == -1 and city.depth == 0
+    counties = [g for g in grids.values() if g.parent_id == city.id]
+    assert len(counties) == 3 and {c.level.rank for c in counties} == {0} and {c.depth for c in counties} == {1}
+    for grid in grids.values():
+        parent_path = grids[grid.parent_id].path if grid.parent_id else "/"
+        assert grid.path == f"{parent_path}{grid.id}/" and grid.depth == grid.path.count("/") - 2
+    assert len({g.code for g in grids.values()}) == len(grids)
+    # every county has appeals and visits of its own
+    for county in counties:
+        inside = select(Grid.id).where(Grid.path.startswith(county.path))
+        assert _count(select(Appeal.id).where(Appeal.grid_id.in_(inside)).subquery()) > 0
+        assert _count(select(Visit.id).where(Visit.grid_id.in_(inside)).subquery()) > 0
+    assert rollups.check(db.session) == []
+    before = sorted(tuple(r) for r in db.session.execute(select(VisitGridTally.__table__)))
+    tally.rebuild(db.session)
+    assert sorted(tuple(r) for r in db.session.execute(select(VisitGridTally.__table__))) == before
+
+
+@pytest.mark.commits
+def test_the_city_scale_is_refused_on_sqlite_with_the_reason(app):
+    if db.session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the refusal is SQLite's")
+    result = app.test_cli_runner().invoke(args=["minqing", "demo", "--scale", "city"])
+    assert result.exit_code != 0 and "PostgreSQL" in result.output and "只能装入 PostgreSQL" in result.output
+    assert _count(Grid) == 0

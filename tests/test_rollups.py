@@ -22,7 +22,7 @@ from app.services import records, rollups, stats
 from app.services.appeals import lists
 from app.services.scope import EVERYTHING, Scope
 from tests.conftest import login
-from tests.factories import make_appeal, make_user, tree
+from tests.factories import make_appeal, make_person, make_user, make_visit, tree
 from tests.test_import import _upload
 
 CLERK = svc.Actor(name="录入员", permissions=frozenset(svc.PERMISSIONS))  # may take every step
@@ -293,3 +293,21 @@ def test_a_grid_move_takes_its_appeals_figures_along(world):
         == 1
     )
     assert agree()
+
+
+def test_the_cli_checks_and_rebuilds_the_visit_tally_too(app, world):
+    """Visits made and the 走访率 read the grid tally: `rollups check` compares it (and the person
+    tally) with a count of the visits and `rollups rebuild` counts it again."""
+    make_visit(
+        world["a1"], [make_person(world["a1"], name="走访人")], visit_date=dt.date(2026, 4, 3), address="幸福路1号"
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["minqing", "rollups", "check"]).exit_code == 0
+    db.session.execute(text("UPDATE visit_grid_tally SET visits = visits + 2 WHERE period = 'month'"))
+    db.session.commit()
+    result = runner.invoke(args=["minqing", "rollups", "check"])
+    assert result.exit_code == 1 and "visit tally visit_grid_tally" in result.output
+    assert "0 cells differ; 2 tally rows differ" in result.output  # the row counted and the row kept
+    result = runner.invoke(args=["minqing", "rollups", "rebuild"])
+    assert result.exit_code == 0 and "visit tally: 4 rows" in result.output  # week, month, quarter, year
+    assert runner.invoke(args=["minqing", "rollups", "check"]).exit_code == 0

@@ -1,6 +1,6 @@
 """走访率 (三个百分百) and the quota periods of a week and a quarter, 平均每月 (issue 16)."""
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -8,11 +8,13 @@ from sqlalchemy import select
 from app.core.clock import frozen
 from app.core.errors import DomainError
 from app.extensions import db
+from app.models.grids import Grid
 from app.models.personnel import Person
-from app.models.visits import QuotaRule, VisitGridTally
-from app.services import quotas, tally, visit_rate
+from app.models.visits import QuotaRule, Visit, VisitGridTally
+from app.services import quotas, tally, visit_rate, visits
+from app.services.dashboard import Area, Period
 from tests.conftest import api_token, login
-from tests.factories import make_kind, make_person, make_user, make_visit
+from tests.factories import make_grid, make_kind, make_person, make_user, make_visit
 
 
 @pytest.fixture
@@ -128,3 +130,96 @@ def test_the_progress_page_and_api_take_a_week_or_a_quarter(client, world):
     headers = api_token(client, make_user("Clerk", world["ta"]))
     body = client.get("/api/v1/quotarule/progress?kind=quarter&year=2027&month=5", headers=headers).json
     assert body["period"]["start"] == "2027-04-01" and body["period"]["kind"] == "quarter"
+
+
+def _households_by_rule(gid):
+    """The rule in plain Python, from the grid rows: the own 户数 when filled, else the sum of the
+    children's by the same rule (None when nothing below is known)."""
+    grids = db.session.scalars(select(Grid)).all()
+    kids = {}
+    for g in grids:
+        kids.setdefault(g.parent_id, []).append(g)
+    own = {g.id: g.households for g in grids}
+
+    def rule(i):
+        if own.get(i):
+            return own[i]
+        parts = [p for p in (rule(k.id) for k in kids.get(i, ())) if p]
+        return sum(parts) if parts else None
+
+    return rule(gid)
+
+
+def _shown(roots):
+    feb = quotas.period_of(2027, 2)
+    return {r.grid_id: r.households for r in visit_rate.visit_rates(db.session, feb, roots)}
+
+
+def test_the_households_follow_every_grid_write_and_agree_with_the_rule(world):
+    """Nothing is stored for the households: each write kind of a grid (add, edit, move, delete)
+    shows at once, as the rule counted from the grid rows says."""
+
+    def agrees():
+        shown = _shown([world["ta"], world["tb"], world["a1"]])
+        assert shown == {gid: _households_by_rule(gid) for gid in shown}
+        return shown
+
+    assert agrees()[world["ta"].id] == 10 and agrees()[world["a1"].id] == 10
+    new = make_grid("甲三村", parent=world["ta"], households=7)  # add
+    db.session.commit()
+    assert agrees()[world["ta"].id] == 17
+    world["a1"].households = None  # edit: the village's own count emptied, its groups' count instead
+    world["a1a"].households = 3
+    db.session.commit()
+    assert agrees()[world["a1"].id] == 3 and _shown([world["ta"]])[world["ta"].id] == 10
+    world["a1"].households = 0  # 0 is no count of its own either
+    db.session.commit()
+    assert agrees()[world["a1"].id] == 3
+    new.parent = world["tb"]  # move to the other township
+    db.session.commit()
+    assert agrees()[world["tb"].id] == 4 + 7 and _shown([world["ta"]])[world["ta"].id] == 3
+    world["ta"].households = 50  # a township's own count wins over its villages'
+    db.session.commit()
+    assert agrees()[world["ta"].id] == 50
+    db.session.delete(new)  # delete
+    db.session.commit()
+    assert agrees()[world["tb"].id] == 4
+
+
+def test_visits_made_reads_the_month_tally_for_whole_months_and_counts_other_periods(world):
+    gone = make_visit(world["a1"], [world["v1"]], visit_date=date(2027, 2, 21), address="幸福路11号")
+    make_visit(world["b1"], [make_person(world["b1"], name="乙访")], visit_date=date(2027, 2, 5), address="乙路1号")
+    gone.deleted_at = datetime(2027, 3, 1, 9, 0)  # in the recycle bin: not made, as far as the figures go
+    db.session.commit()
+    everywhere, ta = Area(None, None), Area(world["ta"], (world["ta"].path,))
+    on = date(2027, 3, 15)
+    whole = Period(date(2027, 2, 1), date(2027, 3, 15))  # ends today: whole months
+    part = Period(date(2027, 2, 4), date(2027, 3, 15))
+    assert visit_rate.whole_months(whole, on) and not visit_rate.whole_months(part, on)
+    assert visit_rate.whole_months(Period(date(2027, 2, 1), date(2027, 2, 28)), on)
+    assert not visit_rate.whole_months(Period(date(2027, 2, 1), date(2027, 2, 27)), on)
+    assert visit_rate.whole_months(Period(date(2027, 2, 1), date(2027, 2, 27)), date(2027, 2, 27))
+    assert visit_rate.visits_made(db.session, everywhere, whole, on) == 5  # 4 in February, 1 in March
+    assert visit_rate.visits_made(db.session, ta, whole, on) == 4
+    assert visit_rate.visits_made(db.session, everywhere, part, on) == 4  # not the visit of 3 February
+    # the whole months are read from the tally (a row changed by hand shows), the rest counted
+    db.session.execute(
+        VisitGridTally.__table__.update()
+        .where(VisitGridTally.grid_id == world["b1"].id, VisitGridTally.period == "month")
+        .values(visits=VisitGridTally.visits + 10)
+    )
+    assert visit_rate.visits_made(db.session, everywhere, whole, on) == 15
+    assert visit_rate.visits_made(db.session, everywhere, part, on) == 4
+    tally.rebuild(db.session)
+    assert visit_rate.visits_made(db.session, everywhere, whole, on) == 5
+
+
+def test_a_visit_dated_in_the_future_is_refused_so_a_period_ending_today_is_whole(world):
+    """`whole_months` counts a period ending today as whole: no visit may be dated later (the
+    rule every visit form and the API run)."""
+    with frozen("2027-03-15 10:00"):
+        visit = Visit(grid=world["a1"], visitors=[world["v1"]], visit_date=date(2027, 3, 16), visited_name="李家")
+        with pytest.raises(DomainError) as refused:
+            visits.validate_visit(db.session, visit)
+        assert any(e.field == "visit_date" for e in refused.value.errors)
+        db.session.rollback()

@@ -16,6 +16,7 @@ created through the ordinary service (`create_demo_logins`), so they are real.
 """
 
 import random
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from app.core.clock import today
 from app.demo.base import create_demo_logins
 from app.demo.bulk_rows import BATCH, _appeals, _dt, _grids, _names, _people, _representatives, _visits
 from app.models.grids import Grid
+from app.models.lookups import GridLevel
 from app.models.personnel import Person
 from app.models.representatives import Constituency, Representative
 from app.services import rollups as appeal_rollups
@@ -43,19 +45,25 @@ class Shape:
     visits: int
     representatives: int
     contacts_per_rep: int = 20
+    counties: int = 1  # more than one: a city above them
 
     @property
     def grids(self):
-        return 1 + self.townships * (1 + self.villages * (1 + self.groups))
+        county = 1 + self.townships * (1 + self.villages * (1 + self.groups))
+        return self.counties * county + (1 if self.counties > 1 else 0)
 
 
 SCALES = {
     # 1 + 20 + 500 + 9,500 = 10,021 grids
     "county": Shape(20, 25, 19, 200_000, 1_000_000, 3_000_000, 5_000),
     "medium": Shape(5, 20, 10, 20_000, 100_000, 300_000, 500),
+    # 10 counties under a city: 100,211 grids (PostgreSQL only)
+    "city": Shape(20, 25, 19, 2_000_000, 10_000_000, 30_000_000, 50_000, counties=10),
     # for the tests: seconds, but every table and every status present
     "tiny": Shape(3, 4, 3, 400, 800, 1_500, 12, 6),
+    "tinycity": Shape(2, 2, 2, 300, 600, 900, 8, 4, counties=3),
 }
+POSTGRESQL_ONLY = ("city",)  # SQLite would take hours and a file of tens of gigabytes
 
 
 class Writer:
@@ -114,10 +122,37 @@ def _secondary_indices(connection, tables):
         rows = connection.execute(
             text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                "AND tbl_name IN (" + ", ".join(f"'{t}'" for t in tables) + ")"
+                "AND tbl_name IN (" + _listed(tables) + ")"
             )
         )
     return [(r[0], r[1]) for r in rows]
+
+
+def _sqlite_triggers(connection, tables):
+    """(name, DDL) of the SQLite triggers of `tables` (length checks, text search upkeep): the
+    rows are right by construction, and each text search index is built once at the end."""
+    if connection.dialect.name != "sqlite":
+        return []
+    rows = connection.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (" + _listed(tables) + ")")
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def _sqlite_fts_tables(connection, tables):
+    """The FTS5 tables (not their shadow tables) indexing a column of `tables`."""
+    rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    return [
+        name
+        for name, sql in rows
+        if sql
+        and sql.upper().startswith("CREATE VIRTUAL TABLE")
+        and any(name.startswith(f"{table}__fts_") for table in tables)
+    ]
+
+
+def _listed(tables):
+    return ", ".join(f"'{t}'" for t in tables)
 
 
 def load_bulk(session, sm, scale="county", progress=print):
@@ -126,23 +161,36 @@ def load_bulk(session, sm, scale="county", progress=print):
     seed = current_app.config["DEMO_SEED"]
     rnd = random.Random(seed)
     started = time.perf_counter()
+    progress = _clocked(progress, started)
     progress(f"Bulk demo '{scale}': {shape.grids:,} grids, {shape.people:,} people, {shape.appeals:,} appeals, "
              f"{shape.visits:,} visits, {shape.representatives:,} representatives")  # fmt: skip
+    session.commit()  # SQLite changes its journal outside a transaction
     conn = session.connection()
     dialect = conn.dialect.name
     if dialect == "sqlite":
+        # one transaction of a gigabyte: through a write-ahead log every page is written twice
+        # and every read looks it up in the log; a rollback journal in memory keeps the undo
+        _journal(conn, "MEMORY")
         conn.exec_driver_sql("PRAGMA synchronous = OFF")
         conn.exec_driver_sql("PRAGMA cache_size = -400000")
         conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
+        conn.exec_driver_sql("PRAGMA threads = 2")  # the sorter of CREATE INDEX and GROUP BY
     else:
         # the generated rows are consistent by construction: skip the per-row FK triggers
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        # the recounts' GROUP BYs (tally, roll-ups) hash and sort in memory, not on disk
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
     indices = _secondary_indices(conn, BULK_TABLES)
     for name, _ in indices:
         conn.exec_driver_sql(f"DROP INDEX {name}")
+    triggers = _sqlite_triggers(conn, BULK_TABLES)  # PostgreSQL's are off (replica role)
+    for name, _ in triggers:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     writer = Writer(conn, progress)
+    if shape.counties > 1:
+        _city_level(session)
     ids = _lookup_ids(conn)
     day = today()
     stamp = _dt(datetime.combine(day, datetime.min.time()))
@@ -158,6 +206,14 @@ def load_bulk(session, sm, scale="county", progress=print):
     for _name, ddl in indices:
         conn.exec_driver_sql(ddl)
     progress(f"  indices rebuilt ({len(indices)})  {time.perf_counter() - t:6.1f} s")
+    if triggers:
+        t = time.perf_counter()
+        for _name, ddl in triggers:
+            conn.exec_driver_sql(ddl)
+        fts = _sqlite_fts_tables(conn, BULK_TABLES)
+        for name in fts:  # the search indices, built once from the rows (as a trigger per row would)
+            conn.exec_driver_sql(f'INSERT INTO "{name}"("{name}") VALUES (\'rebuild\')')
+        progress(f"  triggers back ({len(triggers)}), text search built ({len(fts)})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
 
     rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
@@ -208,6 +264,8 @@ def load_bulk(session, sm, scale="county", progress=print):
         session.add(Representative(person=me, constituency=mine, level="township", term_start=year - 3,
                                    term_end=year + 2, active=True))  # fmt: skip
     session.commit()
+    if dialect == "sqlite":
+        _journal(session.connection(), "WAL")  # as every connection sets it
     progress(f"Done in {time.perf_counter() - started:.1f} s")
     return {
         "grids": writer.counts.get("grid", 0),
@@ -219,6 +277,28 @@ def load_bulk(session, sm, scale="county", progress=print):
         "logins": logins,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _journal(connection, mode):
+    """SQLite's journal mode, when no other connection holds the file (else it stays as it was:
+    the load is only slower)."""
+    try:
+        connection.connection.dbapi_connection.execute(f"PRAGMA journal_mode = {mode}")
+    except sqlite3.OperationalError:  # database is locked: another connection reads it
+        return False
+    return True
+
+
+def _city_level(session):
+    """The level above the counties (rank -1), added when the lists do not hold one yet."""
+    if session.scalar(select(GridLevel.id).where(GridLevel.rank == -1)) is None:
+        session.add(GridLevel(name="市/州", rank=-1, sort_order=-1))
+        session.flush()
+
+
+def _clocked(progress, started):
+    """`progress` with the time since the start on each line (where the load's time goes)."""
+    return lambda message: progress(f"{message:<72} [{time.perf_counter() - started:6.1f} s]")
 
 
 def _lookup_ids(conn):

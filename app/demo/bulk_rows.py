@@ -2,6 +2,8 @@
 
 from datetime import date, datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
+
 from app.demo.appeals import CONTENTS, UNITS
 from app.demo.records import PROBLEMS, RESULTS, SITUATIONS
 from app.models.appeals import Importance, Status
@@ -9,6 +11,7 @@ from app.services.appeals.deadlines import allowed_term
 
 BATCH = 20_000
 TOWNSHIP_NAMES = ["城关镇", "黄河街道", "青龙乡"]
+COUNTY_NUMBERS = "一二三四五六七八九十"
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华平刚桂兰玉萍红霞建国志文斌辉鹏宇浩婷雪琳晨阳光"
 PLACE_A = "东西南北前后大小新老上下中"
@@ -35,48 +38,69 @@ def _names(rnd, n):
 
 
 def _dt(value):
-    """The text both databases read back as SQLAlchemy's DateTime."""
-    return value.strftime("%Y-%m-%d %H:%M:%S.000000")
+    """The text both databases read back as SQLAlchemy's DateTime (whole seconds, as
+    strftime("%Y-%m-%d %H:%M:%S.000000") writes them; isoformat is several times faster)."""
+    return value.isoformat(" ", "seconds") + ".000000"
+
+
+def _plain_days(term):
+    """A term of whole days as a timedelta (adding it to a date is ~10× cheaper than a
+    relativedelta); a term in months stays a relativedelta (it clips the day)."""
+    return timedelta(days=term.days) if term == relativedelta(days=term.days) else term
 
 
 def _grids(writer, rnd, shape, ids, stamp):
-    """county → townships → villages → groups, ids in insertion order, paths as the listeners make them."""
+    """(city →) county → townships → villages → groups, ids in insertion order, paths as the
+    listeners make them. One county: the county is the root, as always; several (the city
+    scale): a city above them, at the level ranked -1."""
     rows = []
     levels = ids["grid_level"]
-    county_id = 1
-    rows.append((county_id, "410100", "示范县", levels[0], None, "/1/", 0, None, stamp))
-    township_ids, village_ids, group_ids = [], [], []
-    parent_of, name_of, path_of = {}, {}, {county_id: "/1/"}
-    next_id = 2
-    for t in range(shape.townships):
-        tid = next_id
+    township_ids, village_ids, group_ids, county_ids = [], [], [], []
+    parent_of, name_of, path_of = {}, {}, {}
+    next_id, top = 1, None
+    if shape.counties > 1:
+        top, next_id = 1, 2
+        path_of[top] = "/1/"
+        rows.append((top, "410100", "示范市", levels[-1], None, "/1/", 0, None, stamp))
+    below = 0 if top is None else 1  # the counties' depth
+    for c in range(shape.counties):
+        county_id = next_id
         next_id += 1
-        t_name = TOWNSHIP_NAMES[t] if t < len(TOWNSHIP_NAMES) else f"{PLACE_A[t % 13]}{PLACE_B[(t * 7) % 12]}镇"
-        t_code = f"410100{t + 1:03d}"
-        path_of[tid] = f"/1/{tid}/"
-        rows.append((tid, t_code, t_name, levels[1], county_id, path_of[tid], 1, None, stamp))
-        township_ids.append(tid)
-        name_of[tid] = t_name
-        for v in range(shape.villages):
-            vid = next_id
+        c_code = "410100" if top is None else f"4101{c + 1:02d}"
+        c_name = "示范县" if top is None else f"示范{COUNTY_NUMBERS[c % 10]}{'' if c < 10 else c // 10}县"
+        path_of[county_id] = f"{path_of[top]}{county_id}/" if top else f"/{county_id}/"
+        rows.append((county_id, c_code, c_name, levels[0], top, path_of[county_id], below, None, stamp))
+        county_ids.append(county_id)
+        name_of[county_id] = c_name
+        for t in range(shape.townships):
+            tid = next_id
             next_id += 1
-            v_name = f"{PLACE_A[(t + v) % 13]}{PLACE_B[(t * 3 + v) % 12]}{'村' if v % 4 else '社区'}"
-            path_of[vid] = f"{path_of[tid]}{vid}/"
-            rows.append((vid, f"{t_code}{v + 1:03d}", v_name, levels[2], tid, path_of[vid], 2,
-                         rnd.randint(180, 900), stamp))  # fmt: skip
-            village_ids.append(vid)
-            parent_of[vid] = tid
-            name_of[vid] = v_name
-            for g in range(shape.groups):
-                gid = next_id
+            t_name = TOWNSHIP_NAMES[t] if t < len(TOWNSHIP_NAMES) else f"{PLACE_A[t % 13]}{PLACE_B[(t * 7) % 12]}镇"
+            t_code = f"{c_code}{t + 1:03d}"
+            path_of[tid] = f"{path_of[county_id]}{tid}/"
+            rows.append((tid, t_code, t_name, levels[1], county_id, path_of[tid], below + 1, None, stamp))
+            township_ids.append(tid)
+            name_of[tid] = t_name
+            for v in range(shape.villages):
+                vid = next_id
                 next_id += 1
-                g_name = f"第{g + 1}村民组" if v % 4 else f"{g + 1}号楼院"
-                path_of[gid] = f"{path_of[vid]}{gid}/"
-                rows.append((gid, f"{t_code}{v + 1:03d}{g + 1:03d}", g_name, levels[3], vid, path_of[gid], 3,
-                             rnd.randint(25, 120), stamp))  # fmt: skip
-                group_ids.append(gid)
-                parent_of[gid] = vid
-                name_of[gid] = g_name
+                v_name = f"{PLACE_A[(t + v) % 13]}{PLACE_B[(t * 3 + v) % 12]}{'村' if v % 4 else '社区'}"
+                path_of[vid] = f"{path_of[tid]}{vid}/"
+                rows.append((vid, f"{t_code}{v + 1:03d}", v_name, levels[2], tid, path_of[vid], below + 2,
+                             rnd.randint(180, 900), stamp))  # fmt: skip
+                village_ids.append(vid)
+                parent_of[vid] = tid
+                name_of[vid] = v_name
+                for g in range(shape.groups):
+                    gid = next_id
+                    next_id += 1
+                    g_name = f"第{g + 1}村民组" if v % 4 else f"{g + 1}号楼院"
+                    path_of[gid] = f"{path_of[vid]}{gid}/"
+                    rows.append((gid, f"{t_code}{v + 1:03d}{g + 1:03d}", g_name, levels[3], vid, path_of[gid],
+                                 below + 3, rnd.randint(25, 120), stamp))  # fmt: skip
+                    group_ids.append(gid)
+                    parent_of[gid] = vid
+                    name_of[gid] = g_name
     cols = ("id", "code", "name", "level_id", "parent_id", "path", "depth", "households", "created_at")
     writer.write(
         "grid",
@@ -84,7 +108,9 @@ def _grids(writer, rnd, shape, ids, stamp):
         (r + (stamp, 0, True, 1) for r in rows),
     )
     return {
-        "county": county_id,
+        "county": county_ids[0],  # the county staff's and the demo logins' county
+        "top": top or county_ids[0],
+        "counties": county_ids,
         "townships": township_ids,
         "villages": village_ids,
         "groups": group_ids,
@@ -111,14 +137,14 @@ def _people(writer, rnd, shape, ids, grids, names, day, stamp):
         assignments.append((pid, pid, grid_id, posts[post], start))
         return pid
 
-    county = grids["county"]
-    for i in range(max(6, shape.people // 1000)):
-        add(county, "县直干部", ["县委副书记", "副县长", "信访局局长", "民政局副局长"][i % 4] if i else "县委书记",
-            "县直机关", "第一责任人" if i == 0 else "工作人员")  # fmt: skip
+    for county in grids["counties"]:
+        for i in range(max(6, shape.people // 1000 // len(grids["counties"]))):
+            add(county, "县直干部", ["县委副书记", "副县长", "信访局局长", "民政局副局长"][i % 4] if i else "县委书记",
+                "县直机关", "第一责任人" if i == 0 else "工作人员")  # fmt: skip
     n_villages = len(grids["villages"])
     n_groups = len(grids["groups"])
     # the people budget: ~0.5 % township staff, ~5 % village cadres, the rest grid workers and volunteers
-    per_township = max(6, shape.people // 200 // max(1, shape.townships))
+    per_township = max(6, shape.people // 200 // max(1, len(grids["townships"])))
     per_village = max(3, shape.people // 20 // max(1, n_villages))
     for tid in grids["townships"]:
         t_name = grids["name"][tid]
@@ -208,7 +234,7 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
     categories = sorted(ids["appeal_category"].items(), key=lambda kv: kv[1])
     channels = list(ids["appeal_channel"].values())
     by_age = [(limit, _weighted(pairs)) for limit, pairs in STATUS_BY_AGE]
-    general_term, important_term = allowed_term(Importance.GENERAL), allowed_term(Importance.IMPORTANT)
+    general_term, important_term = _plain_days(allowed_term(Importance.GENERAL)), allowed_term(Importance.IMPORTANT)
     # appeals live in groups (most) and villages; the clerk is a township's
     places = grids["groups"] + grids["villages"]
     parent = grids["parent"]

@@ -26,11 +26,10 @@ from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.models.personnel import Assignment, Person, Post
 from app.models.representatives import Constituency, Representative
-from app.models.visits import Visit
 from app.services import quotas as quota_service
 from app.services import representatives as rep_service
 from app.services import scope as scope_service
-from app.services import stats
+from app.services import stats, visit_rate
 from app.services.appeals import attention_counts, cells_now_in, open_cells_in
 from app.services.grids import current_assignment_clause
 
@@ -326,7 +325,7 @@ def figures(session, scope, area, period, on=None):
         "by_grid": _by_grid(area, breakdown),
         "attention": attention(session, area, on),
         "quotas": visit_quotas(session, area, on),
-        "visits": visits_made(session, area, period),
+        "visits": visit_rate.visits_made(session, area, period, on),
         "reps": representatives(session, area, period.end.year, on),
         "computed_at": now(),
     }
@@ -366,18 +365,6 @@ def visit_quotas(session, area, on=None):
         "month_period": month,
         "year_period": year,
     }
-
-
-def visits_made(session, area, period):
-    """Visits made in the area during the period (grid of the visit)."""
-    return session.scalar(
-        select(func.count(Visit.id)).where(
-            scope_service.clause_for(Visit),
-            area.grid_clause(Visit.grid_id),
-            Visit.visit_date >= period.start,
-            Visit.visit_date <= period.end,
-        )
-    )
 
 
 def representatives(session, area, year, on=None):

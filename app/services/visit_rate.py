@@ -11,13 +11,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import bindparam, func, select, text
 
+from app.core.clock import today
 from app.models.grids import Grid, subtree_bounds
-from app.models.visits import VisitGridTally
+from app.models.visits import Visit, VisitGridTally
+from app.services import scope as scope_service
+from app.services import stats, tally
 
 
 @dataclass
@@ -35,57 +37,100 @@ class VisitRate:
         return min(1.0, self.visited / self.households)
 
 
-def _in_subtrees(paths):
-    return or_(*[and_(Grid.path >= low, Grid.path < high) for low, high in map(subtree_bounds, paths)])
+# a grid's households (its own 户数 when filled, else its children's by the same rule): walk
+# down from each grid asked about, stopping at the first filled grid of every branch, and add
+# up those; a branch without any filled grid adds nothing (NULL when nothing at all is known)
+HOUSEHOLDS_SQL = """
+WITH RECURSIVE walk(anchor_id, grid_id, households) AS (
+    SELECT id, id, households FROM grid WHERE id IN :ids
+    UNION ALL
+    SELECT w.anchor_id, g.id, g.households FROM walk w JOIN grid g ON g.parent_id = w.grid_id
+    WHERE COALESCE(w.households, 0) = 0
+)
+SELECT anchor_id, sum(CASE WHEN households > 0 THEN households END) FROM walk GROUP BY anchor_id
+"""
+
+
+def households_of(session, grid_ids):
+    """{grid id: households or None} of `grid_ids`: one recursive query over the grids between
+    each of them and the first filled 户数 below (a county of filled villages reads ~500 grids)."""
+    if not grid_ids:
+        return {}
+    query = text(HOUSEHOLDS_SQL).bindparams(bindparam("ids", expanding=True))
+    return {gid: (int(n) if n is not None else None) for gid, n in session.execute(query, {"ids": list(grid_ids)})}
+
+
+def visited_by_child(session, period, root):
+    """{path: households visited} of the period under `root`: its own grid's (key: its path) and
+    each child's subtree (key: the child's path), summed from the grid tally in one GROUP BY over
+    the subtree's path range (an index range, however many grids it holds)."""
+    low, high = subtree_bounds(root.path)
+    key = stats.subtree_of(root.path, Grid.path, session.get_bind().dialect.name)
+    rows = session.execute(
+        select(key, func.sum(VisitGridTally.households))
+        .join(Grid, Grid.id == VisitGridTally.grid_id)
+        .where(
+            VisitGridTally.period == period.kind,
+            VisitGridTally.start == period.start,
+            Grid.path >= low,
+            Grid.path < high,
+        )
+        .group_by(key)
+    ).all()
+    return {path: int(n or 0) for path, n in rows}
 
 
 def visit_rates(session, period, roots, children=True):
     """[VisitRate] of each grid of `roots` and (when `children`) of each of their children,
-    each rolled up its subtree: two queries, whatever the size of the tree."""
+    each rolled up its subtree: per root, one query for its children, one sum of the grid tally
+    by child and one recursive query for the households, whatever the size of the tree."""
     roots = [g for g in roots if g is not None]
     if not roots:
         return []
-    within = _in_subtrees([g.path for g in roots])
-    tree = session.execute(select(Grid.id, Grid.parent_id, Grid.households, Grid.path).where(within)).all()
-    kids = defaultdict(list)
-    own = {}
-    paths = {}
-    for gid, parent_id, households, path in tree:
-        kids[parent_id].append(gid)
-        own[gid] = households
-        paths[gid] = path
-    known = {}
-
-    def households_of(gid):
-        if gid not in known:
-            if own.get(gid):
-                known[gid] = own[gid]
-            else:
-                parts = [households_of(k) for k in kids.get(gid, ())]
-                parts = [p for p in parts if p]
-                known[gid] = sum(parts) if parts else None
-        return known[gid]
-
-    tallies = session.execute(
-        select(Grid.path, VisitGridTally.households)
-        .join(Grid, Grid.id == VisitGridTally.grid_id)
-        .where(VisitGridTally.period == period.kind, VisitGridTally.start == period.start, within)
-    ).all()
-
-    def visited_in(path):
-        return sum(n for p, n in tallies if p.startswith(path))
-
-    shown = []
+    shown = []  # (grid id, name, depth, visited)
     for root in roots:
-        shown.append((root.id, root.name, 0))
+        visited = visited_by_child(session, period, root)
+        shown.append((root.id, root.name, 0, sum(visited.values())))
         if children:
-            names = dict(
-                session.execute(
-                    select(Grid.id, Grid.name).where(Grid.parent_id == root.id).order_by(Grid.sort_order, Grid.code)
-                ).all()
+            kids = session.execute(
+                select(Grid.id, Grid.name, Grid.path)
+                .where(Grid.parent_id == root.id)
+                .order_by(Grid.sort_order, Grid.code)
+            ).all()
+            shown += [(gid, name, 1, visited.get(path, 0)) for gid, name, path in kids]
+    households = households_of(session, {gid for gid, *_ in shown})
+    return [VisitRate(gid, name, depth, households.get(gid), n) for gid, name, depth, n in shown]
+
+
+def whole_months(period, on=None):
+    """The period covers whole calendar months: it starts on a 1st and ends on a month's last
+    day, or today or later (no visit is dated in the future: the visit's rules refuse it)."""
+    if period.start.day != 1:
+        return False
+    return period.end >= (on or today()) or period.end == tally.period_end("month", period.end.replace(day=1))
+
+
+def visits_made(session, area, period, on=None):
+    """Visits made in the area during the period (grid of the visit): for whole months a sum
+    of the grid tally's month rows (kept on every write of a visit), else a count."""
+    if whole_months(period, on):
+        return session.scalar(
+            select(func.coalesce(func.sum(VisitGridTally.visits), 0)).where(
+                scope_service.clause_for(VisitGridTally),
+                area.grid_clause(VisitGridTally.grid_id),
+                VisitGridTally.period == "month",
+                VisitGridTally.start >= period.start,
+                VisitGridTally.start <= period.end,
             )
-            shown += [(gid, name, 1) for gid, name in names.items()]
-    return [VisitRate(gid, name, depth, households_of(gid), visited_in(paths[gid])) for gid, name, depth in shown]
+        )
+    return session.scalar(
+        select(func.count(Visit.id)).where(
+            scope_service.clause_for(Visit),
+            area.grid_clause(Visit.grid_id),
+            Visit.visit_date >= period.start,
+            Visit.visit_date <= period.end,
+        )
+    )
 
 
 def scope_roots(session, scope, grid=None):
