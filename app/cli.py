@@ -40,6 +40,7 @@ from app.services.assessments import seed_default_scheme
 from app.services.backup import BackupError, backup, check_revision, restore, revision_of
 from app.services.importer import import_file, template_bytes
 from app.services.lookups import seed_lookups
+from app.services.quotas import cells as quota_cells
 from app.services.registers import definitions, extensions, packages, runtime
 from app.services.registers import rollups as register_rollups
 from app.services.registers.packages import seed_registers
@@ -174,6 +175,7 @@ def rebuild_tallies_command():
     load, a restore from another version, or hand-made SQL on the visits."""
 
     rows = tally.rebuild(db.session)
+    quota_cells.rebuild(db.session)  # they are counted from the tally
     db.session.commit()
     _say(f"走访统计已按走访记录重新计算：{rows} 行。Visit tally counted again from the visits: {rows} rows.")
 
@@ -442,20 +444,29 @@ def rollups_command(action):
     check: compare them with a count of the appeals, name every cell that differs, exit 1 if any."""
     if action == "rebuild":
         days, summaries = appeal_rollups.rebuild(db.session)
+        quota = quota_cells.rebuild(db.session)
         db.session.commit()
         _say(
-            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格。"
-            f"Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} summary cells."
+            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格；走访任务统计 {quota} 格。"
+            f"Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} summary cells; "
+            f"visit quota cells: {quota}."
         )
         return
     differences = appeal_rollups.check(db.session)
+    quota = quota_cells.differences(db.session)
     db.session.rollback()
-    if not differences:
-        _say("诉求统计与诉求记录一致。Appeal roll-ups agree with the appeals.")
+    if not differences and not quota:
+        _say("诉求统计与诉求记录一致，走访任务统计与人员和走访一致。Appeal roll-ups and visit quota cells agree.")
         return
     for difference in differences[:200]:
         click.echo(appeal_rollups.describe(difference), err=True)
-    click.echo(f"诉求统计有 {len(differences)} 格不一致。{len(differences)} cells differ.", err=True)
+    for difference in quota[:200]:
+        click.echo("quota_cell " + quota_cells.describe(difference), err=True)
+    click.echo(
+        f"诉求统计有 {len(differences)} 格不一致，走访任务统计有 {len(quota)} 格不一致。"
+        f"{len(differences)} appeal cells and {len(quota)} quota cells differ.",
+        err=True,
+    )
     sys.exit(1)
 
 

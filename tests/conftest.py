@@ -284,7 +284,8 @@ def joined_transaction():
 
 def _rollups_agree():
     """After every test that left appeals: the figures' roll-ups equal a count of the appeals
-    (app.services.rollups.check), whatever the test did to them."""
+    (app.services.rollups.check), whatever the test did to them; and the visit quota cells a
+    count of the people and the tally (app.services.quotas.cells.differences)."""
     from app.models.appeals import Appeal, AppealRollup
     from app.services import rollups
 
@@ -296,6 +297,17 @@ def _rollups_agree():
         db.session.rollback()
         assert differences == [], "roll-ups differ from the appeals:\n" + "\n".join(
             rollups.describe(d) for d in differences[:20]
+        )
+    from app.models.visits import QuotaCell, QuotaRule
+    from app.services.quotas import cells
+
+    if db.session.scalar(select(func.count()).select_from(QuotaRule)) or db.session.scalar(
+        select(func.count()).select_from(QuotaCell)
+    ):
+        differences = cells.differences(db.session)
+        db.session.rollback()
+        assert differences == [], "quota cells differ from a count:\n" + "\n".join(
+            cells.describe(d) for d in differences[:20]
         )
 
 

@@ -9,7 +9,9 @@ from sqlalchemy import case, func, select
 
 from app.core.cache import memo
 from app.core.clock import today
+from app.models.grids import Grid
 from app.models.personnel import Person
+from app.services.quotas import cells
 from app.services.quotas.periods import Period, RuleRef
 from app.services.quotas.progress import (
     GridProgress,
@@ -146,6 +148,31 @@ def quota_rollup(session, period, person_clause, on=None, group=None, person_ids
             people, met, capped = session.execute(query).one()
             out.append(RuleRollup(ref, period, int(people), int(met), int(capped), int(people) * minimum))
     return out
+
+
+def rollup_by_child(session, grid, period, person_clause, on=None):
+    """`quota_rollup` of `person_clause` split by the child subtree of `grid` each person lies in
+    ({child grid id: [RuleRollup]}, None: the people of the grid itself), counted live."""
+    child = select(Grid.id, Grid.path).where(Grid.parent_id == grid.id).subquery()
+    high = func.substr(child.c.path, 1, func.length(child.c.path) - 1).concat("0")
+    person_grid = Grid.__table__.alias("person_grid")
+    child_of_person = (
+        select(child.c.id)
+        .where(person_grid.c.id == Person.grid_id, person_grid.c.path >= child.c.path, person_grid.c.path < high)
+        .scalar_subquery()
+    )
+    return quota_rollup(session, period, person_clause, on=on, group=child_of_person)
+
+
+def kept_rollup(session, period, anchors, on=None, by_child=False):
+    """`quota_rollup` of the people under the grids `anchors` (subtree roots, none inside
+    another), summed from the cells kept on write (`cells`): [RuleRollup], or with `by_child`
+    {child grid id (None: the grid itself): [RuleRollup]}. None when the cells cannot answer
+    (a change of kind or position recorded after the period's day): count live then."""
+    on = on or today()
+    if not cells.serves(session, period, on):
+        return None
+    return cells.rollup(session, period, applicable_rules(session, period), anchors, RuleRollup, by_child)
 
 
 def rollup_rate(rollups):
