@@ -439,8 +439,8 @@ def registers_rollups_command(action):
 @minqing.command("rollups")
 @click.argument("action", type=click.Choice(["check", "rebuild"]))
 def rollups_command(action):
-    """Appeal figures' roll-ups (what the dashboard, accountability and the counts above lists
-    read). rebuild: count them again from the appeals (after a bulk load or hand-made SQL);
+    """Appeal figures' roll-ups and the visit quota cells (what the dashboard, accountability and
+    the counts above lists read). rebuild: count them again from the appeals (after a bulk load or hand-made SQL);
     check: compare them with a count of the appeals, name every cell that differs, exit 1 if any."""
     if action == "rebuild":
         days, summaries = appeal_rollups.rebuild(db.session)
@@ -462,11 +462,10 @@ def rollups_command(action):
         click.echo(appeal_rollups.describe(difference), err=True)
     for difference in quota[:200]:
         click.echo("quota_cell " + quota_cells.describe(difference), err=True)
-    click.echo(
-        f"诉求统计有 {len(differences)} 格不一致，走访任务统计有 {len(quota)} 格不一致。"
-        f"{len(differences)} appeal cells and {len(quota)} quota cells differ.",
-        err=True,
-    )
+    if differences:
+        click.echo(f"诉求统计有 {len(differences)} 格不一致。{len(differences)} cells differ.", err=True)
+    if quota:
+        click.echo(f"走访任务统计有 {len(quota)} 格不一致。{len(quota)} quota cells differ.", err=True)
     sys.exit(1)
 
 
