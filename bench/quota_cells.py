@@ -54,12 +54,21 @@ def live_visit_quotas(session, area, on):
 
 def live_only(fn):
     """Run `fn` with the cells declared unable to answer (the live count, as before)."""
-    kept = quotas.kept_rollup
-    quotas.kept_rollup = lambda *args, **kwargs: None
+    kept, people = quotas.kept_rollups, quotas.people_rollups
+    quotas.kept_rollups = lambda *args, **kwargs: None
+    quotas.people_rollups = _people_live
     try:
         return fn()
     finally:
-        quotas.kept_rollup = kept
+        quotas.kept_rollups, quotas.people_rollups = kept, people
+
+
+def _people_live(session, periods, ids, on=None):
+    """The responsible people's own figures as before: one live count per rule and period."""
+    return {
+        p.kind: quotas.quota_rollup(session, p, Person.id.in_(ids), on=on, group=Person.id, person_ids=ids)
+        for p in periods
+    }
 
 
 def main(url):

@@ -265,11 +265,10 @@ def test_dashboard_and_accountability_read_the_cells(qw, monkeypatch):
             raise AssertionError("counted live")
 
         monkeypatch.setattr(quotas, "quota_rollup", refuse)
+        monkeypatch.setattr(quotas, "rollup_by_child", refuse)
         kept = dash.visit_quotas(db.session, area)
         assert _figures(kept["month"]) == _figures(live_quotas["month"])
         assert _figures(kept["year"]) == _figures(live_quotas["year"])
-        monkeypatch.undo()
-        monkeypatch.setattr(quotas, "rollup_by_child", refuse)  # the people's own rows are still read by id
         kept_rows, _people, _at = dash.accountability(db.session, area, dash.preset_period("month"))
         assert [(r.label, _figures(r.quota)) for r in kept_rows] == [(r.label, _figures(r.quota)) for r in rows]
         merged = {r.rule.id: (r.people, r.done) for r in rows[0].quota if r.period.kind == "month"}
@@ -291,3 +290,23 @@ def test_rollups_check_names_a_wrong_cell_and_rebuild_mends_it(app, qw):
         db.session.commit()
         assert cells.differences(db.session) == []
         assert db.session.scalar(select(QuotaRule.id).limit(1))
+
+
+def test_the_responsible_peoples_own_figures_equal_the_live_count(qw):
+    t = qw
+    ids = [t[name].id for name in ("m1", "m2", "m3", "y1", "y2", "pa", "pb")]
+    with frozen(TODAY):
+        t["y1"].active = False
+        db.session.add(
+            PersonKindChange(person_id=t["m3"].id, changed_on=date(2026, 3, 20), old_kind_id=t["yearly"].id,
+                             new_kind_id=t["monthly"].id, old_position="主任", new_position=None, created_at=now())
+        )  # fmt: skip
+        db.session.commit()
+        for on in (today(), date(2026, 3, 25), date(2026, 2, 10)):
+            periods = [quotas.current_period(kind, on) for kind in PERIODS]
+            mine = quotas.people_rollups(db.session, periods, ids, on)
+            for period in periods:
+                live = quotas.quota_rollup(
+                    db.session, period, Person.id.in_(ids), on=on, group=Person.id, person_ids=ids
+                )
+                assert _by_child(mine[period.kind]) == _by_child(live), (on, period.kind)

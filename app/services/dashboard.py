@@ -371,15 +371,13 @@ def visit_quotas(session, area, on=None):
     """Quota completion of the people of the area: this month's monthly rules and
     this year's yearly rules (summed from the quota cells; counted live when they cannot answer)."""
     on = on or today()
-    anchors = _quota_anchors(area)
-
-    def rollups(period):
-        kept = quota_service.kept_rollup(session, period, anchors, on)
-        return kept if kept is not None else quota_service.quota_rollup(session, period, _person_clause(area), on=on)
-
     month = quota_service.current_period("month", on)
     year = quota_service.current_period("year", on)
-    return {"month": rollups(month), "year": rollups(year), "month_period": month, "year_period": year}
+    kept = quota_service.kept_rollups(session, [month, year], _quota_anchors(area), on)
+    if kept is None:
+        clause = _person_clause(area)
+        kept = {p.kind: quota_service.quota_rollup(session, p, clause, on=on) for p in (month, year)}
+    return {"month": kept["month"], "year": kept["year"], "month_period": month, "year_period": year}
 
 
 def visits_made(session, area, period):
@@ -483,13 +481,13 @@ def _responsible(session, grid_ids):
 def _quota_by_child(session, grid, on):
     """Quota rollups of the people of each child subtree of `grid` (and of the grid itself,
     None): summed from the grid's quota cells, counted live when they cannot answer."""
+    periods = [quota_service.current_period(kind, on) for kind in ("month", "year")]
+    kept = quota_service.kept_rollups(session, periods, [grid.id], on, by_child=True)
+    if kept is None:
+        clause = and_(scope_service.clause_for(Person), stats.in_subtrees(Person.grid_id, (grid.path,)))
+        kept = {p.kind: quota_service.rollup_by_child(session, grid, p, clause, on) for p in periods}
     out = defaultdict(list)
-    for kind in ("month", "year"):
-        period = quota_service.current_period(kind, on)
-        grouped = quota_service.kept_rollup(session, period, [grid.id], on, by_child=True)
-        if grouped is None:
-            clause = and_(scope_service.clause_for(Person), stats.in_subtrees(Person.grid_id, (grid.path,)))
-            grouped = quota_service.rollup_by_child(session, grid, period, clause, on)
+    for grouped in kept.values():
         for key, rollups in grouped.items():
             out[key].extend(rollups)
     return out
@@ -580,11 +578,8 @@ def _person_rows(session, responsible, grids, period, on):
         for user_id, n in filed:
             for row in by_person[users[user_id]]:
                 row.filed = int(n)
-    for kind in ("month", "year"):
-        quota_period = quota_service.current_period(kind, on)
-        grouped = quota_service.quota_rollup(
-            session, quota_period, Person.id.in_(ids), on=on, group=Person.id, person_ids=ids
-        )
+    periods = [quota_service.current_period(kind, on) for kind in ("month", "year")]
+    for grouped in quota_service.people_rollups(session, periods, ids, on).values():
         for person_id, rollups in grouped.items():
             for row in by_person[person_id]:
                 row.quota.extend(rollups)

@@ -70,7 +70,7 @@ def target_of(rule):
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _matcher(dialect):
+def matcher(dialect):
     fold = (lambda s: s.translate(_ASCII_LOWER)) if dialect == "sqlite" else (lambda s: s)
 
     def matches(rule, kind_id, position):
@@ -112,7 +112,7 @@ def contributions(conn, person_ids):
     rules = [_Rule(row) for row in _rules(conn)]
     if not rules:
         return out
-    matches = _matcher(conn.dialect.name)
+    matches = matcher(conn.dialect.name)
     person, grid, tallies = Person.__table__, Grid.__table__, VisitTally.__table__
     for i in range(0, len(ids), BATCH):
         chunk = ids[i : i + BATCH]
@@ -335,51 +335,54 @@ def describe(difference):
 # --------------------------------------------------------------------------
 
 
-def serves(session, period, on):
-    """The cells answer for `period` seen on `on`: nobody's kind or position changed after the
-    day the period is assessed on (else the people are counted under their kind of that day)."""
-    day = min(period.end, on)
+def serves(session, periods, on):
+    """The cells answer for `periods` seen on `on`: nobody's kind or position changed after the
+    day a period is assessed on (else the people are counted under their kind of that day)."""
+    day = min(min(period.end for period in periods), on)
     return session.scalar(select(PersonKindChange.id).where(PersonKindChange.changed_on > day).limit(1)) is None
 
 
-def rollup(session, period, rules, anchors, make, by_child=False):
+def rollups(session, periods, rules, anchors, make, by_child=False):
     """`quota_rollup`'s figures for the people under the grids `anchors` (subtree roots, none in
-    another), summed from the cells: [RuleRollup] per rule of `rules` (QuotaRule rows, the
-    period's), or with `by_child` {child grid id (None: the grid itself): [RuleRollup]} of the
+    another), summed from the cells in one query for several `periods` (of different kinds):
+    {period kind: [RuleRollup] per rule of `rules` of that kind (QuotaRule rows, in order)}, or
+    with `by_child` {period kind: {child grid id (None: the grid itself): [RuleRollup]}} of the
     children with somebody assessed. `make` builds a RuleRollup (`report` owns the class)."""
-    refs = {rule.id: RuleRef.of(rule, period) for rule in rules}
-    out = defaultdict(list) if by_child else []
-    if not anchors or not refs:
-        return out if by_child else [make(ref, period) for ref in refs.values()]
-    targets = case({rid: ref.minimum for rid, ref in refs.items()}, value=CELL.c.rule_id, else_=0)
-    current = CELL.c.start == period.start
-    keys = [CELL.c.rule_id] + ([CELL.c.child_grid_id] if by_child else [])
-    rows = session.execute(
-        select(
-            *keys,
-            func.sum(case((CELL.c.start == ASSESSED, CELL.c.people), else_=0)),
-            func.sum(case((current & (CELL.c.done >= targets), CELL.c.people), else_=0)),
-            func.sum(case((current, CELL.c.done * CELL.c.people), else_=0)),
-        )
-        .where(
-            CELL.c.anchor_grid_id.in_(sorted(anchors)),
-            CELL.c.rule_id.in_(list(refs)),
-            CELL.c.start.in_([ASSESSED, period.start]),
-        )
-        .group_by(*keys)
-    ).all()
-    found = {tuple(row[: len(keys)]): [int(v or 0) for v in row[len(keys) :]] for row in rows}
+    by_kind = {period.kind: period for period in periods}
+    refs = {rule.id: (RuleRef.of(rule, by_kind[rule.period]), by_kind[rule.period]) for rule in rules}
+    found = {}
+    if anchors and refs:
+        targets = case({rid: ref.minimum for rid, (ref, _p) in refs.items()}, value=CELL.c.rule_id, else_=0)
+        starts = case({rid: period.start for rid, (_r, period) in refs.items()}, value=CELL.c.rule_id)
+        current = CELL.c.start == starts
+        keys = [CELL.c.rule_id] + ([CELL.c.child_grid_id] if by_child else [])
+        rows = session.execute(
+            select(
+                *keys,
+                func.sum(case((CELL.c.start == ASSESSED, CELL.c.people), else_=0)),
+                func.sum(case((current & (CELL.c.done >= targets), CELL.c.people), else_=0)),
+                func.sum(case((current, CELL.c.done * CELL.c.people), else_=0)),
+            )
+            .where(
+                CELL.c.anchor_grid_id.in_(sorted(anchors)),
+                CELL.c.rule_id.in_(list(refs)),
+                CELL.c.start.in_(sorted({ASSESSED, *(period.start for period in periods)})),
+            )
+            .group_by(*keys)
+        ).all()
+        found = {tuple(row[: len(keys)]): [int(v or 0) for v in row[len(keys) :]] for row in rows}
+    out = {kind: defaultdict(list) if by_child else [] for kind in by_kind}
     if not by_child:
-        for rid, ref in refs.items():
+        for rid, (ref, period) in refs.items():
             people, met, done = found.get((rid,), (0, 0, 0))
-            out.append(make(ref, period, people, met, done, people * ref.minimum))
+            out[period.kind].append(make(ref, period, people, met, done, people * ref.minimum))
         return out
     order = list(refs)
     for (rid, child), (people, met, done) in sorted(found.items(), key=lambda item: order.index(item[0][0])):
         if people:
-            ref = refs[rid]
-            out[child or None].append(make(ref, period, people, met, done, people * ref.minimum))
+            ref, period = refs[rid]
+            out[period.kind][child or None].append(make(ref, period, people, met, done, people * ref.minimum))
     return out
 
 
-__all__ = ["apply", "contributions", "differences", "rebuild", "recount", "rollup", "serves"]
+__all__ = ["apply", "contributions", "differences", "rebuild", "recount", "rollups", "serves"]
