@@ -41,6 +41,7 @@ from app.services.assessments import seed_default_scheme
 from app.services.backup import BackupError, backup, check_revision, restore, revision_of
 from app.services.importer import import_file, template_bytes
 from app.services.lookups import seed_lookups
+from app.services.quotas import cells as quota_cells
 from app.services.registers import definitions, extensions, packages, runtime
 from app.services.registers import rollups as register_rollups
 from app.services.registers.packages import seed_registers
@@ -181,6 +182,7 @@ def rebuild_tallies_command():
     load, a restore from another version, or hand-made SQL on the visits."""
 
     rows = tally.rebuild(db.session)
+    quota_cells.rebuild(db.session)  # they are counted from the tally
     db.session.commit()
     _say(f"走访统计已按走访记录重新计算：{rows} 行。Visit tally counted again from the visits: {rows} rows.")
 
@@ -444,27 +446,30 @@ def registers_rollups_command(action):
 @minqing.command("rollups")
 @click.argument("action", type=click.Choice(["check", "rebuild"]))
 def rollups_command(action):
-    """Appeal figures' roll-ups (what the dashboard, accountability and the counts above lists
-    read) and the visit tally (visits made, 走访率, quotas). rebuild: count them again from the
-    appeals and visits (after a bulk load or hand-made SQL); check: compare them with a count,
-    name every cell or row that differs, exit 1 if any."""
+    """Appeal figures' roll-ups, the visit tally and the visit quota cells (what the dashboard,
+    accountability, the counts above lists, 走访率 and quotas read). rebuild: count them again from
+    the appeals, visits and people (after a bulk load or hand-made SQL); check: compare them with a
+    count, name every cell or row that differs, exit 1 if any."""
     if action == "rebuild":
         days, summaries, opens = appeal_rollups.rebuild(db.session)
         rows = tally.rebuild(db.session)  # and the follow-ups still to make (app.services.follow_ups)
+        quota = quota_cells.rebuild(db.session)
         db.session.commit()
         _say(
-            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格；走访统计 {rows} 行。"
-            f"Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} summary cells,"
-            f" {opens} open cells; visit tally: {rows} rows."
+            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格；走访统计 {rows} 行；"
+            f"走访任务统计 {quota} 格。Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} "
+            f"summary cells, {opens} open cells; visit tally: {rows} rows; visit quota cells: {quota}."
         )
         return
     differences = appeal_rollups.check(db.session)
     visits = tally.check(db.session)
     follow_up_differences = follow_ups.check(db.session)
+    quota = quota_cells.differences(db.session)
     db.session.rollback()
-    if not differences and not visits and not follow_up_differences:
+    if not differences and not visits and not follow_up_differences and not quota:
         _say(
-            "诉求统计与诉求记录一致，走访统计与走访记录一致。Appeal roll-ups and the visit tally agree with the records."
+            "诉求统计与诉求记录一致，走访统计、走访任务统计与走访记录一致。"
+            "Appeal roll-ups, the visit tally and the quota cells agree with the records."
         )
         return
     for difference in differences[:200]:
@@ -474,9 +479,12 @@ def rollups_command(action):
     for visit_id, kept, expected in follow_up_differences:
         click.echo(f"走访 {visit_id}：待回访日期为 {kept}，应为 {expected}。Visit {visit_id}: follow-up open {kept}, "
                    f"expected {expected}.", err=True)  # fmt: skip
+    for difference in quota[:200]:
+        click.echo("quota_cell " + quota_cells.describe(difference), err=True)
     click.echo(f"诉求统计有 {len(differences)} 格不一致，走访统计有 {len(visits)} 行不一致，待回访日期有 "
-               f"{len(follow_up_differences)} 条不一致（各最多列出 200 条）。{len(differences)} cells differ; "
-               f"{len(visits)} tally rows differ; {len(follow_up_differences)} follow-up dates differ.", err=True)  # fmt: skip
+               f"{len(follow_up_differences)} 条不一致，走访任务统计有 {len(quota)} 格不一致（各最多列出 200 条）。"
+               f"{len(differences)} cells differ; {len(visits)} tally rows differ; {len(follow_up_differences)} "
+               f"follow-up dates differ; {len(quota)} quota cells differ.", err=True)  # fmt: skip
     sys.exit(1)
 
 

@@ -284,8 +284,9 @@ def joined_transaction():
 
 def _rollups_agree():
     """After every test that left appeals or visits: the figures' roll-ups equal a count of the
-    appeals (app.services.rollups.check) and the visit tally a count of the visits
-    (app.services.tally.check), whatever the test did to them."""
+    appeals (app.services.rollups.check), the visit tally a count of the visits
+    (app.services.tally.check) and the visit quota cells a count of the people and the tally
+    (app.services.quotas.cells.differences), whatever the test did to them."""
     from app.models.appeals import Appeal, AppealRollup
     from app.models.visits import Visit, VisitGridTally
     from app.services import rollups, tally
@@ -305,6 +306,23 @@ def _rollups_agree():
         differences = tally.check(db.session, limit=20)
         db.session.rollback()
         assert differences == [], f"the visit tally differs from the visits: {differences}"
+        from app.services import follow_ups
+
+        wrong = follow_ups.check(db.session, limit=20)
+        db.session.rollback()
+        assert wrong == [], f"visit.follow_up_open differs from the visits: {wrong}"
+
+    from app.models.visits import QuotaCell, QuotaRule
+    from app.services.quotas import cells
+
+    if db.session.scalar(select(func.count()).select_from(QuotaRule)) or db.session.scalar(
+        select(func.count()).select_from(QuotaCell)
+    ):
+        differences = cells.differences(db.session)
+        db.session.rollback()
+        assert differences == [], "quota cells differ from a count:\n" + "\n".join(
+            cells.describe(d) for d in differences[:20]
+        )
 
 
 def _forget_memos(app):

@@ -33,6 +33,7 @@ from app.models.personnel import Person
 from app.models.representatives import Constituency, Representative
 from app.services import rollups as appeal_rollups
 from app.services import tally
+from app.services.quotas import cells as quota_cells
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,9 @@ def load_bulk(session, sm, scale="county", progress=print):
 
     rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
     progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
+    t = time.perf_counter()
+    cells = quota_cells.rebuild(session)  # the quotas' figures per grid, counted from the people and the tally
+    progress(f"  quota cells ({cells:,})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
     days, summaries, opens = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
     progress(

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from datetime import date
 
 from flask_appbuilder import Model
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    UniqueConstraint,
     event,
     insert,
     select,
@@ -223,6 +225,33 @@ class QuotaRule(VersionMixin, TimestampMixin, Model):
         return split_words(self.position_contains)
 
 
+ASSESSED = date(1970, 1, 1)  # QuotaCell.start of the rows counting who a rule assesses
+
+
+class QuotaCell(Model):
+    """The visit quotas' figures kept per grid (app/services/quotas/cells.py): for each grid on a
+    person's grid path (`anchor_grid_id`, with the child grid the person lies under, 0 for the
+    grid itself) and each active rule that assesses the person now, one count in the row with
+    `start` ASSESSED and `done` 0 (people assessed), and, per period of the rule's kind in which
+    the person has a visit or household, one in the row of that period's first day and the
+    person's count capped at the rule's target (`done` ≥ 1). People with nothing done in a period
+    are the assessed people less those counted in its rows: a new month needs no row."""
+
+    __tablename__ = "quota_cell"
+
+    id = Column(Integer, primary_key=True)
+    anchor_grid_id = Column(Integer, nullable=False)
+    rule_id = Column(Integer, nullable=False, index=True)
+    start = Column(Date, nullable=False)
+    child_grid_id = Column(Integer, nullable=False)
+    done = Column(Integer, nullable=False)
+    people = Column(Integer, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("anchor_grid_id", "rule_id", "start", "child_grid_id", "done", name="uq_quota_cell"),
+    )
+
+
 def split_words(text):
     return [w for w in re.split(r"[\s,，、;；/|]+", text or "") if w]
 
@@ -249,7 +278,10 @@ class PersonKindChange(Model):
 
     person = relationship("Person", lazy="select")
 
-    __table_args__ = (Index("ix_person_kind_change_person_date", "person_id", "changed_on"),)
+    __table_args__ = (
+        Index("ix_person_kind_change_person_date", "person_id", "changed_on"),
+        Index("ix_person_kind_change_changed_on", "changed_on"),  # "any change after a day?" (quota cells)
+    )
 
 
 def _kind_touched(target):

@@ -352,19 +352,22 @@ def _person_clause(area):
     return and_(scope_service.clause_for(Person), area.grid_clause(Person.grid_id))
 
 
+def _quota_anchors(area):
+    """The grids whose quota cells add up to the area: the chosen grid, else the roots."""
+    return [area.grid.id] if area.grid is not None else [root.id for root in area.roots]
+
+
 def visit_quotas(session, area, on=None):
     """Quota completion of the people of the area: this month's monthly rules and
-    this year's yearly rules."""
+    this year's yearly rules (summed from the quota cells; counted live when they cannot answer)."""
     on = on or today()
-    clause = _person_clause(area)
     month = quota_service.current_period("month", on)
     year = quota_service.current_period("year", on)
-    return {
-        "month": quota_service.quota_rollup(session, month, clause, on=on),
-        "year": quota_service.quota_rollup(session, year, clause, on=on),
-        "month_period": month,
-        "year_period": year,
-    }
+    kept = quota_service.kept_rollups(session, [month, year], _quota_anchors(area), on)
+    if kept is None:
+        clause = _person_clause(area)
+        kept = {p.kind: quota_service.quota_rollup(session, p, clause, on=on) for p in (month, year)}
+    return {"month": kept["month"], "year": kept["year"], "month_period": month, "year_period": year}
 
 
 def representatives(session, area, year, on=None):
@@ -454,21 +457,16 @@ def _responsible(session, grid_ids):
 
 
 def _quota_by_child(session, grid, on):
-    """Quota rollups of the people of each child subtree of `grid` (and of the grid itself)."""
-    child = select(Grid.id, Grid.path).where(Grid.parent_id == grid.id).subquery()
-    high = func.substr(child.c.path, 1, func.length(child.c.path) - 1).concat("0")
-    person_grid = Grid.__table__.alias("person_grid")
-    child_of_person = (
-        select(child.c.id)
-        .where(person_grid.c.id == Person.grid_id, person_grid.c.path >= child.c.path, person_grid.c.path < high)
-        .scalar_subquery()
-    )
-    in_grid = stats.in_subtrees(Person.grid_id, (grid.path,))
-    clause = and_(scope_service.clause_for(Person), in_grid)
+    """Quota rollups of the people of each child subtree of `grid` (and of the grid itself,
+    None): summed from the grid's quota cells, counted live when they cannot answer."""
+    periods = [quota_service.current_period(kind, on) for kind in ("month", "year")]
+    kept = quota_service.kept_rollups(session, periods, [grid.id], on, by_child=True)
+    if kept is None:
+        clause = and_(scope_service.clause_for(Person), stats.in_subtrees(Person.grid_id, (grid.path,)))
+        kept = {p.kind: quota_service.rollup_by_child(session, grid, p, clause, on) for p in periods}
     out = defaultdict(list)
-    for kind in ("month", "year"):
-        period = quota_service.current_period(kind, on)
-        for key, rollups in quota_service.quota_rollup(session, period, clause, on=on, group=child_of_person).items():
+    for grouped in kept.values():
+        for key, rollups in grouped.items():
             out[key].extend(rollups)
     return out
 
@@ -558,11 +556,8 @@ def _person_rows(session, responsible, grids, period, on):
         for user_id, n in filed:
             for row in by_person[users[user_id]]:
                 row.filed = int(n)
-    for kind in ("month", "year"):
-        quota_period = quota_service.current_period(kind, on)
-        grouped = quota_service.quota_rollup(
-            session, quota_period, Person.id.in_(ids), on=on, group=Person.id, person_ids=ids
-        )
+    periods = [quota_service.current_period(kind, on) for kind in ("month", "year")]
+    for grouped in quota_service.people_rollups(session, periods, ids, on).values():
         for person_id, rollups in grouped.items():
             for row in by_person[person_id]:
                 row.quota.extend(rollups)

@@ -14,6 +14,7 @@ from app.core.mail import mail_configured
 from app.extensions import db
 from app.services import audit, tally
 from app.services.appeals.reminders import reminder_texts, reminders, send_reminders
+from app.services.quotas import cells as quota_cells
 
 
 @jobs.job_kind("remind")
@@ -28,6 +29,7 @@ def remind(job):
 @jobs.job_kind("rebuild-tallies")
 def rebuild_tallies(job):
     rows = tally.rebuild(db.session)
+    quota_cells.rebuild(db.session)  # they are counted from the tally
     db.session.commit()
     job.note(_l("Visit tally counted again from the visits: %(rows)s rows.", rows=rows))
 

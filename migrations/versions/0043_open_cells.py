@@ -7,7 +7,7 @@ filled here from the appeals already recorded with the same rule (app/services/r
 `open_select`; `flask minqing rollups check` compares them).
 
 Revision ID: 0043_open_cells
-Revises: 0041_appeal_summary
+Revises: 0042_quota_cells
 """
 
 import pathlib
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0043_open_cells"
-down_revision = "0041_appeal_summary"
+down_revision = "0042_quota_cells"
 branch_labels = None
 depends_on = None
 

@@ -49,8 +49,12 @@ from app.services.quotas.report import (
     GridName,
     QuotaReport,
     RuleRollup,
+    kept_rollup,
+    kept_rollups,
+    people_rollups,
     quota_report,
     quota_rollup,
+    rollup_by_child,
     rollup_rate,
 )
 from app.services.quotas.rules import (
@@ -66,7 +70,7 @@ from app.services.quotas.rules import (
 __all__ = [
     "AVERAGED", "MONTHS_IN", "PERIOD_TITLES", "SEED_RULES", "UNIT_TITLES", "Assessed", "GridName", "GridProgress",
     "Period", "PersonProgress", "QuotaReport", "RuleRef", "RuleRollup", "_done_counts", "applicable_rules",
-    "current_period", "done_by_person", "expected_by", "own_progress", "period_for", "period_of",
-    "person_state_on", "quota_progress", "quota_report", "quota_rollup", "rollup_rate", "rule_target",
+    "current_period", "done_by_person", "kept_rollup", "kept_rollups", "expected_by", "own_progress", "people_rollups", "period_for", "period_of",
+    "person_state_on", "quota_progress", "quota_report", "quota_rollup", "rollup_by_child", "rollup_rate", "rule_target",
     "seed_quota_rules", "validate_quota_rule",
 ]  # fmt: skip
