@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.core.clock import frozen
 from app.core.errors import DomainError
@@ -212,6 +212,23 @@ def test_visits_made_reads_the_month_tally_for_whole_months_and_counts_other_per
     assert visit_rate.visits_made(db.session, everywhere, part, on) == 4
     tally.rebuild(db.session)
     assert visit_rate.visits_made(db.session, everywhere, whole, on) == 5
+    # a whole year (to today) and a whole quarter read one year or quarter row per grid, the same figure
+    year, quarter = Period(date(2027, 1, 1), on), Period(date(2027, 1, 1), date(2027, 3, 31))
+    whole_year = Period(date(2027, 1, 1), date(2027, 12, 31))
+    assert visit_rate.tally_tiles(year.start, date(2027, 12, 31)) == [("year", date(2027, 1, 1))]
+    assert visit_rate.tally_tiles(quarter.start, quarter.end) == [("quarter", date(2027, 1, 1))]
+    assert visit_rate.visits_made(db.session, everywhere, year, on) == 5
+    assert visit_rate.visits_made(db.session, everywhere, Period(date(2027, 1, 1), date(2027, 12, 31)), on) == 5
+    db.session.execute(
+        VisitGridTally.__table__.update()
+        .where(VisitGridTally.period == "year")
+        .values(visits=VisitGridTally.visits + 100)
+    )
+    rows = db.session.scalar(select(func.count()).select_from(VisitGridTally).where(VisitGridTally.period == "year"))
+    assert (
+        rows and visit_rate.visits_made(db.session, everywhere, whole_year, on) == 5 + 100 * rows
+    )  # read: the year rows
+    tally.rebuild(db.session)
 
 
 def test_a_visit_dated_in_the_future_is_refused_so_a_period_ending_today_is_whole(world):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import add
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, true
@@ -227,15 +228,16 @@ def _summary_breakdown(session, area, period, on):
     keys = (AppealSummary.month, AppealSummary.category_id, split)
     rows = stats.summary_breakdown(session, anchors, period.start, period.end, on, keys=keys, as_lists=True)
     names = [c.key for c in stats.COUNTS]
-    parts = ({}, {}, {})
-    for (month, category, grid), values in rows:
-        for part, key in zip(parts, (f"{month:%Y-%m}", category, paths.get(grid)), strict=True):
+    by_month, by_category, by_grid = {}, {}, {}
+    months = {}
+    for (month, category, grid), values in rows:  # a county's year: thousands of rows, added in C (map)
+        label = months.get(month)
+        if label is None:
+            label = months[month] = f"{month:%Y-%m}"
+        for part, key in ((by_month, label), (by_category, category), (by_grid, paths.get(grid))):
             kept = part.get(key)
-            if kept is None:
-                part[key] = list(values)
-            else:
-                for i, value in enumerate(values):
-                    kept[i] += value
+            part[key] = values if kept is None else list(map(add, kept, values))
+    parts = (by_month, by_category, by_grid)
     by_month, by_category, by_grid = ({k: dict(zip(names, v, strict=True)) for k, v in p.items()} for p in parts)
     return Breakdown(stats.add_counts(by_grid.values()), by_month, by_category, by_grid)
 

@@ -367,7 +367,7 @@ def summary_breakdown(session, anchor_ids, start=None, end=None, on=None, keys=(
     names = [c.key for c in COUNTS]
     out = []
     for row in session.execute(query).tuples():
-        values = [int(v or 0) for v in row[width:]]
+        values = list(map(int, row[width:]))  # every sum is coalesced to 0
         if values[0] or not width:  # COUNTS starts with "collected"
             out.append((tuple(row[:width]), values if as_lists else dict(zip(names, values, strict=True))))
     return out

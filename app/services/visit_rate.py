@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 
 from app.core.clock import today
 from app.models.grids import Grid, subtree_bounds
@@ -110,17 +111,41 @@ def whole_months(period, on=None):
     return period.end >= (on or today()) or period.end == tally.period_end("month", period.end.replace(day=1))
 
 
+def tally_tiles(start, end):
+    """[(period kind, first day)] of the tally rows that cover the months from `start` to `end`
+    exactly, coarsest first: whole years, then whole quarters, then months (a year is one row per
+    grid instead of twelve)."""
+    months, day = [], start.replace(day=1)
+    while day <= end:
+        months.append(day)
+        day = day.replace(year=day.year + 1, month=1) if day.month == 12 else day.replace(month=day.month + 1)
+    out, i = [], 0
+    while i < len(months):
+        first = months[i]
+        if first.month == 1 and i + 12 <= len(months):
+            out.append(("year", first))
+            i += 12
+        elif first.month in (1, 4, 7, 10) and i + 3 <= len(months):
+            out.append(("quarter", first))
+            i += 3
+        else:
+            out.append(("month", first))
+            i += 1
+    return out
+
+
 def visits_made(session, area, period, on=None):
     """Visits made in the area during the period (grid of the visit): for whole months a sum
     of the grid tally's month rows (kept on every write of a visit), else a count."""
     if whole_months(period, on):
+        tiles = defaultdict(list)
+        for kind, first in tally_tiles(period.start, period.end):
+            tiles[kind].append(first)
         return session.scalar(
             select(func.coalesce(func.sum(VisitGridTally.visits), 0)).where(
                 scope_service.clause_for(VisitGridTally),
                 area.grid_clause(VisitGridTally.grid_id),
-                VisitGridTally.period == "month",
-                VisitGridTally.start >= period.start,
-                VisitGridTally.start <= period.end,
+                or_(*[and_(VisitGridTally.period == k, VisitGridTally.start.in_(v)) for k, v in tiles.items()]),
             )
         )
     return session.scalar(
