@@ -442,12 +442,12 @@ def rollups_command(action):
     read). rebuild: count them again from the appeals (after a bulk load or hand-made SQL);
     check: compare them with a count of the appeals, name every cell that differs, exit 1 if any."""
     if action == "rebuild":
-        days, summaries, opens = appeal_rollups.rebuild(db.session)
+        days, summaries, opens, states = appeal_rollups.rebuild(db.session)
         db.session.commit()
         _say(
-            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格。"
+            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格，按状态 {states} 格。"
             f"Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} summary cells,"
-            f" {opens} open cells."
+            f" {opens} open cells, {states} state cells."
         )
         return
     differences = appeal_rollups.check(db.session)

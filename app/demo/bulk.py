@@ -163,9 +163,10 @@ def load_bulk(session, sm, scale="county", progress=print):
     rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
     progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
-    days, summaries, opens = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
+    days, summaries, opens, states = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
     progress(
-        f"  appeal roll-ups ({days:,} day cells, {summaries:,} summary cells, {opens:,} open cells)"
+        f"  appeal roll-ups ({days:,} day cells, {summaries:,} summary cells, {opens:,} open cells,"
+        f" {states:,} state cells)"
         f"  {time.perf_counter() - t:6.1f} s"
     )
     if dialect == "postgresql":
