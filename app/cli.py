@@ -451,14 +451,15 @@ def rollups_command(action):
     the appeals, visits and people (after a bulk load or hand-made SQL); check: compare them with a
     count, name every cell or row that differs, exit 1 if any."""
     if action == "rebuild":
-        days, summaries, opens = appeal_rollups.rebuild(db.session)
+        days, summaries, opens, states = appeal_rollups.rebuild(db.session)
         rows = tally.rebuild(db.session)  # and the follow-ups still to make (app.services.follow_ups)
         quota = quota_cells.rebuild(db.session)
         db.session.commit()
         _say(
-            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格；走访统计 {rows} 行；"
-            f"走访任务统计 {quota} 格。Appeal roll-ups counted again from the appeals: {days} day cells, {summaries} "
-            f"summary cells, {opens} open cells; visit tally: {rows} rows; visit quota cells: {quota}."
+            f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格，按状态 {states} 格；"
+            f"走访统计 {rows} 行；走访任务统计 {quota} 格。Appeal roll-ups counted again from the appeals: {days} day "
+            f"cells, {summaries} summary cells, {opens} open cells, {states} state cells; visit tally: {rows} rows; "
+            f"visit quota cells: {quota}."
         )
         return
     differences = appeal_rollups.check(db.session)

@@ -223,9 +223,10 @@ def load_bulk(session, sm, scale="county", progress=print):
     cells = quota_cells.rebuild(session)  # the quotas' figures per grid, counted from the people and the tally
     progress(f"  quota cells ({cells:,})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
-    days, summaries, opens = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
+    days, summaries, opens, states = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
     progress(
-        f"  appeal roll-ups ({days:,} day cells, {summaries:,} summary cells, {opens:,} open cells)"
+        f"  appeal roll-ups ({days:,} day cells, {summaries:,} summary cells, {opens:,} open cells,"
+        f" {states:,} state cells)"
         f"  {time.perf_counter() - t:6.1f} s"
     )
     if dialect == "postgresql":

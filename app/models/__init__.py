@@ -2,7 +2,15 @@
 
 from flask_appbuilder.security.sqla.models import User  # noqa: F401  (Person.user)
 
-from app.models.appeals import Appeal, AppealCounter, AppealEvent, AppealOpen, AppealRollup, AppealSummary  # noqa: F401
+from app.models.appeals import (  # noqa: F401
+    Appeal,
+    AppealCounter,
+    AppealEvent,
+    AppealOpen,
+    AppealRollup,
+    AppealState,
+    AppealSummary,
+)
 from app.models.assessments import (  # noqa: F401
     AssessmentEntry,
     AssessmentInput,

@@ -559,3 +559,26 @@ class AppealOpen(Model):
     n = Column(Integer, nullable=False)
 
     __table_args__ = (UniqueConstraint(*OPEN_KEYS, name="uq_appeal_open_cell"),)
+
+
+# the state cells' key (app.services.rollups: `state_of`)
+STATE_KEYS = ("anchor_grid_id", "status")
+
+
+class AppealState(Model):
+    """The per-state cells: per grid, the live appeals (not deleted; duplicates included, as
+    the counts above the lists have them) that live NOW in its subtree, by state. Every appeal
+    counts once for each grid on its current grid's path, so the per-state counts of a
+    jurisdiction of whole subtrees are the sum over its roots' cells (a handful of rows).
+    Kept in the same flush as the other cells (`app.services.rollups`); a grid move recounts
+    the grids above it.
+    """
+
+    __tablename__ = "appeal_state"
+
+    id = Column(Integer, primary_key=True)
+    anchor_grid_id = Column(Integer, nullable=False)
+    status = Column(String(20), nullable=False)
+    n = Column(Integer, nullable=False)
+
+    __table_args__ = (UniqueConstraint(*STATE_KEYS, name="uq_appeal_state_cell"),)

@@ -5,8 +5,8 @@ inside the database, for `rollups rebuild` (and so for the bulk loader after its
 inserts: a county's million appeals in one GROUP BY instead of a million rows through
 Python), for `rollups check`, and for the few grids a grid move concerns.
 
-The same rules as `rollups.cell_of`, `rollups.summary_of` and `rollups.open_of`; the suite compares them after
-every test (`rollups.check` counts with this module and with the Python rule).
+The same rules as `rollups.cell_of`, `rollups.summary_of`, `rollups.open_of` and
+`rollups.state_of`; the suite compares them after every test (`rollups.check` counts with this module and with the Python rule).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from app.models.appeals import (
     OPEN_KEYS,
     OPEN_STATUSES,
     ROLLUP_DIMENSIONS,
+    STATE_KEYS,
     SUMMARY_KEYS,
     SUMMARY_MEASURES,
 )
@@ -112,6 +113,16 @@ def open_select(dialect, anchors=None):
     )
 
 
+def state_select(dialect, anchors=None):
+    """SELECT the state cells (STATE_KEYS, then n) counted from the appeals: every live appeal
+    (duplicates included), for each grid on the path of the grid it lives in now; only of the
+    grids `anchors` (ids) when given."""
+    return (
+        f"{PAIRS} SELECT p.anchor_id, a.status, count(*) FROM appeal a JOIN pairs p ON p.grid_id = a.grid_id "
+        f"WHERE a.deleted_at IS NULL{_anchors_in(anchors)} GROUP BY p.anchor_id, a.status"
+    )
+
+
 def rollup_select(dialect):
     """SELECT the day cells (ROLLUP_DIMENSIONS, then n) counted from the appeals (as migration 0031)."""
     f = _fragments(dialect)
@@ -153,7 +164,7 @@ def recount_found(conn, found):
 
 
 def rebuild_all(conn, found=()):
-    """The three cell tables counted again from the appeals: (day, summary, open cells) written;
+    """The four cell tables counted again from the appeals: (day, summary, open, state cells) written;
     `found`: the ids of the channels counted as 发现."""
     dialect = conn.dialect.name
     conn.execute(text("DELETE FROM appeal_rollup"))
@@ -163,7 +174,9 @@ def rebuild_all(conn, found=()):
     conn.execute(text(f"INSERT INTO appeal_summary ({columns}) {summary_select(dialect, found=found)}"))
     conn.execute(text("DELETE FROM appeal_open"))
     conn.execute(text(f"INSERT INTO appeal_open ({', '.join(OPEN_KEYS)}, n) {open_select(dialect)}"))
-    tables = ("appeal_rollup", "appeal_summary", "appeal_open")
+    conn.execute(text("DELETE FROM appeal_state"))
+    conn.execute(text(f"INSERT INTO appeal_state ({', '.join(STATE_KEYS)}, n) {state_select(dialect)}"))
+    tables = ("appeal_rollup", "appeal_summary", "appeal_open", "appeal_state")
     if dialect == "postgresql":  # the planner's row counts: a county's year of cells is summed in memory, not on disk
         for table in tables:
             conn.execute(text(f"ANALYZE {table}"))
@@ -187,3 +200,14 @@ def recount_open(conn, anchors):
     listed = ", ".join(str(int(i)) for i in sorted(anchors))
     conn.execute(text(f"DELETE FROM appeal_open WHERE anchor_grid_id IN ({listed})"))
     conn.execute(text(f"INSERT INTO appeal_open ({', '.join(OPEN_KEYS)}, n) {open_select(conn.dialect.name, anchors)}"))
+
+
+def recount_state(conn, anchors):
+    """The state cells of the grids `anchors` counted again (a grid moved below or away from them)."""
+    if not anchors:
+        return
+    listed = ", ".join(str(int(i)) for i in sorted(anchors))
+    conn.execute(text(f"DELETE FROM appeal_state WHERE anchor_grid_id IN ({listed})"))
+    conn.execute(
+        text(f"INSERT INTO appeal_state ({', '.join(STATE_KEYS)}, n) {state_select(conn.dialect.name, anchors)}")
+    )

@@ -30,6 +30,10 @@ extension awaiting approval: "needs attention" and the counts above the lists su
 rows of the scope's roots (`app.services.appeals.queries.open_cells_in`). Same listeners,
 same flush; a grid move recounts the grids above it (`rollup_sql.recount_open`).
 
+A fourth, `appeal_state` (`state_of`), keeps every live appeal (duplicates included) per grid
+on the path of the grid it lives in now × state: the per-state counts above the lists sum the
+scope roots' rows. Same listeners, same flush; a grid move recounts (`rollup_sql.recount_state`).
+
 Writes below the ORM (the bulk demo loader, a restore, hand-made SQL) are followed by
 `rebuild()` (set-based SQL, `app.services.rollup_sql`): `flask minqing rollups rebuild`; `flask minqing rollups check` compares the
 cells with a count of the appeals and names every cell that differs.
@@ -53,11 +57,13 @@ from app.models.appeals import (
     OPEN_KEYS,
     OPEN_STATUSES,
     ROLLUP_DIMENSIONS,
+    STATE_KEYS,
     SUMMARY_KEYS,
     SUMMARY_MEASURES,
     Appeal,
     AppealOpen,
     AppealRollup,
+    AppealState,
     AppealSummary,
 )
 from app.models.grids import Grid
@@ -67,6 +73,7 @@ from app.services import rollup_sql
 ROLLUP = AppealRollup.__table__
 SUMMARY = AppealSummary.__table__
 OPEN = AppealOpen.__table__
+STATE = AppealState.__table__
 APPEAL = Appeal.__table__
 GRID = Grid.__table__
 NOW_GRID = GRID.alias("now_grid")  # the grid the case lives in now
@@ -166,14 +173,23 @@ def open_of(row, path):
     return [(int(anchor), *key) for anchor in path.strip("/").split("/")]
 
 
+def state_of(row, path):
+    """The state cells an appeal row counts in: [key in STATE_KEYS order], one per grid on the
+    `path` of the grid it lives in now; [] for a soft-deleted appeal (a duplicate counts)."""
+    if row.deleted_at is not None or not path:
+        return []
+    return [(int(anchor), str(row.status)) for anchor in path.strip("/").split("/")]
+
+
 class Delta:
-    """What a change does to the three kinds of cells: the day cells' counts, the summary
-    cells' columns and the open cells' counts."""
+    """What a change does to the four kinds of cells: the day cells' counts, the summary
+    cells' columns, the open cells' and the state cells' counts."""
 
     def __init__(self, found=frozenset()):
         self.cells = Counter()
         self.summary = {}
         self.open = Counter()
+        self.state = Counter()
         self.found = found  # the channels counted as 发现
 
     def add(self, rows, sign=1):
@@ -187,6 +203,8 @@ class Delta:
                 self.summary[key] = change if kept is None else [a + b for a, b in zip(kept, change, strict=True)]
             for key in open_of(row, row.now_path):
                 self.open[key] += sign
+            for key in state_of(row, row.now_path):
+                self.state[key] += sign
         return self
 
 
@@ -225,6 +243,7 @@ def apply(conn, delta):
     if isinstance(delta, Delta):
         apply_summary(conn, delta.summary)
         apply_open(conn, delta.open)
+        apply_state(conn, delta.state)
         delta = delta.cells
     changes = sorted((cell, n) for cell, n in delta.items() if n)
     if not changes:
@@ -267,19 +286,28 @@ def apply_summary(conn, delta):
 
 def apply_open(conn, delta):
     """Add {open key: change} to the open cells (cells left at zero go)."""
+    _apply_counts(conn, OPEN, OPEN_KEYS, delta)
+
+
+def apply_state(conn, delta):
+    """Add {state key: change} to the state cells (cells left at zero go)."""
+    _apply_counts(conn, STATE, STATE_KEYS, delta)
+
+
+def _apply_counts(conn, table, names, delta):
     changes = sorted((key, n) for key, n in delta.items() if n)
     if not changes:
         return
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(OPEN)
+    statement = insert(table)
     statement = statement.on_conflict_do_update(
-        index_elements=list(OPEN_KEYS), set_={"n": OPEN.c.n + statement.excluded.n}
+        index_elements=list(names), set_={"n": table.c.n + statement.excluded.n}
     )
-    conn.execute(statement, [dict(zip(OPEN_KEYS, key, strict=True), n=n) for key, n in changes])
+    conn.execute(statement, [dict(zip(names, key, strict=True), n=n) for key, n in changes])
     emptied = [key for key, n in changes if n < 0]
-    keys = tuple_(*(OPEN.c[name] for name in OPEN_KEYS))
+    keys = tuple_(*(table.c[name] for name in names))
     for i in range(0, len(emptied), 500):
-        conn.execute(OPEN.delete().where(OPEN.c.n == 0, keys.in_(emptied[i : i + 500])))
+        conn.execute(table.delete().where(table.c.n == 0, keys.in_(emptied[i : i + 500])))
 
 
 # --------------------------------------------------------------------------
@@ -328,6 +356,7 @@ def _add_differences(session, flush_context):
     if moved:  # the grids above a moved one gain or lose its subtree's appeals: count them again
         rollup_sql.recount_summary(conn, moved, found_channels(conn))
         rollup_sql.recount_open(conn, moved)
+        rollup_sql.recount_state(conn, moved)
     if _channels_renamed(session):  # the setting names channels: their appeals may count as 发现 or no longer
         rollup_sql.recount_found(conn, found_channels(conn))
 
@@ -420,18 +449,18 @@ def _kept(conn, start, end):
 
 
 def rebuild(session, progress=None):
-    """Count every cell (day, summary, open) again from the appeals, in the database (one
-    GROUP BY per table, `app.services.rollup_sql`). Returns (day, summary, open cells) written."""
+    """Count every cell (day, summary, open, state) again from the appeals, in the database (one
+    GROUP BY per table, `app.services.rollup_sql`). Returns (day, summary, open, state cells) written."""
     conn = session.connection()
-    days, summaries, opens = rollup_sql.rebuild_all(conn, found_channels(conn))
+    days, summaries, opens, states = rollup_sql.rebuild_all(conn, found_channels(conn))
     if progress:
-        progress(f"day cells {days}, summary cells {summaries}, open cells {opens}")
-    return days, summaries, opens
+        progress(f"day cells {days}, summary cells {summaries}, open cells {opens}, state cells {states}")
+    return days, summaries, opens, states
 
 
 def check(session):
     """The cells that differ from a count of the appeals by the write-time rules (`cell_of`,
-    `summary_of`, `open_of`): [(cell as a dict, counted, kept)]."""
+    `summary_of`, `open_of`, `state_of`): [(cell as a dict, counted, kept)]."""
     conn = session.connection()
     differences = []
     months = _months(conn)
@@ -456,15 +485,20 @@ def check(session):
     counted = Delta(found_channels(conn))
     for start, end in months:
         counted.add(_rows(conn, (APPEAL.c.registered_at >= start) & (APPEAL.c.registered_at < end)))
-    return differences + _summary_differences(conn, counted) + _open_differences(conn, counted)
+    return (
+        differences
+        + _summary_differences(conn, counted)
+        + _count_differences(conn, OPEN, OPEN_KEYS, counted.open)
+        + _count_differences(conn, STATE, STATE_KEYS, counted.state)
+    )
 
 
-def _open_differences(conn, counted):
-    counted = {key: n for key, n in counted.open.items() if n}
-    columns = [OPEN.c[name] for name in OPEN_KEYS]
-    kept = {tuple(row[:-1]): row[-1] for row in conn.execute(select(*columns, OPEN.c.n))}
+def _count_differences(conn, table, names, counted):
+    counted = {key: n for key, n in counted.items() if n}
+    columns = [table.c[name] for name in names]
+    kept = {tuple(row[:-1]): row[-1] for row in conn.execute(select(*columns, table.c.n))}
     return [
-        ({"table": "appeal_open", **dict(zip(OPEN_KEYS, key, strict=True))}, counted.get(key, 0), kept.get(key, 0))
+        ({"table": table.name, **dict(zip(names, key, strict=True))}, counted.get(key, 0), kept.get(key, 0))
         for key in sorted(set(counted) | set(kept))
         if counted.get(key, 0) != kept.get(key, 0)
     ]

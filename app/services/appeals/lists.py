@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, select, true
+from sqlalchemy import and_, false, func, select, true
 
 from app.core.inputs import parse_id
-from app.models.appeals import Appeal, AppealOpen, AppealRollup, Status
+from app.models.appeals import Appeal, AppealOpen, AppealRollup, AppealState, Status
 from app.models.grids import Grid
 from app.models.lookups import AppealCategory
 from app.services import scope, stats
@@ -172,21 +172,28 @@ def cell_flag_clause(flag, me):
 def list_counts(session, flags=()):
     """The counts above the appeal list, in the user's scope and within the page's context
     flags (`mine`: the user's own, so a user's figures are theirs): per state, and what needs
-    attention. Sums of the roll-up cells of the appeals now in the scope (never the appeals)."""
+    attention. Sums of roll-up cells of the appeals now in the scope (never the appeals): the
+    scope roots' state cells (no flag) or open cells (`open`, `unassigned`: all of them run),
+    a few rows each; the day cells for the flags those do not hold (`mine`, `filed`)."""
     me = scope.current()
     where = and_(cells_now_in(me), *(cell_flag_clause(flag, me) for flag in flags))
-    by_status = dict(
-        session.execute(
-            select(AppealRollup.status, cell_sum(true()))
-            .select_from(AppealRollup)
-            .join(NOW_GRID, NOW_GRID.id == AppealRollup.grid_id)
-            .where(where)
-            .group_by(AppealRollup.status)
-        ).all()
-    )
     cells = None
     if set(flags) <= {"open", "unassigned"}:  # what the open cells hold (all of them run): else the day cells
         cells = open_cells_in(me)
         if "unassigned" in flags:
             cells = and_(cells, AppealOpen.status.in_(UNASSIGNED))
+    if not flags:
+        query = select(AppealState.status, func.sum(AppealState.n)).where(open_cells_in(me, cell=AppealState))
+        query = query.group_by(AppealState.status)
+    elif cells is not None:
+        query = select(AppealOpen.status, func.sum(AppealOpen.n)).where(cells).group_by(AppealOpen.status)
+    else:
+        query = (
+            select(AppealRollup.status, cell_sum(true()))
+            .select_from(AppealRollup)
+            .join(NOW_GRID, NOW_GRID.id == AppealRollup.grid_id)
+            .where(where)
+            .group_by(AppealRollup.status)
+        )
+    by_status = dict(session.execute(query).all())
     return {status: int(n) for status, n in by_status.items() if n}, attention_counts(session, where, cells=cells)

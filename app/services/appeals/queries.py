@@ -42,13 +42,13 @@ def cells_now_in(me, paths=None):
 UNASSIGNED = (Status.REGISTERED, Status.ESCALATED)  # no handler yet: 待交办
 
 
-def open_cells_in(me, paths=None):
-    """The open cells (AppealOpen) that count the appeals now in `me`'s scope and in the
-    subtrees `paths` (None: anywhere), each once: those of the roots of the subtrees both
-    cover (scope paths and area paths are subtree roots, so their meet is whole subtrees
-    too). A condition on AppealOpen."""
+def open_cells_in(me, paths=None, cell=AppealOpen):
+    """The open cells (AppealOpen; or the state cells, `cell=AppealState`: any per-ancestor
+    cells) that count the appeals now in `me`'s scope and in the subtrees `paths` (None:
+    anywhere), each once: those of the roots of the subtrees both cover (scope paths and area
+    paths are subtree roots, so their meet is whole subtrees too). A condition on `cell`."""
     if me.all and paths is None:  # everywhere: the top grids' cells
-        return AppealOpen.anchor_grid_id.in_(select(Grid.id).where(Grid.parent_id.is_(None)))
+        return cell.anchor_grid_id.in_(select(Grid.id).where(Grid.parent_id.is_(None)))
     if me.all:
         roots = paths
     elif paths is None:
@@ -56,7 +56,7 @@ def open_cells_in(me, paths=None):
     else:
         roots = [b if b.startswith(a) else a for a in me.paths for b in paths if b.startswith(a) or a.startswith(b)]
     anchors = sorted({int(path.strip("/").split("/")[-1]) for path in scope.minimal_roots(roots) if path.strip("/")})
-    return AppealOpen.anchor_grid_id.in_(anchors) if anchors else false()
+    return cell.anchor_grid_id.in_(anchors) if anchors else false()
 
 
 def attention_counts(session, where, on=None, cells=None, week_end=None):
