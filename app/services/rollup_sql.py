@@ -195,19 +195,17 @@ def recount_summary(conn, anchors, found=()):
 
 def recount_open(conn, anchors):
     """The open cells of the grids `anchors` counted again (a grid moved below or away from them)."""
-    if not anchors:
-        return
-    listed = ", ".join(str(int(i)) for i in sorted(anchors))
-    conn.execute(text(f"DELETE FROM appeal_open WHERE anchor_grid_id IN ({listed})"))
-    conn.execute(text(f"INSERT INTO appeal_open ({', '.join(OPEN_KEYS)}, n) {open_select(conn.dialect.name, anchors)}"))
+    _recount_counts(conn, "appeal_open", OPEN_KEYS, open_select, anchors)
 
 
 def recount_state(conn, anchors):
     """The state cells of the grids `anchors` counted again (a grid moved below or away from them)."""
+    _recount_counts(conn, "appeal_state", STATE_KEYS, state_select, anchors)
+
+
+def _recount_counts(conn, table, keys, select_of, anchors):
     if not anchors:
         return
     listed = ", ".join(str(int(i)) for i in sorted(anchors))
-    conn.execute(text(f"DELETE FROM appeal_state WHERE anchor_grid_id IN ({listed})"))
-    conn.execute(
-        text(f"INSERT INTO appeal_state ({', '.join(STATE_KEYS)}, n) {state_select(conn.dialect.name, anchors)}")
-    )
+    conn.execute(text(f"DELETE FROM {table} WHERE anchor_grid_id IN ({listed})"))
+    conn.execute(text(f"INSERT INTO {table} ({', '.join(keys)}, n) {select_of(conn.dialect.name, anchors)}"))

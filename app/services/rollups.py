@@ -245,19 +245,7 @@ def apply(conn, delta):
         apply_open(conn, delta.open)
         apply_state(conn, delta.state)
         delta = delta.cells
-    changes = sorted((cell, n) for cell, n in delta.items() if n)
-    if not changes:
-        return
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(ROLLUP)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(ROLLUP_DIMENSIONS), set_={"n": ROLLUP.c.n + statement.excluded.n}
-    )
-    conn.execute(statement, [dict(zip(ROLLUP_DIMENSIONS, cell, strict=True), n=n) for cell, n in changes])
-    emptied = [cell for cell, n in changes if n < 0]
-    dimensions = tuple_(*(ROLLUP.c[name] for name in ROLLUP_DIMENSIONS))
-    for i in range(0, len(emptied), 500):
-        conn.execute(ROLLUP.delete().where(ROLLUP.c.n == 0, dimensions.in_(emptied[i : i + 500])))
+    apply_counts(conn, ROLLUP, ROLLUP_DIMENSIONS, delta)
 
 
 def apply_summary(conn, delta):
@@ -286,28 +274,32 @@ def apply_summary(conn, delta):
 
 def apply_open(conn, delta):
     """Add {open key: change} to the open cells (cells left at zero go)."""
-    _apply_counts(conn, OPEN, OPEN_KEYS, delta)
+    apply_counts(conn, OPEN, OPEN_KEYS, delta)
 
 
 def apply_state(conn, delta):
     """Add {state key: change} to the state cells (cells left at zero go)."""
-    _apply_counts(conn, STATE, STATE_KEYS, delta)
+    apply_counts(conn, STATE, STATE_KEYS, delta)
 
 
-def _apply_counts(conn, table, names, delta):
+def apply_counts(conn, table, names, delta, column="n"):
+    """Add {key (values of `names`): change} to the count `column` of `table` (one upsert, in key
+    order, so two writers wait for each other rather than deadlock); rows left at zero go. Every
+    kept count table uses it (the appeal cells here, the quota cells)."""
     changes = sorted((key, n) for key, n in delta.items() if n)
     if not changes:
         return
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     statement = insert(table)
+    count = table.c[column]
     statement = statement.on_conflict_do_update(
-        index_elements=list(names), set_={"n": table.c.n + statement.excluded.n}
+        index_elements=list(names), set_={column: count + statement.excluded[column]}
     )
-    conn.execute(statement, [dict(zip(names, key, strict=True), n=n) for key, n in changes])
+    conn.execute(statement, [{**dict(zip(names, key, strict=True)), column: n} for key, n in changes])
     emptied = [key for key, n in changes if n < 0]
     keys = tuple_(*(table.c[name] for name in names))
     for i in range(0, len(emptied), 500):
-        conn.execute(table.delete().where(table.c.n == 0, keys.in_(emptied[i : i + 500])))
+        conn.execute(table.delete().where(count <= 0, keys.in_(emptied[i : i + 500])))
 
 
 # --------------------------------------------------------------------------

@@ -34,10 +34,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from sqlalchemy import Date, bindparam, case, event, func, select, text, tuple_
+from sqlalchemy import Date, bindparam, case, event, func, select, text
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.models.grids import Grid
@@ -47,6 +45,7 @@ from app.services import tally  # noqa: F401  (its listeners first: the tally is
 from app.services.quotas.periods import RuleRef
 from app.services.quotas.rules import MONTHS_IN
 from app.services.rollup_sql import PAIRS
+from app.services.rollups import apply_counts
 
 CELL = QuotaCell.__table__
 KEYS = ("anchor_grid_id", "rule_id", "start", "child_grid_id", "done")
@@ -149,19 +148,7 @@ def contributions(conn, person_ids):
 def apply(conn, delta):
     """Add {cell key: change} to the cells (one upsert, cells in one order so two writers wait
     rather than deadlock); cells left with nobody go."""
-    changes = sorted((key, n) for key, n in delta.items() if n)
-    if not changes:
-        return
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(CELL)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(KEYS), set_={"people": CELL.c.people + statement.excluded.people}
-    )
-    conn.execute(statement, [{**dict(zip(KEYS, key, strict=True)), "people": n} for key, n in changes])
-    emptied = [key for key, n in changes if n < 0]
-    keys = tuple_(*(CELL.c[name] for name in KEYS))
-    for i in range(0, len(emptied), 500):
-        conn.execute(CELL.delete().where(CELL.c.people <= 0, keys.in_(emptied[i : i + 500])))
+    apply_counts(conn, CELL, KEYS, delta, column="people")
 
 
 def _changed(obj, names):
