@@ -66,13 +66,22 @@ class Session:
         if body is not None:
             body = urlencode(body)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            self.conn.request(method, path, body=body, headers=headers)
-            response = self.conn.getresponse()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection(HOST, PORT, timeout=60)
-            raise
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # the server closed an idle keep-alive connection (gunicorn's keepalive): a browser
+                # opens a new one and sends again, and so do we, once
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(HOST, PORT, timeout=60)
+                if attempt == 2:
+                    raise
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(HOST, PORT, timeout=60)
+                raise
         data = response.read()
         for key, value in response.getheaders():
             if key.lower() == "set-cookie" and value.startswith("session="):
