@@ -23,6 +23,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from app.models.visits import Visit
+from app.services import cell_locks  # noqa: F401  (its lock first: before any kept figure is read)
 
 _PENDING = "minqing_follow_up_pending"
 VISIT = Visit.__table__

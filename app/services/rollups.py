@@ -68,7 +68,7 @@ from app.models.appeals import (
 )
 from app.models.grids import Grid
 from app.models.lookups import AppealChannel
-from app.services import rollup_sql
+from app.services import cell_locks, rollup_sql
 
 ROLLUP = AppealRollup.__table__
 SUMMARY = AppealSummary.__table__
@@ -400,6 +400,7 @@ def _statement_on_appeals(state):
     mapper = state.bind_mapper
     if mapper is None or mapper.class_ is not Appeal:
         return None
+    cell_locks.shared(state.session)
     conn = state.session.connection()
     before = _rows(conn, state.statement.whereclause)
     result = state.invoke_statement()
