@@ -89,5 +89,6 @@ def _lock_before_cells(session, flush_context, instances):
 
 @event.listens_for(Session, "after_transaction_end")
 def _released(session, transaction):
-    if transaction.parent is None:  # the outermost transaction: its locks are gone
-        session.info.pop(_HELD, None)
+    """The transaction's locks are gone with it; a savepoint rolled back let go of those taken
+    inside it too: the next flush takes the lock again (taking it twice is harmless)."""
+    session.info.pop(_HELD, None)
