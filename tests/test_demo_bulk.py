@@ -22,6 +22,20 @@ def _triggers():
     return sorted(db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all())
 
 
+def _indices():
+    """Every index of the schema (name, definition) and, on PostgreSQL, those not valid."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        rows = db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")).all()
+        return sorted(rows), []
+    rows = db.session.execute(
+        text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+    ).all()
+    invalid = db.session.scalars(
+        text("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid")
+    ).all()
+    return sorted(rows), invalid
+
+
 def _count(model_or_table):
     return db.session.scalar(select(func.count()).select_from(model_or_table))
 
@@ -29,7 +43,7 @@ def _count(model_or_table):
 @pytest.mark.commits  # the bulk loader sets pragmas and drops indices outside a transaction
 def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
     shape = SCALES["tiny"]
-    triggers = _triggers()
+    triggers, indices = _triggers(), _indices()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["minqing", "demo", "--scale", "tiny"])
     assert result.exit_code == 0, result.output
@@ -76,6 +90,10 @@ def test_bulk_demo_tiny_scale_is_consistent_and_scoped(app, client):
     # the triggers the loader dropped are back, and the text search (built once at the end on
     # SQLite) finds what the rows hold
     assert _triggers() == triggers
+    # so are the indices, each as it was: on PostgreSQL a partitioned table's (appeal_event) must
+    # cover its partitions again, or an appeal's timeline reads every event of the county
+    assert _indices() == indices
+    assert indices[1] == []
     appeal = session.scalar(select(Appeal).order_by(Appeal.id.desc()))
     for column, term in ((Appeal.content, appeal.content[:4]), (Appeal.reporter_name, appeal.reporter_name[-3:])):
         found = _count(select(Appeal.id).where(search.contains(column, term)).subquery())

@@ -126,7 +126,8 @@ def _secondary_indices(connection, tables):
                 "AND tbl_name IN (" + _listed(tables) + ")"
             )
         )
-    return [(r[0], r[1]) for r in rows]
+    # a partitioned table's index reads "ON ONLY parent": made so it would cover no partition (invalid)
+    return [(r[0], r[1].replace(" ON ONLY ", " ON ", 1)) for r in rows]
 
 
 def _sqlite_triggers(connection, tables):
