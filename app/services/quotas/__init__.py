@@ -41,7 +41,6 @@ from app.services.quotas.progress import (
     PersonProgress,
     _done_counts,
     applicable_rules,
-    done_by_person,
     own_progress,
     quota_progress,
 )
@@ -70,7 +69,7 @@ from app.services.quotas.rules import (
 __all__ = [
     "AVERAGED", "MONTHS_IN", "PERIOD_TITLES", "SEED_RULES", "UNIT_TITLES", "Assessed", "GridName", "GridProgress",
     "Period", "PersonProgress", "QuotaReport", "RuleRef", "RuleRollup", "_done_counts", "applicable_rules",
-    "current_period", "done_by_person", "kept_rollup", "kept_rollups", "expected_by", "own_progress", "people_rollups", "period_for", "period_of",
+    "current_period", "kept_rollup", "kept_rollups", "expected_by", "own_progress", "people_rollups", "period_for", "period_of",
     "person_state_on", "quota_progress", "quota_report", "quota_rollup", "rollup_by_child", "rollup_rate", "rule_target",
     "seed_quota_rules", "validate_quota_rule",
 ]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -54,12 +55,24 @@ def _done_counts(period, person_ids=None):
     return query.subquery()
 
 
-def _rule_people(rule, day, person_clause):
+def changed_after(session, day):
+    """The people with a recorded change of kind or position after `day` (usually none: such a
+    change is dated when it is made), read once a request."""
+
+    def compute():
+        query = select(PersonKindChange.person_id).where(PersonKindChange.changed_on > day).distinct()
+        return sorted(session.scalars(query))
+
+    return memo(("quota_changed_after", day), compute)
+
+
+def _rule_people(rule, day, person_clause, changed=None):
     """The people `rule` assesses among `person_clause` (active, of its kind and position
     words on `day`). Written as two branches so the common case — nobody's kind changed
     after `day` — is a plain indexed test on the person row, and the correlated lookup
-    of the old kind runs only for the few people who changed (a hashed id set)."""
-    changed = select(PersonKindChange.person_id).where(PersonKindChange.changed_on > day)
+    of the old kind runs only for the few people who changed. `changed`: those people's ids
+    (`changed_after`) when known — none, and the test is the person row's alone (an OR with a
+    subquery keeps PostgreSQL from using the kind's index: a county's people read per rule)."""
     kind_at, position_at = person_state_on(day)
 
     def matches(kind, position):
@@ -71,21 +84,13 @@ def _rule_people(rule, day, person_clause):
             conditions.append(or_(*[func.coalesce(position, "").contains(w, autoescape=True) for w in words]))
         return and_(*conditions)
 
+    if changed is not None and not changed:
+        return and_(Person.active.is_(True), person_clause, matches(Person.kind_id, Person.position))
+    if changed is None:
+        changed = select(PersonKindChange.person_id).where(PersonKindChange.changed_on > day)
     unchanged = and_(Person.id.not_in(changed), matches(Person.kind_id, Person.position))
     changed_since = and_(Person.id.in_(changed), matches(kind_at, position_at))
     return and_(Person.active.is_(True), person_clause, or_(unchanged, changed_since))
-
-
-def done_by_person(session, period):
-    """{person id: (visits, households)} of the period, in one GROUP BY shared by every rule
-    (counted once per request: it reads the visit tally)."""
-
-    def compute():
-        counts = _done_counts(period)
-        rows = session.execute(select(counts.c.person_id, counts.c.visits, counts.c.households))
-        return {row.person_id: (row.visits, row.households) for row in rows}
-
-    return memo(("quota_done", period.start, period.end), compute)
 
 
 def applicable_rules(session, period):
@@ -96,9 +101,9 @@ def applicable_rules(session, period):
     ).all()
 
 
-@dataclass(frozen=True)
-class Assessed:
-    """One person under one rule, as plain values (no ORM object): what ranking needs."""
+class Assessed(NamedTuple):
+    """One person under one rule, as plain values (no ORM object): what ranking needs, with
+    the shortfall and rate worked out once (a county ranks tens of thousands of them)."""
 
     person_id: int
     name: str
@@ -106,37 +111,41 @@ class Assessed:
     grid_name: str
     rule: object  # RuleRef
     done: int
+    shortfall: int
+    rate: float
 
-    @property
-    def shortfall(self):
-        return max(0, self.rule.minimum - self.done)
-
-    @property
-    def rate(self):
-        return min(1.0, self.done / self.rule.minimum) if self.rule.minimum else 1.0
+    @classmethod
+    def of(cls, person_id, name, grid_id, grid_name, rule, done):
+        minimum = rule.minimum
+        rate = min(1.0, done / minimum) if minimum else 1.0
+        return cls(person_id, name, grid_id, grid_name, rule, done, max(0, minimum - done), rate)
 
 
 def _assessed(session, period, person_clause, on, grid_id=None, rule_id=None):
     """Every (person, rule) pair of the period as `Assessed` tuples: one narrow query per
-    rule (ids, names, the grid's name), the counts from the period's tally (`done_by_person`)."""
+    rule (ids, names, the grid's name, the person's counts joined from the period's tally)."""
 
     day = min(period.end, on)
-    done = done_by_person(session, period)
+    changed = changed_after(session, day)
+    tally = and_(VisitTally.person_id == Person.id, VisitTally.period == period.kind, VisitTally.start == period.start)
     out = []
     for rule in applicable_rules(session, period):
         if rule_id is not None and rule.id != rule_id:
             continue
-        unit = 1 if rule.unit == "households" else 0
         ref = RuleRef.of(rule, period)
+        count = VisitTally.households if rule.unit == "households" else VisitTally.visits
         query = (
-            select(Person.id, Person.name, Person.grid_id, Grid.name)
+            select(Person.id, Person.name, Person.grid_id, Grid.name, func.coalesce(count, 0))
             .join(Grid, Grid.id == Person.grid_id)
-            .where(_rule_people(rule, day, person_clause))
+            .outerjoin(VisitTally, tally)
+            .where(_rule_people(rule, day, person_clause, changed))
         )
         if grid_id is not None:
             query = query.where(Person.grid_id == grid_id)
-        for pid, name, gid, grid_name in session.execute(query):
-            out.append(Assessed(pid, name, gid, grid_name, ref, int(done.get(pid, (0, 0))[unit])))
+        out.extend(
+            Assessed.of(pid, name, gid, grid_name, ref, int(done))
+            for pid, name, gid, grid_name, done in session.execute(query)
+        )
     return out
 
 

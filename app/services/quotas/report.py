@@ -22,6 +22,7 @@ from app.services.quotas.progress import (
     _rule_people,
     _worst_first,
     applicable_rules,
+    changed_after,
 )
 
 
@@ -87,14 +88,14 @@ def quota_report(
     return QuotaReport(period, rows, len(ranked), groups[offset:end], len(groups), summary_)
 
 
-def _rule_query(rule, done, day, person_clause, columns):
+def _rule_query(rule, done, day, person_clause, columns, changed=None):
     count_column = done.c.households if rule.unit == "households" else done.c.visits
     count = func.coalesce(count_column, 0)
     return (
         select(*columns(count))
         .select_from(Person)
         .outerjoin(done, done.c.person_id == Person.id)
-        .where(_rule_people(rule, day, person_clause))
+        .where(_rule_people(rule, day, person_clause, changed))
     )
 
 
@@ -126,10 +127,11 @@ def quota_rollup(session, period, person_clause, on=None, group=None, person_ids
     on = on or today()
     day = min(period.end, on)
     out = defaultdict(list) if group is not None else []
+    changed = changed_after(session, day)
     for rule in applicable_rules(session, period):
         ref = RuleRef.of(rule, period)
         minimum = ref.minimum
-        assessed = _rule_people(rule, day, person_clause)
+        assessed = _rule_people(rule, day, person_clause, changed)
         done = _done_counts(period, person_ids if person_ids is not None else select(Person.id).where(assessed))
 
         def columns(count, minimum=minimum):
@@ -141,7 +143,7 @@ def quota_rollup(session, period, person_clause, on=None, group=None, person_ids
             ]
             return ([group] if group is not None else []) + aggregates
 
-        query = _rule_query(rule, done, day, person_clause, columns)
+        query = _rule_query(rule, done, day, person_clause, columns, changed)
         if group is not None:
             for key, people, met, capped in session.execute(query.group_by(group)).all():
                 out[key].append(RuleRollup(ref, period, int(people), int(met), int(capped), int(people) * minimum))
