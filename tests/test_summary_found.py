@@ -195,3 +195,25 @@ def test_the_job_kind_can_be_started_by_hand(app, world, own_jobs):
     job_id = jobs.enqueue("recount-found")
     db.session.expire_all()
     assert jobs.load(job_id).status == "done" and found_in(world["county"]) == 0 and agree()
+
+
+def test_a_job_that_cannot_start_does_not_undo_the_saved_change(client, world, own_jobs, monkeypatch):
+    """The change is committed before the job is asked for: if the queue refuses, the page still
+    answers, the setting is saved and the log names the command that counts 发现 again."""
+    with clock.frozen("2026-04-01 09:00"):
+        make_appeal(world["a1"], channel=lookup(AppealChannel, "来电"))
+    login(client, make_user("Admin"))
+
+    def refuse(*_args, **_kwargs):
+        raise OSError("JOBS_DIR is not writable")
+
+    monkeypatch.setattr(jobs, "enqueue", refuse)
+    response = client.post("/settings/save/appeals", data={"APPEAL_DISCOVERY_CHANNELS": "来电"})
+    assert response.status_code == 302
+    assert settings_service.stored_value(db.session, "APPEAL_DISCOVERY_CHANNELS") == ["来电"]
+    assert "正在后台" not in client.get("/settings/").get_data(as_text=True)
+    monkeypatch.undo()
+    db.session.commit()  # this session's read ends first (see run_jobs)
+    jobs.enqueue("recount-found")  # what the log says to run
+    db.session.expire_all()
+    assert found_in(world["county"]) == 1 and agree()

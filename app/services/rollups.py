@@ -44,6 +44,7 @@ cells with a count of the appeals and names every cell that differs.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 
 from flask import current_app, g, has_app_context, has_request_context
@@ -74,6 +75,7 @@ from app.models.grids import Grid
 from app.models.lookups import AppealChannel
 from app.services import grid_moves, rollup_sql
 
+log = logging.getLogger(__name__)
 ROLLUP = AppealRollup.__table__
 SUMMARY = AppealSummary.__table__
 OPEN = AppealOpen.__table__
@@ -418,7 +420,11 @@ def _start_found_job(session):
     if _FOUND not in session.info:
         return
     user_id = session.info.pop(_FOUND)
-    job_id = jobs.enqueue(FOUND_JOB, title=FOUND_TITLE, user_id=user_id)
+    try:
+        job_id = jobs.enqueue(FOUND_JOB, title=FOUND_TITLE, user_id=user_id)
+    except Exception:  # noqa: BLE001 - the change is committed: say why 发现 lags, do not fail the answer
+        log.exception("the 发现 recount could not be started: run `flask minqing enqueue %s`", FOUND_JOB)
+        return
     if has_request_context():
         g.minqing_found_job = job_id
 
