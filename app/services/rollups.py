@@ -349,16 +349,17 @@ def _note_old_cells(session, flush_context, instances):
 def _add_differences(session, flush_context):
     moves = grid_moves.Moves(session)
     pending = session.info.pop(_PENDING, None)
-    conn = session.connection()
-    found = found_channels(conn)
-    delta = Delta(found)
-    if pending is not None:
-        old, stored, appeals = pending
-        ids = stored | {a.id for a in appeals if a.id is not None}
-        delta.add(_rows_of_ids(conn, ids)).add(old, -1)
-    if moves and not moves.nested:  # the grids above a moved one lose or gain what it holds
-        _add_move(conn, moves, delta, Delta(found).add(pending[0] if pending is not None else (), -1))
-    apply(conn, delta)
+    if pending is not None or moves:
+        conn = session.connection()
+        found = found_channels(conn)
+        delta = Delta(found)
+        if pending is not None:
+            old, stored, appeals = pending
+            ids = stored | {a.id for a in appeals if a.id is not None}
+            delta.add(_rows_of_ids(conn, ids)).add(old, -1)
+        if moves and not moves.nested:  # the grids above a moved one lose or gain what it holds
+            _add_move(conn, moves, delta, Delta(found).add(pending[0] if pending is not None else (), -1))
+        apply(conn, delta)
     if moves.nested:  # one moved grid above another: the grids above them counted again
         rollup_sql.recount_summary(conn, moves.anchors, found)
         rollup_sql.recount_open(conn, moves.anchors)
