@@ -499,10 +499,10 @@ class AppealSummary(Model):
     `child_grid_id` is the child of the anchor the appeal came through (0: registered at the
     anchor itself, "本级"). The due date is kept while the deadline runs (open), so "overdue
     today" is read against the date (NO_DUE otherwise). Kept in the same flush as the day cells
-    (`app.services.rollups`); a grid move recounts the anchors it leaves and joins. `found`
+    (`app.services.rollups`); a grid move moves its own rows between the anchors it leaves and joins. `found`
     (发现) counts the appeals of the channels APPEAL_DISCOVERY_CHANNELS names: the channel is
     not a key (a ninth of the rows), so a change of that setting or of a channel's name
-    recounts this column in the same transaction (`rollups.recount_found`).
+    recounts this column (`rollups.found_changed`: by a job once a user's change commits).
     """
 
     __tablename__ = "appeal_summary"

@@ -7,12 +7,14 @@ import datetime as dt
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
 
 from app.core import jobs, partitions
 from app.core.clock import now
 from app.core.mail import mail_configured
 from app.extensions import db
-from app.services import audit, tally
+from app.services import audit, cell_locks, rollups, tally
+from app.services import settings as settings_service
 from app.services.appeals.reminders import reminder_texts, reminders, send_reminders
 from app.services.quotas import cells as quota_cells
 
@@ -63,3 +65,23 @@ def create_partitions(job):
 def prune_jobs(job):
     removed = jobs.prune(current_app.config["JOBS_KEEP_HOURS"])
     job.note(_l("%(n)s old jobs and their files deleted.", n=removed))
+
+
+FOUND_LOCK_KEY = 0x4D51_1005  # pg_advisory_xact_lock key: one 发现 recount at a time (beside partitions.py's)
+
+
+@jobs.job_kind(rollups.FOUND_JOB)
+def recount_found(job):
+    """The summary cells' 发现 counted again by APPEAL_DISCOVERY_CHANNELS and the channels' names as
+    the database holds them when the job runs (`rollups.found_changed` starts it once a change of
+    either commits). One at a time: a second job waits for the first and counts after it, so the
+    last change wins."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FOUND_LOCK_KEY})
+        cell_locks.exclusive(db.session)  # the registrations in flight commit first: the count sees them
+    else:  # SQLite: the write lock first, so what is read next is what the last writer committed
+        conn.execute(text("UPDATE appeal_summary SET found = found WHERE 1 = 0"))
+    names = settings_service.stored_value(db.session, settings_service.DISCOVERY)
+    rollups.recount_found(db.session, names)
+    job.note(_l("Discovered figures counted again for the channels: %(names)s.", names="、".join(names or ())))

@@ -3,7 +3,8 @@
 `app.services.rollups` keeps the cells on every write; this module counts them afresh,
 inside the database, for `rollups rebuild` (and so for the bulk loader after its raw
 inserts: a county's million appeals in one GROUP BY instead of a million rows through
-Python), for `rollups check`, and for the few grids a grid move concerns.
+Python), for `rollups check`, for the 发现 column, and for the grids above a grid moved below another
+moved one in the same flush (`grid_moves.Moves.nested`).
 
 The same rules as `rollups.cell_of`, `rollups.summary_of`, `rollups.open_of` and
 `rollups.state_of`; the suite compares them after every test (`rollups.check` counts with this module and with the Python rule).

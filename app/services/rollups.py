@@ -20,19 +20,21 @@ day `on`" is `due_date < on` when the cells are read (a frozen-clock test shows 
 A second table, `appeal_summary` (`summary_of`), keeps the same appeals per grid on the
 origin grid's path × the child they came through × month × category, with the figures'
 counts as columns (发现, the appeals of the channels APPEAL_DISCOVERY_CHANNELS names, among
-them: a change of that setting or of a channel's name recounts it, `recount_found`): what the dashboard and the accountability table read for whole
+them: a change of that setting or of a channel's name recounts it, by a job after the commit in a
+user's request, `found_changed`): what the dashboard and the accountability table read for whole
 months (a county's top grid: thousands of rows, not a million). Kept by the same listeners,
-in the same flush; a grid move recounts the grids above it (`rollup_sql.recount_summary`).
+in the same flush; a grid move takes the moved grid's own cells from the grids above it and gives them to
+the grids above it now (`app.services.grid_moves`: a delta, no appeal is read).
 
 A third, `appeal_open` (`open_of`), keeps the appeals whose deadline runs per grid on the
 path of the grid each lives in NOW (which scope follows) × state × due date × supervised ×
 extension awaiting approval: "needs attention" and the counts above the lists sum a few
 rows of the scope's roots (`app.services.appeals.queries.open_cells_in`). Same listeners,
-same flush; a grid move recounts the grids above it (`rollup_sql.recount_open`).
+same flush; a grid move moves the moved grid's own cells likewise.
 
 A fourth, `appeal_state` (`state_of`), keeps every live appeal (duplicates included) per grid
 on the path of the grid it lives in now × state: the per-state counts above the lists sum the
-scope roots' rows. Same listeners, same flush; a grid move recounts (`rollup_sql.recount_state`).
+scope roots' rows. Same listeners, same flush; a grid move moves the cells likewise.
 
 Writes below the ORM (the bulk demo loader, a restore, hand-made SQL) are followed by
 `rebuild()` (set-based SQL, `app.services.rollup_sql`): `flask minqing rollups rebuild`; `flask minqing rollups check` compares the
@@ -42,15 +44,18 @@ cells with a count of the appeals and names every cell that differs.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, select, tuple_
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.core import jobs
 from app.models.appeals import (
     CLOSED_STATUSES,
     NO_DUE,
@@ -68,8 +73,9 @@ from app.models.appeals import (
 )
 from app.models.grids import Grid
 from app.models.lookups import AppealChannel
-from app.services import cell_locks, rollup_sql
+from app.services import cell_locks, grid_moves, rollup_sql
 
+log = logging.getLogger(__name__)
 ROLLUP = AppealRollup.__table__
 SUMMARY = AppealSummary.__table__
 OPEN = AppealOpen.__table__
@@ -78,6 +84,9 @@ APPEAL = Appeal.__table__
 GRID = Grid.__table__
 NOW_GRID = GRID.alias("now_grid")  # the grid the case lives in now
 _PENDING = "minqing_rollup_pending"
+_FOUND = "minqing_found_changed"  # the user whose request changed the channels counted as 发现
+FOUND_JOB = "recount-found"  # the job kind (app.services.periodic)
+FOUND_TITLE = _l("Discovered figures counted again")
 SOURCE = [
     APPEAL.c[name]
     for name in (
@@ -338,19 +347,41 @@ def _note_old_cells(session, flush_context, instances):
 
 @event.listens_for(Session, "after_flush")
 def _add_differences(session, flush_context):
-    moved = _moved_grids(session)
+    moves = grid_moves.Moves(session)
     pending = session.info.pop(_PENDING, None)
-    conn = session.connection()
-    if pending is not None:
-        old, stored, appeals = pending
-        ids = stored | {a.id for a in appeals if a.id is not None}
-        apply(conn, Delta(found_channels(conn)).add(_rows_of_ids(conn, ids)).add(old, -1))
-    if moved:  # the grids above a moved one gain or lose its subtree's appeals: count them again
-        rollup_sql.recount_summary(conn, moved, found_channels(conn))
-        rollup_sql.recount_open(conn, moved)
-        rollup_sql.recount_state(conn, moved)
+    if pending is not None or moves:
+        conn = session.connection()
+        found = found_channels(conn)
+        delta = Delta(found)
+        if pending is not None:
+            old, stored, appeals = pending
+            ids = stored | {a.id for a in appeals if a.id is not None}
+            delta.add(_rows_of_ids(conn, ids)).add(old, -1)
+        if moves and not moves.nested:  # the grids above a moved one lose or gain what it holds
+            _add_move(conn, moves, delta, Delta(found).add(pending[0] if pending is not None else (), -1))
+        apply(conn, delta)
+    if moves.nested:  # one moved grid above another: the grids above them counted again
+        rollup_sql.recount_summary(conn, moves.anchors, found)
+        rollup_sql.recount_open(conn, moves.anchors)
+        rollup_sql.recount_state(conn, moves.anchors)
     if _channels_renamed(session):  # the setting names channels: their appeals may count as 发现 or no longer
-        rollup_sql.recount_found(conn, found_channels(conn))
+        found_changed(session)
+
+
+def _add_move(conn, moves, delta, taken):
+    """Add to `delta` what the moved grids' subtrees take from the grids above them before and
+    give to those above them after (`grid_moves`): the moved grids' own cells, less what this
+    flush took out of them first (`taken`: the old rows of the appeals it changed, old paths)."""
+    grids = moves.grids
+    held = grid_moves.held(conn, SUMMARY, SUMMARY_KEYS, SUMMARY_MEASURES, grids, taken.summary)
+    for key, change in moves.delta(SUMMARY_KEYS, held).items():
+        kept = delta.summary.get(key)
+        delta.summary[key] = change if kept is None else [a + b for a, b in zip(kept, change, strict=True)]
+    for table, keys, counts, removed in ((OPEN, OPEN_KEYS, delta.open, taken.open),
+                                         (STATE, STATE_KEYS, delta.state, taken.state)):  # fmt: skip
+        held = grid_moves.held(conn, table, keys, ("n",), grids, removed)
+        for key, (change,) in moves.delta(keys, held).items():
+            counts[key] += change
 
 
 def _channels_renamed(session):
@@ -365,30 +396,49 @@ def _channels_renamed(session):
 
 
 def recount_found(session, names=None):
-    """The 发现 column of every summary cell counted again, in the caller's transaction: after
-    APPEAL_DISCOVERY_CHANNELS changed (`names`: the new value; the overlay applies it later)."""
+    """The 发现 column of every summary cell counted again, in the caller's transaction (`names`:
+    the channels to count, default the setting in force)."""
     conn = session.connection()
     rollup_sql.recount_found(conn, found_channels(conn, names))
 
 
-def _moved_grids(session):
-    """The grids above (before and after) any grid whose path this flush changed."""
-    anchors = set()
-    for grid in session.dirty:
-        if not isinstance(grid, Grid):
-            continue
-        history = sa_inspect(grid).attrs.path.history
-        if not history.has_changes():
-            continue
-        for path in (*history.deleted, *history.added):
-            if path:
-                anchors.update(int(part) for part in path.strip("/").split("/")[:-1])
-    return anchors
+def found_changed(session, names=None):
+    """The channels counted as 发现 changed in this transaction (the setting, or a channel's name):
+    in a user's request the summary cells are counted again by a job started once it commits
+    (`_start_found_job`; the figures show the old 发现 until then); elsewhere (the CLI, a job, a
+    test without a request) here and now, in the same transaction. `names`: the setting's new
+    value, if it is what changed (the overlay applies it later)."""
+    if has_request_context() and jobs.current() is None:
+        user = current_app.appbuilder.sm.current_user
+        session.info[_FOUND] = user.id if user is not None and getattr(user, "is_authenticated", False) else None
+        return
+    recount_found(session, names)
+
+
+@event.listens_for(Session, "after_commit")
+def _start_found_job(session):
+    """Only now may a job recount 发现: an RQ worker would not see what was not committed yet."""
+    if _FOUND not in session.info:
+        return
+    user_id = session.info.pop(_FOUND)
+    try:
+        job_id = jobs.enqueue(FOUND_JOB, title=FOUND_TITLE, user_id=user_id)
+    except Exception:  # noqa: BLE001 - the change is committed: say why 发现 lags, do not fail the answer
+        log.exception("the 发现 recount could not be started: run `flask minqing enqueue %s`", FOUND_JOB)
+        return
+    if has_request_context():
+        g.minqing_found_job = job_id
+
+
+def found_job():
+    """The id of the job this request started to recount 发现, or None."""
+    return g.get("minqing_found_job") if has_request_context() else None
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_pending(session):
     session.info.pop(_PENDING, None)
+    session.info.pop(_FOUND, None)
 
 
 @event.listens_for(Session, "do_orm_execute")

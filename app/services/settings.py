@@ -481,13 +481,25 @@ def save(session, raw):
     return changed
 
 
-# settings a kept figure depends on: the figure is counted again in the transaction that changes them
+# settings a kept figure depends on: the figure is counted again once the change commits (a job)
 DISCOVERY = "APPEAL_DISCOVERY_CHANNELS"
 
 
 def _recount_for(session, keys, values):
     if DISCOVERY in keys:  # the summary cells' 发现 column counts the channels this setting names
-        rollups.recount_found(session, values[DISCOVERY])
+        rollups.found_changed(session, values[DISCOVERY])
+
+
+def stored_value(session, key):
+    """The value of `key` the database holds now (its stored override, else its default), whatever
+    this process has overlaid so far: what a job counts by."""
+    raw = session.scalar(select(Setting.value).where(Setting.key == key))
+    if raw is not None:
+        try:
+            return SPECS[key].parse(raw)
+        except DomainError:  # ignored by the overlay too
+            pass
+    return default_of(key)
 
 
 def reset(session, key):

@@ -9,9 +9,10 @@ from flask import abort, flash, jsonify, redirect, send_file, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from app.core import jobs
-from app.services import scope
+from app.services import rollups, scope
 
 STATUS_LABELS = {
     jobs.QUEUED: _l("Waiting to start"),
@@ -19,6 +20,22 @@ STATUS_LABELS = {
     jobs.DONE: _l("Done"),
     jobs.FAILED: _l("Failed"),
 }
+
+
+FOUND_PENDING = _l(
+    "The grids' own discoveries (发现) are being counted again for the channels now named, in the background; "
+    "until that is done the dashboard and the accountability table show the old figures."
+)
+
+
+def flash_found_job():
+    """After a change of the channels counted as 发现 (the setting, a channel's name): the flash
+    that says the figures follow once a job is done, with a link to its progress (if this
+    request started one: `rollups.found_changed`)."""
+    job_id = rollups.found_job()
+    if job_id:
+        link = Markup('<a href="%s">%s</a>') % (url_for("JobView.page", job_id=job_id), str(_l("See its progress")))
+        flash(Markup("%s %s") % (str(FOUND_PENDING), link), "info")
 
 
 def _own_job(job_id):

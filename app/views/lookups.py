@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models.lookups import LOOKUP_MODELS, GridLevel
 from app.services import lookups as lookup_service
+from app.views.jobs import flash_found_job
 from app.views.scoped import ScopedInterface, ScopedModelView
 
 LOOKUP_LABELS = {
@@ -30,6 +31,16 @@ class LookupView(ScopedModelView):
 
     def validate_delete(self, item):
         lookup_service.check_lookup_deletable(db.session, item)
+
+    # a channel added, renamed or removed: 发现 is counted again by a job (app.services.rollups)
+    def post_add(self, item):
+        flash_found_job()
+
+    def post_update(self, item):
+        flash_found_job()
+
+    def post_delete(self, item):
+        flash_found_job()
 
 
 def lookup_views():

@@ -18,6 +18,7 @@ from app.core.uow import unit_of_work
 from app.extensions import db
 from app.services import settings as settings_service
 from app.services.settings import BOOL, CHOICE, LIST
+from app.views.jobs import flash_found_job
 
 RESOURCE = "Setting"
 EXPIRED = _l("The form has expired. Please try again.")
@@ -101,6 +102,7 @@ class SettingsView(BaseView):
         if changed:
             labels = "、".join(str(settings_service.SPECS[key].label) for key in changed)
             flash(str(_l("Saved, in force on every server at once: %(names)s", names=labels)), "success")
+            flash_found_job()
         else:
             flash(str(_l("Nothing was changed.")), "info")
         return redirect(url_for(".index", _anchor=f"group-{group}"))
@@ -121,6 +123,7 @@ class SettingsView(BaseView):
         if not work.failed:
             if done:
                 flash(str(_l("%(name)s: the default is in force again.", name=spec.label)), "success")
+                flash_found_job()
             else:
                 flash(str(_l("%(name)s already has its default value.", name=spec.label)), "info")
         return redirect(url_for(".index", _anchor=f"group-{spec.group}"))

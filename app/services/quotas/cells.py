@@ -24,7 +24,8 @@ Kept exact by one mechanism, whatever writes:
   first, so two writers take turns) and after it (the visit tally is recounted by then:
   `app.services.tally` listens first), and the difference is added to the cells;
 * a rule added, edited or removed: its cells are counted again in SQL (`recount`);
-* a grid moved: the cells of the grids above it, before and after, are counted again.
+* a grid moved: its own cells (its subtree, summed over its children) are taken from the grids above
+  it before and given to the grids above it after (`app.services.grid_moves`), counting nobody.
 
 Writes below the ORM (the bulk loader, `rebuild-tallies`) are followed by `rebuild()`;
 `flask minqing rollups check` compares the cells with a count (`differences`).
@@ -41,7 +42,7 @@ from sqlalchemy.orm import Session
 from app.models.grids import Grid
 from app.models.personnel import Person
 from app.models.visits import ASSESSED, PersonKindChange, QuotaCell, QuotaRule, Visit, VisitTally, visit_visitors
-from app.services import tally  # noqa: F401  (its listeners first: the tally is recounted before the cells read it)
+from app.services import grid_moves, tally  # noqa: F401  (its listeners first: the tally is recounted before the cells read it)
 from app.services.quotas.periods import RuleRef
 from app.services.quotas.rules import MONTHS_IN
 from app.services.rollup_sql import PAIRS
@@ -200,17 +201,17 @@ def _add_difference(session, flush_context):
     ids = set(ids) | {p.id for p in objects if p.id is not None}
     delta = contributions(conn, ids)
     delta.subtract(before)
+    moves = grid_moves.Moves(session) if moved else None
+    if moves and not moves.nested:  # the grids above a moved one lose or gain what it holds
+        taken = {key: -n for key, n in before.items()}  # what the flush took out before the move
+        held = grid_moves.held(conn, CELL, KEYS, ("people",), moves.grids, taken)
+        for key, (change,) in moves.delta(KEYS, held).items():
+            delta[key] += change
     apply(conn, delta)
     for rule in rules:
         recount(conn, rule_id=rule.id)
-    anchors = set()
-    for grid in moved:
-        history = sa_inspect(grid).attrs.path.history
-        for path in (*history.deleted, *history.added, *history.unchanged):
-            if path:
-                anchors.update(int(part) for part in path.strip("/").split("/")[:-1])
-    if anchors:
-        recount(conn, anchors=anchors)
+    if moves and moves.nested:  # one moved grid above another: the grids above them counted again
+        recount(conn, anchors=moves.anchors)
 
 
 @event.listens_for(Session, "after_rollback")
