@@ -76,6 +76,8 @@ class Writer:
         self.raw = connection.connection.dbapi_connection
         self.progress = progress
         self.counts = {}
+        # a datetime as the row carries it: COPY formats it in C; sqlite3 gets the text SQLAlchemy writes
+        self.dt = _as_is if self.dialect == "postgresql" else _dt
 
     def write(self, table, columns, rows):
         started = time.perf_counter()
@@ -105,8 +107,15 @@ class Writer:
         return count
 
 
+def _as_is(value):
+    return value
+
+
 BULK_TABLES = ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "visit_visitor",
                "constituency", "constituency_grid", "representative", "contact_record", "appeal_counter")  # fmt: skip
+# the kept counts, filled once by the recounts at the end: their indices are built after them
+COUNT_TABLES = ("visit_tally", "visit_grid_tally", "quota_cell", "appeal_rollup", "appeal_summary", "appeal_open",
+                "appeal_state")  # fmt: skip
 
 
 def _secondary_indices(connection, tables):
@@ -184,7 +193,8 @@ def load_bulk(session, sm, scale="county", progress=print):
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
     indices = _secondary_indices(conn, BULK_TABLES)
-    for name, _ in indices:
+    count_indices = _secondary_indices(conn, COUNT_TABLES)
+    for name, _ in indices + count_indices:
         conn.exec_driver_sql(f"DROP INDEX {name}")
     triggers = _sqlite_triggers(conn, BULK_TABLES)  # PostgreSQL's are off (replica role)
     for name, _ in triggers:
@@ -204,9 +214,7 @@ def load_bulk(session, sm, scale="county", progress=print):
     reps = _representatives(writer, rnd, shape, ids, grids, people, names, day, stamp)
 
     t = time.perf_counter()
-    for _name, ddl in indices:
-        conn.exec_driver_sql(ddl)
-    progress(f"  indices rebuilt ({len(indices)})  {time.perf_counter() - t:6.1f} s")
+    _build(conn, indices, "indices rebuilt", progress)
     if triggers:
         t = time.perf_counter()
         for _name, ddl in triggers:
@@ -217,7 +225,8 @@ def load_bulk(session, sm, scale="county", progress=print):
         progress(f"  triggers back ({len(triggers)}), text search built ({len(fts)})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
 
-    rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
+    # the visits went in below the ORM: count the quotas' tally once (their follow_up_open is written right)
+    rows = tally.rebuild(session, follow_ups_too=False)
     progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
     cells = quota_cells.rebuild(session)  # the quotas' figures per grid, counted from the people and the tally
@@ -229,6 +238,7 @@ def load_bulk(session, sm, scale="county", progress=print):
         f" {states:,} state cells)"
         f"  {time.perf_counter() - t:6.1f} s"
     )
+    _build(conn, count_indices, "indices of the kept counts", progress)
     if dialect == "postgresql":
         conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
         for table in ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "constituency",
@@ -282,6 +292,17 @@ def load_bulk(session, sm, scale="county", progress=print):
         "logins": logins,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _build(conn, indices, what, progress):
+    """Run each index's DDL; say how long they took, the slowest three named."""
+    started, took = time.perf_counter(), []
+    for name, ddl in indices:
+        t = time.perf_counter()
+        conn.exec_driver_sql(ddl)
+        took.append((time.perf_counter() - t, name))
+    slowest = ", ".join(f"{name} {seconds:.1f} s" for seconds, name in sorted(took, reverse=True)[:3])
+    progress(f"  {what} ({len(indices)})  {time.perf_counter() - started:6.1f} s  (slowest: {slowest})")
 
 
 def _journal(connection, mode):

@@ -205,10 +205,11 @@ def _start_sql(period, dialect):
     }[period]
 
 
-def rebuild(session, progress=None):
+def rebuild(session, progress=None, follow_ups_too=True):
     """Count the whole tally (per person and per grid) again from the visits: one GROUP BY per
     period kind and table, in the database (a county's three million visits are read eight
-    times, not once per week, month, quarter and year)."""
+    times, not once per week, month, quarter and year). `follow_ups_too=False`: the caller wrote
+    `visit.follow_up_open` right itself (the bulk loader), so the visits are not rewritten."""
     conn = session.connection()
     conn.execute(TALLY.delete())
     conn.execute(GRID_TALLY.delete())
@@ -235,7 +236,8 @@ def rebuild(session, progress=None):
         )
         if progress:
             progress(period)
-    follow_ups.rebuild(session)  # the other figure kept on the visit rows: the follow-ups still to make
+    if follow_ups_too:
+        follow_ups.rebuild(session)  # the other figure kept on the visit rows: the follow-ups still to make
     return conn.execute(select(func.count()).select_from(TALLY)).scalar()
 
 
