@@ -64,7 +64,10 @@ SCALES = {
     "tiny": Shape(3, 4, 3, 400, 800, 1_500, 12, 6),
     "tinycity": Shape(2, 2, 2, 300, 600, 900, 8, 4, counties=3),
 }
-POSTGRESQL_ONLY = ("city",)  # SQLite would take hours and a file of tens of gigabytes
+POSTGRESQL_ONLY = ("city",)
+SQLITE_MMAP = (
+    8 << 30
+)  # bytes of the file mapped during the load (SQLite caps it at its build's limit, 2 GB here)  # SQLite would take hours and a file of tens of gigabytes
 
 
 class Writer:
@@ -181,10 +184,15 @@ def load_bulk(session, sm, scale="county", progress=print):
         # one transaction of a gigabyte: through a write-ahead log every page is written twice
         # and every read looks it up in the log; a rollback journal in memory keeps the undo
         _journal(conn, "MEMORY")
+        # the generated rows are consistent by construction: no foreign key lookups per row (as on PostgreSQL)
+        conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
         conn.exec_driver_sql("PRAGMA synchronous = OFF")
         conn.exec_driver_sql("PRAGMA cache_size = -400000")
         conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
         conn.exec_driver_sql("PRAGMA threads = 2")  # the sorter of CREATE INDEX and GROUP BY
+        # the index builds and recounts read the whole file again and again: mapped, not read() page by page
+        mmap_before = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP}")
     else:
         # the generated rows are consistent by construction: skip the per-row FK triggers
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
@@ -197,7 +205,8 @@ def load_bulk(session, sm, scale="county", progress=print):
     for name, _ in indices + count_indices:
         conn.exec_driver_sql(f"DROP INDEX {name}")
     triggers = _sqlite_triggers(conn, BULK_TABLES)  # PostgreSQL's are off (replica role)
-    for name, _ in triggers:
+    count_triggers = _sqlite_triggers(conn, COUNT_TABLES)  # their length checks: back after the recounts
+    for name, _ in triggers + count_triggers:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     writer = Writer(conn, progress)
     if shape.counties > 1:
@@ -238,7 +247,7 @@ def load_bulk(session, sm, scale="county", progress=print):
         f" {states:,} state cells)"
         f"  {time.perf_counter() - t:6.1f} s"
     )
-    _build(conn, count_indices, "indices of the kept counts", progress)
+    _build(conn, count_indices + count_triggers, "indices (and triggers) of the kept counts", progress)
     if dialect == "postgresql":
         conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
         for table in ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "constituency",
@@ -281,6 +290,8 @@ def load_bulk(session, sm, scale="county", progress=print):
     session.commit()
     if dialect == "sqlite":
         _journal(session.connection(), "WAL")  # as every connection sets it
+        session.connection().exec_driver_sql(f"PRAGMA mmap_size = {int(mmap_before)}")
+        session.connection().exec_driver_sql("PRAGMA foreign_keys = ON")  # as every connection sets it
     progress(f"Done in {time.perf_counter() - started:.1f} s")
     return {
         "grids": writer.counts.get("grid", 0),
