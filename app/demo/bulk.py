@@ -79,8 +79,6 @@ class Writer:
         self.raw = connection.connection.dbapi_connection
         self.progress = progress
         self.counts = {}
-        # a datetime as the row carries it: COPY formats it in C; sqlite3 gets the text SQLAlchemy writes
-        self.dt = _as_is if self.dialect == "postgresql" else _dt
 
     def write(self, table, columns, rows):
         started = time.perf_counter()
@@ -110,10 +108,6 @@ class Writer:
         return count
 
 
-def _as_is(value):
-    return value
-
-
 BULK_TABLES = ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "visit_visitor",
                "constituency", "constituency_grid", "representative", "contact_record", "appeal_counter")  # fmt: skip
 # the kept counts, filled once by the recounts at the end: their indices are built after them
@@ -138,7 +132,9 @@ def _secondary_indices(connection, tables):
                 "AND tbl_name IN (" + _listed(tables) + ")"
             )
         )
-    return [(r[0], r[1]) for r in rows]
+    # a partitioned table's index reads "ON ONLY t": built so, it would stay invalid with no index on
+    # any partition; built on the table it is made on every partition again, as the migration made it
+    return [(r[0], r[1].replace(" ON ONLY ", " ON ", 1)) for r in rows]
 
 
 def _sqlite_triggers(connection, tables):
@@ -224,6 +220,12 @@ def load_bulk(session, sm, scale="county", progress=print):
 
     t = time.perf_counter()
     _build(conn, indices, "indices rebuilt", progress)
+    if dialect == "postgresql":
+        # the recounts below join these tables: without statistics of the rows just copied (this
+        # transaction's own; ANALYZE counts them) the planner takes them for empty (quota cells 50 s, not 5)
+        t = time.perf_counter()
+        conn.exec_driver_sql(f"ANALYZE {', '.join(BULK_TABLES)}")
+        progress(f"  statistics of the loaded tables  {time.perf_counter() - t:6.1f} s")
     if triggers:
         t = time.perf_counter()
         for _name, ddl in triggers:

@@ -285,6 +285,8 @@ def _rebuild_grouping_sets(conn):
                 f"FROM {source} WHERE v.deleted_at IS NULL) s GROUP BY GROUPING SETS ({sets})"
             )
         )
+    # the quota cells are counted from the tally next: the planner's row counts of what was just written
+    conn.execute(text("ANALYZE visit_tally, visit_grid_tally"))
 
 
 def _counted_sql(dialect, grid):
