@@ -64,7 +64,10 @@ SCALES = {
     "tiny": Shape(3, 4, 3, 400, 800, 1_500, 12, 6),
     "tinycity": Shape(2, 2, 2, 300, 600, 900, 8, 4, counties=3),
 }
-POSTGRESQL_ONLY = ("city",)  # SQLite would take hours and a file of tens of gigabytes
+POSTGRESQL_ONLY = ("city",)
+SQLITE_MMAP = (
+    8 << 30
+)  # bytes of the file mapped during the load (SQLite caps it at its build's limit, 2 GB here)  # SQLite would take hours and a file of tens of gigabytes
 
 
 class Writer:
@@ -107,6 +110,9 @@ class Writer:
 
 BULK_TABLES = ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "visit_visitor",
                "constituency", "constituency_grid", "representative", "contact_record", "appeal_counter")  # fmt: skip
+# the kept counts, filled once by the recounts at the end: their indices are built after them
+COUNT_TABLES = ("visit_tally", "visit_grid_tally", "quota_cell", "appeal_rollup", "appeal_summary", "appeal_open",
+                "appeal_state")  # fmt: skip
 
 
 def _secondary_indices(connection, tables):
@@ -126,7 +132,8 @@ def _secondary_indices(connection, tables):
                 "AND tbl_name IN (" + _listed(tables) + ")"
             )
         )
-    # a partitioned table's index reads "ON ONLY parent": made so it would cover no partition (invalid)
+    # a partitioned table's index reads "ON ONLY t": built so, it would stay invalid with no index on
+    # any partition; built on the table it is made on every partition again, as the migration made it
     return [(r[0], r[1].replace(" ON ONLY ", " ON ", 1)) for r in rows]
 
 
@@ -173,10 +180,15 @@ def load_bulk(session, sm, scale="county", progress=print):
         # one transaction of a gigabyte: through a write-ahead log every page is written twice
         # and every read looks it up in the log; a rollback journal in memory keeps the undo
         _journal(conn, "MEMORY")
+        # the generated rows are consistent by construction: no foreign key lookups per row (as on PostgreSQL)
+        conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
         conn.exec_driver_sql("PRAGMA synchronous = OFF")
         conn.exec_driver_sql("PRAGMA cache_size = -400000")
         conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
         conn.exec_driver_sql("PRAGMA threads = 2")  # the sorter of CREATE INDEX and GROUP BY
+        # the index builds and recounts read the whole file again and again: mapped, not read() page by page
+        mmap_before = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP}")
     else:
         # the generated rows are consistent by construction: skip the per-row FK triggers
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
@@ -185,10 +197,12 @@ def load_bulk(session, sm, scale="county", progress=print):
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
     indices = _secondary_indices(conn, BULK_TABLES)
-    for name, _ in indices:
+    count_indices = _secondary_indices(conn, COUNT_TABLES)
+    for name, _ in indices + count_indices:
         conn.exec_driver_sql(f"DROP INDEX {name}")
     triggers = _sqlite_triggers(conn, BULK_TABLES)  # PostgreSQL's are off (replica role)
-    for name, _ in triggers:
+    count_triggers = _sqlite_triggers(conn, COUNT_TABLES)  # their length checks: back after the recounts
+    for name, _ in triggers + count_triggers:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     writer = Writer(conn, progress)
     if shape.counties > 1:
@@ -205,9 +219,13 @@ def load_bulk(session, sm, scale="county", progress=print):
     reps = _representatives(writer, rnd, shape, ids, grids, people, names, day, stamp)
 
     t = time.perf_counter()
-    for _name, ddl in indices:
-        conn.exec_driver_sql(ddl)
-    progress(f"  indices rebuilt ({len(indices)})  {time.perf_counter() - t:6.1f} s")
+    _build(conn, indices, "indices rebuilt", progress)
+    if dialect == "postgresql":
+        # the recounts below join these tables: without statistics of the rows just copied (this
+        # transaction's own; ANALYZE counts them) the planner takes them for empty (quota cells 50 s, not 5)
+        t = time.perf_counter()
+        conn.exec_driver_sql(f"ANALYZE {', '.join(BULK_TABLES)}")
+        progress(f"  statistics of the loaded tables  {time.perf_counter() - t:6.1f} s")
     if triggers:
         t = time.perf_counter()
         for _name, ddl in triggers:
@@ -218,7 +236,8 @@ def load_bulk(session, sm, scale="county", progress=print):
         progress(f"  triggers back ({len(triggers)}), text search built ({len(fts)})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
 
-    rows = tally.rebuild(session)  # the visits went in below the ORM: count the quotas' tally once
+    # the visits went in below the ORM: count the quotas' tally once (their follow_up_open is written right)
+    rows = tally.rebuild(session, follow_ups_too=False)
     progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
     cells = quota_cells.rebuild(session)  # the quotas' figures per grid, counted from the people and the tally
@@ -230,6 +249,7 @@ def load_bulk(session, sm, scale="county", progress=print):
         f" {states:,} state cells)"
         f"  {time.perf_counter() - t:6.1f} s"
     )
+    _build(conn, count_indices + count_triggers, "indices (and triggers) of the kept counts", progress)
     if dialect == "postgresql":
         conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
         for table in ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "constituency",
@@ -272,6 +292,8 @@ def load_bulk(session, sm, scale="county", progress=print):
     session.commit()
     if dialect == "sqlite":
         _journal(session.connection(), "WAL")  # as every connection sets it
+        session.connection().exec_driver_sql(f"PRAGMA mmap_size = {int(mmap_before)}")
+        session.connection().exec_driver_sql("PRAGMA foreign_keys = ON")  # as every connection sets it
     progress(f"Done in {time.perf_counter() - started:.1f} s")
     return {
         "grids": writer.counts.get("grid", 0),
@@ -283,6 +305,17 @@ def load_bulk(session, sm, scale="county", progress=print):
         "logins": logins,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _build(conn, indices, what, progress):
+    """Run each index's DDL; say how long they took, the slowest three named."""
+    started, took = time.perf_counter(), []
+    for name, ddl in indices:
+        t = time.perf_counter()
+        conn.exec_driver_sql(ddl)
+        took.append((time.perf_counter() - t, name))
+    slowest = ", ".join(f"{name} {seconds:.1f} s" for seconds, name in sorted(took, reverse=True)[:3])
+    progress(f"  {what} ({len(indices)})  {time.perf_counter() - started:6.1f} s  (slowest: {slowest})")
 
 
 def _journal(connection, mode):

@@ -10,6 +10,7 @@ from app.models.appeals import Importance, Status
 from app.services.appeals.deadlines import allowed_term
 
 BATCH = 20_000
+APPEAL_CHUNK = 200_000  # appeals per COPY; their events are held until it ends
 TOWNSHIP_NAMES = ["城关镇", "黄河街道", "青龙乡"]
 COUNTY_NUMBERS = "一二三四五六七八九十"
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
@@ -255,98 +256,113 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
     per_month = shape.appeals // len(months)
     counts = [per_month] * len(months)
     counts[-1] += shape.appeals - per_month * len(months)
-    appeal_rows, event_rows, counters = [], [], []
+    event_rows, counters = [], []
     aid = 0
     eid = 0
     rand = rnd.random
     n_places, n_names, n_channels = len(places), len(names), len(channels)
+    dt = _dt  # the text both databases read back (faster through COPY than a datetime object)
 
     def add_event(appeal_id, action, frm, to, at, note=None, handler=None, due=None, result=None, actor="录入员"):
         nonlocal eid
         eid += 1
-        event_rows.append((eid, appeal_id, action, frm, to, _dt(at), actor, note, handler, due, result))
+        event_rows.append((eid, appeal_id, action, frm, to, dt(at), actor, note, handler, due, result))
 
+    def appeals_of(chunk):
+        """The appeal rows of the months of `chunk`, made as COPY reads them (PostgreSQL takes in one
+        row while the next is made); their events are kept in `event_rows` until the chunk is written."""
+        nonlocal aid
+        for month, count in chunk:
+            month_key = month.strftime("%Y%m")
+            next_month = (month + timedelta(days=32)).replace(day=1)
+            end = min(next_month, day + timedelta(days=1))
+            span_minutes = int((datetime.combine(end, datetime.min.time()) - datetime.combine(month, datetime.min.time()))
+                               .total_seconds() // 60) - 1  # fmt: skip
+            if day < next_month:  # nothing is registered after the start of today
+                span_minutes = (
+                    int((moment_now - datetime.combine(month, datetime.min.time())).total_seconds() // 60) - 1
+                )
+            offsets = sorted(rnd.randrange(max(1, span_minutes)) for _ in range(count))
+            base = datetime.combine(month, datetime.min.time())
+            for seq, offset in enumerate(offsets, start=1):
+                aid += 1
+                registered = base + timedelta(minutes=offset)
+                age = (moment_now - registered).days
+                statuses = by_age[0][1] if age <= 14 else by_age[1][1] if age <= 60 else by_age[2][1]
+                status = statuses[int(rand() * len(statuses))]
+                important = rand() < 0.2
+                due = registered.date() + (important_term if important else general_term)
+                allowed = (due - registered.date()).days
+                grid_id = places[int(rand() * n_places)]
+                tid = township_of[grid_id]
+                cat_name, cat_id = categories[int(rand() * len(categories))]
+                contents = CONTENTS.get(cat_name, CONTENTS["其他"])
+                steps = _STEPS[status]
+                assigned_at = closed_at = evaluated_at = archived_at = None
+                handler_unit = feedback = feedback_by = closed_on_time = None
+                satisfaction = source = None
+                if "assign" in steps:
+                    assigned_at = registered + timedelta(hours=1 + rand() * 23)
+                    handler_unit = f"{grids['name'][tid]}{UNITS.get(cat_name, '党政办')}"
+                if "feedback" in steps:
+                    late = rand() < 0.12
+                    hours = allowed * 24 * (1.05 + rand() * 0.5 if late else 0.2 + rand() * 0.7)
+                    closed_at = min(registered + timedelta(hours=hours), moment_now - timedelta(minutes=1))
+                    closed_at = max(closed_at, assigned_at + timedelta(minutes=30))
+                    closed_on_time = closed_at.date() <= due
+                    feedback = REPLY
+                    feedback_by = clerk_names[tid]
+                if "evaluate" in steps:
+                    evaluated_at = min(closed_at + timedelta(hours=24 + rand() * 96), moment_now)
+                    r = rand()
+                    satisfaction = "satisfied" if r < 0.86 else "basic" if r < 0.96 else "unsatisfied"
+                    source = "reporter"
+                if "archive" in steps:
+                    archived_at = min(evaluated_at + timedelta(hours=24 + rand() * 200), moment_now)
+                last = archived_at or evaluated_at or closed_at or assigned_at or registered
+                supervised = important and rand() < 0.1
+                reg_at = dt(registered)
+                yield (
+                    aid, f"{month_key}{seq:03d}", month_key, seq, names[int(rand() * n_names)],
+                    f"{grids['name'][grid_id]}{int(rand() * 80) + 1}号", None,
+                    f"1{'3578'[aid & 3]}{int(rand() * 10**9):09d}", None, contents[aid % len(contents)],
+                    channels[int(rand() * n_channels)], cat_id, "important" if important else "general",
+                    grid_id, grid_id, clerk_names[tid], reg_at, status, due.isoformat(),
+                    handler_unit, dt(assigned_at) if assigned_at else None, 0, supervised,
+                    feedback, feedback_by, dt(closed_at) if closed_at else None, closed_on_time,
+                    satisfaction, source, dt(evaluated_at) if evaluated_at else None,
+                    dt(archived_at) if archived_at else None, 1 if status == Status.ESCALATED else 0,
+                    1, reg_at, dt(last),
+                )  # fmt: skip
+                add_event(aid, "register", None, Status.REGISTERED, registered, actor=clerk_names[tid])
+                if aid % TIMELINE_EVERY == 0 and steps:
+                    prev = Status.REGISTERED
+                    times = {"escalate": registered + timedelta(hours=3), "assign": assigned_at,
+                             "start": (assigned_at + timedelta(hours=6)) if assigned_at else None,
+                             "feedback": closed_at, "evaluate": evaluated_at, "archive": archived_at}  # fmt: skip
+                    for action in steps:
+                        at = times[action]
+                        if action == "start" and closed_at is not None:
+                            at = min(at, closed_at - timedelta(minutes=10))
+                        at = min(max(at, registered), moment_now)
+                        add_event(aid, action, prev, _TO[action], at,
+                                  note="请按期办结并反馈。" if action == "assign" else None,
+                                  handler=handler_unit if action == "assign" else None,
+                                  due=due.isoformat() if action == "assign" else None,
+                                  result=satisfaction if action == "evaluate" else None,
+                                  actor=clerk_names[tid])  # fmt: skip
+                        prev = _TO[action]
+            counters.append((month_key, count))
+
+    chunk, size = [], 0
     for month, count in zip(months, counts, strict=True):
-        month_key = month.strftime("%Y%m")
-        next_month = (month + timedelta(days=32)).replace(day=1)
-        end = min(next_month, day + timedelta(days=1))
-        span_minutes = int((datetime.combine(end, datetime.min.time()) - datetime.combine(month, datetime.min.time()))
-                           .total_seconds() // 60) - 1  # fmt: skip
-        if day < next_month:  # nothing is registered after the start of today
-            span_minutes = int((moment_now - datetime.combine(month, datetime.min.time())).total_seconds() // 60) - 1
-        offsets = sorted(rnd.randrange(max(1, span_minutes)) for _ in range(count))
-        base = datetime.combine(month, datetime.min.time())
-        for seq, offset in enumerate(offsets, start=1):
-            aid += 1
-            registered = base + timedelta(minutes=offset)
-            age = (moment_now - registered).days
-            statuses = by_age[0][1] if age <= 14 else by_age[1][1] if age <= 60 else by_age[2][1]
-            status = statuses[int(rand() * len(statuses))]
-            important = rand() < 0.2
-            due = registered.date() + (important_term if important else general_term)
-            allowed = (due - registered.date()).days
-            grid_id = places[int(rand() * n_places)]
-            tid = township_of[grid_id]
-            cat_name, cat_id = categories[int(rand() * len(categories))]
-            contents = CONTENTS.get(cat_name, CONTENTS["其他"])
-            steps = _STEPS[status]
-            assigned_at = closed_at = evaluated_at = archived_at = None
-            handler_unit = feedback = feedback_by = closed_on_time = None
-            satisfaction = source = None
-            if "assign" in steps:
-                assigned_at = registered + timedelta(hours=1 + rand() * 23)
-                handler_unit = f"{grids['name'][tid]}{UNITS.get(cat_name, '党政办')}"
-            if "feedback" in steps:
-                late = rand() < 0.12
-                hours = allowed * 24 * (1.05 + rand() * 0.5 if late else 0.2 + rand() * 0.7)
-                closed_at = min(registered + timedelta(hours=hours), moment_now - timedelta(minutes=1))
-                closed_at = max(closed_at, assigned_at + timedelta(minutes=30))
-                closed_on_time = closed_at.date() <= due
-                feedback = REPLY
-                feedback_by = clerk_names[tid]
-            if "evaluate" in steps:
-                evaluated_at = min(closed_at + timedelta(hours=24 + rand() * 96), moment_now)
-                r = rand()
-                satisfaction = "satisfied" if r < 0.86 else "basic" if r < 0.96 else "unsatisfied"
-                source = "reporter"
-            if "archive" in steps:
-                archived_at = min(evaluated_at + timedelta(hours=24 + rand() * 200), moment_now)
-            last = archived_at or evaluated_at or closed_at or assigned_at or registered
-            supervised = important and rand() < 0.1
-            appeal_rows.append((
-                aid, f"{month_key}{seq:03d}", month_key, seq, names[int(rand() * n_names)],
-                f"{grids['name'][grid_id]}{int(rand() * 80) + 1}号", None,
-                f"1{'3578'[aid & 3]}{int(rand() * 10**9):09d}", None, contents[aid % len(contents)],
-                channels[int(rand() * n_channels)], cat_id, "important" if important else "general",
-                grid_id, grid_id, clerk_names[tid], _dt(registered), status, due.isoformat(),
-                handler_unit, _dt(assigned_at) if assigned_at else None, 0, supervised,
-                feedback, feedback_by, _dt(closed_at) if closed_at else None, closed_on_time,
-                satisfaction, source, _dt(evaluated_at) if evaluated_at else None,
-                _dt(archived_at) if archived_at else None, 1 if status == Status.ESCALATED else 0,
-                1, _dt(registered), _dt(last),
-            ))  # fmt: skip
-            add_event(aid, "register", None, Status.REGISTERED, registered, actor=clerk_names[tid])
-            if aid % TIMELINE_EVERY == 0 and steps:
-                prev = Status.REGISTERED
-                times = {"escalate": registered + timedelta(hours=3), "assign": assigned_at,
-                         "start": (assigned_at + timedelta(hours=6)) if assigned_at else None,
-                         "feedback": closed_at, "evaluate": evaluated_at, "archive": archived_at}  # fmt: skip
-                for action in steps:
-                    at = times[action]
-                    if action == "start" and closed_at is not None:
-                        at = min(at, closed_at - timedelta(minutes=10))
-                    at = min(max(at, registered), moment_now)
-                    add_event(aid, action, prev, _TO[action], at,
-                              note="请按期办结并反馈。" if action == "assign" else None,
-                              handler=handler_unit if action == "assign" else None,
-                              due=due.isoformat() if action == "assign" else None,
-                              result=satisfaction if action == "evaluate" else None,
-                              actor=clerk_names[tid])  # fmt: skip
-                    prev = _TO[action]
-        counters.append((month_key, count))
-        if len(appeal_rows) >= 200_000:
-            _flush_appeals(writer, appeal_rows, event_rows)
-    _flush_appeals(writer, appeal_rows, event_rows)
+        chunk.append((month, count))
+        size += count
+        if size >= APPEAL_CHUNK or month is months[-1]:
+            writer.write("appeal", APPEAL_COLUMNS, appeals_of(chunk))
+            writer.write("appeal_event", EVENT_COLUMNS, event_rows)
+            event_rows.clear()
+            chunk, size = [], 0
     writer.write("appeal_counter", ("month", "last_seq"), counters)
 
 
@@ -362,16 +378,9 @@ EVENT_COLUMNS = ("id", "appeal_id", "action", "from_status", "to_status", "at", 
                  "handler_text", "due_date", "result")  # fmt: skip
 
 
-def _flush_appeals(writer, appeal_rows, event_rows):
-    writer.write("appeal", APPEAL_COLUMNS, appeal_rows)
-    writer.write("appeal_event", EVENT_COLUMNS, event_rows)
-    appeal_rows.clear()
-    event_rows.clear()
-
-
 VISIT_COLUMNS = ("id", "visit_date", "form_id", "grid_id", "target_id", "visited_name", "visited_phone", "address",
-                 "family_size", "situation", "problems", "actions", "result", "follow_up_date", "household_key",
-                 "version", "created_at", "updated_at")  # fmt: skip
+                 "family_size", "situation", "problems", "actions", "result", "follow_up_date", "follow_up_open",
+                 "household_key", "version", "created_at", "updated_at")  # fmt: skip
 
 
 def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
@@ -390,11 +399,14 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
     days = 730
     day_ord = day.toordinal()
     # addresses per group: a fixed set of doors, so households repeat (the households quotas)
-    rows, links = [], []
+    links = []
     vid_ = 0
     chunk = 250_000
-    while vid_ < shape.visits:
-        for _ in range(min(chunk, shape.visits - vid_)):
+
+    def visits_of(n):
+        """`n` visit rows, made as COPY reads them; their visitors are kept in `links`."""
+        nonlocal vid_
+        for _ in range(n):
             vid_ += 1
             gid = groups[int(rand() * n_groups)]
             village = parent[gid]
@@ -405,13 +417,14 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
             follow = (
                 (visit_day + timedelta(days=7 + int(rand() * 38))).isoformat() if problem and rand() < 0.2 else None
             )
-            rows.append((
+            # follow_up_open: no generated visit follows another up, so each planned one is still to make
+            yield (
                 vid_, visit_day.isoformat(), form_pool[int(rand() * len(form_pool))], gid,
                 target_pool[int(rand() * len(target_pool))], names[(gid * 61 + door) % n_names],
                 None, address, 1 + door % 6, SITUATIONS[door % len(SITUATIONS)], problem,
-                ACTIONS[int(rand() * len(ACTIONS))], RESULTS[int(rand() * len(RESULTS))], follow,
+                ACTIONS[int(rand() * len(ACTIONS))], RESULTS[int(rand() * len(RESULTS))], follow, follow,
                 f"{gid}:@{address}", 1, stamp, stamp,
-            ))  # fmt: skip
+            )  # fmt: skip
             pool = pools[village]
             first = pool[int(rand() * len(pool))]
             links.append((vid_, first))
@@ -419,9 +432,10 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
                 second = pool[int(rand() * len(pool))]
                 if second != first:
                     links.append((vid_, second))
-        writer.write("visit", VISIT_COLUMNS, rows)
+
+    while vid_ < shape.visits:
+        writer.write("visit", VISIT_COLUMNS, visits_of(min(chunk, shape.visits - vid_)))
         writer.write("visit_visitor", ("visit_id", "person_id"), links)
-        rows.clear()
         links.clear()
 
 
