@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, literal_column, null, select, true, union_all
+from sqlalchemy import and_, case, cast, false, func, literal_column, null, select, true, union_all
 from sqlalchemy.orm import aliased
 
 from app.core.clock import today
@@ -371,7 +371,7 @@ def summary_by_each(session, anchor_ids, start, end, on, keys):
     parts = [
         select(
             literal_column(str(i)).label("part"),
-            *(groups.c[n] if j == i else null().label(n) for j, n in enumerate(labels)),
+            *(groups.c[n] if j == i else cast(null(), groups.c[n].type).label(n) for j, n in enumerate(labels)),
             *(func.sum(groups.c[n]).label(n) for n in names),
         ).group_by(groups.c[label])
         for i, label in enumerate(labels)

@@ -67,11 +67,12 @@ def progress(session, rep, year, on=None):
     return progress_overview(session, year, Representative.id == rep.id, on=on, include_inactive=True)[0]
 
 
-def _yearly_counts(year, on, clause=None):
+def _yearly_counts(year, on):
     """Per representative in `year`: person-times met and records (the contact tally, kept on
     every write: one row per representative) and important opinions reported late (counted
-    from the few unreported ones, a function of today); only of the representatives in
-    `clause` when given (a township's, not the county's). Two subqueries keyed by rep_id."""
+    from the few unreported ones, a function of today). Two subqueries keyed by rep_id, joined
+    to the representatives the caller chose (a semi-join of the caller's clause inside them
+    made PostgreSQL probe the constituency and grid of every tally row)."""
     kept = select(
         ContactTally.representative_id.label("rep_id"),
         ContactTally.done.label("done"),
@@ -87,10 +88,6 @@ def _yearly_counts(year, on, clause=None):
         )
         .group_by(ContactRecord.representative_id)
     )
-    if clause is not None:
-        reps = select(Representative.id).where(clause)
-        kept = kept.where(ContactTally.representative_id.in_(reps))
-        late = late.where(ContactRecord.representative_id.in_(reps))
     return kept.subquery(), late.subquery()
 
 
@@ -112,7 +109,7 @@ def progress_overview(session, year, clause, on=None, include_inactive=False, li
     year = check_year(year)
     start, end = date(year, 1, 1), date(year, 12, 31)
     target = yearly_target()
-    counts = _yearly_counts(year, on, clause)
+    counts = _yearly_counts(year, on)
     kept, late = counts
     done = func.coalesce(kept.c.done, 0)
     # the page's ids first, ranked on the counts alone (no person or constituency rows)...
@@ -207,7 +204,7 @@ def progress_rollup(session, year, clause, on=None, cache_key=None):
     year = check_year(year)
     target = yearly_target()
     expected = expected_by(target, date(year, 1, 1), date(year, 12, 31), on)
-    counts = _yearly_counts(year, on, clause)
+    counts = _yearly_counts(year, on)
     kept, late = counts
     done = func.coalesce(kept.c.done, 0)
 
