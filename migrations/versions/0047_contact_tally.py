@@ -1,7 +1,10 @@
-"""contact_tally: per representative and year, person-times met and records
+"""contact_tally: per representative and year, person-times met and records; the summary
+cells' reading index
 
 Kept on every write of a contact record by app/services/representatives/tally.py; filled
-here from the live records with the same rule (one GROUP BY).
+here from the live records with the same rule (one GROUP BY). ix_appeal_summary_read holds
+every column the dashboard and accountability read of appeal_summary, in the order they
+group by: an index-only scan, no sort.
 
 Revision ID: 0047_contact_tally
 Revises: 0046_appeal_state
@@ -14,6 +17,13 @@ revision = "0047_contact_tally"
 down_revision = "0046_appeal_state"
 branch_labels = None
 depends_on = None
+
+# frozen here (the model's SUMMARY_MEASURES may change in a later revision)
+SUMMARY_MEASURES = (
+    "n", "closed", "pending", "escalated", "closed_on_time", "evaluated", "satisfied", "basic", "unsatisfied",
+    "reported", "handled_locally", "petition_collective", "petition_bypass", "petition_repeat", "petition_warning",
+    "found",
+)  # fmt: skip
 
 
 def upgrade():
@@ -35,7 +45,13 @@ def upgrade():
         f"SELECT representative_id, {year}, sum(voter_count), count(*) FROM contact_record "
         f"WHERE deleted_at IS NULL GROUP BY representative_id, {year}"
     )
+    op.create_index(
+        "ix_appeal_summary_read",
+        "appeal_summary",
+        ["anchor_grid_id", "month", "category_id", "child_grid_id", "due_date", *SUMMARY_MEASURES],
+    )
 
 
 def downgrade():
+    op.drop_index("ix_appeal_summary_read", table_name="appeal_summary")
     op.drop_table("contact_tally")
