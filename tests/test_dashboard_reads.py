@@ -60,3 +60,20 @@ def test_visit_rates_of_two_periods_at_once(example):  # noqa: F811
     ]  # fmt: skip
     assert [r.visited for r in by_year] == [4, 4, 0, 4, 3, 1]
     assert [r.visited for r in visit_rate.visit_rates(db.session, year, [county, example["ta"]])] == [4, 4, 0, 4, 3, 1]
+
+
+def test_links_built_once_say_what_url_for_says(app):
+    """The dashboard's link helper gives url_for's URL (the same path and query; None left out)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from flask import url_for
+
+    from app.views.dashboard import links_to
+
+    with app.test_request_context():
+        span = {"origin": 7, "from": "2026-01-01", "to": "2026-12-31"}
+        made = links_to("AppealView.list", **span)(stat="collected", category=3, grid=None)
+        built = url_for("AppealView.list", stat="collected", category=3, grid=None, **span)
+        assert urlsplit(made).path == urlsplit(built).path
+        assert parse_qs(urlsplit(made).query) == parse_qs(urlsplit(built).query)
+        assert links_to("DashboardView.index")() == url_for("DashboardView.index")
