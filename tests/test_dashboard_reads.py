@@ -5,6 +5,7 @@ day, before and after the deadlines pass); 走访率 for two periods at once equ
 import datetime as dt
 
 import pytest
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.services import dashboard as dash
@@ -77,3 +78,39 @@ def test_links_built_once_say_what_url_for_says(app):
         assert urlsplit(made).path == urlsplit(built).path
         assert parse_qs(urlsplit(made).query) == parse_qs(urlsplit(built).query)
         assert links_to("DashboardView.index")() == url_for("DashboardView.index")
+
+
+def test_a_jurisdiction_of_consecutive_ids_is_one_run_without_the_islands_query(app, client, world, monkeypatch):
+    """A county leader of a county's own install: every grid id between the scope's lowest and
+    highest is inside it, so the scope is one id range, read without numbering the grids."""
+    from sqlalchemy import event
+
+    from app.models.appeals import Appeal
+    from tests.conftest import login
+    from tests.factories import make_appeal, make_grid, make_user
+
+    monkeypatch.setitem(app.config, "SCOPE_ID_LIST_MAX", 1)
+    mine = {make_appeal(world[k]).number for k in ("county", "a1", "b1a")}
+    seen = []
+
+    def remember(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    login(client, make_user("Leader", world["county"]))
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        numbers = {r["number"] for r in client.get("/api/v1/appeal/?q=(page_size:100)").json["result"]}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert numbers == mine
+    assert not [s for s in seen if "row_number" in s.lower()]
+    listing = [s for s in seen if "FROM appeal" in s and "LIMIT" in s]
+    assert listing and all("BETWEEN" in s for s in listing), listing
+    # a grid outside the scope between its ids: the runs are numbered as before, and still exact
+    outside = make_grid("外县", None, code="X0")
+    inside = make_grid("示范县新镇", world["county"], code="TN")
+    assert outside.id < inside.id
+    mine.add(make_appeal(inside).number)
+    make_appeal(outside)
+    numbers = {r["number"] for r in client.get("/api/v1/appeal/?q=(page_size:100)").json["result"]}
+    assert numbers == mine and db.session.scalar(select(func.count()).select_from(Appeal)) == 5
