@@ -45,6 +45,7 @@ from app.services.quotas import cells as quota_cells
 from app.services.registers import definitions, extensions, packages, runtime
 from app.services.registers import rollups as register_rollups
 from app.services.registers.packages import seed_registers
+from app.services.representatives import contact_tally
 from app.services.users import create_user
 
 
@@ -183,6 +184,7 @@ def rebuild_tallies_command():
 
     rows = tally.rebuild(db.session)
     quota_cells.rebuild(db.session)  # they are counted from the tally
+    contact_tally.rebuild(db.session)  # the representatives' contacts, a tally too
     db.session.commit()
     _say(f"走访统计已按走访记录重新计算：{rows} 行。Visit tally counted again from the visits: {rows} rows.")
 
@@ -454,20 +456,22 @@ def rollups_command(action):
         days, summaries, opens, states = appeal_rollups.rebuild(db.session)
         rows = tally.rebuild(db.session)  # and the follow-ups still to make (app.services.follow_ups)
         quota = quota_cells.rebuild(db.session)
+        contacts = contact_tally.rebuild(db.session)
         db.session.commit()
         _say(
             f"诉求统计已按诉求记录重新计算：按日 {days} 格，汇总 {summaries} 格，待办 {opens} 格，按状态 {states} 格；"
-            f"走访统计 {rows} 行；走访任务统计 {quota} 格。Appeal roll-ups counted again from the appeals: {days} day "
-            f"cells, {summaries} summary cells, {opens} open cells, {states} state cells; visit tally: {rows} rows; "
-            f"visit quota cells: {quota}."
+            f"走访统计 {rows} 行；走访任务统计 {quota} 格；代表联系选民统计 {contacts} 行。Appeal roll-ups counted again "
+            f"from the appeals: {days} day cells, {summaries} summary cells, {opens} open cells, {states} state cells; "
+            f"visit tally: {rows} rows; visit quota cells: {quota}; contact tally: {contacts} rows."
         )
         return
     differences = appeal_rollups.check(db.session)
     visits = tally.check(db.session)
     follow_up_differences = follow_ups.check(db.session)
     quota = quota_cells.differences(db.session)
+    contacts = contact_tally.check(db.session)
     db.session.rollback()
-    if not differences and not visits and not follow_up_differences and not quota:
+    if not differences and not visits and not follow_up_differences and not quota and not contacts:
         _say(
             "诉求统计与诉求记录一致，走访统计、走访任务统计与走访记录一致。"
             "Appeal roll-ups, the visit tally and the quota cells agree with the records."
@@ -482,10 +486,14 @@ def rollups_command(action):
                    f"expected {expected}.", err=True)  # fmt: skip
     for difference in quota[:200]:
         click.echo("quota_cell " + quota_cells.describe(difference), err=True)
+    for row in contacts:
+        click.echo(f"contact tally {row[0]}: representative {row[1]} year {row[2]}: {row[3]} person-times, "
+                   f"{row[4]} records", err=True)  # fmt: skip
     click.echo(f"诉求统计有 {len(differences)} 格不一致，走访统计有 {len(visits)} 行不一致，待回访日期有 "
-               f"{len(follow_up_differences)} 条不一致，走访任务统计有 {len(quota)} 格不一致（各最多列出 200 条）。"
-               f"{len(differences)} cells differ; {len(visits)} tally rows differ; {len(follow_up_differences)} "
-               f"follow-up dates differ; {len(quota)} quota cells differ.", err=True)  # fmt: skip
+               f"{len(follow_up_differences)} 条不一致，走访任务统计有 {len(quota)} 格不一致，代表联系选民统计有 "
+               f"{len(contacts)} 行不一致（各最多列出 200 条）。{len(differences)} cells differ; {len(visits)} tally "
+               f"rows differ; {len(follow_up_differences)} follow-up dates differ; {len(quota)} quota cells differ; "
+               f"{len(contacts)} contact tally rows differ.", err=True)  # fmt: skip
     sys.exit(1)
 
 

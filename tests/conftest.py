@@ -312,6 +312,16 @@ def _rollups_agree():
         db.session.rollback()
         assert wrong == [], f"visit.follow_up_open differs from the visits: {wrong}"
 
+    from app.models.representatives import ContactRecord, ContactTally
+    from app.services.representatives import contact_tally
+
+    if db.session.scalar(select(func.count()).select_from(ContactRecord)) or db.session.scalar(
+        select(func.count()).select_from(ContactTally)
+    ):  # the representatives' contact tally (the progress figures read it)
+        differences = contact_tally.check(db.session, limit=20)
+        db.session.rollback()
+        assert differences == [], f"the contact tally differs from the contact records: {differences}"
+
     from app.models.visits import QuotaCell, QuotaRule
     from app.services.quotas import cells
 

@@ -34,6 +34,7 @@ from app.models.representatives import Constituency, Representative
 from app.services import rollups as appeal_rollups
 from app.services import tally
 from app.services.quotas import cells as quota_cells
+from app.services.representatives import contact_tally
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,8 @@ def load_bulk(session, sm, scale="county", progress=print):
     progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
     cells = quota_cells.rebuild(session)  # the quotas' figures per grid, counted from the people and the tally
-    progress(f"  quota cells ({cells:,})  {time.perf_counter() - t:6.1f} s")
+    contact_rows = contact_tally.rebuild(session)  # the representatives' contacts per year
+    progress(f"  quota cells ({cells:,}), contact tally ({contact_rows:,})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
     days, summaries, opens, states = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
     progress(

@@ -42,7 +42,7 @@ from app.models.registers import (  # noqa: F401
     RegisterRollupMonth,
     RuntimeGeneration,
 )
-from app.models.representatives import Constituency, ContactRecord, Representative  # noqa: F401
+from app.models.representatives import Constituency, ContactRecord, ContactTally, Representative  # noqa: F401
 from app.models.rotas import Rota, RotaKind, RotaSlot  # noqa: F401
 from app.models.security import RateLimitCounter  # noqa: F401
 from app.models.settings import Setting  # noqa: F401

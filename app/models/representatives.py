@@ -198,3 +198,20 @@ class ContactRecord(SoftDeleteMixin, VersionMixin, TimestampMixin, Model):
         """The report state today (REPRESENTATIVE_REPORT_DAYS), titled."""
         state = self.report_state_on(today(), report_days())
         return str(ReportState.label_of(state)) if state else ""
+
+
+class ContactTally(Model):
+    """Per representative and calendar year of the contact: person-times met (人次) and records.
+
+    What the progress figures read (the dashboard's 代表联系选民, the progress page), kept on every
+    write of a contact record made through the ORM by `app.services.representatives.tally` (in
+    the same transaction), so a county's year is one row per representative instead of a
+    GROUP BY over its contact records. Counted again by `flask minqing rollups rebuild`.
+    """
+
+    __tablename__ = "contact_tally"
+
+    representative_id = Column(Integer, ForeignKey("representative.id", ondelete="CASCADE"), primary_key=True)
+    year = Column(Integer, primary_key=True)
+    done = Column(Integer, nullable=False)  # person-times (sum of voter_count)
+    records = Column(Integer, nullable=False)

@@ -222,22 +222,17 @@ def _summary_by_grid(session, area, period, on):
 
 
 def _summary_breakdown(session, area, period, on):
-    """One read of the summary cells by (month, category, grid one level down), added up
-    three ways as plain lists (a county's year: a few thousand groups)."""
+    """The summary cells by month, by category and by grid one level down, each added up in
+    SQL (`stats.summary_by_each`): a county's year comes back as a few dozen rows."""
     anchors, split, paths = _summary_anchors(area)
     keys = (AppealSummary.month, AppealSummary.category_id, split)
-    rows = stats.summary_breakdown(session, anchors, period.start, period.end, on, keys=keys, as_lists=True)
+    months, categories, grids = stats.summary_by_each(session, anchors, period.start, period.end, on, keys)
     names = [c.key for c in stats.COUNTS]
-    by_month, by_category, by_grid = {}, {}, {}
-    months = {}
-    for (month, category, grid), values in rows:  # a county's year: thousands of rows, added in C (map)
-        label = months.get(month)
-        if label is None:
-            label = months[month] = f"{month:%Y-%m}"
-        for part, key in ((by_month, label), (by_category, category), (by_grid, paths.get(grid))):
-            kept = part.get(key)
-            part[key] = values if kept is None else list(map(add, kept, values))
-    parts = (by_month, by_category, by_grid)
+    by_grid = {}
+    for grid, values in grids:  # a child no longer below the area (None) adds up with any other
+        kept = by_grid.get(paths.get(grid))
+        by_grid[paths.get(grid)] = values if kept is None else list(map(add, kept, values))
+    parts = ({str(m)[:7]: v for m, v in months}, dict(categories), by_grid)  # month: 'YYYY-MM'
     by_month, by_category, by_grid = ({k: dict(zip(names, v, strict=True)) for k, v in p.items()} for p in parts)
     return Breakdown(stats.add_counts(by_grid.values()), by_month, by_category, by_grid)
 

@@ -17,6 +17,7 @@ from app.services import audit, cell_locks, rollups, tally
 from app.services import settings as settings_service
 from app.services.appeals.reminders import reminder_texts, reminders, send_reminders
 from app.services.quotas import cells as quota_cells
+from app.services.representatives import contact_tally
 
 
 @jobs.job_kind("remind")
@@ -32,6 +33,7 @@ def remind(job):
 def rebuild_tallies(job):
     rows = tally.rebuild(db.session)
     quota_cells.rebuild(db.session)  # they are counted from the tally
+    contact_tally.rebuild(db.session)  # the representatives' contacts, a tally too
     db.session.commit()
     job.note(_l("Visit tally counted again from the visits: %(rows)s rows.", rows=rows))
 

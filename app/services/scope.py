@@ -294,6 +294,9 @@ def _choose(scope):
     ).one()
     if count <= most_ids:  # SQLite plans a small scope's subquery well
         return "subquery", None
+    between = db.session.scalar(select(func.count()).select_from(Grid).where(Grid.id.between(low, high)))
+    if between == count:  # no grid outside the scope lies between its ids (a county's own install): one run
+        return "runs", [(low, high)]
     runs = id_runs(db.session, scope, low, high)
     if len(runs) <= config.get("SCOPE_RANGES_MAX", 50):
         return "runs", [(first, last) for first, last, _ in runs]

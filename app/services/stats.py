@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy import and_, case, cast, false, func, literal_column, null, select, true, union_all
 from sqlalchemy.orm import aliased
 
 from app.core.clock import today
@@ -347,6 +347,44 @@ def _summary_aggregates(on):
     return [func.coalesce(total, 0).label(c.key) for total, c in zip(sums, COUNTS, strict=True)]
 
 
+def _summary_where(query, anchor_ids, start, end):
+    cell = AppealSummary
+    query = query.where(cell.anchor_grid_id.in_(list(anchor_ids)))
+    if start is not None:
+        query = query.where(cell.month >= start.replace(day=1))
+    if end is not None:
+        query = query.where(cell.month <= end)
+    return query
+
+
+def summary_by_each(session, anchor_ids, start, end, on, keys):
+    """The counts of COUNTS (a list in COUNTS order) of the summary cells of `anchor_ids` (as
+    `summary_breakdown`) split by each of `keys` on its own: [[(value, counts)] per key]. One
+    read of the cells grouped by all the keys together, then each key's sums over those groups,
+    all in SQL (a county's year: three short lists come back, not thousands of groups)."""
+    labels = [f"k{i}" for i in range(len(keys))]
+    names = [c.key for c in COUNTS]
+    groups = (
+        _summary_where(select(*(k.label(n) for k, n in zip(keys, labels, strict=True)), *_summary_aggregates(on)),
+                       anchor_ids, start, end).group_by(*keys).cte("summary_groups")
+    )  # fmt: skip
+    parts = [
+        select(
+            literal_column(str(i)).label("part"),
+            *(groups.c[n] if j == i else cast(null(), groups.c[n].type).label(n) for j, n in enumerate(labels)),
+            *(func.sum(groups.c[n]).label(n) for n in names),
+        ).group_by(groups.c[label])
+        for i, label in enumerate(labels)
+    ]
+    out = [[] for _ in keys]
+    for row in session.execute(union_all(*parts)).tuples():
+        part = int(row[0])
+        values = list(map(int, row[1 + len(keys) :]))
+        if values[0]:  # COUNTS starts with "collected": a group of no appeal is none
+            out[part].append((row[1 + part], values))
+    return out
+
+
 def summary_breakdown(session, anchor_ids, start=None, end=None, on=None, keys=(), as_lists=False):
     """The counts of COUNTS of the appeals registered in the subtrees of the grids
     `anchor_ids` between `start` and `end` (whole months: `summary_serves`), split by `keys`
@@ -355,12 +393,7 @@ def summary_breakdown(session, anchor_ids, start=None, end=None, on=None, keys=(
     grid and day. Returns [(key values, counts)] as `appeal_breakdown` does (`as_lists`: the
     counts as a list in COUNTS order)."""
     on = on or today()
-    cell = AppealSummary
-    query = select(*keys, *_summary_aggregates(on)).where(cell.anchor_grid_id.in_(list(anchor_ids)))
-    if start is not None:
-        query = query.where(cell.month >= start.replace(day=1))
-    if end is not None:
-        query = query.where(cell.month <= end)
+    query = _summary_where(select(*keys, *_summary_aggregates(on)), anchor_ids, start, end)
     if keys:
         query = query.group_by(*keys)
     width = len(keys)

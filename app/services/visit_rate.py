@@ -61,46 +61,65 @@ def households_of(session, grid_ids):
     return {gid: (int(n) if n is not None else None) for gid, n in session.execute(query, {"ids": list(grid_ids)})}
 
 
-def visited_by_child(session, period, root):
-    """{path: households visited} of the period under `root`: its own grid's (key: its path) and
-    each child's subtree (key: the child's path), summed from the grid tally in one GROUP BY over
-    the subtree's path range (an index range, however many grids it holds)."""
+def visited_by_child(session, periods, root):
+    """{(period kind, first day): {path: households visited}} of each of `periods` under `root`:
+    its own grid's (key: its path) and each child's subtree (key: the child's path), summed from
+    the grid tally in one GROUP BY over the subtree's path range (an index range, however many
+    grids it holds) for every period at once."""
     low, high = subtree_bounds(root.path)
-    key = stats.subtree_of(root.path, Grid.path, session.get_bind().dialect.name)
+    key = stats.subtree_of(root.path, Grid.path, session.get_bind().dialect.name).label("child")
     rows = session.execute(
-        select(key, func.sum(VisitGridTally.households))
+        select(VisitGridTally.period, VisitGridTally.start, key, func.sum(VisitGridTally.households))
         .join(Grid, Grid.id == VisitGridTally.grid_id)
         .where(
-            VisitGridTally.period == period.kind,
-            VisitGridTally.start == period.start,
+            or_(*[and_(VisitGridTally.period == p.kind, VisitGridTally.start == p.start) for p in periods]),
             Grid.path >= low,
             Grid.path < high,
         )
-        .group_by(key)
+        .group_by(VisitGridTally.period, VisitGridTally.start, key)
     ).all()
-    return {path: int(n or 0) for path, n in rows}
+    out = {(p.kind, p.start): {} for p in periods}
+    for kind, start, path, n in rows:
+        out[(kind, start)][path] = int(n or 0)
+    return out
 
 
 def visit_rates(session, period, roots, children=True):
     """[VisitRate] of each grid of `roots` and (when `children`) of each of their children,
-    each rolled up its subtree: per root, one query for its children, one sum of the grid tally
-    by child and one recursive query for the households, whatever the size of the tree."""
+    each rolled up its subtree (`rates_of` for one period)."""
+    return rates_of(session, [period], roots, children)[0]
+
+
+def rates_of(session, periods, roots, children=True):
+    """[[VisitRate] per period of `periods`]: of each grid of `roots` and (when `children`) of
+    each of their children, each rolled up its subtree. Per root, one query for its children and
+    one sum of the grid tally by period and child; one recursive query for the households of them
+    all, whatever the size of the tree and however many periods."""
     roots = [g for g in roots if g is not None]
     if not roots:
-        return []
-    shown = []  # (grid id, name, depth, visited)
+        return [[] for _ in periods]
+    shown = []  # (grid id, name, depth, path: None for the root's own and its subtree's total)
+    visited = {}  # root id -> {(kind, start): {path: n}}
     for root in roots:
-        visited = visited_by_child(session, period, root)
-        shown.append((root.id, root.name, 0, sum(visited.values())))
+        visited[root.id] = visited_by_child(session, periods, root)
+        shown.append((root.id, root.name, 0, root, None))
         if children:
             kids = session.execute(
                 select(Grid.id, Grid.name, Grid.path)
                 .where(Grid.parent_id == root.id)
                 .order_by(Grid.sort_order, Grid.code)
             ).all()
-            shown += [(gid, name, 1, visited.get(path, 0)) for gid, name, path in kids]
+            shown += [(gid, name, 1, root, path) for gid, name, path in kids]
     households = households_of(session, {gid for gid, *_ in shown})
-    return [VisitRate(gid, name, depth, households.get(gid), n) for gid, name, depth, n in shown]
+    out = []
+    for period in periods:
+        rows = []
+        for gid, name, depth, root, path in shown:
+            by_path = visited[root.id][(period.kind, period.start)]
+            n = sum(by_path.values()) if path is None else by_path.get(path, 0)
+            rows.append(VisitRate(gid, name, depth, households.get(gid), n))
+        out.append(rows)
+    return out
 
 
 def whole_months(period, on=None):
@@ -177,6 +196,5 @@ class DashboardRates:
 def dashboard_rates(session, scope, grid, month, year):
     """The dashboard's 走访率: this month and this year, for the area (or the jurisdiction's tops)."""
     roots = scope_roots(session, scope, grid)
-    by_month = visit_rates(session, month, roots)
-    by_year = visit_rates(session, year, roots)
+    by_month, by_year = rates_of(session, [month, year], roots)
     return DashboardRates(month.label, year.label, list(zip(by_month, by_year, strict=True)))

@@ -18,6 +18,7 @@ Target. Each representative contacts at least REPRESENTATIVE_YEARLY_CONTACTS
 (40) voters a year, counted in person-times (a forum of 12 voters counts 12).
 """
 
+from app.services.representatives import tally as contact_tally  # noqa: F401  (its listeners keep the tally)
 from app.services.representatives.progress import (  # noqa: F401
     RepProgress,
     check_year,

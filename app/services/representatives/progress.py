@@ -15,7 +15,7 @@ from app.core.cache import memo
 from app.core.clock import today
 from app.core.errors import DomainError
 from app.models.personnel import Person
-from app.models.representatives import Constituency, ContactRecord, Representative
+from app.models.representatives import Constituency, ContactRecord, ContactTally, Representative
 from app.services.quotas.periods import Pace, expected_by
 from app.services.representatives.rules import overdue_reports_clause
 
@@ -67,25 +67,34 @@ def progress(session, rep, year, on=None):
     return progress_overview(session, year, Representative.id == rep.id, on=on, include_inactive=True)[0]
 
 
-def _yearly_counts(year, on, clause=None):
-    """Per representative in `year`: person-times met, records, important opinions reported
-    late; only of the representatives in `clause` when given (a township's, not the county's)."""
-    start, end = date(year, 1, 1), date(year, 12, 31)
-    query = (
-        select(
-            ContactRecord.representative_id.label("rep_id"),
-            func.sum(ContactRecord.voter_count).label("done"),
-            func.count(ContactRecord.id).label("records"),
-            func.sum(case((overdue_reports_clause(on), 1), else_=0)).label("overdue"),
-        )
+def _yearly_counts(year, on):
+    """Per representative in `year`: person-times met and records (the contact tally, kept on
+    every write: one row per representative) and important opinions reported late (counted
+    from the few unreported ones, a function of today). Two subqueries keyed by rep_id, joined
+    to the representatives the caller chose (a semi-join of the caller's clause inside them
+    made PostgreSQL probe the constituency and grid of every tally row)."""
+    kept = select(
+        ContactTally.representative_id.label("rep_id"),
+        ContactTally.done.label("done"),
+        ContactTally.records.label("records"),
+    ).where(ContactTally.year == year)
+    late = (
+        select(ContactRecord.representative_id.label("rep_id"), func.count().label("overdue"))
         .where(
-            ContactRecord.contact_date >= start, ContactRecord.contact_date <= end, ContactRecord.deleted_at.is_(None)
+            ContactRecord.contact_date >= date(year, 1, 1),
+            ContactRecord.contact_date <= date(year, 12, 31),
+            ContactRecord.deleted_at.is_(None),
+            overdue_reports_clause(on),
         )
         .group_by(ContactRecord.representative_id)
     )
-    if clause is not None:
-        query = query.where(ContactRecord.representative_id.in_(select(Representative.id).where(clause)))
-    return query.subquery()
+    return kept.subquery(), late.subquery()
+
+
+def _with_counts(query, counts):
+    """`query` (over Representative) outer-joined to both subqueries of `_yearly_counts`."""
+    kept, late = counts
+    return query.outerjoin(kept, kept.c.rep_id == Representative.id).outerjoin(late, late.c.rep_id == Representative.id)
 
 
 def _serving_in(year):
@@ -100,17 +109,15 @@ def progress_overview(session, year, clause, on=None, include_inactive=False, li
     year = check_year(year)
     start, end = date(year, 1, 1), date(year, 12, 31)
     target = yearly_target()
-    counts = _yearly_counts(year, on, clause)
-    done = func.coalesce(counts.c.done, 0)
+    counts = _yearly_counts(year, on)
+    kept, late = counts
+    done = func.coalesce(kept.c.done, 0)
     # the page's ids first, ranked on the counts alone (no person or constituency rows)...
     ranked = (
-        select(
-            Representative.id,
-            done,
-            func.coalesce(counts.c.records, 0),
-            func.coalesce(counts.c.overdue, 0),
+        _with_counts(
+            select(Representative.id, done, func.coalesce(kept.c.records, 0), func.coalesce(late.c.overdue, 0)),
+            counts,
         )
-        .outerjoin(counts, counts.c.rep_id == Representative.id)
         .where(clause)
         # worst first: the fewest person-times toward the target (all who met it rank alike)
         .order_by(case((done >= target, target), else_=done), Representative.person_name, Representative.id)
@@ -197,21 +204,22 @@ def progress_rollup(session, year, clause, on=None, cache_key=None):
     year = check_year(year)
     target = yearly_target()
     expected = expected_by(target, date(year, 1, 1), date(year, 12, 31), on)
-    counts = _yearly_counts(year, on, clause)
-    done = func.coalesce(counts.c.done, 0)
+    counts = _yearly_counts(year, on)
+    kept, late = counts
+    done = func.coalesce(kept.c.done, 0)
 
     def compute():
         row = session.execute(
-            select(
-                func.count(Representative.id),
-                func.coalesce(func.sum(case((done >= target, target), else_=done)), 0),
-                func.coalesce(func.sum(case((done >= target, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((done < expected, 1), else_=0)), 0),
-                func.coalesce(func.sum(counts.c.overdue), 0),
-            )
-            .select_from(Representative)
-            .outerjoin(counts, counts.c.rep_id == Representative.id)
-            .where(clause, _serving_in(year))
+            _with_counts(
+                select(
+                    func.count(Representative.id),
+                    func.coalesce(func.sum(case((done >= target, target), else_=done)), 0),
+                    func.coalesce(func.sum(case((done >= target, 1), else_=0)), 0),
+                    func.coalesce(func.sum(case((done < expected, 1), else_=0)), 0),
+                    func.coalesce(func.sum(late.c.overdue), 0),
+                ).select_from(Representative),
+                counts,
+            ).where(clause, _serving_in(year))
         ).one()
         reps, capped, met, behind, overdue = (int(v) for v in row)
         return ProgressRollup(year, reps, capped, reps * target, met, behind, overdue)
