@@ -90,6 +90,7 @@ def test_lean_search_widget_renders_fab_markup_and_follows_the_lookups(app, clie
     if path.startswith("/appealview/"):
         category = db.session.scalars(db.select(AppealCategory).order_by(AppealCategory.id)).first()
         old = category.name
+
         def search_form(page):
             return page.get_data(as_text=True).split("new AdminFilters(", 1)[1].split("</script>", 1)[0]
 
