@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, and_, any_, bindparam, case, event, false, func, or_, select, true
+from sqlalchemy import Integer, and_, any_, bindparam, case, event, false, func, literal_column, or_, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import MANYTOMANY, MANYTOONE, Session, attributes
@@ -262,6 +262,11 @@ def grid_id_clause(column, scope):
     if how == "ids":
         return column == any_(bindparam(None, value, type_=postgresql.ARRAY(Integer)))  # one parameter, not 500
     if how == "runs":
+        if db.engine.dialect.name == "sqlite":
+            # `+ 0` keeps SQLite off the grid index: a range over most of the table, then sorted
+            # for the list's order (250 ms for a county leader's first page); it walks the order's
+            # index instead and filters (under 1 ms). PostgreSQL weighs both plans itself.
+            column = column + literal_column("0")
         return or_(*[column.between(low, high) if low != high else column == low for low, high in value])
     return column.in_(scope.grid_ids())
 
