@@ -34,6 +34,10 @@ SIGNATURES = {
     "SQLAInterface._apply_inner_all": "(self, query: 'Query', filters: 'Filters | None' = None, order_column: 'str' = '', order_direction: 'str' = '', page: 'int | None' = None, page_size: 'int | None' = None, select_columns: 'list[str] | None' = None, aliases_mapping: 'dict[str, AliasedClass] | None' = None) -> 'Query'",
     "Filters._add_filter": "(self, filter_instance, values)",
     "Filters.clear_filters": "(self)",
+    "Filters._get_filters": "(self, cols: List[str])",
+    "Filters.copy": "(self)",
+    "Filters.get_joined_filters": "(self, filters) -> 'Filters'",
+    "SQLAInterface.get_filters": "(self, search_columns=None, search_filters=None)",
     "SecurityManager._has_view_access": "(self, user: 'object', permission_name: 'str', view_name: 'str') -> 'bool'",
     "SecurityManager._has_access_builtin_roles": "(self, role, permission_name: 'str', view_name: 'str') -> 'bool'",
     "SecurityManager.get_user_roles": "(self, user) -> 'List[object]'",
@@ -69,3 +73,35 @@ def test_no_other_module_touches_fab_private_names():
             if pattern.search(line):
                 offenders.append(f"{path.relative_to(root.parent)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_lean_filters_copy_like_fab(app):
+    """LeanFilters' copies hold what FAB's hold (the model's filters of every column, no search
+    columns, the same conditions), from a dict built once."""
+    from flask_appbuilder.models.filters import Filters
+
+    from app.models import Appeal
+
+    with app.app_context():
+        view = next(v for v in app.appbuilder.baseviews if getattr(v, "datamodel", None) is not None
+                    and v.datamodel.obj is Appeal and isinstance(v, flask_appbuilder.ModelView))  # fmt: skip
+        ours = view._filters
+        assert isinstance(ours, fab_compat.LeanFilters)
+        column = ours.search_columns[0]
+        ours_with = ours.copy()
+        ours_with.add_filter_index(column, 0, "x")
+        for lean, fab in (
+            (ours_with.copy(), Filters.copy(ours_with)),
+            (
+                ours_with.get_joined_filters(view._base_filters),
+                Filters.get_joined_filters(ours_with, view._base_filters),
+            ),
+        ):
+            assert isinstance(lean, fab_compat.LeanFilters)
+            assert lean.search_columns == fab.search_columns == []
+            assert lean.get_search_filters() == fab.get_search_filters() == {}
+            assert lean.filters == fab.filters and lean.values == fab.values
+            assert {k: [type(f) for f in v] for k, v in lean._all_filters.items()} == {
+                k: [type(f) for f in v] for k, v in fab._all_filters.items()
+            }
+        assert ours.filters == []  # the view's own conditions untouched

@@ -127,3 +127,26 @@ def test_the_user_menu_offers_profile_password_and_logout(client):
     user_menu = page.split('id="mq-user"', 1)[1].split("</li>\n</ul>", 1)[0]
     for href, word in (("/users/userinfo/", "个人信息"), ("/resetmypassword/form", "修改密码"), ("/logout/", "退出")):
         assert href in user_menu and word in user_menu
+
+
+def test_the_menu_kept_per_permission_set_follows_a_changed_grant_at_once(client, sm):
+    """The visible menu is kept per set of grants and language (no permission checks per page):
+    a grant taken away, or given back, shows on the next page, with no restart."""
+    t = tree()
+    login(client, make_user("Clerk", t["ta"]))
+    assert "从Excel导入" in _menu(_home(client))
+    assert "从Excel导入" in _menu(_home(client))  # the kept menu
+    role, pv = sm.find_role("Clerk"), sm.find_permission_view_menu("menu_access", "Import from Excel")
+    sm.del_permission_role(role, pv)
+    db.session.commit()
+    try:
+        assert "从Excel导入" not in _menu(_home(client))
+    finally:
+        sm.add_permission_role(role, pv)
+        db.session.commit()
+    assert "从Excel导入" in _menu(_home(client))
+    client.get("/lang/en")  # the same grants in another language: its own menu
+    menu = _menu(_home(client))
+    assert "Import from Excel" in menu and "从Excel导入" not in menu
+    client.get("/lang/zh")
+    assert "从Excel导入" in _menu(_home(client))

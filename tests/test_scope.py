@@ -338,3 +338,36 @@ def test_a_jurisdiction_of_more_grids_than_the_id_list_reads_id_ranges(app, clie
     listing = [s for s in seen if "FROM appeal" in s and "LIMIT" in s]
     assert listing and all(("BETWEEN" in s) == (ranges_max > 1) for s in listing), listing
     assert db.session.scalar(select(func.count()).select_from(Appeal)) == 5
+
+
+def test_a_large_jurisdictions_id_runs_are_kept_until_the_tree_changes(app, client, world, monkeypatch):
+    """The county leader's id runs are worked out once per process, not per page: the next page
+    asks the grid table nothing but the tree's version; a grid moved out of the subtree is out of
+    the scope on the very next page (its move rewrote the version in its own transaction)."""
+    monkeypatch.setitem(app.config, "SCOPE_ID_LIST_MAX", 1)
+    mine = make_appeal(world["a1a"]).number
+    login(client, make_user("Leader", world["ta"]))
+    seen = []
+
+    def remember(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    def numbers():
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", remember)
+        try:
+            return {r["number"] for r in client.get("/api/v1/appeal/?q=(page_size:100)").json["result"]}
+        finally:
+            event.remove(db.engine, "before_cursor_execute", remember)
+
+    def grid_scans():
+        return [s for s in seen if "FROM grid" in s and "grid.path >=" in s]
+
+    assert numbers() == {mine}
+    assert numbers() == {mine}
+    assert grid_scans() == []  # kept: only the version was read
+    moved = db.session.get(Grid, world["a1a"].id)
+    moved.parent = db.session.get(Grid, world["b1"].id)
+    db.session.commit()
+    assert numbers() == set()  # moved out: gone at once
+    assert grid_scans()  # the runs worked out again for the new tree

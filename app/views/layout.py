@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import current_app, g, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 # the groups of system administration: after the daily work, under their own heading
@@ -50,10 +51,6 @@ def _url(item):
         return ""
 
 
-def _entry(item, url=""):
-    return Entry(name=item.name, label=str(item.label or item.name), icon=item.icon or "", url=url)
-
-
 def _score(url, item):
     """How well the request matches a menu entry's URL: 3 path and every argument of the
     entry, 2 the path of an entry without arguments, 1 the same view (its show/edit pages)."""
@@ -72,39 +69,68 @@ def _score(url, item):
     return 0
 
 
+# the visible menu of one permission set, language and menu: ~60 permission checks, labels and
+# URLs per page otherwise. Keyed by the request's own grants (read from the database on each
+# request), so a changed grant or a rebuilt register menu is a new key, in every process at once.
+_NAV = "minqing_nav"
+NAV_KEYS_KEPT = 64
+
+
+def _visible_menu(appbuilder, sm):
+    """[(item, name, label, icon, url, [(child, name, label, icon, url)])] the user may see."""
+    items = appbuilder.menu.get_list()
+    key = (
+        str(get_locale()),
+        request.script_root,
+        sm.access_key(g.user),
+        tuple((id(item), tuple(id(child) for child in item.childs)) for item in items),
+    )
+    kept = current_app.extensions.setdefault(_NAV, {})
+    found = kept.get(key)
+    if found is not None:
+        return found
+    menu = []
+    for item in items:
+        if not _visible(sm, item):
+            continue
+        children = []
+        for child in item.childs:
+            if child is None or child.name == "-" or not _visible(sm, child):
+                continue
+            url = _url(child)
+            if url:
+                children.append((child, child.name, str(child.label or child.name), child.icon or "", url))
+        url = "" if item.childs else _url(item)
+        if (item.childs and not children) or (not item.childs and not url):
+            continue
+        menu.append((item, item.name, str(item.label or item.name), item.icon or "", url, children))
+    if len(kept) >= NAV_KEYS_KEPT:
+        kept.clear()
+    kept[key] = menu  # holds the items: their ids in the key are not reused while kept
+    return menu
+
+
 def build_nav():
     """The signed-in user's menu (only what they may open) and the breadcrumb to this page."""
     if not request or getattr(g, "user", None) is None or not g.user.is_authenticated:
         return Nav(sections=[], crumbs=[], current=None)
     appbuilder = current_app.appbuilder
-    sm = appbuilder.sm
     work, system = [], []
     best, best_score, best_group = None, 0, None
-    for item in appbuilder.menu.get_list():
-        if not _visible(sm, item):
-            continue
-        if item.childs:
-            group = _entry(item)
-            for child in item.childs:
-                if child is None or child.name == "-" or not _visible(sm, child):
-                    continue
-                entry = _entry(child, _url(child))
-                if not entry.url:
-                    continue
+    for item, name, label, icon, url, children in _visible_menu(appbuilder, appbuilder.sm):
+        group = Entry(name=name, label=label, icon=icon, url=url)
+        if children:
+            for child, c_name, c_label, c_icon, c_url in children:
+                entry = Entry(name=c_name, label=c_label, icon=c_icon, url=c_url)
                 group.children.append(entry)
-                score = _score(entry.url, child)
+                score = _score(c_url, child)
                 if score > best_score:
                     best, best_score, best_group = entry, score, group
-            if not group.children:
-                continue
         else:
-            group = _entry(item, _url(item))
-            if not group.url:
-                continue
-            score = _score(group.url, item)
+            score = _score(url, item)
             if score > best_score:
                 best, best_score, best_group = group, score, None
-        (system if item.name in SYSTEM_GROUPS else work).append(group)
+        (system if name in SYSTEM_GROUPS else work).append(group)
     sections = [(WORK_HEADING, work)] + ([(SYSTEM_HEADING, system)] if system else [])
     crumbs = [(str(_l("Home")), appbuilder.get_url_for_index)]
     if best is not None:

@@ -44,6 +44,7 @@ from app.views.attachment_field import attachments_field, chosen_files, report_f
 from app.views.edge import parse_id
 from app.views.export import ExportMixin
 from app.views.fab_compat import CompatInterface, CompatModelView, filters_without, get_in_scope
+from app.views.lean_widgets import LeanSearchWidget
 from app.views.pickers import AjaxSelectField, AjaxSelectMultipleField, list_field, picker_field, picker_kind_for
 from app.views.search import use_indexed_search
 
@@ -219,6 +220,7 @@ class ScopedModelView(ExportMixin, CompatModelView):
     """The base of every domain ModelView. Subclasses declare; services decide."""
 
     list_widget = LeanListWidget
+    search_widget = LeanSearchWidget
 
     # more columns than the model declares sensitive that must not be searched by who may not
     # read personal numbers in full (the model's own declarations apply anyway)

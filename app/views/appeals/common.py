@@ -10,6 +10,7 @@ from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -298,12 +299,31 @@ STATUS_BADGES = {
 }
 
 
+_BADGES = {}  # (kind, code, language) -> Markup: every row of a list shows one of a few
+
+
+def _kept_badge(kind, code, build):
+    key = (kind, code, str(get_locale()))
+    found = _BADGES.get(key)
+    if found is None:
+        found = _BADGES[key] = build(code)
+    return found
+
+
 def status_badge(code):
+    return _kept_badge("status", code, _status_badge)
+
+
+def _status_badge(code):
     css = STATUS_BADGES.get(code, "label-default")
     return Markup('<span class="label {}">{}</span>').format(css, Status.label_of(code))
 
 
 def importance_text(code):
+    return _kept_badge("importance", code, _importance_text)
+
+
+def _importance_text(code):
     title = Importance.label_of(code)
     if code == Importance.IMPORTANT:
         return Markup('<strong class="text-danger">{}</strong>').format(title)
