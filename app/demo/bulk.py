@@ -65,10 +65,9 @@ SCALES = {
     "tiny": Shape(3, 4, 3, 400, 800, 1_500, 12, 6),
     "tinycity": Shape(2, 2, 2, 300, 600, 900, 8, 4, counties=3),
 }
-POSTGRESQL_ONLY = ("city",)
-SQLITE_MMAP = (
-    8 << 30
-)  # bytes of the file mapped during the load (SQLite caps it at its build's limit, 2 GB here)  # SQLite would take hours and a file of tens of gigabytes
+POSTGRESQL_ONLY = ("city",)  # SQLite would take hours and a file of tens of gigabytes
+# bytes of the file mapped during the load (SQLite caps it at its build's limit, 2 GB here)
+SQLITE_MMAP = 8 << 30
 
 
 class Writer:
