@@ -20,7 +20,7 @@ import threading
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import MetaData, create_engine, func, literal, select, text, union_all
+from sqlalchemy import MetaData, create_engine, event, func, literal, select, text, union_all
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -419,6 +419,21 @@ def world(app):
     from tests.factories import world as build
 
     return build()
+
+
+@contextlib.contextmanager
+def statements_seen():
+    """The SQL statements sent to the database inside the block (a list, filled as they go)."""
+    seen = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
 
 
 def login(client, user_or_name, password=TEST_PASSWORD):

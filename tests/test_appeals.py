@@ -7,7 +7,7 @@ import re
 import threading
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.core import clock
 from app.core.errors import DomainError
@@ -18,7 +18,7 @@ from app.models.personnel import Person
 from app.services import appeals as svc
 from app.services.appeals import registration, steps
 from app.services.validators import id_check_char
-from tests.conftest import api_token, login
+from tests.conftest import api_token, login, statements_seen
 from tests.factories import lookup, make_appeal, make_user
 
 AT = "2026-11-03 09:00"
@@ -576,16 +576,8 @@ def test_list_loads_what_it_shows_in_a_fixed_number_of_queries(client, world):
     login(client, make_user("Clerk", world["ta"]))
 
     def queries():
-        seen = []
-
-        def count(*_args):
-            seen.append(1)
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with statements_seen() as seen:
             assert client.get("/appealview/list/?psize_AppealView=50").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(seen)
 
     for _ in range(3):

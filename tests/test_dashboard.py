@@ -7,7 +7,7 @@ import io
 import re
 
 from openpyxl import load_workbook
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.core import clock
 from app.extensions import db
@@ -16,7 +16,7 @@ from app.models.personnel import Person
 from app.services import dashboard as dash
 from app.services import quotas
 from app.services import representatives as rep_service
-from tests.conftest import login
+from tests.conftest import login, statements_seen
 from tests.factories import (
     make_assignment,
     make_contact,
@@ -103,17 +103,8 @@ def test_trend_category_and_grid_breakdowns(example):  # noqa: F811
 
 def test_dashboard_reads_rollups_never_the_appeals(client, example):  # noqa: F811
     login(client, _leader(example["ta"]))
-    seen = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with clock.frozen(ON):
-            assert client.get(f"/dashboard/?{OCT}").status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    with statements_seen() as seen, clock.frozen(ON):
+        assert client.get(f"/dashboard/?{OCT}").status_code == 200
     assert [s for s in seen if re.search(r"(FROM|JOIN) appeal\b", s)] == []
     # the cells: day cells, summary cells (whole months), open cells (needs attention)
     cell_queries = [s for s in seen if re.search(r"FROM appeal_(rollup|summary|open)\b", s)]

@@ -3,14 +3,19 @@ by month, category and grid in SQL equal the day cells' breakdown (overdue again
 day, before and after the deadlines pass); 走访率 for two periods at once equals one by one."""
 
 import datetime as dt
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import url_for
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.models.appeals import Appeal
 from app.services import dashboard as dash
 from app.services import quotas, stats, visit_rate
-from tests.factories import make_person, make_visit
+from app.views.dashboard import links_to
+from tests.conftest import login, statements_seen
+from tests.factories import make_appeal, make_grid, make_person, make_user, make_visit
 from tests.test_stats import ON, example  # noqa: F401  (the fixture)
 
 
@@ -65,12 +70,6 @@ def test_visit_rates_of_two_periods_at_once(example):  # noqa: F811
 
 def test_links_built_once_say_what_url_for_says(app):
     """The dashboard's link helper gives url_for's URL (the same path and query; None left out)."""
-    from urllib.parse import parse_qs, urlsplit
-
-    from flask import url_for
-
-    from app.views.dashboard import links_to
-
     with app.test_request_context():
         span = {"origin": 7, "from": "2026-01-01", "to": "2026-12-31"}
         made = links_to("AppealView.list", **span)(stat="collected", category=3, grid=None)
@@ -83,25 +82,11 @@ def test_links_built_once_say_what_url_for_says(app):
 def test_a_jurisdiction_of_consecutive_ids_is_one_run_without_the_islands_query(app, client, world, monkeypatch):
     """A county leader of a county's own install: every grid id between the scope's lowest and
     highest is inside it, so the scope is one id range, read without numbering the grids."""
-    from sqlalchemy import event
-
-    from app.models.appeals import Appeal
-    from tests.conftest import login
-    from tests.factories import make_appeal, make_grid, make_user
-
     monkeypatch.setitem(app.config, "SCOPE_ID_LIST_MAX", 1)
     mine = {make_appeal(world[k]).number for k in ("county", "a1", "b1a")}
-    seen = []
-
-    def remember(conn, cursor, statement, *args):
-        seen.append(statement)
-
     login(client, make_user("Leader", world["county"]))
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
+    with statements_seen() as seen:
         numbers = {r["number"] for r in client.get("/api/v1/appeal/?q=(page_size:100)").json["result"]}
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
     assert numbers == mine
     assert not [s for s in seen if "row_number" in s.lower()]
     listing = [s for s in seen if "FROM appeal" in s and "LIMIT" in s]

@@ -7,14 +7,14 @@ import json
 import os
 
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import func, inspect, select
 
 from app.core import jobs
 from app.extensions import db
 from app.models.audit import AuditLog
 from app.models.registers import ChoiceValue, RegisterDef
 from app.services.registers import packages, rollups, runtime
-from tests.conftest import api_token, login
+from tests.conftest import api_token, login, statements_seen
 from tests.factories import make_user, tree
 from tests.registers_kit import entry_class, make_entry, speakup, value_id
 
@@ -591,16 +591,8 @@ def test_a_contains_search_reads_the_text_index_and_follows_every_change(client)
     one = make_entry(t["a1"], day=day, speaker="张家湾王大姐", matter="路灯", handling=None)
     make_entry(t["a1"], day=day, speaker="李庄赵大哥", matter="排水")
     sqlite = db.engine.dialect.name == "sqlite"
-    statements = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with statements_seen() as statements:
         body = client.get("/registers/speakup/list/?_flt_2_speaker=湾王大").get_data(as_text=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
     assert "张家湾王大姐" in body and "李庄赵大哥" not in body
     if sqlite:
         assert any("reg_speakup__fts_f_speaker" in s for s in statements)
@@ -625,16 +617,8 @@ def test_an_api_page_finds_its_ids_without_the_joins_of_what_it_shows(client):
         make_entry(t["a1"], day=dt.date(2026, 11, 2 + n), speaker=f"说事人{n}", matter="事",
                    handling=db.session.get(ChoiceValue, value_id(register, "handling", "议事会")))  # fmt: skip
     headers = api_token(client, make_user("Clerk", t["ta"]))
-    statements = []
-
-    def seen(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with statements_seen() as statements:
         response = client.get("/api/v1/registers/speakup/?q=(page_size:2,page:0)", headers=headers)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
     assert response.status_code == 200 and len(response.json["result"]) == 2
     assert response.json["result"][0]["handling"]["name"] == "议事会" and response.json["count"] == 3
     paged = [s for s in statements if "LIMIT" in s.upper() and "reg_speakup" in s]

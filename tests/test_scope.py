@@ -3,14 +3,14 @@ in lists, pages, forms, pickers, actions and the REST API, for every role."""
 
 import pytest
 from flask import g
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models.appeals import Appeal
 from app.models.grids import Grid
 from app.models.personnel import Assignment, Person
 from app.services import scope
-from tests.conftest import api_token, login
+from tests.conftest import api_token, login, statements_seen
 from tests.factories import level, make_appeal, make_assignment, make_grid, make_person, make_user, post
 
 SCOPED_ROLES = ["Clerk", "GridWorker", "Leader"]
@@ -321,18 +321,10 @@ def test_a_jurisdiction_of_more_grids_than_the_id_list_reads_id_ranges(app, clie
     assert [(lo, hi) for lo, hi, _ in runs] == [(ids[0], ids[0]), (ids[1], ids[3]), (late.id, late.id)]
     assert sum(n for _, _, n in runs) == 5
 
-    seen = []
-
-    def remember(conn, cursor, statement, *args):
-        seen.append(statement)
-
     login(client, make_user("Leader", world["ta"]))
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
+    with statements_seen() as seen:
         numbers = {r["number"] for r in client.get("/api/v1/appeal/?q=(page_size:100)").json["result"]}
         people = client.get("/personview/list/?psize_PersonView=100").get_data(as_text=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
     assert numbers == mine and other not in numbers
     assert "新村干部" in people and "甲村干部" in people and "乙村干部" not in people
     listing = [s for s in seen if "FROM appeal" in s and "LIMIT" in s]
@@ -349,16 +341,11 @@ def test_a_large_jurisdictions_id_runs_are_kept_until_the_tree_changes(app, clie
     login(client, make_user("Leader", world["ta"]))
     seen = []
 
-    def remember(conn, cursor, statement, *args):
-        seen.append(statement)
-
     def numbers():
-        seen.clear()
-        event.listen(db.engine, "before_cursor_execute", remember)
-        try:
-            return {r["number"] for r in client.get("/api/v1/appeal/?q=(page_size:100)").json["result"]}
-        finally:
-            event.remove(db.engine, "before_cursor_execute", remember)
+        with statements_seen() as statements:
+            listed = {r["number"] for r in client.get("/api/v1/appeal/?q=(page_size:100)").json["result"]}
+        seen[:] = statements
+        return listed
 
     def grid_scans():
         return [s for s in seen if "FROM grid" in s and "grid.path >=" in s]

@@ -6,18 +6,17 @@ name's pair index, EXPLAINed at 50,000 appeals)."""
 
 import pathlib
 import re
-from contextlib import contextmanager
 from runpy import run_path
 from urllib.parse import quote
 
 import prison
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models.appeals import Appeal
 from app.services import scope, search
-from tests.conftest import login
+from tests.conftest import login, statements_seen
 from tests.factories import make_appeal, make_user
 
 NAMES = [
@@ -83,32 +82,18 @@ def test_the_picker_searches_the_same_way(client, world, appeals):
         assert numbers == expected(mine, "reporter_name", term), term
 
 
-@contextmanager
-def statements():
-    seen = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
-
-
 def test_three_characters_or_more_read_the_index(client, world, appeals):
     """SQLite: the FTS5 trigram table; PostgreSQL: the name's pair index for two characters
     (the trigram index serves the ILIKE itself: see the EXPLAIN test)."""
     login(client, make_user("Leader", world["ta"]))
     sqlite = db.engine.dialect.name == "sqlite"
-    with statements() as seen:
+    with statements_seen() as seen:
         client.get(f"/appealview/list/?_flt_2_reporter_name={quote('张三丰')}")
     assert any("appeal__fts_reporter_name" in s for s in seen) == sqlite
-    with statements() as seen:
+    with statements_seen() as seen:
         client.get(f"/appealview/list/?_flt_2_content={quote('路灯损坏')}")
     assert any("appeal__fts_content" in s for s in seen) == sqlite
-    with statements() as seen:
+    with statements_seen() as seen:
         client.get(f"/appealview/list/?_flt_2_reporter_name={quote('张三')}")
     assert not any("__fts_" in s for s in seen)
     assert any("minqing_bigrams" in s for s in seen) == (not sqlite)
