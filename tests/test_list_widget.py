@@ -4,8 +4,11 @@ import json
 import re
 
 import pytest
-from flask_appbuilder.widgets import ListWidget
+from flask_appbuilder.widgets import ListWidget, SearchWidget
 
+from app.extensions import db
+from app.models import AppealCategory
+from app.views.lean_widgets import LeanSearchWidget
 from app.views.scoped import LeanListWidget, ScopedModelView
 from tests.conftest import login
 from tests.factories import make_appeal, make_person, make_user, make_visit
@@ -19,6 +22,18 @@ def _normalized(html):
 
 def _views(app):
     return [v for v in app.appbuilder.baseviews if isinstance(v, ScopedModelView)]
+
+
+def _with_fab_widget(client, path, views, attribute, fab_widget):
+    """The page as FAB's own widget (`attribute` of every view set to `fab_widget`) renders it."""
+    ours = {view: getattr(view, attribute) for view in views}
+    try:
+        for view in views:
+            setattr(view, attribute, fab_widget)
+        return client.get(path)
+    finally:
+        for view, widget in ours.items():
+            setattr(view, attribute, widget)
 
 
 @pytest.mark.parametrize(
@@ -41,13 +56,7 @@ def test_lean_list_widget_renders_fab_markup(app, client, world, path):
     login(client, make_user("Admin"))
     lean = client.get(path)
     assert lean.status_code == 200
-    try:
-        for view in views:
-            view.list_widget = ListWidget
-        stock = client.get(path)
-    finally:
-        for view in views:
-            view.list_widget = LeanListWidget
+    stock = _with_fab_widget(client, path, views, "list_widget", ListWidget)
     assert "btn-delete-" in lean.get_data(as_text=True) or "fa-search" in lean.get_data(as_text=True)
     assert _normalized(lean.get_data(as_text=True)) == _normalized(stock.get_data(as_text=True))
 
@@ -65,24 +74,12 @@ def test_lean_list_widget_renders_fab_markup(app, client, world, path):
 def test_lean_search_widget_renders_fab_markup_and_follows_the_lookups(app, client, world, path):
     """Same page as with FAB's SearchWidget, built twice (the second from the kept fields), and a
     lookup renamed in between shows at once in the search form's select."""
-    from flask_appbuilder.widgets import SearchWidget
-
-    from app.extensions import db
-    from app.models import AppealCategory
-    from app.views.lean_widgets import LeanSearchWidget
-
     make_appeal(world["a1"], reporter_name="群众甲")
     views = _views(app)
     assert all(v.search_widget is LeanSearchWidget for v in views)
     login(client, make_user("Admin"))
     first, kept = client.get(path), client.get(path)
-    try:
-        for view in views:
-            view.search_widget = SearchWidget
-        stock = client.get(path)
-    finally:
-        for view in views:
-            view.search_widget = LeanSearchWidget
+    stock = _with_fab_widget(client, path, views, "search_widget", SearchWidget)
     assert first.status_code == kept.status_code == stock.status_code == 200
     assert 'id="filter_form"' in first.get_data(as_text=True)
     for page in (first, kept):
