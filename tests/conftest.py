@@ -17,6 +17,8 @@ import os
 import shutil
 import tempfile
 import threading
+from runpy import run_path
+from types import SimpleNamespace
 
 import pytest
 from flask_migrate import upgrade
@@ -434,6 +436,18 @@ def statements_seen():
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", remember)
+
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations", "versions")
+
+
+def run_migration_fill(filename):
+    """Run the `_fill(conn)` of migration `filename` on the test's connection, its `op.execute`
+    sent there too: what an upgrade writes into a table, compared with the service's own rebuild."""
+    fill = run_path(os.path.join(MIGRATIONS, filename))["_fill"]
+    conn = db.session.connection()
+    fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
+    fill(conn)
 
 
 def login(client, user_or_name, password=TEST_PASSWORD):

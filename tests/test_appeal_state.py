@@ -7,9 +7,6 @@ the numbers the day cells give, for every kind of scope; another grid's leader s
 import datetime as dt
 import io
 import re
-from pathlib import Path
-from runpy import run_path
-from types import SimpleNamespace
 
 import pytest
 from flask import g
@@ -24,7 +21,7 @@ from app.services import appeals as svc
 from app.services import records, rollup_sql, rollups
 from app.services.appeals import lists
 from app.services.scope import EVERYTHING, Scope
-from tests.conftest import login
+from tests.conftest import login, run_migration_fill
 from tests.factories import make_appeal, make_grid, make_user, tree
 from tests.test_import import _upload
 
@@ -237,11 +234,7 @@ def test_rebuild_and_the_migration_fill_the_same_cells(world):
     rollups.rebuild(db.session)
     assert kept() == before
     db.session.execute(AppealState.__table__.delete())
-    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0046_appeal_state.py"
-    fill = run_path(str(path))["_fill"]
-    conn = db.session.connection()
-    fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
-    fill(conn)
+    run_migration_fill("0046_appeal_state.py")
     assert kept() == before
 
 

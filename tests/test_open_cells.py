@@ -6,9 +6,6 @@ day cells give; overdue moves with the clock; another grid's leader sees only th
 
 import datetime as dt
 import io
-from pathlib import Path
-from runpy import run_path
-from types import SimpleNamespace
 
 import pytest
 from flask import g
@@ -24,7 +21,7 @@ from app.services import dashboard as dash
 from app.services import records, rollup_sql, rollups
 from app.services.appeals import lists
 from app.services.scope import EVERYTHING, Scope
-from tests.conftest import login
+from tests.conftest import login, run_migration_fill
 from tests.factories import make_appeal, make_grid, make_user, tree
 from tests.test_import import _upload
 
@@ -198,11 +195,7 @@ def test_rebuild_and_the_migration_fill_the_same_cells(world):
     rollups.rebuild(db.session)
     assert kept() == before
     db.session.execute(AppealOpen.__table__.delete())
-    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0043_open_cells.py"
-    fill = run_path(str(path))["_fill"]
-    conn = db.session.connection()
-    fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
-    fill(conn)
+    run_migration_fill("0043_open_cells.py")
     assert kept() == before
 
 

@@ -21,7 +21,7 @@ from app.services import dashboard as dash
 from app.services import records, rollups, stats
 from app.services.appeals import lists
 from app.services.scope import EVERYTHING, Scope
-from tests.conftest import login
+from tests.conftest import login, run_migration_fill
 from tests.factories import make_appeal, make_person, make_user, make_visit, tree
 from tests.test_import import _upload
 
@@ -220,9 +220,6 @@ SUMMARY_COLUMNS = [AppealSummary.__table__.c[name] for name in (*SUMMARY_KEYS, *
 
 def test_the_migration_fills_the_same_cells_as_the_writes(world):
     """0031 fills the table with SQL of its own: it must agree with `cell_of`."""
-    from pathlib import Path
-    from runpy import run_path
-    from types import SimpleNamespace
 
     with clock.frozen("2026-03-02 09:00"):
         for status in ("registered", "assigned", "in_progress", "answered", "evaluated", "archived", "escalated"):
@@ -236,20 +233,13 @@ def test_the_migration_fills_the_same_cells_as_the_writes(world):
         db.session.commit()
     kept = sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS)))
     db.session.execute(AppealRollup.__table__.delete())
-    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0031_appeal_rollups.py"
-    fill = run_path(str(path))["_fill"]
-    conn = db.session.connection()
-    fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
-    fill(conn)
+    run_migration_fill("0031_appeal_rollups.py")
     assert sorted(tuple(r) for r in db.session.execute(select(*ROLLUP_COLUMNS))) == kept
     # 0044 (0041's cells without the channel, 发现 a column) fills the summary cells with SQL
     # of its own: the same as `summary_of` kept
     summary = sorted(tuple(r) for r in db.session.execute(select(*SUMMARY_COLUMNS)))
     db.session.execute(AppealSummary.__table__.delete())
-    path = path.with_name("0044_summary_found.py")
-    fill = run_path(str(path))["_fill"]
-    fill.__globals__["op"] = SimpleNamespace(execute=lambda sql: conn.exec_driver_sql(sql))
-    fill(conn)
+    run_migration_fill("0044_summary_found.py")
     assert sorted(tuple(r) for r in db.session.execute(select(*SUMMARY_COLUMNS))) == summary
     assert agree()
 
