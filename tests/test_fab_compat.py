@@ -107,3 +107,50 @@ def test_lean_filters_copy_like_fab(app):
                 k: [type(f) for f in v] for k, v in fab._all_filters.items()
             }
         assert (ours.filters, ours.values) == conditions  # the view's own conditions untouched
+
+
+def _html_list_views(app):
+    views = [v for v in app.appbuilder.baseviews if isinstance(v, fab_compat.CompatModelView)]
+    return [v for v in views if fab_compat.shared_filters(v).search_columns]
+
+
+def test_each_request_fills_search_conditions_of_its_own(app):
+    """FAB fills a view's search conditions from the URL on the view (one object per process)
+    and reads them back later in the request: two requests of a worker's threads would swap
+    them. Every list view: a second request's conditions, set while the first is open, leave
+    the first's as they were, and the view's own Filters keeps none."""
+    views = _html_list_views(app)
+    assert len(views) > 10
+    for view in views:
+        shared = fab_compat.shared_filters(view)
+        before = (list(shared.filters), list(shared.values))
+        column = shared.search_columns[0]
+        with app.test_request_context(f"/x/list/?_flt_0_{column}=first"):
+            mine = fab_compat.active_filters(view)
+            assert mine.values == [["first"]], view
+            with app.test_request_context(f"/x/list/?_flt_0_{column}=second"):
+                theirs = fab_compat.active_filters(view)
+                assert theirs is not mine and theirs.values == [["second"]]
+            assert view._filters is mine and mine.values == [["first"]], view
+            # the copy offers what the view offers
+            assert mine.search_columns == shared.search_columns
+            assert mine.get_search_filters() is shared.get_search_filters()
+        assert (shared.filters, shared.values) == before, view
+    with app.app_context():  # outside a request: the view's own
+        assert all(v._filters is fab_compat.shared_filters(v) for v in views)
+
+
+def test_new_search_filters_reach_a_request_already_holding_a_copy(app):
+    """An extra field made filterable mid-request (set_search_filters) gives the request a copy
+    of the new Filters, not the old copy."""
+    view = _html_list_views(app)[0]
+    shared = fab_compat.shared_filters(view)
+    try:
+        with app.test_request_context("/x/list/"):
+            old = view._filters
+            fab_compat.set_search_filters(view, shared, shared.search_columns, {})
+            new = view._filters
+            assert new is not old and new is not fab_compat.shared_filters(view)
+            assert fab_compat.shared_filters(view) is not shared
+    finally:
+        view._filters = shared

@@ -6,6 +6,7 @@ name's pair index, EXPLAINed at 50,000 appeals)."""
 
 import pathlib
 import re
+import threading
 from runpy import run_path
 from urllib.parse import quote
 
@@ -71,6 +72,37 @@ def test_search_gives_the_scans_rows_and_never_another_grids(client, world, appe
     prefix = mine[0].number[:7]
     assert api_numbers(client, "number", prefix, "sw") == sorted(a.number for a in mine)
     assert page_numbers(client, "number", prefix, index=0) == sorted(a.number for a in mine)
+
+
+@pytest.mark.commits  # two threads, each with its own client, session and connection
+def test_two_searches_of_one_list_at_once_each_get_their_own_rows(app, world, appeals):
+    """A worker serves requests in threads and FAB keeps a list's search conditions on the
+    view: two users searching the same list at the same moment each see their own term's rows."""
+    mine, _ = appeals
+    terms = ("张三", "alice", "欧阳", "ming")
+    want = {term: expected(mine, "reporter_name", term) for term in terms}
+    assert len({tuple(v) for v in want.values()}) == len(terms)
+    leader = make_user("Leader", world["ta"])
+    clients = [login(app.test_client(), leader) for _ in terms]
+    barrier = threading.Barrier(len(terms))
+    got, errors = {term: [] for term in terms}, []
+
+    def search(client, term):
+        try:
+            barrier.wait(timeout=30)
+            for _ in range(15):
+                got[term].append(page_numbers(client, "reporter_name", term))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=search, args=pair) for pair in zip(clients, terms, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    for term in terms:
+        assert len(got[term]) == 15 and all(numbers == want[term] for numbers in got[term]), term
 
 
 def test_the_picker_searches_the_same_way(client, world, appeals):

@@ -25,10 +25,15 @@ Why each override exists (see shared/FAB-NOTES.md):
 * `_has_view_access`: a user's permissions loaded once per request, not per check.
 * `Filters.copy` / `get_joined_filters` (`LeanFilters`, from `get_filters`): copies without
   converting every column of the model again (four times a list page).
+* `_filters` (`RequestFilters`): FAB keeps a view's search conditions on the one view object
+  of the process (`get_filter_args(self._filters)` clears and refills it from the URL, then
+  the list query and the search form read it back); a worker's threads would swap each
+  other's conditions in between. Each request reads and fills a copy of its own.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 from flask import abort, g, has_request_context, request
@@ -133,7 +138,13 @@ def rest_filters(view_filters, conditions):
 
 def search_filters_of(view):
     """The view's search filters as FAB built them (what extra columns are added to)."""
-    return view._filters
+    return shared_filters(view)
+
+
+def shared_filters(view):
+    """The view's own Filters (search columns and choices), not a request's copy."""
+    shared = view.__dict__.get(RequestFilters.SHARED)
+    return view._filters if shared is None else shared
 
 
 def set_search_filters(view, base, search_columns, extra):
@@ -149,7 +160,7 @@ def set_search_filters(view, base, search_columns, extra):
 
 def replace_search_filter(view, column, old_class, new_class):
     """Swap one of FAB's filters on `column` (same place in the list: URLs keep their index)."""
-    filters = view._filters
+    filters = shared_filters(view)
     for group in (filters.get_search_filters(), filters._all_filters):
         options = group.get(column)
         if options:
@@ -177,6 +188,34 @@ def active_filters(view):
     """The view's filters as the request's URL sets them."""
     get_filter_args(view._filters)
     return view._filters
+
+
+class RequestFilters:
+    """`view._filters` as each request sees it: FAB's one Filters of the view (set by FAB's
+    `__init__` or `set_search_filters`) is the template; a request gets a shallow copy with
+    lists of conditions of its own the first time it reads the attribute (kept in the WSGI
+    environ: a test's app context may outlive many requests), and a new one if the template
+    was replaced meanwhile. Outside a request the template itself."""
+
+    SHARED = "_minqing_shared_filters"
+    ENVIRON_KEY = "minqing.filters"
+
+    def __get__(self, view, owner=None):
+        if view is None:
+            return self
+        shared = view.__dict__.get(self.SHARED)
+        if shared is None or not has_request_context():
+            return shared
+        copies = request.environ.setdefault(self.ENVIRON_KEY, {})
+        kept = copies.get(id(view))
+        if kept is None or kept[0] is not shared:
+            mine = copy.copy(shared)
+            mine.filters, mine.values = list(shared.filters), list(shared.values)
+            kept = copies[id(view)] = (shared, mine, view)  # the view kept: its id stays its own
+        return kept[1]
+
+    def __set__(self, view, value):
+        view.__dict__[self.SHARED] = value
 
 
 class _ShownFilters:
@@ -265,6 +304,8 @@ class CompatInterface(SQLAInterface):
 
 class CompatModelView(ModelView):
     """FAB's ModelView with its private flows replaced by hooks a subclass fills in."""
+
+    _filters = RequestFilters()
 
     # -- hooks ---------------------------------------------------------------
 
@@ -434,6 +475,8 @@ class DelegatingView(BaseView):
 
 class CompatModelRestApi(ModelRestApi):
     """FAB's ModelRestApi with its write flows replaced by hooks."""
+
+    _filters = RequestFilters()
 
     def clean_filters(self, filters):
         """The filters of a list request, joined with the base filters (scope)."""
