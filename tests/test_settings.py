@@ -208,6 +208,33 @@ def test_many_threads_load_a_change_once(app, monkeypatch):
     assert errors == [] and len(loads) == 1 and seen == [5] * 6
 
 
+@pytest.mark.commits  # two transactions on connections of their own
+def test_two_transactions_writing_a_names_first_token_take_turns(app):
+    """The first change of a name (no row yet) in two transactions at once: the second waits for
+    the first and writes its token over it, instead of failing on the insert."""
+    first_bumped, errors = threading.Event(), []
+
+    def first():
+        try:
+            with app.app_context():
+                runtime.bump(db.session, "brand-new")
+                first_bumped.set()
+                time.sleep(0.5)
+                db.session.commit()
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+            first_bumped.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_bumped.wait(10)
+    token = runtime.bump(db.session, "brand-new")  # waits for the first transaction's row
+    db.session.commit()
+    thread.join(10)
+    assert errors == [] and runtime.stored_token(db.session, "brand-new") == token
+
+
 def test_a_group_with_one_bad_value_saves_nothing(app, client, admin):
     response = client.post("/settings/save/appeals", data={"APPEAL_DAYS_GENERAL": "5", "APPEAL_MONTHS_IMPORTANT": "x"})
     body = response.get_data(as_text=True)

@@ -21,6 +21,8 @@ import weakref
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -97,11 +99,12 @@ def bump(session, name):
     """A new token for `name`, written in the caller's transaction. This process looks again
     at once (its next `ensure_current`), and rebuilds if the transaction rolls back."""
     token = uuid.uuid4().hex
-    row = session.get(RuntimeGeneration, name)
-    if row is None:
-        session.add(RuntimeGeneration(name=name, token=token))
-    else:
-        row.token = token
+    # one upsert, sent at once after what the caller changed before it (autoflush; inside a flush
+    # there is nothing to flush): two transactions writing the first token of a name take turns
+    # on its key instead of the second failing on the insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(RuntimeGeneration.__table__).values(name=name, token=token)
+    session.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"token": token}))
     session.info.setdefault("runtime_bumped", set()).add(name)
     for generation in _local(name):
         generation.recheck()
