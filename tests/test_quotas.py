@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from app.core.clock import frozen
@@ -11,7 +12,8 @@ from app.extensions import db
 from app.models.personnel import Person
 from app.models.visits import PersonKindChange, QuotaRule
 from app.services import quotas
-from tests.conftest import api_token, login
+from app.services.scope import EVERYTHING
+from tests.conftest import api_token, login, statements_seen
 from tests.factories import make_kind, make_person, make_user, make_visit
 
 TODAY = "2026-03-15 10:00"
@@ -299,28 +301,15 @@ def test_a_long_report_is_paged_worst_first(app, client, world):
 def test_the_ranking_is_kept_within_a_request_and_forgotten_on_a_visit(app, world):
     """Nothing is kept between requests any more (app.core.cache): within one request the
     ranking is done once, and a write in that request forgets it."""
-    from sqlalchemy import event
-
     a = make_person(world["a1"], name="翻页甲", kind=world["monthly"])
     clause = Person.grid_id == world["a1"].id
-    seen = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
 
     with frozen(TODAY), app.test_request_context():
-        from flask import g
-
-        from app.services.scope import EVERYTHING
-
         g._minqing_scope = (None, EVERYTHING)  # the request's user may write in a1
         period = quotas.period_of(2026, 3)
         first = quotas.quota_report(db.session, period, clause, limit=10, cache_key=("test",))
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with statements_seen() as seen:
             again = quotas.quota_report(db.session, period, clause, limit=10, offset=0, cache_key=("test",))
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         assert not [s for s in seen if "visit_tally" in s or "quota_rule" in s]  # ranked once, not again
         assert [r.done for r in first.rows] == [r.done for r in again.rows] == [0]
         make_visit(world["a1"], [a], visit_date=date(2026, 3, 3))  # a write forgets the ranking
