@@ -51,6 +51,7 @@ def test_admin_designs_a_register_in_the_browser_and_it_is_live_at_once(client):
                                                         "active": "y", "sort_order": "1"})  # fmt: skip
     assert response.status_code == 302
     register = db.session.scalar(select(RegisterDef).where(RegisterDef.code == "dispute"))
+    assert response.headers["Location"].endswith(f"/registerdesign/show/{register.id}")  # its own page
     assert [f.code for f in register.fields] == ["grid"]  # every register has its grid (scope)
     add = f"/registerfields/add?_flt_0_register={register.id}"
     assert client.post(add, data={"code": "parties", "label": "当事人", "type": "text", "required": "y", "in_list": "y",

@@ -1,6 +1,9 @@
 """Scope proven by enumeration: every registered view and API, every role, every
 operation; and a deliberately unscoped view makes the prober fail."""
 
+import contextlib
+
+from flask import has_request_context
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
@@ -20,13 +23,43 @@ def _users(world):
     return users
 
 
+@contextlib.contextmanager
+def _attributes_set_in_requests(views):
+    """{(class, attribute)} set on any of `views` while a request was served inside the block."""
+    written = set()
+    classes = {type(view) for view in views}
+    originals = {cls: cls.__dict__.get("__setattr__") for cls in classes}
+
+    def recording(self, name, value):
+        if has_request_context():
+            written.add((type(self).__name__, name))
+        object.__setattr__(self, name, value)
+
+    for cls in classes:
+        cls.__setattr__ = recording
+    try:
+        yield written
+    finally:
+        for cls, original in originals.items():
+            if original is None:
+                del cls.__setattr__
+            else:
+                cls.__setattr__ = original
+
+
 def test_no_view_or_api_leaks_another_grids_records(app, client, world, capsys):
     register = speakup()  # a register created here is probed like every built-in view
     patrol = make_register(code="patrol", name="巡查记录", fields=[
         {"code": "place", "label": "巡查地点", "type": "text", "required": True},
         {"code": "photos", "label": "现场照片", "type": "attachment", "required": True},
     ])  # fmt: skip  # ... and its photos like every record's files
-    report = scope_probe.probe(app, client, world, _users(world), lambda u: api_token(client, u))
+    users = _users(world)
+    api_token(client, next(iter(users.values())))  # the registers' pages and APIs built before the watch
+    html, apis = scope_probe.scoped_views(app)
+    with _attributes_set_in_requests([*app.appbuilder.baseviews, *html, *apis]) as written:
+        report = scope_probe.probe(app, client, world, users, lambda u: api_token(client, u))
+    # a view object serves every thread of a worker: a request keeps its state in `g`, never on the view
+    assert written == set()
     assert f"/registers/{register.code}" in report.views and f"/api/v1/registers/{register.code}" in report.views
     for kind in ("visit", "appeal", "contact", patrol.table_name):  # every kind of record's files, by page and API
         assert f"/api/v1/attachments/{kind}" in report.views

@@ -261,14 +261,12 @@ class RegisterDefView(ScopedModelView):
         raise DomainError(_l("A register is switched off (Active), never deleted: its entries stay."))
 
     def post_add_redirect(self):
-        return (
-            redirect(url_for(".show", pk=self._last_pk))
-            if getattr(self, "_last_pk", None)
-            else super().post_add_redirect()
-        )
+        """The new register's page (kept for this request only: the view object serves every thread)."""
+        pk = g.pop("mq_new_register", None)
+        return redirect(url_for(".show", pk=pk)) if pk is not None else super().post_add_redirect()
 
     def post_add(self, item):
-        self._last_pk = item.id
+        g.mq_new_register = item.id
 
     # -- configuration packages --------------------------------------------------
 
