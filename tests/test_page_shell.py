@@ -102,3 +102,23 @@ def test_lists_join_only_what_they_show(client, world):
         page = client.get("/visitview/list/").get_data(as_text=True)
     assert "甲村干部" in page
     assert not [s for s in seen if "grid_level" in s or "person_kind" in s]
+
+
+def test_an_edit_form_reads_its_record_once_and_in_scope(client, world):
+    user = make_user("Clerk", world["a1"])
+    appeal = make_appeal(world["a1"])
+    mine, theirs = appeal.id, make_appeal(world["b1"]).id
+    edited = _form(world["a1"], reporter_name="王改名", row_version=str(appeal.version))
+    refused = _form(world["a1"], row_version="1")
+    login(client, user)
+    db.session.remove()  # as a server's next request starts
+    with statements_seen() as seen:
+        page = client.get(f"/appealview/edit/{mine}")
+    assert page.status_code == 200 and "反映人" in page.get_data(as_text=True)
+    assert len([s for s in _selects(seen, "appeal") if "appeal.id = " in s]) == 1
+    assert client.get(f"/appealview/edit/{theirs}").status_code == 404
+    # a save reads the record afresh (nothing kept from an earlier request)
+    response = client.post(f"/appealview/edit/{mine}", data=edited)
+    assert response.status_code == 302
+    assert db.session.get(Appeal, mine).reporter_name == "王改名"
+    assert client.post(f"/appealview/edit/{theirs}", data=refused).status_code == 404

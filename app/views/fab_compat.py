@@ -14,6 +14,8 @@ Why each override exists (see shared/FAB-NOTES.md):
 * `list.__wrapped__`: the list route, re-exposed so bad URL arguments are a 400.
 * `_get_list_widget`: clamp page size and page number (FAB accepts ?psize=1000000).
 * `_get_search_widget`: hide the phone/ID search fields from who may not read them.
+* `_edit` on GET takes the record the view fetched in scope in this request (`get_in_scope`)
+  instead of fetching it a second time; a POST always fetches it afresh.
 * `_get_show_widget` (`show_widgets`): a show page built from the record the view already
   fetched in scope (FAB's `_show` fetches it again).
 * `_init_forms`: relations become server-side pickers; FAB's Unique check dropped.
@@ -170,11 +172,25 @@ def replace_search_filter(view, column, old_class, new_class):
             group[column] = [new_class(column, view.datamodel) if type(f) is old_class else f for f in options]
 
 
+FETCHED_KEY = "minqing.fetched"  # the WSGI environ's {(view id, pk): record} of a GET request
+
+
 def get_in_scope(view, pk):
-    """The record `pk` through the view's base filters (scope), or None."""
+    """The record `pk` through the view's base filters (scope), or None. On a GET request
+    it is remembered for the request's edit form (`_edit` would fetch it a second time)."""
     if isinstance(view, ModelView):
         pk = view._deserialize_pk_if_composite(pk)
-    return view.datamodel.get(pk, view._base_filters)
+    item = view.datamodel.get(pk, view._base_filters)
+    if item is not None and has_request_context() and request.method == "GET":
+        request.environ.setdefault(FETCHED_KEY, {})[(id(view), str(pk))] = item
+    return item
+
+
+def _fetched_now(view, pk):
+    """The record this GET request already fetched in scope through `view` (None: fetch it)."""
+    if request.method != "GET":
+        return None
+    return request.environ.get(FETCHED_KEY, {}).get((id(view), str(pk)))
 
 
 def set_base_filters(view, base_filters):
@@ -402,7 +418,7 @@ class CompatModelView(ModelView):
     def _edit(self, pk):
         get_filter_args(self._filters, disallow_if_not_in_search=False)
         exclude_cols = self._filters.get_relation_cols()
-        item = self.datamodel.get(pk, self._base_filters)
+        item = _fetched_now(self, pk) or self.datamodel.get(pk, self._base_filters)
         if not item:
             abort(404)
         pk = self.datamodel.get_pk_value(item)
