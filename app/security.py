@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets as _secrets
 
-from flask import current_app, g, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_appbuilder.api import safe
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2ManyWidget
@@ -20,6 +20,7 @@ from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import limit
 from flask_appbuilder.security.forms import UserInfoEdit
 from flask_appbuilder.security.sqla.models import (
+    Group,
     Permission,
     PermissionView,
     Role,
@@ -33,6 +34,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_limiter.util import get_remote_address
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from wtforms import StringField
 from wtforms.validators import DataRequired, Email, Optional
 
@@ -383,6 +385,9 @@ class MinqingSecurityApi(SecurityApi):
         return super().login()
 
 
+ACCESS_ANSWERS = "minqing.access"  # the WSGI environ's {(user id, permission, view): answer} of a page request
+
+
 class MinqingSecurityManager(CompatSecurityManager):
     userdbmodelview = MinqingUserView
     rolemodelview = MinqingRoleView
@@ -391,6 +396,15 @@ class MinqingSecurityManager(CompatSecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet (an intranet has none)
     # and shows nothing IT staff need: not registered
     userstatschartview = None
+
+    def get_user_by_id(self, pk):
+        """The user with their roles and groups (and the groups' roles) in one statement: every
+        request loads its user (Flask-Login) and then asks for the roles (three statements in FAB)."""
+        return self.session.get(
+            self.user_model,
+            pk,
+            options=[joinedload(self.user_model.roles), joinedload(self.user_model.groups).joinedload(Group.roles)],
+        )
 
     def permission_pairs(self, role_ids):
         """(permission, view menu) names granted to any of the roles, in one query."""
@@ -404,6 +418,20 @@ class MinqingSecurityManager(CompatSecurityManager):
         ).all()
 
     def has_access(self, permission_name, view_name):
+        """Within a page request each question is answered once for its user (a list page asks
+        about 13, seven of them whether the user may read personal numbers); nothing is kept
+        beyond the request. The API (tokens, API keys) asks FAB each time."""
+        user = g.get("_login_user") if has_request_context() else None
+        if user is None or not user.is_authenticated or request.path.startswith("/api/"):
+            return self.access_now(permission_name, view_name)
+        answers = request.environ.setdefault(ACCESS_ANSWERS, {})
+        key = (user.id, permission_name, view_name)
+        found = answers.get(key)
+        if found is None:
+            found = answers[key] = self.access_now(permission_name, view_name)
+        return found
+
+    def access_now(self, permission_name, view_name):
         """A register's menu entry (and its group) opens for whoever may read the register:
         their grants are edited once, as can_read, not twice."""
         if permission_name == "menu_access" and view_name.startswith(REGISTER_RESOURCE_PREFIX):

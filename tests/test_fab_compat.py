@@ -22,6 +22,7 @@ SIGNATURES = {
     "ModelView._fill_form_exclude_cols": "(self, exclude_cols, form)",
     "ModelView._get_add_widget": "(self, form, exclude_cols=None, widgets=None)",
     "ModelView._get_edit_widget": "(self, form, exclude_cols=None, widgets=None)",
+    "ModelView._get_show_widget": "(self, pk, item, widgets=None, actions=None, show_fieldsets=None)",
     "ModelView._get_related_views_widgets": "(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args)",
     "ModelView._deserialize_pk_if_composite": "(self, pk)",
     "ModelRestApi._handle_filters_args": "(self, rison_args: 'Dict[str, Any]') -> 'Filters'",
@@ -38,6 +39,7 @@ SIGNATURES = {
     "Filters.copy": "(self)",
     "Filters.get_joined_filters": "(self, filters) -> 'Filters'",
     "SQLAInterface.get_filters": "(self, search_columns=None, search_filters=None)",
+    "SQLAInterface.get_inner_filters": "(self, filters: 'Optional[Filters]') -> 'Filters'",
     "SecurityManager._has_view_access": "(self, user: 'object', permission_name: 'str', view_name: 'str') -> 'bool'",
     "SecurityManager._has_access_builtin_roles": "(self, role, permission_name: 'str', view_name: 'str') -> 'bool'",
     "SecurityManager.get_user_roles": "(self, user) -> 'List[object]'",
@@ -154,3 +156,34 @@ def test_new_search_filters_reach_a_request_already_holding_a_copy(app):
             assert fab_compat.shared_filters(view) is not shared
     finally:
         view._filters = shared
+
+
+def test_inner_filters_like_fabs(app):
+    """The inner filters of a list's count and page (conditions on the model's own columns and
+    its many-to-one relations; one-to-many dotted ones left out) are FAB's, without FAB's
+    conversion of every column of the model on each call."""
+    from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+    from app.models import Appeal
+
+    with app.app_context():
+        view = next(v for v in app.appbuilder.baseviews if getattr(v, "datamodel", None) is not None
+                    and v.datamodel.obj is Appeal and isinstance(v, flask_appbuilder.ModelView))  # fmt: skip
+        datamodel = view.datamodel
+        conditions = datamodel.blank_filters()
+        conditions.add_filter("reporter_name", datamodel.FilterStartsWith, "张")
+        conditions.add_filter("grid.name", datamodel.FilterEqual, "甲一村")  # many-to-one: kept
+        conditions.add_filter("events.note", datamodel.FilterEqual, "x")  # one-to-many: left out
+        joined = conditions.get_joined_filters(view._base_filters)
+        lean = datamodel.get_inner_filters(joined)
+        fab = SQLAInterface.get_inner_filters(datamodel, joined)
+        assert isinstance(lean, fab_compat.LeanFilters)
+        assert [(type(f), f.column_name) for f in lean.filters] == [(type(f), f.column_name) for f in fab.filters]
+        assert [f.column_name for f in lean.filters] == ["reporter_name", "grid.name", "id"]
+        assert lean.values == fab.values
+        assert all(f.datamodel is datamodel for f in lean.filters)
+        assert lean.search_columns == fab.search_columns == []
+        assert {k: [type(f) for f in v] for k, v in lean._all_filters.items()} == {
+            k: [type(f) for f in v] for k, v in fab._all_filters.items()
+        }
+        assert datamodel.get_inner_filters(None).filters == []

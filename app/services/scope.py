@@ -46,6 +46,7 @@ class Scope:
     user_id: int | None = None
     person_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
+    person_name: str | None = field(default=None, compare=False)  # read with the scope (the actor's name)
 
     @property
     def empty(self):
@@ -102,24 +103,31 @@ def for_user(session, user, on=None):
 
 
 def _compute(session, user, on):
+    """One statement: the user's person and the grids of its assignments current `on`."""
     roles = frozenset(role.name for role in user.roles)
     admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin") if has_app_context() else "Admin"
-    person_id = session.scalar(select(Person.id).where(Person.user_id == user.id))
-    if admin_role in roles:
-        return Scope(all=True, user_id=user.id, person_id=person_id, roles=roles)
+    is_admin = admin_role in roles
+    on = on or today()
+    current_grid = and_(
+        Assignment.person_id == Person.id,
+        Assignment.start_date <= on,
+        or_(Assignment.end_date.is_(None), Assignment.end_date >= on),
+    )
+    query = select(Person.id, Person.name).where(Person.user_id == user.id)
+    if not is_admin:  # Admin: everything, whatever the assignments
+        query = (
+            query.add_columns(Grid.path)
+            .outerjoin(Assignment, current_grid)
+            .outerjoin(Grid, Grid.id == Assignment.grid_id)
+        )
+    rows = session.execute(query).all()
+    person_id, person_name = (rows[0][0], rows[0][1]) if rows else (None, None)
+    if is_admin:
+        return Scope(all=True, user_id=user.id, person_id=person_id, roles=roles, person_name=person_name)
     if person_id is None:
         return Scope(user_id=user.id, roles=roles)
-    on = on or today()
-    paths = session.scalars(
-        select(Grid.path)
-        .join(Assignment, Assignment.grid_id == Grid.id)
-        .where(
-            Assignment.person_id == person_id,
-            Assignment.start_date <= on,
-            or_(Assignment.end_date.is_(None), Assignment.end_date >= on),
-        )
-    ).all()
-    return Scope(paths=minimal_roots(paths), user_id=user.id, person_id=person_id, roles=roles)
+    paths = [row[2] for row in rows if row[2] is not None]
+    return Scope(paths=minimal_roots(paths), user_id=user.id, person_id=person_id, roles=roles, person_name=person_name)
 
 
 def own_grid(session, me, on=None):

@@ -14,6 +14,10 @@ Why each override exists (see shared/FAB-NOTES.md):
 * `list.__wrapped__`: the list route, re-exposed so bad URL arguments are a 400.
 * `_get_list_widget`: clamp page size and page number (FAB accepts ?psize=1000000).
 * `_get_search_widget`: hide the phone/ID search fields from who may not read them.
+* `_edit` on GET takes the record the view fetched in scope in this request (`get_in_scope`)
+  instead of fetching it a second time; a POST always fetches it afresh.
+* `_get_show_widget` (`show_widgets`): a show page built from the record the view already
+  fetched in scope (FAB's `_show` fetches it again).
 * `_init_forms`: relations become server-side pickers; FAB's Unique check dropped.
 * `_apply_inner_all`: a bounded count of ids instead of `count(*)` of full rows.
 * `_handle_filters_args`, `_get_field_info`, `_merge_update_item`, the `*_headless`
@@ -61,10 +65,11 @@ PRIVATE_NAMES = {
         "_fill_form_exclude_cols",
         "_get_add_widget",
         "_get_edit_widget",
+        "_get_show_widget",
         "_get_related_views_widgets",
         "_deserialize_pk_if_composite",
     ),
-    SQLAInterface: ("_apply_inner_all", "get_filters"),
+    SQLAInterface: ("_apply_inner_all", "get_filters", "get_inner_filters"),
     ModelRestApi: (
         "_handle_filters_args",
         "_get_field_info",
@@ -167,11 +172,25 @@ def replace_search_filter(view, column, old_class, new_class):
             group[column] = [new_class(column, view.datamodel) if type(f) is old_class else f for f in options]
 
 
+FETCHED_KEY = "minqing.fetched"  # the WSGI environ's {(view id, pk): record} of a GET request
+
+
 def get_in_scope(view, pk):
-    """The record `pk` through the view's base filters (scope), or None."""
+    """The record `pk` through the view's base filters (scope), or None. On a GET request
+    it is remembered for the request's edit form (`_edit` would fetch it a second time)."""
     if isinstance(view, ModelView):
         pk = view._deserialize_pk_if_composite(pk)
-    return view.datamodel.get(pk, view._base_filters)
+    item = view.datamodel.get(pk, view._base_filters)
+    if item is not None and has_request_context() and request.method == "GET":
+        request.environ.setdefault(FETCHED_KEY, {})[(id(view), str(pk))] = item
+    return item
+
+
+def _fetched_now(view, pk):
+    """The record this GET request already fetched in scope through `view` (None: fetch it)."""
+    if request.method != "GET":
+        return None
+    return request.environ.get(FETCHED_KEY, {}).get((id(view), str(pk)))
 
 
 def set_base_filters(view, base_filters):
@@ -241,18 +260,26 @@ class LeanFilters(Filters):
     column (a list page makes four of them: ~260 conversions). The copies are the same as
     FAB's (no search columns, the model's own filters of every column), from a dict built once."""
 
-    def _fresh(self):
-        key = (self.filter_converter, type(self.datamodel), self.datamodel.obj)
+    @classmethod
+    def blank(cls, filter_converter, datamodel):
+        """FAB's `Filters(filter_converter, datamodel)` (no search columns, no conditions),
+        its filters of every column taken from the dict built once per model."""
+        key = (filter_converter, type(datamodel), datamodel.obj)
         every = _MODEL_FILTERS.get(key)
         if every is None:
-            every = _MODEL_FILTERS[key] = self._get_filters(self.datamodel.get_columns_list())
-        out = LeanFilters.__new__(LeanFilters)
+            out = cls(filter_converter, datamodel)
+            every = _MODEL_FILTERS[key] = out._all_filters
+        out = cls.__new__(cls)
         out.search_columns = []
-        out.filter_converter = self.filter_converter
-        out.datamodel = self.datamodel
+        out.filter_converter = filter_converter
+        out.datamodel = datamodel
         out._search_filters = {}
         out._all_filters = dict(every)  # a view may swap a column's list; the lists are not changed in place
+        out.clear_filters()
         return out
+
+    def _fresh(self):
+        return LeanFilters.blank(self.filter_converter, self.datamodel)
 
     def copy(self):
         out = self._fresh()
@@ -273,6 +300,21 @@ class LeanFilters(Filters):
 class CompatInterface(SQLAInterface):
     def get_filters(self, search_columns=None, search_filters=None):
         return LeanFilters(self.filter_converter_class, self, search_columns or [], search_filters)
+
+    def blank_filters(self):
+        """Filters of this model with no condition (FAB's `Filters(converter, datamodel)`), cheap."""
+        return LeanFilters.blank(self.filter_converter_class, self)
+
+    def get_inner_filters(self, filters):
+        """FAB's inner filters (conditions on the model's own columns and many-to-one/one-to-one
+        relations), without FAB converting every column of the model again on each call (twice a
+        list page: the count and the page)."""
+        inner = self.blank_filters()
+        for flt, value in zip(filters.filters, filters.values, strict=True) if filters else ():
+            root = flt.column_name.split(".")[0]
+            if "." not in flt.column_name or self.is_relation_many_to_one(root) or self.is_relation_one_to_one(root):
+                inner.add_filter_list([(flt.column_name, flt.__class__, value)])
+        return inner
 
     def filtered_ids(self, query, filters=None, select_columns=None):
         """The query with filters applied, selecting ids only (what FAB counts)."""
@@ -376,7 +418,7 @@ class CompatModelView(ModelView):
     def _edit(self, pk):
         get_filter_args(self._filters, disallow_if_not_in_search=False)
         exclude_cols = self._filters.get_relation_cols()
-        item = self.datamodel.get(pk, self._base_filters)
+        item = _fetched_now(self, pk) or self.datamodel.get(pk, self._base_filters)
         if not item:
             abort(404)
         pk = self.datamodel.get_pk_value(item)
@@ -403,6 +445,16 @@ class CompatModelView(ModelView):
             pages=get_page_args(),
             page_sizes=get_page_size_args(),
             widgets=widgets,
+        )
+
+    def show_widgets(self, pk, item):
+        """FAB's show page widgets (and related views) of `item`, which the caller has already
+        fetched in scope: FAB's `_show` fetches it again (a second query, and its relations'
+        loads again)."""
+        widgets = self._get_show_widget(pk, item)
+        self.update_redirect()
+        return self._get_related_views_widgets(
+            item, orders=get_order_args(), pages=get_page_args(), page_sizes=get_page_size_args(), widgets=widgets
         )
 
     def _delete(self, pk):

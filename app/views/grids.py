@@ -101,7 +101,7 @@ class GridView(ScopedModelView):
     @has_access
     def show(self, pk):
         grid = self._get_grid(pk)
-        widgets = self._show(pk)
+        widgets = self.show_widgets(pk, grid)
         session = db.session
         children = session.scalars(
             select(Grid).where(Grid.parent_id == grid.id).order_by(Grid.sort_order, Grid.code).limit(500)

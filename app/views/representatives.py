@@ -202,7 +202,7 @@ class RepresentativeView(ScopedModelView):
     def show(self, pk):
         rep = self._get_rep(pk)
         year = self._year()
-        widgets = self._show(pk)
+        widgets = self.show_widgets(pk, rep)
         book = rep_service.record_book(db.session, rep, year)
         return self.render_template(
             self.show_template,
@@ -439,7 +439,7 @@ class ContactRecordView(ScopedModelView):
     @has_access
     def show(self, pk):
         record = self.get_in_scope(pk)
-        widgets = self._show(pk)
+        widgets = self.show_widgets(pk, record)
         return self.render_template(
             self.show_template,
             pk=pk,

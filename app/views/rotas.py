@@ -228,7 +228,7 @@ class RotaView(ScopedModelView):
             following=shifted(year, month, 1),
             today=on,
             can_write=self.appbuilder.sm.has_access("can_write", "Rota"),
-            widgets=self._show(pk),
+            widgets=self.show_widgets(pk, rota),
         )
 
     @expose("/generate/<int:pk>", methods=["POST"])

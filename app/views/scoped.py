@@ -96,9 +96,15 @@ class ScopedInterface(CompatInterface):
     """The data interface with a hook to load, in one query per page, what a list shows,
     and a bounded count (FAB counts every matching row on each page render)."""
 
-    def __init__(self, obj, session=None, prefetch=None):
+    def __init__(self, obj, session=None, prefetch=None, page_options=None, record_options=None):
         super().__init__(obj, session)
         self.prefetch = prefetch
+        # () -> loader options for one record fetched by id (show, edit, actions): the same idea
+        self.record_options = record_options
+        # () -> loader options for the rows of a list page: what the list shows and no more (the
+        # models' joined relations chain on: an appeal's handler's grid's level ... and PostgreSQL
+        # spends more time planning nine joins than running them)
+        self.page_options = page_options
 
     def query_count(self, query, filters=None, select_columns=None):
         """Count at most LIST_COUNT_CAP + 1 rows: past a few hundred pages nobody pages by
@@ -114,6 +120,15 @@ class ScopedInterface(CompatInterface):
         count = inner.limit(cap + 1).count()
         return CappedCount(count) if count > cap else count
 
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        """FAB's `get` (the record `id` through `filters`), loading its relations as `record_options` say."""
+        if self.record_options is None or select_columns or self.is_pk_composite():
+            return super().get(id, filters, select_columns, outer_default_load)
+        conditions = filters.copy() if filters else self.blank_filters()
+        conditions.add_filter(self.get_pk_name(), self.FilterEqual, id)
+        query = self.session.query(self.obj).options(*self.record_options())
+        return self.apply_all(query, conditions, outer_default_load=outer_default_load).one_or_none()
+
     def apply_pagination(self, query, page, page_size):
         """Find the page's ids first (filters, scope and order on ids only: an index-only scan
         even at page 500), then load just those rows with what the list shows. OFFSET on the
@@ -122,7 +137,8 @@ class ScopedInterface(CompatInterface):
             return super().apply_pagination(query, page, page_size)  # exports stream in one query
         ids = query.with_entities(self.obj.id).offset((page or 0) * page_size).limit(page_size).all()
         # literal ids: with a sub-select PostgreSQL re-plans the whole filtered, ordered list
-        return query.filter(self.obj.id.in_([row[0] for row in ids]))
+        query = query.filter(self.obj.id.in_([row[0] for row in ids]))
+        return query.options(*self.page_options()) if self.page_options else query
 
     def query(self, *args, **kwargs):
         count, items = super().query(*args, **kwargs)

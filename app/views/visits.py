@@ -9,6 +9,7 @@ from flask_appbuilder.security.decorators import has_access, protect
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 from wtforms import IntegerField, SelectField
 from wtforms.validators import Optional
 
@@ -81,8 +82,18 @@ def visits_url(person_id, period):
     )
 
 
+# what the list shows of a visit's relations: names (not the grid's level, nor the visitors' kinds and
+# grids, which the models join by default)
+LIST_LOADS = (
+    joinedload(Visit.grid).lazyload(Grid.level),
+    selectinload(Visit.visitors).options(lazyload(Person.kind), lazyload(Person.grid)),
+)
+# one visit's page and forms: its own relations, not its visitors' kinds and grids
+RECORD_LOADS = (selectinload(Visit.visitors).options(lazyload(Person.kind), lazyload(Person.grid)),)
+
+
 class VisitView(ScopedModelView):
-    datamodel = ScopedInterface(Visit)
+    datamodel = ScopedInterface(Visit, page_options=lambda: LIST_LOADS, record_options=lambda: RECORD_LOADS)
     resource = "Visit"
     list_title = _l("Home visit log")
     show_title = _l("Visit")
@@ -170,7 +181,7 @@ class VisitView(ScopedModelView):
     @has_access
     def show(self, pk):
         visit = self._get_visit(pk)
-        widgets = self._show(pk)
+        widgets = self.show_widgets(pk, visit)
         session = db.session
         return self.render_template(
             self.show_template,

@@ -8,7 +8,7 @@ import logging
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, false, func, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, lazyload
 
 from app.core.clock import today
 from app.core.errors import NotFound
@@ -99,7 +99,10 @@ def cell_sum(condition, cell=AppealRollup):
 
 
 def duplicates_of(session, appeal):
-    return session.scalars(select(Appeal).where(Appeal.duplicate_of_id == appeal.id).order_by(Appeal.id)).all()
+    """The appeals marked as duplicates of `appeal` (a page links them by number: their relations
+    are not joined in, which PostgreSQL would plan for longer than it takes to find none)."""
+    query = select(Appeal).where(Appeal.duplicate_of_id == appeal.id).order_by(Appeal.id)
+    return session.scalars(query.options(lazyload("*"))).all()
 
 
 def find_visible_appeal(session, number_or_id, field_name="original"):

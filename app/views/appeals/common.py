@@ -21,7 +21,6 @@ from app.core.inputs import parse_id
 from app.extensions import db
 from app.models.appeals import Appeal, Importance, Status
 from app.models.lookups import AppealCategory
-from app.models.personnel import Person
 from app.models.representatives import ContactRecord
 from app.models.visits import Visit
 from app.services import appeals as appeal_service
@@ -191,7 +190,7 @@ def current_actor():
         return Actor(name="", permissions=frozenset())
     sm = current_app.appbuilder.sm
     permissions = frozenset(p for p in PERMISSIONS if sm.has_access(f"can_{p}", RESOURCE))
-    person_name = db.session.scalar(select(Person.name).where(Person.user_id == user.id))
+    person_name = scope.current().person_name  # read with the request's scope (one statement for both)
     name = person_name or f"{user.last_name or ''}{user.first_name or ''}".strip() or user.username
     return Actor(name=name, permissions=permissions, user_id=user.id)
 

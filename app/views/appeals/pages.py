@@ -13,6 +13,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, lazyload
 from wtforms import DateField, HiddenField, StringField
 from wtforms.validators import Length, Optional
 
@@ -21,7 +22,9 @@ from app.core.errors import Collector
 from app.core.uow import unit_of_work
 from app.extensions import db
 from app.models.appeals import Appeal, AppealEvent, EvaluationSource, Importance, Satisfaction, Status
+from app.models.grids import Grid
 from app.models.lookups import AppealCategory, AppealChannel
+from app.models.personnel import Person
 from app.models.visits import Visit
 from app.services import appeals as appeal_service
 from app.services import attachments as attachment_service
@@ -55,9 +58,19 @@ from app.views.edge import id_arg
 from app.views.fab_compat import filters_plus
 from app.views.scoped import ScopedInterface, ScopedModelView, uploader
 
+# what the list shows of an appeal's relations: the category's, the grid's and the handler's names
+# (not the channel, the grid's level, the handler's kind and grid, which the models join by default)
+LIST_LOADS = (
+    lazyload(Appeal.channel),
+    joinedload(Appeal.grid).lazyload(Grid.level),
+    joinedload(Appeal.handler_person).options(lazyload(Person.kind), lazyload(Person.grid)),
+)
+# one appeal's page and forms: its own relations, not its handler's kind and grid
+RECORD_LOADS = (joinedload(Appeal.handler_person).options(lazyload(Person.kind), lazyload(Person.grid)),)
+
 
 class AppealView(ScopedModelView):
-    datamodel = ScopedInterface(Appeal)
+    datamodel = ScopedInterface(Appeal, page_options=lambda: LIST_LOADS, record_options=lambda: RECORD_LOADS)
     resource = RESOURCE
     base_permissions = BASE_PERMISSIONS
     # nobody deletes an appeal: its number is never reused and its history stays
