@@ -40,8 +40,8 @@ from __future__ import annotations
 import copy
 import inspect
 
-from flask import abort, g, has_request_context, request
-from flask_appbuilder import BaseView, ModelView
+from flask import abort, has_request_context, request
+from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.const import API_FILTERS_RIS_KEY
 from flask_appbuilder.exceptions import InvalidColumnFilterFABException, InvalidOperationFilterFABException
@@ -484,7 +484,7 @@ class CompatModelView(ModelView):
 
 
 # --------------------------------------------------------------------------
-# One registered view serving many page objects (registers)
+# Page and API objects served without a blueprint of their own (registers)
 # --------------------------------------------------------------------------
 
 
@@ -496,28 +496,6 @@ def serve_unregistered(view, appbuilder, endpoint):
     if isinstance(view, ModelRestApi):
         view._init_model_schemas()
     return view
-
-
-class DelegatingView(BaseView):
-    """A view registered once whose requests are served by page objects built later (a
-    register's pages exist only once IT staff define it, when Flask no longer takes routes).
-
-    FAB's templates ask the *registered* view (found by class name) which buttons the user
-    may see; while a page object serves the request, those questions go to it.
-    """
-
-    DELEGATED = frozenset({"class_permission_name", "method_permission_name", "base_permissions", "actions",
-                           "get_method_permission", "get_action_permission_name"})  # fmt: skip
-
-    def current_page(self):
-        return g.get("delegated_page") if has_request_context() else None
-
-    def __getattribute__(self, name):
-        if name in DelegatingView.DELEGATED:
-            page = object.__getattribute__(self, "current_page")()
-            if page is not None:
-                return getattr(page, name)
-        return object.__getattribute__(self, name)
 
 
 # --------------------------------------------------------------------------

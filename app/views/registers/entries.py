@@ -47,9 +47,10 @@ from app.services.registers.imports import choice_lists, importer_for
 from app.services.registers.summary import summarize
 from app.services.registers.values import parse_value
 from app.views.appeals.common import CsrfForm, current_actor
+from app.views.delegating import DelegatingView
 from app.views.edge import id_arg, parse_id
 from app.views.export import export_value, xlsx_response
-from app.views.fab_compat import DelegatingView, filters_plus, serve_unregistered
+from app.views.fab_compat import filters_plus, serve_unregistered
 from app.views.imports import run_import_job, upload_size
 from app.views.pickers import AjaxSelectField
 from app.views.registers import files as file_views
