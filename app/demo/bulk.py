@@ -32,7 +32,6 @@ from app.models.lookups import GridLevel
 from app.models.personnel import Person
 from app.models.representatives import Constituency, Representative
 from app.services import rollups as appeal_rollups
-from app.services import tally
 from app.services.quotas import cells as quota_cells
 from app.services.representatives import contact_tally
 
@@ -110,7 +109,9 @@ class Writer:
 
 BULK_TABLES = ("grid", "person", "assignment", "appeal", "appeal_event", "visit", "visit_visitor",
                "constituency", "constituency_grid", "representative", "contact_record", "appeal_counter")  # fmt: skip
-# the kept counts, filled once by the recounts at the end: their indices are built after them
+# the visit tally, counted by the generator and written after the visits (the quota cells are counted from it)
+TALLY_TABLES = ("visit_tally", "visit_grid_tally")
+# the kept counts, filled by the generator or once by the recounts at the end: their indices are built after them
 COUNT_TABLES = ("visit_tally", "visit_grid_tally", "quota_cell", "appeal_rollup", "appeal_summary", "appeal_open",
                 "appeal_state")  # fmt: skip
 
@@ -214,7 +215,7 @@ def load_bulk(session, sm, scale="county", progress=print):
 
     grids = _grids(writer, rnd, shape, ids, stamp)
     people = _people(writer, rnd, shape, ids, grids, names, day, stamp)
-    _appeals(writer, rnd, shape, ids, grids, people, names, day)
+    _appeals(writer, rnd, shape, ids, grids, people, names, day, appeal_rollups.found_channels(conn))
     _visits(writer, rnd, shape, ids, grids, people, names, day, stamp)
     reps = _representatives(writer, rnd, shape, ids, grids, people, names, day, stamp)
 
@@ -224,7 +225,7 @@ def load_bulk(session, sm, scale="county", progress=print):
         # the recounts below join these tables: without statistics of the rows just copied (this
         # transaction's own; ANALYZE counts them) the planner takes them for empty (quota cells 50 s, not 5)
         t = time.perf_counter()
-        conn.exec_driver_sql(f"ANALYZE {', '.join(BULK_TABLES)}")
+        conn.exec_driver_sql(f"ANALYZE {', '.join(BULK_TABLES + TALLY_TABLES)}")
         progress(f"  statistics of the loaded tables  {time.perf_counter() - t:6.1f} s")
     if triggers:
         t = time.perf_counter()
@@ -236,20 +237,11 @@ def load_bulk(session, sm, scale="county", progress=print):
         progress(f"  triggers back ({len(triggers)}), text search built ({len(fts)})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
 
-    # the visits went in below the ORM: count the quotas' tally once (their follow_up_open is written right)
-    rows = tally.rebuild(session, follow_ups_too=False)
-    progress(f"  visit tally ({rows:,} rows)  {time.perf_counter() - t:6.1f} s")
-    t = time.perf_counter()
+    # the visit tally was counted by the generator (and follow_up_open written right): no recount of the visits
     cells = quota_cells.rebuild(session)  # the quotas' figures per grid, counted from the people and the tally
     contact_rows = contact_tally.rebuild(session)  # the representatives' contacts per year
     progress(f"  quota cells ({cells:,}), contact tally ({contact_rows:,})  {time.perf_counter() - t:6.1f} s")
-    t = time.perf_counter()
-    days, summaries, opens, states = appeal_rollups.rebuild(session)  # the appeals too: one GROUP BY per cell table
-    progress(
-        f"  appeal roll-ups ({days:,} day cells, {summaries:,} summary cells, {opens:,} open cells,"
-        f" {states:,} state cells)"
-        f"  {time.perf_counter() - t:6.1f} s"
-    )
+    # the appeal cells were counted by the generator too (`rollups check` compares them with a count)
     _build(conn, count_indices + count_triggers, "indices (and triggers) of the kept counts", progress)
     if dialect == "postgresql":
         conn.exec_driver_sql("SET LOCAL session_replication_role = origin")

@@ -5,9 +5,20 @@ from datetime import date, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 
 from app.demo.appeals import CONTENTS, UNITS
+from app.demo.bulk_counts import AppealCells, VisitTally
 from app.demo.records import PROBLEMS, RESULTS, SITUATIONS
-from app.models.appeals import Importance, Status
+from app.models.appeals import (
+    OPEN_KEYS,
+    ROLLUP_DIMENSIONS,
+    STATE_KEYS,
+    SUMMARY_KEYS,
+    SUMMARY_MEASURES,
+    Importance,
+    Status,
+)
 from app.services.appeals.deadlines import allowed_term
+from app.services.tally import COLUMNS as TALLY_COLUMNS
+from app.services.tally import GRID_COLUMNS as GRID_TALLY_COLUMNS
 
 BATCH = 20_000
 APPEAL_CHUNK = 200_000  # appeals per COPY; their events are held until it ends
@@ -230,8 +241,10 @@ def _weighted(pairs):
     return [value for value, weight in pairs for _ in range(weight)]
 
 
-def _appeals(writer, rnd, shape, ids, grids, people, names, day):
-    """`shape.appeals` over the last 24 months; numbers in registration order per month."""
+def _appeals(writer, rnd, shape, ids, grids, people, names, day, found):
+    """`shape.appeals` over the last 24 months; numbers in registration order per month. Their cells
+    (day, summary, open, state) counted as they are made and written after them; `found`: the ids of
+    the channels counted as 发现."""
     categories = sorted(ids["appeal_category"].items(), key=lambda kv: kv[1])
     channels = list(ids["appeal_channel"].values())
     by_age = [(limit, _weighted(pairs)) for limit, pairs in STATUS_BY_AGE]
@@ -257,6 +270,7 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
     counts = [per_month] * len(months)
     counts[-1] += shape.appeals - per_month * len(months)
     event_rows, counters = [], []
+    cells = AppealCells(grids["path"], found)
     aid = 0
     eid = 0
     rand = rnd.random
@@ -322,7 +336,7 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
                 last = archived_at or evaluated_at or closed_at or assigned_at or registered
                 supervised = important and rand() < 0.1
                 reg_at = dt(registered)
-                yield (
+                row = (
                     aid, f"{month_key}{seq:03d}", month_key, seq, names[int(rand() * n_names)],
                     f"{grids['name'][grid_id]}{int(rand() * 80) + 1}号", None,
                     f"1{'3578'[aid & 3]}{int(rand() * 10**9):09d}", None, contents[aid % len(contents)],
@@ -334,6 +348,9 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
                     dt(archived_at) if archived_at else None, 1 if status == Status.ESCALATED else 0,
                     1, reg_at, dt(last),
                 )  # fmt: skip
+                yield row
+                cells.add(grid_id, registered.date(), month, cat_id, row[10], row[12], status, due, closed_on_time,
+                          satisfaction, supervised)  # fmt: skip
                 add_event(aid, "register", None, Status.REGISTERED, registered, actor=clerk_names[tid])
                 if aid % TIMELINE_EVERY == 0 and steps:
                     prev = Status.REGISTERED
@@ -364,6 +381,10 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
             event_rows.clear()
             chunk, size = [], 0
     writer.write("appeal_counter", ("month", "last_seq"), counters)
+    writer.write("appeal_rollup", (*ROLLUP_DIMENSIONS, "n"), cells.rows("days"))
+    writer.write("appeal_summary", SUMMARY_KEYS + SUMMARY_MEASURES, cells.rows("summary"))
+    writer.write("appeal_open", (*OPEN_KEYS, "n"), cells.rows("open"))
+    writer.write("appeal_state", (*STATE_KEYS, "n"), cells.rows("state"))
 
 
 APPEAL_COLUMNS = (
@@ -384,7 +405,8 @@ VISIT_COLUMNS = ("id", "visit_date", "form_id", "grid_id", "target_id", "visited
 
 
 def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
-    """`shape.visits` over the last two years in the groups, one or two visitors from the village."""
+    """`shape.visits` over the last two years in the groups, one or two visitors from the village; the
+    visit tally (per visitor and per grid) counted from them as they are made and written after them."""
     forms = ids["visit_form"]
     form_pool = _weighted([(forms["登门上户"], 12), (forms["定点接待"], 2), (forms["重点约谈"], 1),
                            (forms["夜访"], 1), (forms["座谈会"], 1)])  # fmt: skip
@@ -401,6 +423,7 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
     # addresses per group: a fixed set of doors, so households repeat (the households quotas)
     links = []
     vid_ = 0
+    counted = VisitTally(date.fromordinal(day_ord - days + 1), day)  # the tally, counted as the visits are made
     chunk = 250_000
 
     def visits_of(n):
@@ -412,7 +435,8 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
             village = parent[gid]
             door = int(rand() * 60) + 1
             address = f"{gname[village]}{gname[gid]}{door}号"
-            visit_day = date.fromordinal(day_ord - int(rand() * days))
+            ordinal = day_ord - int(rand() * days)
+            visit_day = date.fromordinal(ordinal)
             problem = PROBLEMS[int(rand() * len(PROBLEMS))]
             follow = (
                 (visit_day + timedelta(days=7 + int(rand() * 38))).isoformat() if problem and rand() < 0.2 else None
@@ -428,15 +452,20 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
             pool = pools[village]
             first = pool[int(rand() * len(pool))]
             links.append((vid_, first))
+            visitors = (first,)
             if rand() < 0.25:
                 second = pool[int(rand() * len(pool))]
                 if second != first:
                     links.append((vid_, second))
+                    visitors = (first, second)
+            counted.add(ordinal, gid, village, door, visitors)
 
     while vid_ < shape.visits:
         writer.write("visit", VISIT_COLUMNS, visits_of(min(chunk, shape.visits - vid_)))
         writer.write("visit_visitor", ("visit_id", "person_id"), links)
         links.clear()
+    writer.write("visit_tally", TALLY_COLUMNS, counted.rows())
+    writer.write("visit_grid_tally", GRID_TALLY_COLUMNS, counted.rows(grid=True))
 
 
 def _representatives(writer, rnd, shape, ids, grids, people, names, day, stamp):
