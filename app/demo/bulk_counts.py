@@ -18,7 +18,11 @@ from app.models.appeals import CLOSED_STATUSES, NO_DUE, OPEN_STATUSES, SUMMARY_M
 from app.services.tally import PERIODS, period_start
 
 DOORS = 64  # bits per group: doors are numbered 1..60
-_WHO = 1 << 32  # a cell's key: (period cell id) * _WHO + person or grid id
+# a cell's key: (period cell id) * _WHO + person or grid id; a prime, not a power of two: an int's hash is
+# its value, and a dictionary's first probe its low bits (with 2**32 every cell of one person would collide)
+_WHO = 1_000_000_007
+_COUNT = 32  # bits of a cell's visits (below its households' bits)
+_VISITS = (1 << _COUNT) - 1
 
 
 class VisitTally:
@@ -35,34 +39,43 @@ class VisitTally:
         self.keys_of_day = [
             tuple(number[(period, period_start(period, d).isoformat())] * _WHO for period in PERIODS) for d in days
         ]
-        self.visits, self.households = {}, {}  # a visitor's cells
-        self.grid_visits, self.grid_households = {}, {}
+        # a cell's value: its visits in the low _COUNT bits, its households' bits above them (one
+        # dictionary update per cell and visit)
+        self.people, self.grids = {}, {}
 
     def add(self, ordinal, grid_id, village_id, door, visitors):
         """Count one visit made on the day `ordinal` in the group `grid_id` (of `village_id`) at `door`."""
-        keys = self.keys_of_day[ordinal - self.first]
-        visits, households = self.grid_visits, self.grid_households
-        bit = 1 << door
-        for key in keys:
-            key += grid_id
-            visits[key] = visits.get(key, 0) + 1
-            households[key] = households.get(key, 0) | bit
-        visits, households = self.visits, self.households
-        bit = 1 << ((grid_id - village_id) * DOORS + door)
+        week, month, quarter, year = self.keys_of_day[ordinal - self.first]
+        cells = self.grids
+        bit = 1 << (_COUNT + door)
+        key = week + grid_id
+        cells[key] = (cells.get(key, 0) | bit) + 1
+        key = month + grid_id
+        cells[key] = (cells.get(key, 0) | bit) + 1
+        key = quarter + grid_id
+        cells[key] = (cells.get(key, 0) | bit) + 1
+        key = year + grid_id
+        cells[key] = (cells.get(key, 0) | bit) + 1
+        cells = self.people
+        bit = 1 << (_COUNT + (grid_id - village_id) * DOORS + door)
         for person_id in visitors:
-            for key in keys:
-                key += person_id
-                visits[key] = visits.get(key, 0) + 1
-                households[key] = households.get(key, 0) | bit
+            key = week + person_id
+            cells[key] = (cells.get(key, 0) | bit) + 1
+            key = month + person_id
+            cells[key] = (cells.get(key, 0) | bit) + 1
+            key = quarter + person_id
+            cells[key] = (cells.get(key, 0) | bit) + 1
+            key = year + person_id
+            cells[key] = (cells.get(key, 0) | bit) + 1
 
     def rows(self, grid=False):
         """The tally's rows (period, start, person or grid id, visits, households) in key order."""
-        visits, households = (self.grid_visits, self.grid_households) if grid else (self.visits, self.households)
+        values = self.grids if grid else self.people
         cells = self.cells
-        for key in sorted(visits):
+        for key in sorted(values):
             cell, who = divmod(key, _WHO)
-            period, start = cells[cell]
-            yield period, start, who, visits[key], households[key].bit_count()
+            value = values[key]
+            yield (*cells[cell], who, value & _VISITS, (value >> _COUNT).bit_count())
 
 
 class AppealCells:
@@ -112,8 +125,16 @@ class AppealCells:
         """The rows of `kind` ('days', 'summary', 'open', 'state'): key columns then counts, in key order."""
         cells = getattr(self, kind)
         if kind == "summary":
-            return ((*key, *_unpack(cells[key])) for key in sorted(cells))
-        return ((*key, cells[key]) for key in sorted(cells))
+            unpacked = {}  # packed measures -> the tuple (most small cells repeat a handful of values)
+            for key in sorted(cells):
+                packed = cells[key]
+                measures = unpacked.get(packed)
+                if measures is None:
+                    measures = unpacked[packed] = _unpack(packed)
+                yield (*key, *measures)
+            return
+        for key in sorted(cells):
+            yield (*key, cells[key])
 
 
 _BITS = 40  # bits per measure in a packed summary cell (a count never reaches 2**40)
