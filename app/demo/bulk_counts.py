@@ -12,10 +12,22 @@ the groups of the village whose pool the visitor is drawn from), so a cell keeps
 instead of a set of address strings.
 """
 
+from array import array
 from datetime import date
 
-from app.models.appeals import CLOSED_STATUSES, NO_DUE, OPEN_STATUSES, SUMMARY_MEASURES, Status
-from app.services.tally import PERIODS, period_start
+from app.models.appeals import (
+    CLOSED_STATUSES,
+    NO_DUE,
+    OPEN_KEYS,
+    OPEN_STATUSES,
+    ROLLUP_DIMENSIONS,
+    STATE_KEYS,
+    SUMMARY_KEYS,
+    SUMMARY_MEASURES,
+    Status,
+)
+from app.services.tally import COLUMNS as TALLY_COLUMNS
+from app.services.tally import GRID_COLUMNS, PERIODS, period_start
 
 DOORS = 64  # bits per group: doors are numbered 1..60
 # a cell's key: (period cell id) * _WHO + person or grid id; a prime, not a power of two: an int's hash is
@@ -67,6 +79,13 @@ class VisitTally:
             cells[key] = (cells.get(key, 0) | bit) + 1
             key = year + person_id
             cells[key] = (cells.get(key, 0) | bit) + 1
+
+    def add_noted(self, noted):
+        """Count the visits `noted` (Counts.visits: six numbers a visit)."""
+        add = self.add
+        numbers = iter(noted)
+        for ordinal, grid_id, village_id, door, first, second in zip(*[numbers] * 6, strict=True):
+            add(ordinal, grid_id, village_id, door, (first, second) if second else (first,))
 
     def rows(self, grid=False):
         """The tally's rows (period, start, person or grid id, visits, households) in key order."""
@@ -158,3 +177,41 @@ def _pack(values):
 
 def _unpack(packed):
     return tuple((packed >> (_BITS * i)) & _MASK for i in range(len(SUMMARY_MEASURES)))
+
+
+class Counts:
+    """What the generator notes of each appeal and visit while it writes them, counted into the
+    appeal cells and the visit tally by `count` (load_bulk runs it on a second thread while the
+    database builds the indices of the rows: the two cores work at once) and written by `write`."""
+
+    def __init__(self, paths, found):
+        self.appeals = []  # AppealCells.add's arguments, one tuple an appeal
+        self.visits = array("q")  # a visit's day (ordinal), group, village, door, visitor, second visitor or 0
+        self.cells = AppealCells(paths, found)
+        self.tally = None
+        self.failed = None
+
+    def count(self):
+        try:
+            add = self.cells.add
+            for noted in self.appeals:
+                add(*noted)
+            self.appeals = []
+            days = self.visits[0::6]
+            self.tally = VisitTally(date.fromordinal(min(days)), date.fromordinal(max(days)))
+            self.tally.add_noted(self.visits)
+            self.visits = array("q")
+        except BaseException as error:  # noqa: BLE001 - raised again by the loader's thread when it joins
+            self.failed = error
+
+    def write(self, writer):
+        """The cells and the tally into their tables (after `count`)."""
+        if self.failed is not None:
+            raise self.failed
+        cells, tally = self.cells, self.tally
+        writer.write("appeal_rollup", (*ROLLUP_DIMENSIONS, "n"), cells.rows("days"))
+        writer.write("appeal_summary", SUMMARY_KEYS + SUMMARY_MEASURES, cells.rows("summary"))
+        writer.write("appeal_open", (*OPEN_KEYS, "n"), cells.rows("open"))
+        writer.write("appeal_state", (*STATE_KEYS, "n"), cells.rows("state"))
+        writer.write("visit_tally", TALLY_COLUMNS, tally.rows())
+        writer.write("visit_grid_tally", GRID_COLUMNS, tally.rows(grid=True))

@@ -5,20 +5,9 @@ from datetime import date, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 
 from app.demo.appeals import CONTENTS, UNITS
-from app.demo.bulk_counts import AppealCells, VisitTally
 from app.demo.records import PROBLEMS, RESULTS, SITUATIONS
-from app.models.appeals import (
-    OPEN_KEYS,
-    ROLLUP_DIMENSIONS,
-    STATE_KEYS,
-    SUMMARY_KEYS,
-    SUMMARY_MEASURES,
-    Importance,
-    Status,
-)
+from app.models.appeals import Importance, Status
 from app.services.appeals.deadlines import allowed_term
-from app.services.tally import COLUMNS as TALLY_COLUMNS
-from app.services.tally import GRID_COLUMNS as GRID_TALLY_COLUMNS
 
 BATCH = 20_000
 APPEAL_CHUNK = 200_000  # appeals per COPY; their events are held until it ends
@@ -241,10 +230,9 @@ def _weighted(pairs):
     return [value for value, weight in pairs for _ in range(weight)]
 
 
-def _appeals(writer, rnd, shape, ids, grids, people, names, day, found):
-    """`shape.appeals` over the last 24 months; numbers in registration order per month. Their cells
-    (day, summary, open, state) counted as they are made and written after them; `found`: the ids of
-    the channels counted as 发现."""
+def _appeals(writer, rnd, shape, ids, grids, people, names, day, noted_by):
+    """`shape.appeals` over the last 24 months; numbers in registration order per month. What their
+    cells (day, summary, open, state) are counted from noted in `noted_by` (app.demo.bulk_counts.Counts)."""
     categories = sorted(ids["appeal_category"].items(), key=lambda kv: kv[1])
     channels = list(ids["appeal_channel"].values())
     by_age = [(limit, _weighted(pairs)) for limit, pairs in STATUS_BY_AGE]
@@ -270,7 +258,7 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day, found):
     counts = [per_month] * len(months)
     counts[-1] += shape.appeals - per_month * len(months)
     event_rows, counters = [], []
-    cells = AppealCells(grids["path"], found)
+    noted = noted_by.appeals
     aid = 0
     eid = 0
     rand = rnd.random
@@ -349,8 +337,8 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day, found):
                     1, reg_at, dt(last),
                 )  # fmt: skip
                 yield row
-                cells.add(grid_id, registered.date(), month, cat_id, row[10], row[12], status, due, closed_on_time,
-                          satisfaction, supervised)  # fmt: skip
+                noted.append((grid_id, registered.date(), month, cat_id, row[10], row[12], status, due,
+                              closed_on_time, satisfaction, supervised))  # fmt: skip
                 add_event(aid, "register", None, Status.REGISTERED, registered, actor=clerk_names[tid])
                 if aid % TIMELINE_EVERY == 0 and steps:
                     prev = Status.REGISTERED
@@ -381,10 +369,6 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day, found):
             event_rows.clear()
             chunk, size = [], 0
     writer.write("appeal_counter", ("month", "last_seq"), counters)
-    writer.write("appeal_rollup", (*ROLLUP_DIMENSIONS, "n"), cells.rows("days"))
-    writer.write("appeal_summary", SUMMARY_KEYS + SUMMARY_MEASURES, cells.rows("summary"))
-    writer.write("appeal_open", (*OPEN_KEYS, "n"), cells.rows("open"))
-    writer.write("appeal_state", (*STATE_KEYS, "n"), cells.rows("state"))
 
 
 APPEAL_COLUMNS = (
@@ -404,9 +388,9 @@ VISIT_COLUMNS = ("id", "visit_date", "form_id", "grid_id", "target_id", "visited
                  "household_key", "version", "created_at", "updated_at")  # fmt: skip
 
 
-def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
-    """`shape.visits` over the last two years in the groups, one or two visitors from the village; the
-    visit tally (per visitor and per grid) counted from them as they are made and written after them."""
+def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp, counts):
+    """`shape.visits` over the last two years in the groups, one or two visitors from the village; what
+    the visit tally (per visitor and per grid) is counted from noted in `counts`."""
     forms = ids["visit_form"]
     form_pool = _weighted([(forms["登门上户"], 12), (forms["定点接待"], 2), (forms["重点约谈"], 1),
                            (forms["夜访"], 1), (forms["座谈会"], 1)])  # fmt: skip
@@ -423,7 +407,7 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
     # addresses per group: a fixed set of doors, so households repeat (the households quotas)
     links = []
     vid_ = 0
-    counted = VisitTally(date.fromordinal(day_ord - days + 1), day)  # the tally, counted as the visits are made
+    noted = counts.visits
     chunk = 250_000
 
     def visits_of(n):
@@ -452,20 +436,18 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
             pool = pools[village]
             first = pool[int(rand() * len(pool))]
             links.append((vid_, first))
-            visitors = (first,)
+            other = 0
             if rand() < 0.25:
                 second = pool[int(rand() * len(pool))]
                 if second != first:
                     links.append((vid_, second))
-                    visitors = (first, second)
-            counted.add(ordinal, gid, village, door, visitors)
+                    other = second
+            noted.extend((ordinal, gid, village, door, first, other))
 
     while vid_ < shape.visits:
         writer.write("visit", VISIT_COLUMNS, visits_of(min(chunk, shape.visits - vid_)))
         writer.write("visit_visitor", ("visit_id", "person_id"), links)
         links.clear()
-    writer.write("visit_tally", TALLY_COLUMNS, counted.rows())
-    writer.write("visit_grid_tally", GRID_TALLY_COLUMNS, counted.rows(grid=True))
 
 
 def _representatives(writer, rnd, shape, ids, grids, people, names, day, stamp):
