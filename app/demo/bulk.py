@@ -8,6 +8,12 @@ dropped during the load and rebuilt once at the end. Rows are made from
 precomputed pools with one seeded `random.Random` (no Faker per row), so a scale
 always produces the same data for the same day.
 
+The figures kept beside the rows (the appeal cells, the visit tally) are counted in Python from
+what the generator notes of each row, on a second thread while the database builds the indices
+(app.demo.bulk_counts), and written as rows too: no GROUP BY over the tables after the load. The
+quota cells and the contact tally are still counted in SQL. `flask minqing rollups check` proves
+all of them against a count of the rows.
+
 The rows are what the services would have written (paths as the Grid listeners
 compute them, registration numbers YYYYMM + a gap-free sequence with the month
 counters set, deadlines, version 1, soft-delete columns empty); the audit trail
@@ -196,7 +202,7 @@ def load_bulk(session, sm, scale="county", progress=print):
         # the generated rows are consistent by construction: skip the per-row FK triggers
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
-        # the recounts' GROUP BYs (tally, roll-ups) hash and sort in memory, not on disk
+        # the recounts' GROUP BYs (quota cells, contact tally) hash and sort in memory, not on disk
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
     indices = _secondary_indices(conn, BULK_TABLES)
