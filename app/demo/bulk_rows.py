@@ -230,8 +230,9 @@ def _weighted(pairs):
     return [value for value, weight in pairs for _ in range(weight)]
 
 
-def _appeals(writer, rnd, shape, ids, grids, people, names, day):
-    """`shape.appeals` over the last 24 months; numbers in registration order per month."""
+def _appeals(writer, rnd, shape, ids, grids, people, names, day, noted_by):
+    """`shape.appeals` over the last 24 months; numbers in registration order per month. What their
+    cells (day, summary, open, state) are counted from noted in `noted_by` (app.demo.bulk_counts.Counts)."""
     categories = sorted(ids["appeal_category"].items(), key=lambda kv: kv[1])
     channels = list(ids["appeal_channel"].values())
     by_age = [(limit, _weighted(pairs)) for limit, pairs in STATUS_BY_AGE]
@@ -257,6 +258,7 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
     counts = [per_month] * len(months)
     counts[-1] += shape.appeals - per_month * len(months)
     event_rows, counters = [], []
+    noted = noted_by.appeals
     aid = 0
     eid = 0
     rand = rnd.random
@@ -322,7 +324,7 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
                 last = archived_at or evaluated_at or closed_at or assigned_at or registered
                 supervised = important and rand() < 0.1
                 reg_at = dt(registered)
-                yield (
+                row = (
                     aid, f"{month_key}{seq:03d}", month_key, seq, names[int(rand() * n_names)],
                     f"{grids['name'][grid_id]}{int(rand() * 80) + 1}号", None,
                     f"1{'3578'[aid & 3]}{int(rand() * 10**9):09d}", None, contents[aid % len(contents)],
@@ -334,6 +336,9 @@ def _appeals(writer, rnd, shape, ids, grids, people, names, day):
                     dt(archived_at) if archived_at else None, 1 if status == Status.ESCALATED else 0,
                     1, reg_at, dt(last),
                 )  # fmt: skip
+                yield row
+                noted.append((grid_id, registered.date(), month, cat_id, row[10], row[12], status, due,
+                              closed_on_time, satisfaction, supervised))  # fmt: skip
                 add_event(aid, "register", None, Status.REGISTERED, registered, actor=clerk_names[tid])
                 if aid % TIMELINE_EVERY == 0 and steps:
                     prev = Status.REGISTERED
@@ -383,8 +388,9 @@ VISIT_COLUMNS = ("id", "visit_date", "form_id", "grid_id", "target_id", "visited
                  "household_key", "version", "created_at", "updated_at")  # fmt: skip
 
 
-def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
-    """`shape.visits` over the last two years in the groups, one or two visitors from the village."""
+def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp, counts):
+    """`shape.visits` over the last two years in the groups, one or two visitors from the village; what
+    the visit tally (per visitor and per grid) is counted from noted in `counts`."""
     forms = ids["visit_form"]
     form_pool = _weighted([(forms["登门上户"], 12), (forms["定点接待"], 2), (forms["重点约谈"], 1),
                            (forms["夜访"], 1), (forms["座谈会"], 1)])  # fmt: skip
@@ -401,6 +407,7 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
     # addresses per group: a fixed set of doors, so households repeat (the households quotas)
     links = []
     vid_ = 0
+    noted = counts.visits
     chunk = 250_000
 
     def visits_of(n):
@@ -412,7 +419,8 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
             village = parent[gid]
             door = int(rand() * 60) + 1
             address = f"{gname[village]}{gname[gid]}{door}号"
-            visit_day = date.fromordinal(day_ord - int(rand() * days))
+            ordinal = day_ord - int(rand() * days)
+            visit_day = date.fromordinal(ordinal)
             problem = PROBLEMS[int(rand() * len(PROBLEMS))]
             follow = (
                 (visit_day + timedelta(days=7 + int(rand() * 38))).isoformat() if problem and rand() < 0.2 else None
@@ -428,10 +436,13 @@ def _visits(writer, rnd, shape, ids, grids, people, names, day, stamp):
             pool = pools[village]
             first = pool[int(rand() * len(pool))]
             links.append((vid_, first))
+            other = 0
             if rand() < 0.25:
                 second = pool[int(rand() * len(pool))]
                 if second != first:
                     links.append((vid_, second))
+                    other = second
+            noted.extend((ordinal, gid, village, door, first, other))
 
     while vid_ < shape.visits:
         writer.write("visit", VISIT_COLUMNS, visits_of(min(chunk, shape.visits - vid_)))
