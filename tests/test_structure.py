@@ -48,11 +48,4 @@ def test_no_code_in_the_app_starts_a_thread():
     starts = re.compile(r"\bThread\s*\(|\bTimer\s*\(|ThreadPoolExecutor|_thread\.start_new")
     found = [f"{p.relative_to(APP)}:{n}" for p in APP.rglob("*.py")
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if starts.search(line)]  # fmt: skip
-    # the one exception: the bulk demo loader (`flask minqing demo --scale`, a command run by hand or by
-    # the bench, never by a request or a job) counts its cells on a second thread while the database
-    # builds the indices, and joins it before it returns
-    assert [f for f in found if not f.startswith("demo/bulk.py:")] == []
-    importers = re.compile(r"^\s*from app\.demo\.bulk import|^\s*import app\.demo\.bulk", re.M)
-    users = sorted(str(p.relative_to(APP)) for p in APP.rglob("*.py")
-                   if importers.search(p.read_text(encoding="utf-8")) and p.parent.name != "demo")  # fmt: skip
-    assert users == ["cli.py"]
+    assert found == []

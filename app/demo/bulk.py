@@ -9,8 +9,7 @@ precomputed pools with one seeded `random.Random` (no Faker per row), so a scale
 always produces the same data for the same day.
 
 The figures kept beside the rows (the appeal cells, the visit tally) are counted in Python from
-what the generator notes of each row, on a second thread while the database builds the indices
-(app.demo.bulk_counts), and written as rows too: no GROUP BY over the tables after the load. The
+what the generator notes of each row (app.demo.bulk_counts), and written as rows too: no GROUP BY over the tables after the load. The
 quota cells and the contact tally are still counted in SQL. `flask minqing rollups check` proves
 all of them against a count of the rows.
 
@@ -23,7 +22,6 @@ created through the ordinary service (`create_demo_logins`), so they are real.
 
 import random
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -228,17 +226,12 @@ def load_bulk(session, sm, scale="county", progress=print):
     _visits(writer, rnd, shape, ids, grids, people, names, day, stamp, counts)
     reps = _representatives(writer, rnd, shape, ids, grids, people, names, day, stamp)
 
+    _build(conn, indices, "indices rebuilt", progress)
     # the appeal cells and the visit tally, counted from what the generator noted (no GROUP BY over a
-    # million appeals and three million visits): in Python, on a second thread, while the database
-    # builds the indices (each driver lets go of the interpreter while a statement runs)
-    counting = threading.Thread(target=counts.count, name="bulk-demo-counts")
-    counting.start()
-    try:
-        _build(conn, indices, "indices rebuilt (the cells counted beside them)", progress)
-    finally:
-        t = time.perf_counter()
-        counting.join()
-    progress(f"  waited for the counts  {time.perf_counter() - t:6.1f} s")
+    # million appeals and three million visits); no thread of its own: the app starts none
+    t = time.perf_counter()
+    counts.count()
+    progress(f"  cells and tally counted from the generator's notes  {time.perf_counter() - t:6.1f} s")
     counts.write(writer)
     if dialect == "postgresql":
         # the recounts below join these tables: without statistics of the rows just copied (this

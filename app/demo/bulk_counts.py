@@ -181,33 +181,27 @@ def _unpack(packed):
 
 class Counts:
     """What the generator notes of each appeal and visit while it writes them, counted into the
-    appeal cells and the visit tally by `count` (load_bulk runs it on a second thread while the
-    database builds the indices of the rows: the two cores work at once) and written by `write`."""
+    appeal cells and the visit tally by `count` (load_bulk runs it once the rows and their indices are
+    written) and written by `write`."""
 
     def __init__(self, paths, found):
         self.appeals = []  # AppealCells.add's arguments, one tuple an appeal
         self.visits = array("q")  # a visit's day (ordinal), group, village, door, visitor, second visitor or 0
         self.cells = AppealCells(paths, found)
         self.tally = None
-        self.failed = None
 
     def count(self):
-        try:
-            add = self.cells.add
-            for noted in self.appeals:
-                add(*noted)
-            self.appeals = []
-            days = self.visits[0::6]
-            self.tally = VisitTally(date.fromordinal(min(days)), date.fromordinal(max(days)))
-            self.tally.add_noted(self.visits)
-            self.visits = array("q")
-        except BaseException as error:  # noqa: BLE001 - raised again by the loader's thread when it joins
-            self.failed = error
+        add = self.cells.add
+        for noted in self.appeals:
+            add(*noted)
+        self.appeals = []
+        days = self.visits[0::6]
+        self.tally = VisitTally(date.fromordinal(min(days)), date.fromordinal(max(days)))
+        self.tally.add_noted(self.visits)
+        self.visits = array("q")
 
     def write(self, writer):
         """The cells and the tally into their tables (after `count`)."""
-        if self.failed is not None:
-            raise self.failed
         cells, tally = self.cells, self.tally
         writer.write("appeal_rollup", (*ROLLUP_DIMENSIONS, "n"), cells.rows("days"))
         writer.write("appeal_summary", SUMMARY_KEYS + SUMMARY_MEASURES, cells.rows("summary"))
