@@ -57,28 +57,14 @@ class VisitTally:
 
     def add(self, ordinal, grid_id, village_id, door, visitors):
         """Count one visit made on the day `ordinal` in the group `grid_id` (of `village_id`) at `door`."""
-        week, month, quarter, year = self.keys_of_day[ordinal - self.first]
-        cells = self.grids
-        bit = 1 << (_COUNT + door)
-        key = week + grid_id
-        cells[key] = (cells.get(key, 0) | bit) + 1
-        key = month + grid_id
-        cells[key] = (cells.get(key, 0) | bit) + 1
-        key = quarter + grid_id
-        cells[key] = (cells.get(key, 0) | bit) + 1
-        key = year + grid_id
-        cells[key] = (cells.get(key, 0) | bit) + 1
-        cells = self.people
-        bit = 1 << (_COUNT + (grid_id - village_id) * DOORS + door)
-        for person_id in visitors:
-            key = week + person_id
-            cells[key] = (cells.get(key, 0) | bit) + 1
-            key = month + person_id
-            cells[key] = (cells.get(key, 0) | bit) + 1
-            key = quarter + person_id
-            cells[key] = (cells.get(key, 0) | bit) + 1
-            key = year + person_id
-            cells[key] = (cells.get(key, 0) | bit) + 1
+        periods = self.keys_of_day[ordinal - self.first]  # the week's, month's, quarter's and year's cell
+        group_bit = 1 << (_COUNT + door)
+        person_bit = 1 << (_COUNT + (grid_id - village_id) * DOORS + door)
+        for cells, ids, bit in ((self.grids, (grid_id,), group_bit), (self.people, visitors, person_bit)):
+            for who in ids:
+                for period in periods:
+                    key = period + who
+                    cells[key] = (cells.get(key, 0) | bit) + 1
 
     def add_noted(self, noted):
         """Count the visits `noted` (Counts.visits: six numbers a visit)."""
