@@ -290,6 +290,10 @@ SPECS = {s.key: s for s in (
           _l("A job whose background worker was killed or lost its server is started again by another worker this "
              "many times (nothing of the stopped run is kept); then it is shown as failed with a button to start it "
              "again. 0: shown as failed at once."), min=0, max=5, unit=_l("times")),
+    _spec("LIST_FEW_ROWS", "lists", INT, _l("A search matching up to this many rows is paged among its matches"),
+          _l("The list first takes the ids of every match in the jurisdiction (which is also its count), then orders "
+             "and pages those, instead of reading the date index from the newest row back. 0: never. Only for tuning."),
+          min=0, max=20000, unit=ROWS),
     _spec("SCOPE_ID_LIST_MAX", "lists", INT, _l("Grids a jurisdiction is filtered by one by one"),
           _l("Lists of a jurisdiction of up to this many grids name each grid (PostgreSQL); larger jurisdictions "
              "(a county with thousands of grids) read ranges of grid numbers. Only for tuning."),

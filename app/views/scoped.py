@@ -40,6 +40,7 @@ from app.services.privacy import Reader, can_see_personal_numbers
 from app.services.records import check_version, delete_record, is_versioned
 from app.services.registers import extensions
 from app.services.registers import files as register_files
+from app.views import few_rows
 from app.views.attachment_field import attachments_field, chosen_files, report_file_problems
 from app.views.edge import parse_id
 from app.views.export import ExportMixin
@@ -115,6 +116,9 @@ class ScopedInterface(CompatInterface):
         if filters is None or not any("." in f.column_name for f in filters.filters):
             select_columns = None
         inner = self.filtered_ids(query, filters, select_columns)  # ids only: an index can answer
+        found = few_rows.count(self, inner, filters, cap)  # a text search: the ids, kept when few
+        if found is not None:
+            return CappedCount(cap + 1) if 0 < cap < found else found
         if cap <= 0:
             return inner.count()
         count = inner.limit(cap + 1).count()
@@ -135,13 +139,16 @@ class ScopedInterface(CompatInterface):
         full query makes the database fetch and join every skipped row."""
         if not page_size or page_size > current_app.config.get("LIST_MAX_PAGE_SIZE", 200):
             return super().apply_pagination(query, page, page_size)  # exports stream in one query
-        ids = query.with_entities(self.obj.id).offset((page or 0) * page_size).limit(page_size).all()
+        matches = few_rows.taken(self)
+        page_ids = query if matches is None else query.filter(few_rows.among(self.obj.id, matches))
+        ids = page_ids.with_entities(self.obj.id).offset((page or 0) * page_size).limit(page_size).all()
         # literal ids: with a sub-select PostgreSQL re-plans the whole filtered, ordered list
         query = query.filter(self.obj.id.in_([row[0] for row in ids]))
         return query.options(*self.page_options()) if self.page_options else query
 
     def query(self, *args, **kwargs):
-        count, items = super().query(*args, **kwargs)
+        with few_rows.window(self):
+            count, items = super().query(*args, **kwargs)
         if self.prefetch and items:
             self.prefetch(self.session, items)
         return count, items
