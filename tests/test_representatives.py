@@ -15,7 +15,7 @@ from app.models.lookups import ContactForm
 from app.models.personnel import Person
 from app.models.representatives import Constituency, ContactRecord, Representative
 from app.services import representatives as rep_service
-from tests.conftest import api_token, login
+from tests.conftest import api_token, login, statements_seen
 from tests.factories import (
     lookup,
     make_assignment,
@@ -329,6 +329,32 @@ def test_important_opinions_not_reported_in_time_are_flagged(client, world):
         assert "一直没报告的意见" in body and "刚收到" not in body and "迟报" not in body
         listing = client.get("/contactrecordview/list/").get_data(as_text=True)
         assert "未及时报告" in listing and "逾期报告" in listing and "待报告" in listing
+
+
+def test_the_overdue_list_reads_a_fixed_number_of_statements(client, world):
+    """The list under the progress table shows each record's representative by name; loading it
+    costs the same statements for one record or for six of two representatives (no query per
+    row, and not the models' joined chains through every person of the jurisdiction)."""
+    r1, r2 = world["r1"], world["r2"]
+    login(client, make_user("Leader", world["ta"]))
+    with frozen(TODAY):
+        make_contact(r1, date(2026, 6, 1), important=True, opinions="第一条未报")
+
+        def page():  # the second look: the first after a write reloads the session's user
+            client.get("/representativeview/progress/?year=2026")
+            with statements_seen() as seen:
+                body = client.get("/representativeview/progress/?year=2026").get_data(as_text=True)
+            records = [q for q in seen if q.startswith("SELECT contact_record.id")]
+            # the record's own columns (then its representatives and their people by id), no joins
+            assert records and not any("grid_level_1." in q or "person_1." in q for q in records)
+            return body.split('id="mq-overdue-reports"', 1)[1].split("</table>", 1)[0], len(seen)
+
+        listed, one = page()
+        assert "第一条未报" in listed and r1.display_name in listed
+        for day in range(2, 7):
+            make_contact(r1 if day % 2 else r2, date(2026, 6, day), important=True, opinions=f"未报{day}")
+        listed, six = page()
+        assert six == one and listed.count("<tr><td>") == 6 and r2.display_name in listed
 
 
 def test_not_reported_in_time_the_list_and_the_column_count_the_same_records(client, world):
