@@ -14,6 +14,7 @@ from app.models.audit import AuditLog
 from app.models.personnel import Person
 from app.models.registers import RegisterDef
 from app.services.registers import extensions, runtime
+from app.views import extras as extras_module
 from tests.conftest import api_token, login
 from tests.factories import make_appeal, make_person, make_user
 from tests.test_appeals import _form
@@ -292,3 +293,31 @@ def test_the_api_filters_by_a_filterable_extra_field(client, world):
     assert names("(col:reporter_name,opr:eq,value:'乙户')") == ["乙户"]
     for bad in ("!((col:nope,opr:eq,value:x))", "!((col:hukou,opr:nope,value:x))", "!(x)", "!((col:hukou))", "x"):
         assert client.get(f"/api/v1/appeal/?q=(filters:{bad})", headers=headers).status_code == 400, bad
+
+
+def test_a_definition_change_builds_the_new_layout_before_the_view_changes(client, world, monkeypatch):
+    """Other threads of the worker serve with the view while the definitions change: every new
+    form, column list and filter is built first and put in place in one step; nothing of the
+    view has changed when that step starts, and every view of the record gets the field."""
+    login(client, make_user("Admin", world["ta"]))
+    definition = _definition("appeal")
+    watched = ("add_columns", "list_columns", "add_form", "edit_form", "search_columns", "search_form")
+    steps = []
+    real = extras_module.put_in_place
+
+    def watching(view, changes, filters=None):
+        before = {name: view.__dict__.get(name, getattr(view, name, None)) for name in watched}
+        steps.append((view, before, dict(changes), filters))
+        real(view, changes, filters)
+
+    monkeypatch.setattr(extras_module, "put_in_place", watching)
+    assert _add_field(client, definition, code="hukou", label="户籍所在地", type="text", filterable="y",
+                      in_list="y").status_code == 302  # fmt: skip
+    appeal_steps = [s for s in steps if s[0].datamodel.obj is Appeal]
+    html = [s for s in appeal_steps if hasattr(s[0], "add_form")]
+    assert html and all("hukou" in changes["add_columns"] for _, _, changes, _ in html)
+    for view, before, changes, filters in html:
+        assert "hukou" not in (before["add_columns"] or []) and "hukou" not in (before["list_columns"] or [])
+        assert changes["add_form"] is not before["add_form"] and filters is not None
+        assert view.add_columns == changes["add_columns"] and "hukou" in view.search_columns
+    assert any(not hasattr(view, "add_form") and "hukou" in view.search_columns for view, *_ in appeal_steps)  # API

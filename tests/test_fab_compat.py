@@ -143,14 +143,14 @@ def test_each_request_fills_search_conditions_of_its_own(app):
 
 
 def test_new_search_filters_reach_a_request_already_holding_a_copy(app):
-    """An extra field made filterable mid-request (set_search_filters) gives the request a copy
+    """An extra field made filterable mid-request (put_in_place) gives the request a copy
     of the new Filters, not the old copy."""
     view = _html_list_views(app)[0]
     shared = fab_compat.shared_filters(view)
     try:
         with app.test_request_context("/x/list/"):
             old = view._filters
-            fab_compat.set_search_filters(view, shared, shared.search_columns, {})
+            fab_compat.put_in_place(view, {}, fab_compat.search_filters_with(shared, shared.search_columns, {}))
             new = view._filters
             assert new is not old and new is not fab_compat.shared_filters(view)
             assert fab_compat.shared_filters(view) is not shared

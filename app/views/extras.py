@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models.registers import FieldType
 from app.services.registers import extensions, runtime
-from app.views.fab_compat import search_filters_of, serve_unregistered, set_search_filters
+from app.views.fab_compat import put_in_place, search_filters_of, search_filters_with, serve_unregistered
 from app.views.registers.entries import page_class
 
 EXTRA_FIELDSET = _l("Extra fields")
@@ -51,7 +51,10 @@ def _form_with(form_class, page_form, codes):
 
 
 def apply_to_view(view, page, fields):
-    """Give one HTML view the live extra fields (`page`: a register page built from them)."""
+    """Give one HTML view the live extra fields (`page`: a register page built from them). The
+    other threads of the worker go on serving with this view: every new value (forms, filters,
+    columns) is built first and then put in place in one short loop, so a request meets either
+    the old layout or the new one in all but that loop's few microseconds."""
     base = _layout(view)
     codes = [f.code for f in fields]
     listed = [f.code for f in fields if f.in_list]
@@ -60,27 +63,30 @@ def apply_to_view(view, page, fields):
         declared = base[name]
         return declared if not declared or not extra else [*declared, *extra]
 
-    view.add_columns = plus("add_columns", codes)
-    view.edit_columns = plus("edit_columns", codes)
-    view.show_columns = plus("show_columns", codes)
-    view.list_columns = plus("list_columns", listed)
-    view.export_columns = [*(base["export_columns"] or base["list_columns"] or []), *codes] if codes else (
-        base["export_columns"])  # fmt: skip
-    view.add_fieldsets = _with_fieldset(base["add_fieldsets"], codes)
-    view.edit_fieldsets = _with_fieldset(base["edit_fieldsets"], codes)
-    view.show_fieldsets = _with_fieldset(base["show_fieldsets"], codes)
-    view.label_columns = {**(base["label_columns"] or {}), **{f.code: f.label for f in fields}}
-    view.description_columns = {
-        **(base["description_columns"] or {}), **{f.code: f.help_text for f in fields if f.help_text},
-    }  # fmt: skip
     formatters = dict(base["formatters_columns"] or {})
     if page is not None:
         formatters.update({c: page.formatters_columns[c] for c in codes if c in page.formatters_columns})
-    view.formatters_columns = formatters
-    view.add_form = _form_with(base["add_form"], page.add_form if page else None, codes)
-    view.edit_form = _form_with(base["edit_form"], page.edit_form if page else None, codes)
-    _search(view, base, page, [f.code for f in fields if f.filterable])
-    view.extra_codes = tuple(codes)
+    changes = {
+        "add_columns": plus("add_columns", codes),
+        "edit_columns": plus("edit_columns", codes),
+        "show_columns": plus("show_columns", codes),
+        "list_columns": plus("list_columns", listed),
+        "export_columns": [*(base["export_columns"] or base["list_columns"] or []), *codes] if codes else (
+            base["export_columns"]),
+        "add_fieldsets": _with_fieldset(base["add_fieldsets"], codes),
+        "edit_fieldsets": _with_fieldset(base["edit_fieldsets"], codes),
+        "show_fieldsets": _with_fieldset(base["show_fieldsets"], codes),
+        "label_columns": {**(base["label_columns"] or {}), **{f.code: f.label for f in fields}},
+        "description_columns": {
+            **(base["description_columns"] or {}), **{f.code: f.help_text for f in fields if f.help_text},
+        },
+        "formatters_columns": formatters,
+        "add_form": _form_with(base["add_form"], page.add_form if page else None, codes),
+        "edit_form": _form_with(base["edit_form"], page.edit_form if page else None, codes),
+        "extra_codes": tuple(codes),
+    }  # fmt: skip
+    search, filters = _search(view, base, page, [f.code for f in fields if f.filterable])
+    put_in_place(view, {**changes, **search}, filters)
 
 
 class ExtraFilter(BaseFilter):
@@ -109,12 +115,15 @@ def _extra_filters(view, page, filterable):
 
 
 def _search(view, base, page, filterable):
-    """The view's search with the filterable extra fields (conditions, form fields)."""
+    """The view's search with the filterable extra fields (conditions, form fields): the new values."""
     if base["search_columns"] is None or base["search_form"] is None:
-        return
-    view.search_columns = [*base["search_columns"], *filterable]
-    set_search_filters(view, base["filters"], view.search_columns, _extra_filters(view, page, filterable))
-    view.search_form = _form_with(base["search_form"], page.search_form if page else None, filterable)
+        return {}, None
+    columns = [*base["search_columns"], *filterable]
+    changes = {
+        "search_columns": columns,
+        "search_form": _form_with(base["search_form"], page.search_form if page else None, filterable),
+    }
+    return changes, search_filters_with(base["filters"], columns, _extra_filters(view, page, filterable))
 
 
 def apply_to_api(view, page, fields):
@@ -125,9 +134,9 @@ def apply_to_api(view, page, fields):
         declared = view._declared_search = (list(view.search_columns or []), search_filters_of(view))
     columns, filters = declared
     filterable = [f.code for f in fields if f.filterable]
-    view.search_columns = [*columns, *filterable]
-    set_search_filters(view, filters, view.search_columns, _extra_filters(view, page, filterable))
-    view.extra_codes = tuple(f.code for f in fields)
+    search_columns = [*columns, *filterable]
+    changes = {"search_columns": search_columns, "extra_codes": tuple(f.code for f in fields)}
+    put_in_place(view, changes, search_filters_with(filters, search_columns, _extra_filters(view, page, filterable)))
 
 
 @runtime.on_rebuild

@@ -152,15 +152,23 @@ def shared_filters(view):
     return view._filters if shared is None else shared
 
 
-def set_search_filters(view, base, search_columns, extra):
-    """Give a view's search columns FAB cannot derive filters for from the model (the extra
-    fields: their values live in another table): `extra` = {column: [filter instances]}."""
+def search_filters_with(base, search_columns, extra):
+    """A view's filters (`_filters`) with search columns FAB cannot derive from the model (extra
+    fields, valued in another table): `extra` = {column: [filter instances]}; built, not assigned."""
     filters = base.copy()
     filters.clear_filters()
     filters.search_columns = list(search_columns)
     filters._search_filters = {**base.get_search_filters(), **extra}
     filters._all_filters = {**base._all_filters, **extra}
-    view._filters = filters
+    return filters
+
+
+def put_in_place(view, changes, filters=None):
+    """Assign a view's new attributes and filters, built beforehand, one right after the other."""
+    for name, value in changes.items():
+        setattr(view, name, value)
+    if filters is not None:
+        view._filters = filters
 
 
 def replace_search_filter(view, column, old_class, new_class):
@@ -211,7 +219,7 @@ def active_filters(view):
 
 class RequestFilters:
     """`view._filters` as each request sees it: FAB's one Filters of the view (set by FAB's
-    `__init__` or `set_search_filters`) is the template; a request gets a shallow copy with
+    `__init__` or `put_in_place`) is the template; a request gets a shallow copy with
     lists of conditions of its own the first time it reads the attribute (kept in the WSGI
     environ: a test's app context may outlive many requests), and a new one if the template
     was replaced meanwhile. Outside a request the template itself."""
