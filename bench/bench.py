@@ -156,10 +156,12 @@ def rss_mb():
 # a county-level leader (a scope of the whole county's grids, unlike Admin's "everything")
 ALL_ROLES = (("Admin", "admin"), ("Clerk", "clerk"), ("GridWorker", "gridworker"), ("Leader", "leader"),
              ("CountyLeader", "countyleader"))  # fmt: skip
-# BENCH_ROLES=Admin,CountyLeader and BENCH_PAGES="dashboard,dashboard (cold)" (page names, exactly)
+# BENCH_ROLES=Admin,CountyLeader and BENCH_PAGES="dashboard,dashboard (cold)" (page names, exactly; separate them
+# with "|" instead when one holds a comma: "appeal list search (name, 2 chars)|dashboard")
 # time a part only (stock FAB and raw SQL are then skipped unless BENCH_STOCK/BENCH_RAW say 1)
 _ROLE_FILTER = [r for r in os.environ.get("BENCH_ROLES", "").split(",") if r]
-_PAGE_FILTER = [p for p in os.environ.get("BENCH_PAGES", "").split(",") if p]
+_PAGES = os.environ.get("BENCH_PAGES", "")  # "|"-separated when a page name holds a comma ("name, 2 chars")
+_PAGE_FILTER = [p for p in _PAGES.split("|" if "|" in _PAGES else ",") if p]
 ROLES = tuple(r for r in ALL_ROLES if not _ROLE_FILTER or r[0] in _ROLE_FILTER)
 PARTIAL = bool(_ROLE_FILTER or _PAGE_FILTER)
 
