@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import prison
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from app.extensions import db
 from app.models.appeals import Appeal
@@ -128,7 +128,7 @@ def test_three_characters_or_more_read_the_index(client, world, appeals):
     with statements_seen() as seen:
         client.get(f"/appealview/list/?_flt_2_reporter_name={quote('张三')}")
     assert not any("__fts_" in s for s in seen)
-    assert any("minqing_bigrams" in s for s in seen) == (not sqlite)
+    assert any("minqing_name_keys" in s for s in seen) == (not sqlite)
 
 
 def test_the_fts_index_follows_edits_and_deletes(world):
@@ -147,6 +147,68 @@ def test_the_fts_index_follows_edits_and_deletes(world):
     db.session.flush()
     assert db.session.execute(text("SELECT count(*) FROM appeal__fts_reporter_name")).scalar() == 0
     db.session.rollback()
+
+
+# --------------------------------------------------------------------------
+# The name's keys: the pair alone, and the pair with its grid's block (PostgreSQL, migration 0048)
+# --------------------------------------------------------------------------
+
+
+def test_name_keys_cover_the_grids_with_the_smallest_blocks_that_fit():
+    assert search.name_keys(None) == search.name_keys(("all", None)) == search.name_keys(("subquery", None)) == [""]
+    assert search.name_keys(("ids", [])) == [""]  # (the scope's own condition is false anyway)
+    assert search.name_keys(("ids", [5, 63, 64, 700])) == ["|6|0", "|6|1", "|6|10"]
+    assert search.name_keys(("runs", [(10, 200)])) == ["|6|0", "|6|1", "|6|2", "|6|3"]
+    # a county's range: too many blocks of 64 grids, a few of 2,048
+    assert search.name_keys(("runs", [(30000, 41000)])) == [f"|11|{b}" for b in range(14, 21)]
+    # ids scattered over more than MOST_KEYS blocks of 64 but few of 2,048
+    assert search.name_keys(("ids", list(range(0, 64 * 100, 64)))) == ["|11|0", "|11|1", "|11|2", "|11|3"]
+    # a whole city: the pair alone
+    assert search.name_keys(("runs", [(0, 10_000_000)])) == [""]
+
+
+def test_the_databases_keys_and_the_searchs_agree(world):
+    """Every appeal in a grid of the scope has a key the search asks for (PostgreSQL's function
+    against the Python that names the blocks); a grid far outside has none."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's name keys")
+
+    def found(name, grid, grids, term="张三"):
+        keys = [term + suffix for suffix in search.name_keys(grids)]
+        # lowered by the database, as `contains` has it lower each key
+        sql = "SELECT minqing_name_keys(:name, :grid) && ARRAY(SELECT lower(k) FROM unnest(CAST(:keys AS text[])) k)"
+        return db.session.execute(text(sql), {"name": name, "grid": grid, "keys": keys}).scalar()
+
+    for grid in (1, 63, 64, 2047, 2048, 70000, 123456):
+        for grids in (("ids", [grid]), ("ids", [grid, grid + 5000]), ("runs", [(max(0, grid - 90), grid + 3)]),
+                      ("runs", [(max(0, grid - 9000), grid + 9000)]), ("runs", [(0, 10**7)]), ("all", None)):  # fmt: skip
+            assert found("李张三丰", grid, grids), (grid, grids)
+            assert not found("李张四", grid, grids), (grid, grids)  # no such pair
+        assert not found("张三", grid, ("ids", [grid + 200_000])), grid  # another block at every size
+    assert found("ALICE", 7, ("ids", [7]), term="Al")  # case folded as the ILIKE folds it
+
+
+def test_a_leaders_two_character_search_asks_for_their_blocks(client, world, appeals):
+    """The list's statement narrows the name keys by the leader's grids (PostgreSQL), and the rows
+    are the scan's (the test above: the keys only narrow what the scope then filters)."""
+    mine, other = appeals
+    login(client, make_user("Leader", world["ta"]))
+    sent = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if "minqing_name_keys" in statement:
+            sent.append(str(parameters))
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        numbers = page_numbers(client, "reporter_name", "张三")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert numbers == expected(mine, "reporter_name", "张三") and other.number not in numbers
+    if db.engine.dialect.name == "postgresql":
+        assert sent and all("张三|6|" in s for s in sent), sent
+    else:
+        assert sent == []
 
 
 def test_migration_builds_the_fts_tables_as_the_service_does():
@@ -197,7 +259,7 @@ def test_postgresql_plans_read_the_indexes_at_50000_appeals(world):
             sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))  # %% as the driver wants
             plans[term] = "\n".join(r[0] for r in db.session.connection().exec_driver_sql(f"EXPLAIN {sql}"))
         assert "ix_appeal_reporter_name_trgm" in plans["张伟华"], plans["张伟华"]
-        assert "ix_appeal_reporter_name_pairs" in plans["张伟"], plans["张伟"]
+        assert "ix_appeal_reporter_name_keys" in plans["张伟"], plans["张伟"]
         assert "ix_appeal_content_trgm" in plans["第4999号"], plans["第4999号"]
         assert "ix_appeal_number_trgm" in plans["B4999"], plans["B4999"]
     finally:

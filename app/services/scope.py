@@ -279,6 +279,21 @@ def grid_id_clause(column, scope):
     return column.in_(scope.grid_ids())
 
 
+def grid_choice(model, scope=None):
+    """How this request restricts `model.grid_id` to `scope` (default: the current user's), for an
+    index that can narrow by grid ids as well (the name search's keys, app.services.search):
+    ("all", None), ("ids", [...]), ("runs", [(lo, hi), ...]) or ("subquery", None); None when
+    the model's scope is not its `grid_id` (a registered rule, or not grid-bound)."""
+    if model in SCOPE_RULES or model is Grid or not hasattr(model, "grid_id"):
+        return None
+    scope = scope if scope is not None else current()
+    if scope.all:
+        return "all", None
+    if scope.empty:
+        return "ids", []
+    return _scope_grids(scope)
+
+
 def _scope_grids(scope):
     """("ids", [...]) | ("runs", [(lo, hi), ...]) | ("subquery", None): once per request, from the
     process's kept choice while the grids are as they were when it was made."""

@@ -8,9 +8,11 @@ index narrows the rows first:
 * PostgreSQL: a GIN trigram index (`pg_trgm`, `gin_trgm_ops`) serves the ILIKE itself for terms
   of three characters or more (migrations 0024 and 0040). A term of two characters (a surname
   and a given name, the common case) has no trigram: for the reporter's name a GIN index of
-  the name's character pairs (`minqing_bigrams`, migration 0040, no extension needed) narrows
-  it, and the ILIKE rechecks. Without `pg_trgm` (a database user that may not create the
-  extension) the ILIKE scans, with the same results.
+  the name's character pairs, each alone and with the block of grid ids the appeal lies in
+  (`minqing_name_keys`, migration 0048, no extension needed), narrows it to the matches in and
+  near the blocks of the user's grids (`grids`: the scope's choice, `name_keys`), and the ILIKE
+  rechecks. Without `pg_trgm` (a database user that may not create the extension) the ILIKE
+  scans, with the same results.
 * SQLite: an FTS5 table with the trigram tokenizer beside the column (external content: no copy
   of the text, kept by triggers, `fts_statements`) gives the rows holding the term's trigrams;
   the LIKE rechecks them, so the rows are those of the scan, one for one.
@@ -32,8 +34,12 @@ SHORTEST = 3  # a trigram index answers terms of three characters or more
 PAIRS = 2  # ...and the name's pair index terms of exactly two (PostgreSQL)
 ESCAPE = "\\"
 
-# columns whose two-character terms the pair index serves on PostgreSQL: (table, column)
-PAIR_INDEXED = {("appeal", "reporter_name")}
+# columns whose two-character terms the pair index serves on PostgreSQL: (table, column) -> the
+# grid column its keys are blocked by (migration 0048's `minqing_name_keys(column, grid column)`)
+PAIR_INDEXED = {("appeal", "reporter_name"): "grid_id"}
+# the grid-id blocks of the keys (2**6 and 2**11 grids), as migration 0048's function writes them
+BLOCK_SHIFTS = (6, 11)
+MOST_KEYS = 64  # more blocks than this at every size: the pair alone (the scope clause still filters)
 
 
 def escape_like(term):
@@ -47,10 +53,13 @@ def plain(col, term, starts=False):
     return col.ilike(pattern if starts else "%" + pattern, escape=ESCAPE)
 
 
-def contains(col, term, starts=False, session=None):
+def contains(col, term, starts=False, session=None, grids=None):
     """`col` (a model's text column) contains `term` — or starts with it — ignoring case; an
     index narrows the rows where the database has one for the column and the term is long
-    enough. The model needs an integer `id` (the FTS table's rowid)."""
+    enough. The model needs an integer `id` (the FTS table's rowid). `grids`: the grids the
+    query is restricted to anyway (`scope.grid_choice`), which lets the pair index read only the
+    matches near them; without it, the pair index reads every match (never fewer rows: the
+    keys only narrow what the query's own scope condition then filters)."""
     term = str(term or "")
     condition = plain(col, term, starts)
     session = session or db.session
@@ -61,10 +70,33 @@ def contains(col, term, starts=False, session=None):
         fts = fts_table_name(table_name, prop.name)
         if _fts_exists(session, fts):
             return and_(col.class_.id.in_(fts_rowids(fts, term)), condition)
-    if dialect == "postgresql" and len(term) == PAIRS and (table_name, prop.name) in PAIR_INDEXED:
-        pair = postgresql.array([func.lower(term)])
-        return and_(func.minqing_bigrams(col).op("@>")(pair), condition)
+    grid_column = PAIR_INDEXED.get((table_name, prop.name))
+    if dialect == "postgresql" and len(term) == PAIRS and grid_column:
+        keys = postgresql.array([func.lower(term + suffix) for suffix in name_keys(grids)])
+        return and_(func.minqing_name_keys(col, getattr(col.class_, grid_column)).op("&&")(keys), condition)
     return condition
+
+
+def name_keys(grids):
+    """The key suffixes a pair is looked up with: the blocks covering `grids` (("ids", [id, ...]) or
+    ("runs", [(lowest, highest), ...]), as `scope.grid_choice` gives them) at the smallest block
+    size needing at most MOST_KEYS keys; [""] (the pair alone: every match) for any other scope."""
+    how, value = grids or (None, None)
+    spans = [(i, i) for i in value] if how == "ids" else value if how == "runs" else None
+    if not spans:
+        return [""]
+    for shift in BLOCK_SHIFTS:
+        blocks = set()
+        for low, high in spans:
+            first, last = low >> shift, high >> shift
+            if last - first >= MOST_KEYS:
+                break
+            blocks.update(range(first, last + 1))
+            if len(blocks) > MOST_KEYS:
+                break
+        else:
+            return [f"|{shift}|{block}" for block in sorted(blocks)]
+    return [""]
 
 
 def fts_rowids(fts, term):

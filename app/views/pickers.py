@@ -252,7 +252,12 @@ class PickerView(BaseView):
                 abort(400)
             page = max(0, page - 1)
             if term:
-                query = query.where(or_(*[search.contains(col, term) for col in spec["search"]]))
+                # the scope the query has (the model's own): the name index narrows by it too
+                conditions = [
+                    search.contains(col, term, grids=scope.grid_choice(model) if col.class_ is model else None)
+                    for col in spec["search"]
+                ]
+                query = query.where(or_(*conditions))
         items = db.session.scalars(query.order_by(*spec["order"]).offset(page * page_size).limit(page_size + 1)).all()
         more = len(items) > page_size
         items = items[:page_size]

@@ -6,20 +6,29 @@ from __future__ import annotations
 
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterStartsWith, get_field_setup_query
 
-from app.services import search
+from app.services import scope, search
 from app.views.fab_compat import replace_search_filter
+
+
+def _grids(field):
+    """The grids every query of a scoped view is restricted to (its ScopeFilter: the user's scope),
+    for the columns whose index narrows by them too (`search.PAIR_INDEXED`); None for the rest."""
+    column = field.property.columns[0]
+    if (column.table.name, column.name) not in search.PAIR_INDEXED:
+        return None
+    return scope.grid_choice(field.class_)
 
 
 class IndexedContains(FilterContains):
     def apply(self, query, value):
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(search.contains(field, value))
+        return query.filter(search.contains(field, value, grids=_grids(field)))
 
 
 class IndexedStartsWith(FilterStartsWith):
     def apply(self, query, value):
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(search.contains(field, value, starts=True))
+        return query.filter(search.contains(field, value, starts=True, grids=_grids(field)))
 
 
 def use_indexed_search(view, columns):
