@@ -397,6 +397,21 @@ class MinqingSecurityManager(CompatSecurityManager):
     # and shows nothing IT staff need: not registered
     userstatschartview = None
 
+    def add_permissions_view(self, base_permissions, view_menu):
+        """Several views guard one resource (an assessment's rounds with compute and publish, its
+        entries, its API; the recycle bin's pages), and a menu may bear a resource's name: FAB
+        syncs each view's permissions on its own and takes away what that view does not declare —
+        the other views' permissions and the menu's menu_access (refused with a warning on every
+        `init` while a role holds them; deleted once none does). Each view is synced with what
+        every registered view of the resource declares, and menu_access where a menu has the name."""
+        declared = set(base_permissions or ())
+        for view in self.appbuilder.baseviews:
+            if getattr(view, "class_permission_name", None) == view_menu:
+                declared.update(view.base_permissions or ())
+        if view_menu in {name for name, _ in _menu_resources(self.appbuilder)}:
+            declared.add("menu_access")
+        return super().add_permissions_view(sorted(declared), view_menu)
+
     def get_user_by_id(self, pk):
         """The user with their roles and groups (and the groups' roles) in one statement: every
         request loads its user (Flask-Login) and then asks for the roles (three statements in FAB)."""

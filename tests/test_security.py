@@ -186,3 +186,24 @@ def test_rate_limit_counts_live_in_redis_when_configured(app):
     finally:
         for key in r.scan_iter(f"*{prefix}*"):
             r.delete(key)
+
+
+def test_views_sharing_a_resource_keep_each_others_permissions(app, caplog):
+    """An assessment's rounds (compute, publish), entries and API share the resource
+    "Assessment"; the recycle bin's pages share "Trash"; the menus "Dashboard" and "Assessment"
+    bear resources' names. Syncing them (as `flask minqing init` does) takes nothing away and
+    warns of nothing — even when no role holds a permission any more (FAB deleted it then)."""
+    sm = app.appbuilder.sm
+    pv = sm.find_permission_view_menu("can_compute", "Assessment")
+    assert pv is not None
+    for role in sm.get_all_roles():
+        sm.del_permission_role(role, pv)
+    caplog.clear()
+    app.appbuilder.add_permissions(update_perms=True)
+    assert not [r.getMessage() for r in caplog.records if "Refused to delete" in r.getMessage()]
+    for perm, resource in (("can_compute", "Assessment"), ("can_publish", "Assessment"), ("can_read", "Assessment"),
+                           ("menu_access", "Assessment"), ("menu_access", "Dashboard"), ("can_purge", "Trash")):  # fmt: skip
+        assert sm.find_permission_view_menu(perm, resource) is not None, (perm, resource)
+    # ... and a view's sync on its own still adds only what some view of the resource declares
+    sm.add_permissions_view(["can_read"], "Assessment")
+    assert sm.find_permission_view_menu("can_compute", "Assessment") is not None
