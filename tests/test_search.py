@@ -129,6 +129,7 @@ def test_three_characters_or_more_read_the_index(client, world, appeals):
         client.get(f"/appealview/list/?_flt_2_reporter_name={quote('张三')}")
     assert not any("__fts_" in s for s in seen)
     assert any("minqing_name_keys" in s for s in seen) == (not sqlite)
+    assert any("appeal__pairs_reporter_name" in s for s in seen) == sqlite
 
 
 def test_the_fts_index_follows_edits_and_deletes(world):
@@ -209,6 +210,36 @@ def test_a_leaders_two_character_search_asks_for_their_blocks(client, world, app
         assert sent and all("张三|6|" in s for s in sent), sent
     else:
         assert sent == []
+
+
+def test_the_pairs_table_follows_inserts_edits_and_deletes(world):
+    """SQLite's pairs of the name, kept by triggers: a corrected name is found by its new pairs,
+    not its old, and a deleted appeal leaves none behind."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's pairs table")
+    pairs = "SELECT pair FROM appeal__pairs_reporter_name WHERE row_id = :id ORDER BY pair"
+    appeal = make_appeal(world["a1"], reporter_name="赵钱Qa钱")
+    assert db.session.execute(text(pairs), {"id": appeal.id}).scalars().all() == ["a钱", "qa", "赵钱", "钱q"]
+
+    def found(term):
+        return db.session.scalars(select(Appeal.id).where(search.contains(Appeal.reporter_name, term))).all()
+
+    assert found("赵钱") == [appeal.id] and found("QA") == [appeal.id]
+    appeal.reporter_name = "周吴"
+    db.session.flush()
+    assert found("赵钱") == [] and found("周吴") == [appeal.id]
+    assert db.session.execute(text(pairs), {"id": appeal.id}).scalars().all() == ["周吴"]
+    db.session.delete(appeal)
+    db.session.flush()
+    assert db.session.execute(text(pairs), {"id": appeal.id}).scalars().all() == []
+    db.session.rollback()
+
+
+def test_migration_builds_the_pairs_table_as_the_service_does():
+    module = run_path(str(pathlib.Path(search.__file__).parents[2] / "migrations/versions/0049_sqlite_name_pairs.py"))
+    assert module["_statements"]() == search.pairs_statements("appeal", "reporter_name")
+    assert module["LONGEST"] == search.LONGEST_PAIRED >= Appeal.reporter_name.type.length
+    assert set(search.PAIR_INDEXED) == {("appeal", "reporter_name")}  # (the migration builds this one)
 
 
 def test_migration_builds_the_fts_tables_as_the_service_does():

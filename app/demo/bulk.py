@@ -38,6 +38,7 @@ from app.models.lookups import GridLevel
 from app.models.personnel import Person
 from app.models.representatives import Constituency, Representative
 from app.services import rollups as appeal_rollups
+from app.services import search
 from app.services.quotas import cells as quota_cells
 from app.services.representatives import contact_tally
 
@@ -246,7 +247,12 @@ def load_bulk(session, sm, scale="county", progress=print):
         fts = _sqlite_fts_tables(conn, BULK_TABLES)
         for name in fts:  # the search indices, built once from the rows (as a trigger per row would)
             conn.exec_driver_sql(f'INSERT INTO "{name}"("{name}") VALUES (\'rebuild\')')
-        progress(f"  triggers back ({len(triggers)}), text search built ({len(fts)})  {time.perf_counter() - t:6.1f} s")
+        tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
+        pairs = [key for key in search.PAIR_INDEXED if search.pairs_table_name(*key) in tables]
+        for table_name, column_name in pairs:  # the name's character pairs, likewise
+            conn.exec_driver_sql(search.pairs_fill_statement(table_name, column_name))
+        built = len(fts) + len(pairs)
+        progress(f"  triggers back ({len(triggers)}), text search built ({built})  {time.perf_counter() - t:6.1f} s")
     t = time.perf_counter()
 
     # the visit tally was written above (and follow_up_open by the generator): no recount of the visits

@@ -460,9 +460,10 @@ def include_in_schema(obj, name, type_, reflected, compare_to):
 
 def is_search_index(name):
     """The search indexes the database keeps beside a table (app.services.search): SQLite's FTS5
-    tables (`<table>__fts_<column>` and their shadow tables) and PostgreSQL's trigram, pair and
+    tables (`<table>__fts_<column>` and their shadow tables) and character-pair tables
+    (`<table>__pairs_<column>`), and PostgreSQL's trigram, pair and
     name-key indexes (`ix_<table>_<column>_trgm`, `_pairs`, `_keys`). The models do not declare them."""
-    return bool(name) and ("__fts_" in name or name.endswith(("_trgm", "_pairs", "_keys")))
+    return bool(name) and ("__fts_" in name or "__pairs_" in name or name.endswith(("_trgm", "_pairs", "_keys")))
 
 
 def forget_register_tables():
