@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import Float, Integer, and_, case, cast, distinct, func, literal_column, select, tuple_, union_all
 
 from app.core.cache import memo
 from app.core.clock import today
@@ -15,12 +15,11 @@ from app.models.visits import PersonKindChange, QuotaRule, VisitTally
 from app.services.quotas import cells
 from app.services.quotas.periods import Period, RuleRef
 from app.services.quotas.progress import (
+    Assessed,
     GridProgress,
-    _assessed,
     _done_counts,
     _progress_rows,
     _rule_people,
-    _worst_first,
     applicable_rules,
     changed_after,
 )
@@ -30,28 +29,6 @@ from app.services.quotas.progress import (
 class GridName:
     id: int
     name: str
-
-
-def _grid_groups(items):
-    """Roll (person, rule) results up to (the person's grid, rule), worst first."""
-    groups = {}
-    for item in items:
-        key = (item.grid_id, item.rule.id)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = GridProgress(GridName(item.grid_id, item.grid_name), item.rule)
-        group.people += 1
-        group.done += item.done
-        group.target += item.rule.minimum
-        group.shortfall += item.shortfall
-        group.behind += 1 if item.shortfall else 0
-    return sorted(groups.values(), key=lambda g: (g.rate, -g.shortfall, g.grid.name, g.rule.sort_order, g.grid.id))
-
-
-def _summary(items):
-    people = {i.person_id for i in items}
-    behind = {i.person_id for i in items if i.shortfall}
-    return {"people": len(people), "behind": len(behind), "met": len(people - behind), "pairs": len(items)}
 
 
 @dataclass
@@ -69,23 +46,144 @@ def quota_report(
 ):
     """The progress report of a jurisdiction: one page (`offset`, `limit`) of the
     (person, rule) rows and of the (grid, rule) groups, worst first, and the totals.
-    Ranked on plain tuples — once per request under `cache_key` (who may
-    see whom) when given, so one page asking twice does not rank a county's tens of thousands
-    of cadres again; only the people shown are loaded as rows, and none when `people`
-    is false (the page shows the grids)."""
+    Ranked, counted and grouped in SQL, so that a page costs no more in Python for a city
+    than for a village: one statement for the page of people (none when `people` is false:
+    the page shows the grids), one for the totals, one for the page of grids and their count.
+    Once per request under `cache_key` (who may see whom) when given; only the people shown
+    are loaded as rows."""
     on = on or today()
 
     def compute():
-        items = _assessed(session, period, person_clause, on, grid_id)
-        return sorted(items, key=_worst_first), _grid_groups(items), _summary(items)
+        pairs, refs = _pairs(session, period, person_clause, on, grid_id)
+        if pairs is None:
+            return [], 0, [], 0, {"people": 0, "behind": 0, "met": 0, "pairs": 0}
+        ranked = _people_page(session, pairs, refs, offset, limit) if people else []
+        total_rows, summary_ = _totals(session, pairs)
+        groups, total_grids = _grid_page(session, pairs, refs, offset, limit)
+        return ranked, total_rows, groups, total_grids, summary_
 
     if cache_key is None:
-        ranked, groups, summary_ = compute()
+        ranked, total_rows, groups, total_grids, summary_ = compute()
     else:
-        ranked, groups, summary_ = memo(("quota_report", period.kind, period.start, on, grid_id, cache_key), compute)
-    end = None if limit is None else offset + limit
-    rows = _progress_rows(session, ranked[offset:end], period, on) if people else []
-    return QuotaReport(period, rows, len(ranked), groups[offset:end], len(groups), summary_)
+        key = ("quota_report", period.kind, period.start, on, grid_id, cache_key, offset, limit, people)
+        ranked, total_rows, groups, total_grids, summary_ = memo(key, compute)
+    rows = _progress_rows(session, ranked, period, on) if people else []
+    return QuotaReport(period, rows, total_rows, groups, total_grids, summary_)
+
+
+def _number(value):
+    """An integer written into the statement (a rule's id, sort order or minimum): each
+    branch of the UNION ALL carries its rule as constants."""
+    return literal_column(str(int(value)), Integer)
+
+
+def _binary(name, dialect):
+    """`name` compared by code point, as Python compares str (a Chinese collation would
+    reorder the names): PostgreSQL's "C" collation; SQLite's default is binary already."""
+    return name.collate("C") if dialect == "postgresql" else name
+
+
+def _rate(done, target):
+    """min(1, done / target) in floating point, 1 when the target is 0: Python's arithmetic
+    (`Assessed.rate`, `GridProgress.rate`; no integer division), so that ties tie in SQL too."""
+    ratio = cast(done, Float) / target
+    return case((target == 0, 1.0), (ratio < 1.0, ratio), else_=1.0)
+
+
+def _pairs(session, period, person_clause, on, grid_id):
+    """Every (person, rule) pair of the period as one subquery — a UNION ALL of one SELECT per
+    rule: the person's id, name and grid, the rule's id, sort order and minimum as constants,
+    the count done — and {rule id: RuleRef}; (None, {}) when no rule applies. Who is assessed
+    is `_rule_people`'s test (as `_assessed`), kind changes after the period's day included."""
+    day = min(period.end, on)
+    changed = changed_after(session, day)
+    tally = and_(VisitTally.person_id == Person.id, VisitTally.period == period.kind, VisitTally.start == period.start)
+    refs, selects = {}, []
+    for rule in applicable_rules(session, period):
+        ref = refs[rule.id] = RuleRef.of(rule, period)
+        count = VisitTally.households if rule.unit == "households" else VisitTally.visits
+        query = (
+            select(
+                Person.id.label("person_id"),
+                Person.name.label("name"),
+                Person.grid_id.label("grid_id"),
+                _number(ref.id).label("rule_id"),
+                _number(ref.sort_order).label("sort_order"),
+                _number(ref.minimum).label("minimum"),
+                func.coalesce(count, 0).label("done"),
+            )
+            .select_from(Person)
+            .outerjoin(VisitTally, tally)
+            .where(_rule_people(rule, day, person_clause, changed))
+        )
+        if grid_id is not None:
+            query = query.where(Person.grid_id == grid_id)
+        selects.append(query)
+    if not selects:
+        return None, refs
+    return (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("pairs"), refs
+
+
+def _paged(query, offset, limit):
+    return query.offset(offset or None).limit(limit)
+
+
+def _people_page(session, pairs, refs, offset, limit):
+    """The page of (person, rule) pairs worst first (`_worst_first`, then the rules' order) as
+    `Assessed` (without the grid's name: the rows load their people and grids)."""
+    dialect = session.get_bind().dialect.name
+    shortfall = case((pairs.c.done < pairs.c.minimum, pairs.c.minimum - pairs.c.done), else_=0)
+    order = (_rate(pairs.c.done, pairs.c.minimum), shortfall.desc(), _binary(pairs.c.name, dialect),
+             pairs.c.sort_order, pairs.c.person_id, pairs.c.rule_id)  # fmt: skip
+    query = select(pairs.c.person_id, pairs.c.name, pairs.c.grid_id, pairs.c.rule_id, pairs.c.done).order_by(*order)
+    return [
+        Assessed.of(pid, name, gid, None, refs[rule_id], int(done))
+        for pid, name, gid, rule_id, done in session.execute(_paged(query, offset, limit))
+    ]
+
+
+def _totals(session, pairs):
+    """(the count of pairs, the summary): people assessed, people behind under some rule, the rest met."""
+    behind = case((pairs.c.done < pairs.c.minimum, pairs.c.person_id))
+    query = select(func.count(), func.count(distinct(pairs.c.person_id)), func.count(distinct(behind)))
+    count, people, late = (int(n) for n in session.execute(query.select_from(pairs)).one())
+    return count, {"people": people, "behind": late, "met": people - late, "pairs": count}
+
+
+def _grid_page(session, pairs, refs, offset, limit):
+    """The page of (grid, rule) groups (`GridProgress`) worst first, and how many groups there are."""
+    dialect = session.get_bind().dialect.name
+    late = pairs.c.done < pairs.c.minimum
+    groups = (
+        select(
+            pairs.c.grid_id, pairs.c.rule_id, pairs.c.sort_order,
+            func.count().label("people"),
+            func.sum(case((late, 1), else_=0)).label("behind"),
+            func.sum(pairs.c.done).label("done"),
+            func.sum(pairs.c.minimum).label("target"),
+            func.sum(case((late, pairs.c.minimum - pairs.c.done), else_=0)).label("shortfall"),
+        )
+        .group_by(pairs.c.grid_id, pairs.c.rule_id, pairs.c.sort_order)
+        .subquery("groups")
+    )  # fmt: skip
+    g = groups.c
+    order = (_rate(g.target - g.shortfall, g.target), g.shortfall.desc(), _binary(Grid.name, dialect), g.sort_order,
+             g.grid_id, g.rule_id)  # fmt: skip
+    query = (
+        select(g.grid_id, Grid.name, g.rule_id, g.people, g.behind, g.done, g.target, g.shortfall, func.count().over())
+        .join(Grid, Grid.id == g.grid_id)
+        .order_by(*order)
+    )
+    rows = session.execute(_paged(query, offset, limit)).all()
+    page = [
+        GridProgress(GridName(gid, name), refs[rule_id], *(int(n) for n in (people, behind, done, target, short)))
+        for gid, name, rule_id, people, behind, done, target, short, _ in rows
+    ]
+    if rows:
+        return page, int(rows[0][-1])
+    if not offset:
+        return page, 0
+    return page, int(session.scalar(select(func.count()).select_from(groups)))  # a page past the end
 
 
 def _rule_query(rule, done, day, person_clause, columns, changed=None):
