@@ -85,11 +85,36 @@ def test_more_matches_than_few_count_and_page_as_before(app, client, world, appe
     login(client, make_user("Leader", world["ta"]))
     monkeypatch.setitem(app.config, "LIST_FEW_ROWS", 0)
     usual = every_page(client, "反映", None, pages=5)
-    for few, cap in ((3, 10000), (3, 0), (2000, 0)):
+    for few, cap in ((3, 0), (2000, 0)):
         monkeypatch.setitem(app.config, "LIST_FEW_ROWS", few)
         monkeypatch.setitem(app.config, "LIST_COUNT_CAP", cap)
         assert every_page(client, "反映", None, pages=5) == usual, (few, cap)
     assert usual[0][0][0] == 14
+    # a capped count reads "few+" past LIST_FEW_ROWS (refine the search): the same rows on every page
+    monkeypatch.setitem(app.config, "LIST_FEW_ROWS", 3)
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 10000)
+    api, html = every_page(client, "反映", None, pages=5)
+    assert [rows for _, rows in api] == [rows for _, rows in usual[0]] and html == usual[1]
+    assert {count for count, _ in api} == {4}  # "3+"
+    assert "3+" in client.get(f"/appealview/list/?_flt_2_content={quote('反映')}").get_data(as_text=True)
+
+
+def test_a_dense_search_pages_along_the_order_without_the_text_index_on_sqlite(app, client, world, appeals,
+                                                                               monkeypatch):  # fmt: skip
+    """More matches than few: SQLite would take the FTS table's rowids as its driving list (every
+    match, sorted for one page); the page walks the list's order instead, checking text and grid
+    on each row. The count still reads the index. PostgreSQL plans both itself."""
+    login(client, make_user("Leader", world["ta"]))
+    monkeypatch.setitem(app.config, "LIST_FEW_ROWS", 3)
+    with statements_seen() as seen:
+        html_page(client, "排水沟")
+    searched = [s for s in seen if "LIKE" in s and "FROM appeal" in s]
+    counted = [s for s in searched if "ORDER BY" not in s]
+    paged = [s for s in searched if "ORDER BY" in s]
+    assert counted and paged
+    sqlite = app.extensions["sqlalchemy"].engines[None].dialect.name == "sqlite"
+    assert all("__fts_" in s for s in counted) == sqlite
+    assert not any("__fts_" in s for s in paged)
 
 
 def test_a_capped_count_reads_the_same_with_few_rows_on(app, client, world, appeals, monkeypatch):
@@ -97,9 +122,11 @@ def test_a_capped_count_reads_the_same_with_few_rows_on(app, client, world, appe
     monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 5)
     for few in (0, 3, 5, 2000):
         monkeypatch.setitem(app.config, "LIST_FEW_ROWS", few)
+        shown = min(5, few) if few else 5  # a text search's count stops at the smaller of the two
         count, rows = api_page(client, "反映")
-        assert count == 6 and len(rows) == 3, few  # "5+": one more than the cap
-        assert "5+" in client.get(f"/appealview/list/?_flt_2_content={quote('反映')}").get_data(as_text=True)
+        assert count == shown + 1 and len(rows) == 3, few  # "5+": one more than the cap
+        html = client.get(f"/appealview/list/?_flt_2_content={quote('反映')}").get_data(as_text=True)
+        assert f"{shown}+" in html, few
 
 
 def test_no_text_search_and_an_empty_result_take_the_usual_path(app, client, world, appeals, monkeypatch):

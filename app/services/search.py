@@ -55,15 +55,18 @@ def plain(col, term, starts=False):
     return col.ilike(pattern if starts else "%" + pattern, escape=ESCAPE)
 
 
-def contains(col, term, starts=False, session=None, grids=None):
+def contains(col, term, starts=False, session=None, grids=None, indexed=True):
     """`col` (a model's text column) contains `term` — or starts with it — ignoring case; an
     index narrows the rows where the database has one for the column and the term is long
     enough. The model needs an integer `id` (the FTS table's rowid). `grids`: the grids the
     query is restricted to anyway (`scope.grid_choice`), which lets the pair index read only the
     matches near them; without it, the pair index reads every match (never fewer rows: the
-    keys only narrow what the query's own scope condition then filters)."""
+    keys only narrow what the query's own scope condition then filters). `indexed=False`: the
+    plain scan's condition alone (app.views.few_rows `dense`)."""
     term = str(term or "")
     condition = plain(col, term, starts)
+    if not indexed:
+        return condition
     session = session or db.session
     dialect = session.get_bind().dialect.name
     prop = col.property.columns[0]

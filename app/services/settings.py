@@ -292,7 +292,8 @@ SPECS = {s.key: s for s in (
              "again. 0: shown as failed at once."), min=0, max=5, unit=_l("times")),
     _spec("LIST_FEW_ROWS", "lists", INT, _l("A search matching up to this many rows is paged among its matches"),
           _l("The list first takes the ids of every match in the jurisdiction (which is also its count), then orders "
-             "and pages those, instead of reading the date index from the newest row back. 0: never. Only for tuning."),
+             "and pages those, instead of reading the date index from the newest row back; more matches than this "
+             "are shown as \"2000+\". 0: never. Only for tuning."),
           min=0, max=20000, unit=ROWS),
     _spec("SCOPE_ID_LIST_MAX", "lists", INT, _l("Grids a jurisdiction is filtered by one by one"),
           _l("Lists of a jurisdiction of up to this many grids name each grid (PostgreSQL); larger jurisdictions "

@@ -8,10 +8,14 @@ township whose few appeals mentioning a drainage ditch are old: millions of rows
 scale for one page). How many match is known before the page is asked for: the list counts
 first. So when a text search is part of the conditions, the count fetches the matching ids
 instead (at most LIST_FEW_ROWS + 1: the same index work as counting them, the text index
-and the scope together, in no order); when they are that few, the page is chosen among
+and the scope together, in no order; more read "2000+"); when they are that few, the page is chosen among
 those ids (`id IN (...)`: a primary-key lookup of each, then ordered and cut in the
 database, by the database's own order). More matches than that: counted and paged as
-before (dense enough that the walk meets 20 soon).
+before (dense enough that the walk meets 20 soon). On SQLite the page of such a dense search
+reads no text index at all (`dense`): given the FTS table's rowids SQLite takes them as the
+driving list — every match of the county (200,000 for a common phrase), sorted for 20 — where
+walking the date index and checking each row's text meets 20 matches within a few hundred rows
+(PostgreSQL weighs both plans itself, with statistics SQLite does not keep for an FTS table).
 
 The handover lives for one `query()` call (`window`), in `g`: never on the shared interface.
 """
@@ -28,6 +32,7 @@ from sqlalchemy.dialects import postgresql
 from app.extensions import db
 
 _KEY = "_minqing_few_rows"
+_DENSE = "dense"  # held instead of ids: the count met more matches than few
 TEXT_FILTERS = (FilterContains, FilterStartsWith, FilterEndsWith)  # the indexed ones subclass these
 
 
@@ -67,26 +72,36 @@ def open_for(interface):
 
 
 def count(interface, ids_query, filters, cap):
-    """A text search's count from the matching ids themselves (at most `cap` + 1 of them: the
-    same index work as counting, and what the list shows as "10000+"), keeping them for the page
-    when they are few; None when the list counts as usual (no text search, or exact counts asked
-    for with more matches than few)."""
+    """A text search's count from the matching ids themselves (at most LIST_FEW_ROWS + 1 of them:
+    the same index work as counting), keeping them for the page when they are few: (count, the
+    cap it is shown against: "2000+" past LIST_FEW_ROWS, "5+" past a smaller LIST_COUNT_CAP);
+    None when the list counts as usual (no text search, or exact counts asked for with more
+    matches than few). A search matching more than a few thousand rows is refined, not paged
+    through: counting on to 10,000 read every match of a common phrase in a city (300 ms)."""
     most = limit()
     if most <= 0 or not open_for(interface) or not searches_text(filters):
         return None
-    ids = [row[0] for row in ids_query.limit(max(cap, most) + 1).all()]
-    if len(ids) <= most:
-        g._minqing_few_rows[id(interface)] = ids
-    elif cap <= 0:  # more than few, and the list counts exactly: count them all as usual
-        return None
-    return len(ids)
+    ids = [row[0] for row in ids_query.limit(most + 1).all()]
+    g._minqing_few_rows[id(interface)] = ids if len(ids) <= most else _DENSE
+    if cap <= 0:  # the list counts exactly: the few counted, more than few counted as usual
+        return (len(ids), 0) if len(ids) <= most else None
+    return len(ids), min(cap, most)
 
 
 def taken(interface):
     """The ids the count kept for this `query()` (None: page as usual)."""
     if not open_for(interface):
         return None
-    return g._minqing_few_rows.get(id(interface))
+    held = g._minqing_few_rows.get(id(interface))
+    return None if held is _DENSE else held
+
+
+def dense(interface):
+    """SQLite, after this `query()`'s count met more text matches than few: the page's conditions
+    are applied without the text index (the plain scan's condition, same rows; see above)."""
+    if not open_for(interface) or db.engine.dialect.name != "sqlite":
+        return False
+    return g._minqing_few_rows.get(id(interface)) is _DENSE
 
 
 def among(column, ids):

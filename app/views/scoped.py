@@ -77,7 +77,8 @@ class ScopeFilter(BaseFilter):
     def apply(self, query, value):
         if value == DELETED_ONLY:  # the recycle bin: what was deleted, within the scope
             return query.filter(scope.clause_for(self.model, include_deleted=True), self.model.deleted_at.is_not(None))
-        return query.filter(scope.clause_for(self.model))
+        # a dense text search's page on SQLite walks the list's order (few_rows): not the grid index
+        return query.filter(scope.clause_for(self.model, walk=few_rows.dense(self.datamodel)))
 
 
 def scope_filters(model, deleted_only=False):
@@ -116,9 +117,10 @@ class ScopedInterface(CompatInterface):
         if filters is None or not any("." in f.column_name for f in filters.filters):
             select_columns = None
         inner = self.filtered_ids(query, filters, select_columns)  # ids only: an index can answer
-        found = few_rows.count(self, inner, filters, cap)  # a text search: the ids, kept when few
-        if found is not None:
-            return CappedCount(cap + 1) if 0 < cap < found else found
+        counted = few_rows.count(self, inner, filters, cap)  # a text search: the ids, kept when few
+        if counted is not None:
+            found, shown_cap = counted
+            return CappedCount(shown_cap + 1) if 0 < shown_cap < found else found
         if cap <= 0:
             return inner.count()
         count = inner.limit(cap + 1).count()

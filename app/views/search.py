@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask_appbuilder.models.sqla.filters import FilterContains, FilterStartsWith, get_field_setup_query
 
 from app.services import scope, search
+from app.views import few_rows
 from app.views.fab_compat import replace_search_filter
 
 
@@ -22,13 +23,15 @@ def _grids(field):
 class IndexedContains(FilterContains):
     def apply(self, query, value):
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(search.contains(field, value, grids=_grids(field)))
+        indexed = not few_rows.dense(self.datamodel)  # a dense match on SQLite: the page scans
+        return query.filter(search.contains(field, value, grids=_grids(field), indexed=indexed))
 
 
 class IndexedStartsWith(FilterStartsWith):
     def apply(self, query, value):
         query, field = get_field_setup_query(query, self.model, self.column_name)
-        return query.filter(search.contains(field, value, starts=True, grids=_grids(field)))
+        indexed = not few_rows.dense(self.datamodel)
+        return query.filter(search.contains(field, value, starts=True, grids=_grids(field), indexed=indexed))
 
 
 def use_indexed_search(view, columns):
