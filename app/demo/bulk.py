@@ -228,6 +228,8 @@ def load_bulk(session, sm, scale="county", progress=print):
     reps = _representatives(writer, rnd, shape, ids, grids, people, names, day, stamp)
 
     _build(conn, indices, "indices rebuilt", progress)
+    if dialect == "postgresql" and any(name == search.NAME_KEYS_INDEX for name, _ in indices):
+        conn.exec_driver_sql(search.NAME_KEYS_STATISTICS)  # (a rebuilt index has the default sample)
     # the appeal cells and the visit tally, counted from what the generator noted (no GROUP BY over a
     # million appeals and three million visits); no thread of its own: the app starts none
     t = time.perf_counter()
