@@ -141,6 +141,9 @@ LIST_PAGE_SIZE = 20  # rows per list page
 LIST_MAX_PAGE_SIZE = 200  # the largest page a user may ask for (?psize_...)
 LIST_COUNT_CAP = 10000  # lists count matching rows up to this many, then show "10000+" (0: exact)
 LIST_FEW_ROWS = 2000  # a text search matching up to this many rows pages among them, not along the date index (0: never)
+# PostgreSQL: a search term the text index would hand more rows than this (the planner's estimate) is
+# checked on the jurisdiction's rows instead (a common phrase in a city; 0: always the index)
+TEXT_INDEX_MOST_ROWS = 300000
 SCOPE_ID_LIST_MAX = 2000  # a jurisdiction of up to this many grids is filtered by their ids; a larger one by id ranges
 SCOPE_RANGES_MAX = 50  # a larger jurisdiction whose grid ids fall in more runs than this is filtered by a subquery
 PICKER_PAGE_SIZE = 20  # options a search-as-you-type picker returns per page

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy import Integer, and_, column, func, literal_column, select, table
+from flask import current_app, has_app_context
+from sqlalchemy import Integer, and_, column, func, literal, literal_column, select, table, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql
 
+from app.core.cache import memo
 from app.extensions import db
 
 SHORTEST = 3  # a trigram index answers terms of three characters or more
@@ -42,6 +44,7 @@ PAIR_INDEXED = {("appeal", "reporter_name"): "grid_id"}
 # the grid-id blocks of the keys (2**6 and 2**11 grids), as migration 0048's function writes them
 BLOCK_SHIFTS = (6, 11)
 MOST_KEYS = 64  # more blocks than this at every size: the pair alone (the scope clause still filters)
+LONGEST_KEYED = 6  # a name searched by its pairs' keys within a jurisdiction (longer: the trigram index)
 
 
 def escape_like(term):
@@ -55,14 +58,15 @@ def plain(col, term, starts=False):
     return col.ilike(pattern if starts else "%" + pattern, escape=ESCAPE)
 
 
-def contains(col, term, starts=False, session=None, grids=None, indexed=True):
+def contains(col, term, starts=False, session=None, grids=None, indexed=True, scan_common=False):
     """`col` (a model's text column) contains `term` — or starts with it — ignoring case; an
     index narrows the rows where the database has one for the column and the term is long
     enough. The model needs an integer `id` (the FTS table's rowid). `grids`: the grids the
     query is restricted to anyway (`scope.grid_choice`), which lets the pair index read only the
     matches near them; without it, the pair index reads every match (never fewer rows: the
     keys only narrow what the query's own scope condition then filters). `indexed=False`: the
-    plain scan's condition alone (app.views.few_rows `dense`)."""
+    plain scan's condition alone (app.views.few_rows `dense`); `scan_common`: so too when the term
+    is too common for the index (`_too_common`; a list's count, app.views.few_rows `counting`)."""
     term = str(term or "")
     condition = plain(col, term, starts)
     if not indexed:
@@ -72,6 +76,8 @@ def contains(col, term, starts=False, session=None, grids=None, indexed=True):
     prop = col.property.columns[0]
     table_name = prop.table.name
     grid_column = PAIR_INDEXED.get((table_name, prop.name))
+    if scan_common and dialect == "postgresql" and len(term) >= SHORTEST and _too_common(session, col, term, starts):
+        return plain(col.concat(literal("")), term, starts)  # (an expression: no index serves it)
     if dialect == "sqlite" and len(term) >= SHORTEST:
         fts = fts_table_name(table_name, prop.name)
         if _fts_exists(session, fts):
@@ -82,9 +88,15 @@ def contains(col, term, starts=False, session=None, grids=None, indexed=True):
             pairs_table = table(pairs, column("pair"), column("row_id", Integer))
             found = select(pairs_table.c.row_id).where(pairs_table.c.pair == func.lower(term))
             return and_(col.class_.id.in_(found), condition)
-    if dialect == "postgresql" and len(term) == PAIRS and grid_column:
-        keys = postgresql.array([func.lower(term + suffix) for suffix in name_keys(grids)])
-        return and_(func.minqing_name_keys(col, getattr(col.class_, grid_column)).op("&&")(keys), condition)
+    if dialect == "postgresql" and grid_column and PAIRS <= len(term) <= LONGEST_KEYED:
+        suffixes = name_keys(grids)
+        if len(term) == PAIRS or suffixes != [""]:
+            # each pair of the term in the blocks of the user's grids (a longer name too: the trigram
+            # index's matches across the city would meet the county's whole grid range in a bitmap)
+            keyed = func.minqing_name_keys(col, getattr(col.class_, grid_column))
+            pairs = sorted({term[i : i + PAIRS] for i in range(len(term) - 1)})
+            found = [keyed.op("&&")(postgresql.array([func.lower(p + s) for s in suffixes])) for p in pairs]
+            return and_(*found, condition)
     return condition
 
 
@@ -94,6 +106,28 @@ def contains(col, term, starts=False, session=None, grids=None, indexed=True):
 # (ANALYZE of the city's appeals: ~18 s, autovacuum's too) records the common ones.
 NAME_KEYS_INDEX = "ix_appeal_reporter_name_keys"
 NAME_KEYS_STATISTICS = f"ALTER INDEX {NAME_KEYS_INDEX} ALTER COLUMN 1 SET STATISTICS 1000"
+
+
+def _too_common(session, col, term, starts):
+    """PostgreSQL: the planner's own estimate (pg_trgm's statistics: a common phrase's 2 million of
+    a city's 10 million appeals, exactly) of the rows the term's trigrams would hand over reaches
+    TEXT_INDEX_MOST_ROWS. Its cost model takes a GIN bitmap of 2 million entries for cheap (280 ms)
+    and ANDs it with a township's 50,000 rows, where reading those rows and checking the text
+    meets the matches in 58 ms; so such a term is searched without the index. One EXPLAIN (~1 ms)
+    per column and term, once a request."""
+    most = int(current_app.config.get("TEXT_INDEX_MOST_ROWS") or 0) if has_app_context() else 0
+    if most <= 0:
+        return False
+    prop = col.property.columns[0]
+    pattern = escape_like(term) + "%"
+    pattern = pattern if starts else "%" + pattern
+    sql = f'EXPLAIN (FORMAT JSON) SELECT 1 FROM "{prop.table.name}" WHERE "{prop.name}" ILIKE :p ESCAPE :e'
+
+    def estimate():
+        plan = session.execute(text(sql), {"p": pattern, "e": ESCAPE}).scalar()
+        return float(plan[0]["Plan"]["Plan Rows"])
+
+    return memo(("text_index_estimate", prop.table.name, prop.name, pattern), estimate) >= most
 
 
 def name_keys(grids):

@@ -295,6 +295,11 @@ SPECS = {s.key: s for s in (
              "and pages those, instead of reading the date index from the newest row back; more matches than this "
              "are shown as \"2000+\". 0: never. Only for tuning."),
           min=0, max=20000, unit=ROWS),
+    _spec("TEXT_INDEX_MOST_ROWS", "lists", INT, _l("A search term found in more rows than this skips the text index"),
+          _l("PostgreSQL: when the database estimates that the words searched for are in more records than this "
+             "(a very common phrase), it checks the text of the jurisdiction's records instead of reading the text "
+             "index. 0: always the index. Only for tuning."),
+          min=0, max=100000000, unit=ROWS),
     _spec("SCOPE_ID_LIST_MAX", "lists", INT, _l("Grids a jurisdiction is filtered by one by one"),
           _l("Lists of a jurisdiction of up to this many grids name each grid (PostgreSQL); larger jurisdictions "
              "(a county with thousands of grids) read ranges of grid numbers. Only for tuning."),

@@ -96,6 +96,13 @@ def taken(interface):
     return None if held is _DENSE else held
 
 
+def counting(interface):
+    """This `query()`'s count is being taken (its ids fetched): a term too common for the text index
+    is checked on the jurisdiction's rows for it (`search.contains(scan_common=True)`); the page
+    after it still reads the index, which finds its 20 newest at once."""
+    return open_for(interface) and g._minqing_few_rows.get(id(interface)) is None
+
+
 def dense(interface):
     """SQLite, after this `query()`'s count met more text matches than few: the page's conditions
     are applied without the text index (the plain scan's condition, same rows; see above)."""
